@@ -1,1 +1,6 @@
-export const hello = (n: number): string => `hi ${n}`;
+export * from './config.ts';
+export * from './common-env.ts';
+export * from './logger.ts';
+export * from './metrics.ts';
+export * from './health-server.ts';
+export * from './shutdown.ts';

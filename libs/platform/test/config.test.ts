@@ -1,0 +1,66 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ConfigError, envVar, loadConfig, parse, secretValues } from '../src/index.ts';
+
+const spec = {
+  url: envVar({ env: 'OPENCTI_URL', description: 'OpenCTI base URL', schema: parse.url(), format: 'an http(s) URL' }),
+  token: envVar({ env: 'OPENCTI_TOKEN', description: 'OpenCTI API token', schema: parse.string(), secret: true, format: 'a token' }),
+  streams: envVar({ env: 'CONNECTOR_LIVE_STREAM_ID', description: 'Live stream ids', schema: parse.list(), format: 'comma-separated ids' }),
+  listenDelete: envVar({ env: 'CONNECTOR_LIVE_STREAM_LISTEN_DELETE', description: 'deletes', schema: parse.bool(), default: 'true', format: 'true or false' }),
+  port: envVar({ env: 'HTTP_PORT', description: 'port', schema: parse.int({ min: 0, max: 65535 }), default: '9464', format: 'a TCP port' }),
+  level: envVar({ env: 'LVL', description: 'level', schema: parse.oneOf(['info', 'debug'] as const), default: 'info', format: 'info or debug' }),
+  caFile: envVar({ env: 'CA_FILE', description: 'CA', schema: parse.string(), optional: true, format: 'a path' }),
+};
+
+test('loads typed values, applies defaults and trims', () => {
+  const cfg = loadConfig(spec, {
+    OPENCTI_URL: ' https://opencti.example.com/ ',
+    OPENCTI_TOKEN: 'tok-123456',
+    CONNECTOR_LIVE_STREAM_ID: 'a, b ,,c',
+    LVL: 'debug',
+  });
+  assert.deepEqual(cfg, {
+    url: 'https://opencti.example.com',
+    token: 'tok-123456',
+    streams: ['a', 'b', 'c'],
+    listenDelete: true,
+    port: 9464,
+    level: 'debug',
+    caFile: undefined,
+  });
+});
+
+test('names every missing or invalid variable in one error, with the expected form', () => {
+  let err: unknown;
+  try {
+    loadConfig(spec, { OPENCTI_URL: 'ftp://x', CONNECTOR_LIVE_STREAM_LISTEN_DELETE: 'maybe', HTTP_PORT: '70000', LVL: 'loud' });
+  } catch (e) {
+    err = e;
+  }
+  assert.ok(err instanceof ConfigError);
+  assert.equal(err.problems.length, 6);
+  const msg = err.message;
+  assert.match(msg, /^Invalid configuration \(6 problems\)/);
+  assert.match(msg, /OPENCTI_URL is invalid \(got "ftp:\/\/x"\): not a valid http\/https URL; expected an http\(s\) URL/);
+  assert.match(msg, /OPENCTI_TOKEN is required: OpenCTI API token \(expected a token\)/);
+  assert.match(msg, /CONNECTOR_LIVE_STREAM_ID is required/);
+  assert.match(msg, /CONNECTOR_LIVE_STREAM_LISTEN_DELETE is invalid \(got "maybe"\): not a boolean/);
+  assert.match(msg, /HTTP_PORT is invalid \(got "70000"\)/);
+  assert.match(msg, /LVL is invalid \(got "loud"\): must be one of info, debug/);
+});
+
+test('never prints the value of a secret variable', () => {
+  const secretSpec = {
+    secret: envVar({ env: 'S', description: 'secret', schema: parse.string().refine((s) => s.startsWith('ok'), 'bad prefix'), secret: true, format: 'ok…' }),
+  };
+  assert.throws(
+    () => loadConfig(secretSpec, { S: 'hunter2-super-secret' }),
+    (e: unknown) => e instanceof ConfigError && e.message.includes('S is invalid: bad prefix') && !e.message.includes('hunter2'),
+  );
+  assert.deepEqual(secretValues(spec, { OPENCTI_TOKEN: 'tok-abc', OPENCTI_URL: 'https://x' }), ['tok-abc']);
+});
+
+test('empty values count as unset', () => {
+  assert.throws(() => loadConfig(spec, { OPENCTI_URL: '', OPENCTI_TOKEN: ' ', CONNECTOR_LIVE_STREAM_ID: 'a' }), /OPENCTI_URL is required[\s\S]*OPENCTI_TOKEN is required/);
+  assert.throws(() => loadConfig(spec, { OPENCTI_URL: 'https://x', OPENCTI_TOKEN: 't', CONNECTOR_LIVE_STREAM_ID: ' , ' }), /CONNECTOR_LIVE_STREAM_ID is invalid \(got ","\): must list at least one value/);
+});
