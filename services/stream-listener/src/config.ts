@@ -1,0 +1,137 @@
+// stream-listener configuration: the one place its environment variables are defined. The README's
+// configuration table is generated from this spec (scripts/config-docs.ts) and checked by a test.
+import { envVar, kafkaEnv, loadConfig, observabilityEnv, parse, type ConfigOf } from '@octi-defender/platform';
+
+const START_FROM = /^(\d+(-\d+)?|\d{4}-\d{2}-\d{2}T[\d:.]+(Z|[+-]\d{2}:\d{2}))$/;
+
+export const listenerEnv = {
+  ...observabilityEnv,
+  ...kafkaEnv,
+  openctiUrl: envVar({
+    env: 'OPENCTI_URL',
+    description: 'Base URL of the OpenCTI platform',
+    schema: parse.url(),
+    format: 'an http(s) URL, e.g. https://opencti.example.com',
+  }),
+  openctiToken: envVar({
+    env: 'OPENCTI_TOKEN',
+    description: 'API token of an OpenCTI user allowed to read the live streams',
+    schema: parse.string(),
+    secret: true,
+    format: 'an OpenCTI API token',
+  }),
+  openctiSslVerify: envVar({
+    env: 'OPENCTI_SSL_VERIFY',
+    description: 'Verify OpenCTI’s TLS certificate (turn off only for a lab)',
+    schema: parse.bool(),
+    default: 'true',
+    format: 'true or false',
+  }),
+  openctiCaFile: envVar({
+    env: 'OPENCTI_SSL_CA_FILE',
+    description: 'PEM file of the CA that signed OpenCTI’s certificate, when not a public CA',
+    schema: parse.string(),
+    optional: true,
+    format: 'a file path',
+  }),
+  streamIds: envVar({
+    env: 'CONNECTOR_LIVE_STREAM_ID',
+    description: 'Live stream id(s) to follow (OpenCTI → Data sharing → Live streams)',
+    schema: parse
+      .list()
+      .refine((ids) => ids.every((id) => id.toLowerCase() !== 'changeme'), 'still the placeholder ChangeMe')
+      .refine((ids) => ids.every((id) => /^[A-Za-z0-9_-]+$/.test(id)), 'ids may only contain letters, digits, - and _')
+      .refine((ids) => new Set(ids).size === ids.length, 'a stream id is listed twice'),
+    format: 'comma-separated stream ids, e.g. 9f204482-47a4-4fa4-b88b-ff4f390f31dd',
+  }),
+  listenDelete: envVar({
+    env: 'CONNECTOR_LIVE_STREAM_LISTEN_DELETE',
+    description: 'Ask OpenCTI for delete events (needed to retract indicators)',
+    schema: parse.bool(),
+    default: 'true',
+    format: 'true or false',
+  }),
+  noDependencies: envVar({
+    env: 'CONNECTOR_LIVE_STREAM_NO_DEPENDENCIES',
+    description: 'Ask OpenCTI not to send dependencies (markings, authors, relationships) with each event',
+    schema: parse.bool(),
+    default: 'true',
+    format: 'true or false',
+  }),
+  withInferences: envVar({
+    env: 'CONNECTOR_LIVE_STREAM_WITH_INFERENCES',
+    description: 'Include inferred objects in the stream',
+    schema: parse.bool(),
+    default: 'false',
+    format: 'true or false',
+  }),
+  recover: envVar({
+    env: 'CONNECTOR_LIVE_STREAM_RECOVER',
+    description: 'On a first start (no checkpoint), replay the current state of the stream as creates',
+    schema: parse.bool(),
+    default: 'true',
+    format: 'true or false',
+  }),
+  startFrom: envVar({
+    env: 'CONNECTOR_LIVE_STREAM_START_FROM',
+    description: 'Operator override of the start position, used instead of the checkpoint (remove it after use)',
+    schema: parse.string().refine((s) => START_FROM.test(s), 'not a stream id or ISO date'),
+    optional: true,
+    format: 'a stream event id <ms>-<seq>, 0 for the beginning, or an ISO 8601 date',
+  }),
+  checkpointsTopic: envVar({
+    env: 'KAFKA_TOPIC_CHECKPOINTS',
+    description: 'Compacted topic holding the last published event id per stream',
+    schema: parse.string(),
+    default: 'stream-listener.checkpoints',
+    format: 'a topic name',
+  }),
+  heartbeatTimeoutMs: envVar({
+    env: 'LISTENER_HEARTBEAT_TIMEOUT_MS',
+    description: 'Reconnect a stream silent for longer than this (OpenCTI sends a heartbeat every 5 s)',
+    schema: parse.int({ min: 1000 }),
+    default: '45000',
+    format: 'milliseconds ≥ 1000',
+  }),
+  reconnectMinMs: envVar({
+    env: 'LISTENER_RECONNECT_MIN_MS',
+    description: 'First reconnection delay; doubles on each failure, with jitter',
+    schema: parse.int({ min: 10 }),
+    default: '1000',
+    format: 'milliseconds',
+  }),
+  reconnectMaxMs: envVar({
+    env: 'LISTENER_RECONNECT_MAX_MS',
+    description: 'Longest reconnection delay after network errors',
+    schema: parse.int({ min: 10 }),
+    default: '60000',
+    format: 'milliseconds',
+  }),
+  configErrorRetryMs: envVar({
+    env: 'LISTENER_CONFIG_ERROR_RETRY_MS',
+    description: 'Delay before retrying after OpenCTI answered 401/403/404/410 (a configuration problem)',
+    schema: parse.int({ min: 1000 }),
+    default: '300000',
+    format: 'milliseconds ≥ 1000',
+  }),
+  queueSize: envVar({
+    env: 'LISTENER_QUEUE_SIZE',
+    description: 'Events buffered between the stream reader and the Kafka publisher; when full the reader waits',
+    schema: parse.int({ min: 1 }),
+    default: '10000',
+    format: 'a positive integer',
+  }),
+  leaseTimeoutMs: envVar({
+    env: 'LISTENER_LEASE_TIMEOUT_MS',
+    description: 'How long a standby waits after the active listener stops heartbeating before it takes over',
+    schema: parse.int({ min: 1000 }),
+    default: '30000',
+    format: 'milliseconds ≥ 1000',
+  }),
+};
+
+export type ListenerConfig = ConfigOf<typeof listenerEnv>;
+
+export function loadListenerConfig(env: NodeJS.ProcessEnv = process.env): ListenerConfig {
+  return loadConfig(listenerEnv, env);
+}
