@@ -1,0 +1,70 @@
+// Bounded FIFO between the SSE reader and the Kafka publisher. Pushing never blocks (the reader is
+// driven by the parser); instead the reader consults `hasRoom()` before pulling more bytes from the
+// socket, so a slow Kafka turns into TCP backpressure on OpenCTI, never into unbounded memory.
+export class EventQueue<T> {
+  readonly capacity: number;
+  #items: T[] = [];
+  #head = 0;
+  #roomWaiters: Array<() => void> = [];
+  #itemWaiters: Array<() => void> = [];
+
+  constructor(capacity: number) {
+    this.capacity = capacity;
+  }
+
+  get size(): number {
+    return this.#items.length - this.#head;
+  }
+
+  hasRoom(): boolean {
+    return this.size < this.capacity;
+  }
+
+  push(item: T): void {
+    this.#items.push(item);
+    const waiters = this.#itemWaiters;
+    if (waiters.length > 0) {
+      this.#itemWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
+
+  /** Resolves when the queue has room (immediately if it has). */
+  waitForRoom(): Promise<void> {
+    if (this.hasRoom()) return Promise.resolve();
+    return new Promise((resolve) => this.#roomWaiters.push(resolve));
+  }
+
+  /** Resolves when at least one item is queued, or when `signal` aborts. */
+  waitForItems(signal?: AbortSignal): Promise<void> {
+    if (this.size > 0 || signal?.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      this.#itemWaiters.push(done);
+      signal?.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  /** The first `max` items, without removing them (they are removed by `drop` once published). */
+  peek(max: number): T[] {
+    return this.#items.slice(this.#head, this.#head + Math.min(max, this.size));
+  }
+
+  /** Removes the first `n` items. */
+  drop(n: number): void {
+    this.#head += Math.min(n, this.size);
+    // Compact occasionally instead of shifting on every drop (O(1) amortised).
+    if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#head = 0;
+    }
+    if (this.hasRoom() && this.#roomWaiters.length > 0) {
+      const waiters = this.#roomWaiters;
+      this.#roomWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
+}
