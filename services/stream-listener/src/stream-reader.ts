@@ -113,13 +113,15 @@ export class StreamReader {
   #connect(): void {
     this.#setState('connecting', {});
     this.#lastActivity = Date.now();
-    const reader = this;
+    const route = (source: EventSource, event: MessageEvent): void => {
+      if (this.#es === source) this.#message(event);
+    };
     const es = new (class extends EventSource {
       // Every message goes through here, whatever its event name, so unknown names reach the
       // consumer (and its dead-letter topic) instead of being silently ignored by the library.
       override dispatchEvent(event: Event): boolean {
         if (event instanceof MessageEvent) {
-          if (reader.#es === this) reader.#message(event);
+          route(this, event);
           return true;
         }
         return super.dispatchEvent(event);
@@ -180,8 +182,8 @@ export class StreamReader {
     // The position travels in the query (`from`), which OpenCTI reads before Last-Event-ID.
     delete headers['Last-Event-ID'];
     const res = await undiciFetch(input, { headers, signal: init?.signal ?? null, dispatcher: this.#agent });
-    if (res.status !== 200 || !res.body) return res as unknown as Response;
-    const body = res.body.getReader();
+    if (res.status !== 200 || !res.body) return res;
+    const body = res.body.getReader() as ReadableStreamDefaultReader<Uint8Array>;
     const gated = new ReadableStream<Uint8Array>(
       {
         pull: async (controller) => {
