@@ -1,0 +1,204 @@
+// The Kafka port: everything the services need from a Kafka client and nothing more, so the client
+// (kafkajs today, see ./kafkajs) can be replaced without touching the services. Offsets are bigint
+// (Kafka offsets are int64); a committed offset is always the NEXT offset to read.
+
+export interface TopicPartition {
+  readonly topic: string;
+  readonly partition: number;
+}
+
+export interface TopicPartitionOffset extends TopicPartition {
+  readonly offset: bigint;
+}
+
+export type HeaderValue = string | Buffer;
+
+export interface OutgoingRecord {
+  readonly topic: string;
+  /** Decides the partition (Java-compatible murmur2), so every record about one key stays in order. */
+  readonly key: string;
+  /** `null` is a tombstone: it deletes the key from a compacted topic. */
+  readonly value: Buffer | string | null;
+  readonly headers?: Readonly<Record<string, HeaderValue>>;
+}
+
+/** One acknowledged partition of a send: its records got offsets `baseOffset`, `baseOffset + 1`, … in send order. */
+export interface PublishAck extends TopicPartition {
+  readonly baseOffset: bigint;
+}
+
+export interface IncomingRecord extends TopicPartition {
+  readonly offset: bigint;
+  readonly key: string | null;
+  readonly value: Buffer | null;
+  readonly headers: Readonly<Record<string, Buffer>>;
+  /** Milliseconds since the epoch (create time unless the topic uses log-append time). */
+  readonly timestamp: number;
+}
+
+export interface Batch extends TopicPartition {
+  /** Never empty. */
+  readonly records: readonly IncomingRecord[];
+  /**
+   * Last offset of the fetched data, including transaction markers after the last record: commit
+   * `lastOffset + 1n` once the whole batch is processed so the consumer lag can reach zero.
+   */
+  readonly lastOffset: bigint;
+  readonly highWatermark: bigint;
+  /**
+   * Marks records up to `offset` (inclusive) processed: the consumer moves past them (nothing is
+   * committed). Records not resolved when the handler returns are delivered again, so a handler
+   * that pauses its partition without resolving gets the same records after `resume`.
+   */
+  resolveOffset(offset: bigint): void;
+  /** Call during long batches so the group does not evict this member. */
+  heartbeat(): Promise<void>;
+  /** False once the consumer is closing: stop early, resolve what is done. */
+  isRunning(): boolean;
+  /** True when a rebalance or seek made this batch obsolete: stop processing it. */
+  isStale(): boolean;
+}
+
+export type BatchHandler = (batch: Batch) => Promise<void>;
+
+export interface ConsumerOptions {
+  readonly groupId: string;
+  readonly topics: readonly string[];
+  /** Where a partition without a committed offset starts. Default true (earliest). */
+  readonly fromBeginning?: boolean;
+  /**
+   * Newly assigned partitions. No batch of these partitions reaches the handler before the returned
+   * promise settles (restore per-partition state here). A rejection fails the consumer, which rejoins
+   * and calls this again.
+   */
+  readonly onAssigned?: (partitions: readonly TopicPartition[]) => Promise<void>;
+  /** Partitions this member lost (rebalance, close or crash). */
+  readonly onRevoked?: (partitions: readonly TopicPartition[]) => Promise<void>;
+  readonly sessionTimeoutMs?: number;
+  readonly rebalanceTimeoutMs?: number;
+  readonly heartbeatIntervalMs?: number;
+  readonly maxBytesPerPartition?: number;
+  readonly maxWaitTimeMs?: number;
+  /** Batches of distinct partitions processed concurrently. Default 1. */
+  readonly partitionsConsumedConcurrently?: number;
+}
+
+export interface PartitionLag extends TopicPartition {
+  /** Next offset the group will read, null when the group never committed on this partition. */
+  readonly committed: bigint | null;
+  /** Last stable offset (end of committed data). */
+  readonly end: bigint;
+  /** `end - committed`, or `end - start` of the partition when nothing is committed. */
+  readonly lag: bigint;
+}
+
+/** A group member reading committed data only (read_committed), committing manually only. */
+export interface Consumer {
+  /** Joins the group and starts delivering batches; resolves once running. */
+  run(handler: BatchHandler): Promise<void>;
+  /** Commits the given next-to-read offsets for the group. */
+  commit(offsets: readonly TopicPartitionOffset[]): Promise<void>;
+  pause(partitions: readonly TopicPartition[]): void;
+  resume(partitions: readonly TopicPartition[]): void;
+  paused(): TopicPartition[];
+  /** Partitions currently assigned to this member. */
+  assignment(): TopicPartition[];
+  /** Committed vs end offsets for every partition of the subscribed topics. */
+  lag(): Promise<PartitionLag[]>;
+  /** Stops fetching, waits for the running batch, leaves the group. */
+  close(): Promise<void>;
+}
+
+/** Idempotent producer, acks from all in-sync replicas. */
+export interface Producer {
+  send(records: readonly OutgoingRecord[]): Promise<PublishAck[]>;
+  close(): Promise<void>;
+}
+
+export interface Transaction {
+  send(records: readonly OutgoingRecord[]): Promise<PublishAck[]>;
+  /** Commits a consumer group's offsets atomically with the transaction (consume-process-produce). */
+  sendOffsets(groupId: string, offsets: readonly TopicPartitionOffset[]): Promise<void>;
+}
+
+export interface TransactionalProducer {
+  readonly transactionalId: string;
+  /**
+   * Runs `work` in one transaction: committed when it resolves, aborted when it throws. Throws
+   * ProducerFencedError when a newer producer with the same transactionalId took over.
+   */
+  transaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+export interface TransactionalProducerOptions {
+  /** Broker aborts a transaction left open longer than this. Default 60 s. */
+  readonly transactionTimeoutMs?: number;
+}
+
+/** A topic as it should exist: plain data, also used to generate docs and deployment manifests. */
+export interface TopicDefinition {
+  readonly name: string;
+  readonly partitions: number;
+  /** Undefined: the broker's default.replication.factor. */
+  readonly replicationFactor?: number;
+  readonly config: Readonly<Record<string, string>>;
+}
+
+export interface TopicDescription {
+  readonly name: string;
+  readonly partitions: number;
+}
+
+export interface CompactedValue extends TopicPartition {
+  readonly offset: bigint;
+  readonly value: Buffer;
+  readonly headers: Readonly<Record<string, Buffer>>;
+}
+
+export interface ReadCompactedOptions {
+  /** Only these partitions (default: all). */
+  readonly partitions?: readonly number[];
+}
+
+export interface Admin {
+  /** Creates the missing topics; existing ones are left as they are. Returns the names created. */
+  createTopics(topics: readonly TopicDefinition[]): Promise<string[]>;
+  /** Throws when a topic does not exist. */
+  describeTopics(names: readonly string[]): Promise<TopicDescription[]>;
+  listTopics(): Promise<string[]>;
+  deleteTopics(names: readonly string[]): Promise<void>;
+}
+
+export interface Kafka {
+  producer(): Promise<Producer>;
+  /** Fences (makes fail) any older producer with the same transactionalId. */
+  transactionalProducer(transactionalId: string, options?: TransactionalProducerOptions): Promise<TransactionalProducer>;
+  consumer(options: ConsumerOptions): Promise<Consumer>;
+  admin(): Promise<Admin>;
+  /**
+   * Latest value per key of a compacted topic, from the start up to the end offsets taken when the
+   * call begins (committed data only); tombstones remove keys.
+   */
+  readCompacted(topic: string, options?: ReadCompactedOptions): Promise<Map<string, CompactedValue>>;
+  /** Closes every producer, consumer and admin this instance created. */
+  close(): Promise<void>;
+}
+
+/** A newer producer with the same transactionalId exists: this one must stop (it is a zombie). */
+export class ProducerFencedError extends Error {
+  override readonly name = 'ProducerFencedError';
+  readonly transactionalId: string;
+  constructor(transactionalId: string, options?: ErrorOptions) {
+    super(`producer fenced: a newer producer with transactionalId "${transactionalId}" took over`, options);
+    this.transactionalId = transactionalId;
+  }
+}
+
+/** Pino-compatible logger the adapter reports to (libs/platform's logger fits). */
+export interface KafkaLogger {
+  debug(obj: object, msg: string): void;
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}

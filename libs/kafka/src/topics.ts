@@ -1,0 +1,115 @@
+// The project's topics, in one place, as plain data: services create them at start-up, and the docs
+// and deployment manifests are generated from / checked against topicDefinitions().
+import type { TopicDefinition } from './port.ts';
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+export type TopicRole = 'commands' | 'checkpoints' | 'dlq' | 'state';
+
+export interface ProjectTopic extends TopicDefinition {
+  readonly role: TopicRole;
+  readonly description: string;
+}
+
+export interface TopicSettings {
+  readonly commandsTopic: string;
+  readonly commandsPartitions: number;
+  readonly checkpointsTopic: string;
+  readonly dlqTopic: string;
+  readonly dlqPartitions: number;
+  /** `{tenant}` is replaced by the tenant name. */
+  readonly stateTopicTemplate: string;
+  /** Undefined: the broker's default.replication.factor. */
+  readonly replicationFactor?: number;
+}
+
+export const defaultTopicSettings: TopicSettings = {
+  commandsTopic: 'opencti.indicators',
+  commandsPartitions: 12,
+  checkpointsTopic: 'stream-listener.checkpoints',
+  dlqTopic: 'opencti.indicators.dlq',
+  dlqPartitions: 3,
+  stateTopicTemplate: 'defender-writer.{tenant}.state',
+};
+
+// Kafka's rule for topic names.
+const LEGAL_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
+
+function checkName(name: string): string {
+  if (!LEGAL_NAME.test(name) || name === '.' || name === '..') {
+    throw new Error(`invalid Kafka topic name "${name}" (1-249 of a-z A-Z 0-9 . _ -)`);
+  }
+  return name;
+}
+
+function checkPartitions(what: string, n: number): number {
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${what} must be a positive integer, got ${n}`);
+  return n;
+}
+
+export function stateTopicName(tenant: string, settings: Pick<TopicSettings, 'stateTopicTemplate'> = defaultTopicSettings): string {
+  if (!settings.stateTopicTemplate.includes('{tenant}')) {
+    throw new Error(`state topic template "${settings.stateTopicTemplate}" lacks {tenant}`);
+  }
+  return checkName(settings.stateTopicTemplate.replaceAll('{tenant}', tenant));
+}
+
+// Compacted topics: the active segment is never compacted, so roll segments daily even when the
+// topic is quiet; keep tombstones a day so a restore that is running sees deletions.
+const compacted = {
+  'cleanup.policy': 'compact',
+  'segment.ms': String(DAY_MS),
+  'min.compaction.lag.ms': String(60 * 60 * 1000),
+  'delete.retention.ms': String(DAY_MS),
+  'min.cleanable.dirty.ratio': '0.1',
+} as const;
+
+/**
+ * The concrete topics for the given settings. State topics (one per Defender tenant) have as many
+ * partitions as the commands topic: partition p of a state topic is the changelog of partition p
+ * of the commands topic.
+ */
+export function topicDefinitions(overrides: Partial<TopicSettings> = {}, tenants: readonly string[] = []): ProjectTopic[] {
+  const s: TopicSettings = { ...defaultTopicSettings, ...overrides };
+  const commandsPartitions = checkPartitions('commands partitions', s.commandsPartitions);
+  const rf = s.replicationFactor === undefined ? {} : { replicationFactor: checkPartitions('replication factor', s.replicationFactor) };
+  const topics: ProjectTopic[] = [
+    {
+      role: 'commands',
+      name: checkName(s.commandsTopic),
+      partitions: commandsPartitions,
+      ...rf,
+      config: { 'cleanup.policy': 'delete', 'retention.ms': String(7 * DAY_MS) },
+      description: 'Indicator commands (upsert/retract) from stream-listener, keyed by indicator key',
+    },
+    {
+      role: 'checkpoints',
+      name: checkName(s.checkpointsTopic),
+      partitions: 1,
+      ...rf,
+      config: { ...compacted },
+      description: 'Last OpenCTI stream event id acknowledged per stream, keyed by stream id',
+    },
+    {
+      role: 'dlq',
+      name: checkName(s.dlqTopic),
+      partitions: checkPartitions('DLQ partitions', s.dlqPartitions),
+      ...rf,
+      config: { 'cleanup.policy': 'delete', 'retention.ms': String(30 * DAY_MS) },
+      description: 'Events and commands that could not be processed, with the reason in headers',
+    },
+  ];
+  for (const tenant of tenants) {
+    topics.push({
+      role: 'state',
+      name: stateTopicName(tenant, s),
+      partitions: commandsPartitions,
+      ...rf,
+      config: { ...compacted },
+      description: `defender-writer state of tenant ${tenant} per indicator key; partition p mirrors commands partition p`,
+    });
+  }
+  const names = new Set(topics.map((t) => t.name));
+  if (names.size !== topics.length) throw new Error(`topic names must be distinct: ${topics.map((t) => t.name).join(', ')}`);
+  return topics;
+}
