@@ -1,0 +1,54 @@
+// The Defender for Endpoint indicator entity and its enumerations, as documented
+// (research/defender-api.md §3). Only the fields this writer sends or reads are typed.
+
+export const INDICATOR_TYPES = ['FileSha1', 'FileSha256', 'FileMd5', 'CertificateThumbprint', 'IpAddress', 'DomainName', 'Url'] as const;
+export type IndicatorType = (typeof INDICATOR_TYPES)[number];
+
+/** The supported actions; the deprecated Alert and AlertAndBlock are mapped before sending. */
+export const ACTIONS = ['Allowed', 'Audit', 'Warn', 'Block', 'BlockAndRemediate'] as const;
+export type Action = (typeof ACTIONS)[number];
+
+export const SEVERITIES = ['Informational', 'Low', 'Medium', 'High'] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+export const NETWORK_TYPES: ReadonlySet<IndicatorType> = new Set(['IpAddress', 'DomainName', 'Url']);
+export const FILE_TYPES: ReadonlySet<IndicatorType> = new Set(['FileSha1', 'FileSha256', 'FileMd5']);
+
+/** Actions Defender accepts per indicator type (indicators-overview.md). */
+export function allowedActions(type: IndicatorType): readonly Action[] {
+  if (type === 'CertificateThumbprint') return ['Allowed', 'BlockAndRemediate'];
+  if (NETWORK_TYPES.has(type)) return ['Allowed', 'Audit', 'Warn', 'Block'];
+  return ACTIONS;
+}
+
+/** The body of one indicator in `POST /api/indicators/import` (field names are case-sensitive). */
+export interface DefenderIndicator {
+  readonly indicatorValue: string;
+  readonly indicatorType: IndicatorType;
+  readonly action: Action;
+  readonly title: string;
+  readonly description: string;
+  readonly application: string;
+  readonly severity: Severity;
+  readonly generateAlert: boolean;
+  /** ISO-8601 UTC; Defender deletes the indicator when it passes. */
+  readonly expirationTime: string;
+  readonly externalId?: string;
+  readonly recommendedActions?: string;
+  readonly rbacGroupNames?: readonly string[];
+  readonly educateUrl?: string;
+}
+
+/** An indicator as `GET /api/indicators` returns it. */
+export interface DefenderIndicatorRecord {
+  readonly id: string;
+  readonly indicatorValue: string;
+  readonly indicatorType: IndicatorType;
+  readonly action: string;
+  readonly application?: string | null;
+  readonly createdBy?: string | null;
+  readonly expirationTime?: string | null;
+  readonly externalId?: string | null;
+  readonly rbacGroupNames?: readonly string[] | null;
+  readonly [field: string]: unknown;
+}

@@ -1,0 +1,233 @@
+// Planning one batch: fold the commands into claims, compute each touched key's desired indicator,
+// apply the cap, and diff against what Defender last accepted. The result says which calls to make;
+// `applyOutcomes` turns their results into the next per-key state (what the changelog stores).
+import { foldCommand, type Claim } from './claims.ts';
+import type { CapIndex } from './cap.ts';
+import type { DefenderIndicator } from './defender/model.ts';
+import { desiredFor, type Desired } from './desired.ts';
+import type { ClaimCommand } from './facts.ts';
+import type { DropReason, Policy } from './policy.ts';
+
+/** Defender's per-call maximum for import and BatchDelete. */
+export const MAX_BATCH = 500;
+
+/** What Defender holds for a key, as confirmed by the last successful call. */
+export interface AppliedIndicator {
+  readonly id: string;
+  readonly identity: string;
+  readonly hash: string;
+  readonly expiresAt: number;
+}
+
+/** The per-key state kept in the changelog. */
+export interface KeyState {
+  readonly claims: readonly Claim[];
+  readonly applied?: AppliedIndicator | undefined;
+  /** Hash of a version Defender rejected for good: not sent again until something changes. */
+  readonly rejectedHash?: string | undefined;
+  /** Ids of superseded indicators (old action) whose delete has not succeeded yet. */
+  readonly staleIds?: readonly string[] | undefined;
+}
+
+export type PlanDropReason = DropReason | 'no-claims' | 'rejected';
+
+export interface PlannedImport {
+  readonly key: string;
+  readonly indicator: DefenderIndicator;
+  readonly hash: string;
+  readonly identity: string;
+  readonly expiresAt: number;
+  /** The id of the indicator with the previous identity, deleted once this import succeeded. */
+  readonly replaces?: string | undefined;
+}
+
+export interface PlannedDelete {
+  readonly key: string;
+  readonly id: string;
+  readonly reason: PlanDropReason | 'replaced';
+}
+
+export interface Plan {
+  /** Every key examined: touched by a command, moved by the cap, or pending from an earlier batch. */
+  readonly keys: readonly string[];
+  /** Keys leaving Defender; run before the imports so the cap has room. */
+  readonly deletes: readonly (readonly PlannedDelete[])[];
+  readonly imports: readonly (readonly PlannedImport[])[];
+  /** Superseded ids left over from earlier batches; replacements made now come from `replacementDeletes`. */
+  readonly staleDeletes: readonly PlannedDelete[];
+  readonly unchanged: readonly string[];
+  readonly dropped: readonly { readonly key: string; readonly reason: PlanDropReason }[];
+  /** The claims after folding the batch's commands, for the touched keys. */
+  readonly claims: ReadonlyMap<string, readonly Claim[]>;
+}
+
+export interface PlanInput {
+  readonly commands: Iterable<ClaimCommand>;
+  /** The state of any key of the writer's partitions. */
+  readonly lookup: (key: string) => KeyState | undefined;
+  readonly policy: Policy;
+  readonly cap: CapIndex;
+  readonly now: number;
+  /** Keys an earlier `applyOutcomes` reported as not yet in sync. */
+  readonly pending?: Iterable<string>;
+  readonly chunkSize?: number;
+}
+
+export function chunk<T>(items: readonly T[], size = MAX_BATCH): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+export function planBatch(input: PlanInput): Plan {
+  const { lookup, policy, cap, now } = input;
+  const claims = new Map<string, readonly Claim[]>();
+  for (const cmd of input.commands) {
+    claims.set(cmd.key, foldCommand(claims.get(cmd.key) ?? lookup(cmd.key)?.claims ?? [], cmd));
+  }
+
+  const desired = new Map<string, Desired>();
+  const track = (key: string, d: Desired): void => {
+    desired.set(key, d);
+    if (d.present && d.hash !== lookup(key)?.rejectedHash) cap.set(key, d.strength);
+    else cap.delete(key);
+  };
+  for (const [key, c] of claims) track(key, desiredFor(c, policy, now));
+  for (const key of input.pending ?? []) {
+    if (!desired.has(key)) track(key, desiredFor(lookup(key)?.claims ?? [], policy, now));
+  }
+  const keys = new Set([...desired.keys(), ...cap.settle()]);
+
+  const deletes: PlannedDelete[] = [];
+  const imports: PlannedImport[] = [];
+  const staleDeletes: PlannedDelete[] = [];
+  const unchanged: string[] = [];
+  const dropped: { key: string; reason: PlanDropReason }[] = [];
+  for (const key of keys) {
+    const state = lookup(key);
+    let d = desired.get(key);
+    if (!d) {
+      // Moved by the cap only: its claims did not change, but time may have expired them.
+      d = desiredFor(state?.claims ?? [], policy, now);
+      if (!d.present) cap.delete(key);
+    }
+    for (const id of state?.staleIds ?? []) staleDeletes.push({ key, id, reason: 'replaced' });
+    const applied = state?.applied;
+    const reason: PlanDropReason | undefined = !d.present
+      ? d.reason
+      : d.hash === state?.rejectedHash
+        ? 'rejected'
+        : cap.isAdmitted(key)
+          ? undefined
+          : 'over-cap';
+    if (!d.present || reason !== undefined) {
+      const why = reason ?? (d.present ? 'no-claims' : d.reason);
+      if (why !== 'no-claims') dropped.push({ key, reason: why });
+      if (applied) deletes.push({ key, id: applied.id, reason: why });
+      else if (!state?.staleIds?.length) cap.confirm(key);
+      continue;
+    }
+    if (applied?.hash === d.hash) {
+      unchanged.push(key);
+      if (!state?.staleIds?.length) cap.confirm(key);
+      continue;
+    }
+    imports.push({
+      key,
+      indicator: d.indicator,
+      hash: d.hash,
+      identity: d.identity,
+      expiresAt: d.expiresAt,
+      ...(applied && applied.identity !== d.identity && { replaces: applied.id }),
+    });
+  }
+  const size = input.chunkSize ?? MAX_BATCH;
+  return { keys: [...keys], deletes: chunk(deletes, size), imports: chunk(imports, size), staleDeletes, unchanged, dropped, claims };
+}
+
+/** The per-item outcome of an import, as the Defender client reports it. */
+export type ImportOutcome = { readonly ok: true; readonly id: string } | { readonly ok: false; readonly reason: string; readonly permanent: boolean };
+
+/**
+ * The ids to delete after the imports: each superseded id whose replacement was accepted (a failed
+ * replacement keeps the old indicator), plus the leftovers of earlier batches.
+ */
+export function replacementDeletes(plan: Plan, imported: ReadonlyMap<string, ImportOutcome>, size = MAX_BATCH): PlannedDelete[][] {
+  const out: PlannedDelete[] = [...plan.staleDeletes];
+  for (const c of plan.imports) {
+    for (const p of c) {
+      if (p.replaces !== undefined && imported.get(p.key)?.ok) out.push({ key: p.key, id: p.replaces, reason: 'replaced' });
+    }
+  }
+  return chunk(out, size);
+}
+
+export interface Outcomes {
+  /** Per planned import key; a missing key means the call did not happen (transient). */
+  readonly imported: ReadonlyMap<string, ImportOutcome>;
+  /** Ids Defender no longer holds (deleted now, or already gone). */
+  readonly deletedIds: ReadonlySet<string>;
+}
+
+export interface Applied {
+  /** The next state per examined key; undefined = forget the key (a changelog tombstone). */
+  readonly states: ReadonlyMap<string, KeyState | undefined>;
+  /** Permanent rejections, for the DLQ. */
+  readonly rejected: readonly { readonly key: string; readonly reason: string }[];
+  /** Keys not yet in sync (transient failures, calls not made): pass them as `pending` next time. */
+  readonly pending: readonly string[];
+}
+
+export function applyOutcomes(plan: Plan, outcomes: Outcomes, lookup: (key: string) => KeyState | undefined, cap: CapIndex): Applied {
+  const imports = new Map<string, PlannedImport>();
+  for (const c of plan.imports) for (const p of c) imports.set(p.key, p);
+  const deletes = new Map<string, PlannedDelete>();
+  for (const c of plan.deletes) for (const p of c) deletes.set(p.key, p);
+
+  const states = new Map<string, KeyState | undefined>();
+  const rejected: { key: string; reason: string }[] = [];
+  const pending: string[] = [];
+  for (const key of plan.keys) {
+    const before = lookup(key);
+    const claims = plan.claims.get(key) ?? before?.claims ?? [];
+    let applied = before?.applied;
+    let rejectedHash = before?.rejectedHash;
+    let staleIds = (before?.staleIds ?? []).filter((id) => !outcomes.deletedIds.has(id));
+    let synced = true;
+    const imp = imports.get(key);
+    const del = deletes.get(key);
+    if (imp) {
+      const r = outcomes.imported.get(key);
+      if (r?.ok) {
+        if (imp.replaces !== undefined && !outcomes.deletedIds.has(imp.replaces)) staleIds = [...staleIds, imp.replaces];
+        applied = { id: r.id, identity: imp.identity, hash: imp.hash, expiresAt: imp.expiresAt };
+        rejectedHash = undefined;
+      } else if (r && r.permanent) {
+        rejected.push({ key, reason: r.reason });
+        rejectedHash = imp.hash;
+        cap.delete(key);
+      } else {
+        synced = false;
+      }
+    } else if (del) {
+      if (outcomes.deletedIds.has(del.id)) applied = undefined;
+      else synced = false;
+    }
+    if (staleIds.length > 0) synced = false;
+    if (synced) cap.confirm(key);
+    else pending.push(key);
+    const empty = claims.length === 0 && !applied && staleIds.length === 0;
+    states.set(
+      key,
+      empty
+        ? undefined
+        : {
+            claims,
+            ...(applied && { applied }),
+            ...(rejectedHash !== undefined && { rejectedHash }),
+            ...(staleIds.length > 0 && { staleIds }),
+          },
+    );
+  }
+  return { states, rejected, pending };
+}
