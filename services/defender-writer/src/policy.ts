@@ -207,7 +207,7 @@ export function truncate(text: string, max: number): string {
   return `${cut.trimEnd()}…`;
 }
 
-function oneLine(s: string | undefined): string {
+function oneLine(s: string | null | undefined): string {
   // eslint-disable-next-line no-control-regex
   return (s ?? '').replace(/[\u0000-\u001f\u007f]+/g, ' ').replace(/\s+/g, ' ').trim();
 }
@@ -243,7 +243,7 @@ export function eligibility(facts: IndicatorFacts, at: number, policy: Policy, n
   if (facts.detection === false) return { ok: false, reason: 'detection-off' };
   if ((facts.score ?? 0) < policy.minScore) return { ok: false, reason: 'below-min-score' };
   let expiresAt = Math.ceil(at / DAY_MS) * DAY_MS + expirationDaysFor(facts, policy) * DAY_MS;
-  const validUntil = facts.validUntil === undefined ? NaN : Date.parse(facts.validUntil);
+  const validUntil = facts.validUntil ? Date.parse(facts.validUntil) : NaN;
   if (Number.isFinite(validUntil)) expiresAt = Math.min(expiresAt, validUntil);
   if (expiresAt <= now) return { ok: false, reason: 'expired' };
   return { ok: true, expiresAt };

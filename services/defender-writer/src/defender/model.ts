@@ -1,8 +1,10 @@
 // The Defender for Endpoint indicator entity and its enumerations, as documented
 // (research/defender-api.md §3). Only the fields this writer sends or reads are typed.
 
-export const INDICATOR_TYPES = ['FileSha1', 'FileSha256', 'FileMd5', 'CertificateThumbprint', 'IpAddress', 'DomainName', 'Url'] as const;
-export type IndicatorType = (typeof INDICATOR_TYPES)[number];
+import type { DefenderIndicatorType } from '@octi-defender/indicators';
+
+export { DEFENDER_INDICATOR_TYPES as INDICATOR_TYPES } from '@octi-defender/indicators';
+export type IndicatorType = DefenderIndicatorType;
 
 /** The supported actions; the deprecated Alert and AlertAndBlock are mapped before sending. */
 export const ACTIONS = ['Allowed', 'Audit', 'Warn', 'Block', 'BlockAndRemediate'] as const;
