@@ -1,0 +1,104 @@
+# syntax=docker/dockerfile:1.7
+# One parameterised, multi-stage Dockerfile for every image of the project; pick one with --target:
+#   docker build --target stream-listener -t octi-defender/stream-listener .
+#   docker build --target defender-writer -t octi-defender/defender-writer .
+#   docker build --target emulators       -t octi-defender/emulators .      (demo / tests only)
+#
+# Node.js 24 runs the TypeScript sources directly (type stripping), so there is no compile step: an
+# image is production node_modules (npm ci --omit=dev for that one workspace) plus the sources of the
+# workspace and of the @octi-defender/* libraries it depends on (scripts/image-workspaces.ts).
+# Runtime: node:24-slim, tini as PID 1 (forwards SIGTERM to Node and reaps zombies; the services
+# install their own SIGTERM handlers for graceful shutdown), non-root uid 1000, nothing written to the
+# filesystem (runs with a read-only root; mount an emptyDir at /tmp if a dependency ever needs it).
+
+ARG NODE_IMAGE=node:24-bookworm-slim
+
+# ---------------------------------------------------------------------------------------------------
+# manifests: just what npm ci needs, so the dependency layer is cached until a manifest changes.
+FROM ${NODE_IMAGE} AS manifests
+WORKDIR /app
+COPY package.json package-lock.json ./
+COPY libs/emulators/package.json libs/emulators/
+COPY libs/indicators/package.json libs/indicators/
+COPY libs/kafka/package.json libs/kafka/
+COPY libs/platform/package.json libs/platform/
+COPY services/defender-writer/package.json services/defender-writer/
+COPY services/stream-listener/package.json services/stream-listener/
+
+# ---------------------------------------------------------------------------------------------------
+# sources: the TypeScript sources (tests, benchmarks and docs are excluded by .dockerignore).
+FROM scratch AS sources
+COPY scripts/image-workspaces.ts /scripts/
+COPY libs/ /libs/
+COPY services/ /services/
+
+# ---------------------------------------------------------------------------------------------------
+# build-<target>: production dependencies of one workspace (npm ci --omit=dev --workspace), then
+# /out = package.json + node_modules + the folders of that workspace and of the libraries it depends
+# on. Links to workspaces the image does not ship (dev-only ones, e.g. the emulators) are dropped.
+FROM manifests AS build-stream-listener
+ENV WORKSPACE=services/stream-listener
+RUN --mount=type=cache,target=/root/.npm \
+    npm ci --omit=dev --ignore-scripts --no-audit --no-fund --workspace "$WORKSPACE"
+COPY --from=sources / ./
+RUN mkdir /out \
+ && cp -a --parents package.json node_modules $(node scripts/image-workspaces.ts "$WORKSPACE") /out/ \
+ && find /out/node_modules -maxdepth 2 -xtype l -delete
+
+FROM manifests AS build-defender-writer
+ENV WORKSPACE=services/defender-writer
+RUN --mount=type=cache,target=/root/.npm \
+    npm ci --omit=dev --ignore-scripts --no-audit --no-fund --workspace "$WORKSPACE"
+COPY --from=sources / ./
+RUN mkdir /out \
+ && cp -a --parents package.json node_modules $(node scripts/image-workspaces.ts "$WORKSPACE") /out/ \
+ && find /out/node_modules -maxdepth 2 -xtype l -delete
+
+FROM manifests AS build-emulators
+ENV WORKSPACE=libs/emulators
+RUN --mount=type=cache,target=/root/.npm \
+    npm ci --omit=dev --ignore-scripts --no-audit --no-fund --workspace "$WORKSPACE"
+COPY --from=sources / ./
+RUN mkdir /out \
+ && cp -a --parents package.json node_modules $(node scripts/image-workspaces.ts "$WORKSPACE") /out/ \
+ && find /out/node_modules -maxdepth 2 -xtype l -delete
+
+# ---------------------------------------------------------------------------------------------------
+# runtime: common base of the three images.
+FROM ${NODE_IMAGE} AS runtime
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends tini \
+ && rm -rf /var/lib/apt/lists/*
+ENV NODE_ENV=production \
+    HTTP_PORT=9464
+WORKDIR /app
+# The official image's unprivileged user; numeric so Kubernetes' runAsNonRoot can verify it.
+USER 1000:1000
+EXPOSE 9464
+STOPSIGNAL SIGTERM
+HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.HTTP_PORT||9464)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+ENTRYPOINT ["/usr/bin/tini", "--", "node"]
+
+# ---------------------------------------------------------------------------------------------------
+FROM runtime AS stream-listener
+COPY --from=build-stream-listener --chown=0:0 /out/ /app/
+LABEL org.opencontainers.image.title="octi-defender stream-listener" \
+      org.opencontainers.image.description="OpenCTI live streams to indicator commands on Kafka" \
+      org.opencontainers.image.licenses="Apache-2.0"
+CMD ["services/stream-listener/src/main.ts"]
+
+FROM runtime AS defender-writer
+COPY --from=build-defender-writer --chown=0:0 /out/ /app/
+LABEL org.opencontainers.image.title="octi-defender defender-writer" \
+      org.opencontainers.image.description="Indicator commands on Kafka to Microsoft Defender for Endpoint custom indicators" \
+      org.opencontainers.image.licenses="Apache-2.0"
+CMD ["services/defender-writer/src/main.ts"]
+
+# The OpenCTI and Defender emulators, for the compose demo profile and local experiments only.
+FROM runtime AS emulators
+COPY --from=build-emulators --chown=0:0 /out/ /app/
+LABEL org.opencontainers.image.title="octi-defender emulators (demo only)" \
+      org.opencontainers.image.licenses="Apache-2.0"
+HEALTHCHECK NONE
+CMD ["libs/emulators/src/bin/opencti.ts"]
