@@ -216,7 +216,7 @@ describe('OpenCTI live stream emulator', () => {
     await noDeps.waitFor((e) => e.id === mainEvent!.id && json(e).type === 'create');
     const deps = withDeps.events.filter((e) => e.id === mainEvent!.id && (json(e).origin as { referer?: string }).referer === 'dependencies').map((e) => (json(e).data as StixObject).id);
     assert.ok(deps.includes(TLP_MARKINGS['TLP:AMBER']));
-    assert.ok(deps.includes(indicator.created_by_ref as string));
+    assert.ok(deps.includes((indicator as StixObject).created_by_ref as string));
     assert.ok(deps.includes(relationship.id));
     assert.ok(deps.includes(observable.id));
     const mainIndex = withDeps.events.findIndex((e) => e.id === mainEvent!.id && json(e).type === 'create');

@@ -1,0 +1,138 @@
+// Indicator body validation as research/defender-api.md §2–3 documents it, with the documented error codes.
+import { BlockList, isIPv4, isIPv6 } from 'node:net';
+
+export const INDICATOR_TYPES = ['FileSha1', 'FileSha256', 'FileMd5', 'CertificateThumbprint', 'IpAddress', 'DomainName', 'Url'] as const;
+export const ACTIONS = ['Alert', 'Warn', 'Block', 'Audit', 'BlockAndRemediate', 'AlertAndBlock', 'Allowed'] as const;
+export const SEVERITIES = ['Informational', 'Low', 'Medium', 'High'] as const;
+const NETWORK_TYPES = new Set(['IpAddress', 'DomainName', 'Url']);
+const HASH_LENGTHS: Record<string, number[]> = { FileSha1: [40], FileSha256: [64], FileMd5: [32], CertificateThumbprint: [40, 64] };
+
+export class ValidationError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+/** Private, shared, loopback, link-local, documentation, benchmark, multicast and reserved ranges.
+ *  Two lists: a BlockList matches IPv4 addresses against IPv4-mapped IPv6 rules too. */
+const reservedV4 = new BlockList();
+const reservedV6 = new BlockList();
+for (const [net, prefix] of [
+  ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12],
+  ['192.0.0.0', 24], ['192.0.2.0', 24], ['192.88.99.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15], ['198.51.100.0', 24],
+  ['203.0.113.0', 24], ['224.0.0.0', 4], ['240.0.0.0', 4],
+] as const) reservedV4.addSubnet(net, prefix, 'ipv4');
+for (const [net, prefix] of [
+  ['::', 128], ['::1', 128], ['::ffff:0:0', 96], ['64:ff9b::', 96], ['100::', 64], ['2001::', 23], ['2001:db8::', 32],
+  ['2002::', 16], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8],
+] as const) reservedV6.addSubnet(net, prefix, 'ipv6');
+
+export function isReservedIp(ip: string): boolean {
+  return isIPv4(ip) ? reservedV4.check(ip, 'ipv4') : reservedV6.check(ip, 'ipv6');
+}
+
+export interface ValidationOptions {
+  /** Research §3.1: IPv6 "written with all 8 segments"; set true to also accept `::` compression. */
+  acceptCompressedIpv6?: boolean;
+}
+
+const DOMAIN = /^(?=.{1,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))+$/i;
+
+function validateValue(type: string, value: string, options: ValidationOptions): void {
+  const lengths = HASH_LENGTHS[type];
+  if (lengths) {
+    if (!/^[0-9a-f]+$/i.test(value) || !lengths.includes(value.length)) throw new ValidationError('InvalidHashValue', `Invalid hash value '${value}' for indicator type ${type}.`);
+    return;
+  }
+  if (type === 'IpAddress') {
+    if (value.includes('/')) throw new ValidationError('InvalidIpAddress', `CIDR notation is not supported: '${value}'.`);
+    const v4 = isIPv4(value) && /^\d{1,3}(\.\d{1,3}){3}$/.test(value);
+    const v6 = isIPv6(value) && (options.acceptCompressedIpv6 === true || (!value.includes('::') && value.split(':').length === 8));
+    if (!v4 && !v6) throw new ValidationError('InvalidIpAddress', `Invalid IP address '${value}'.`);
+    if (isReservedIp(value)) throw new ValidationError('InvalidIpAddress', `Internal or reserved IP address '${value}' is not supported.`);
+    return;
+  }
+  if (type === 'DomainName') {
+    if (!DOMAIN.test(value)) throw new ValidationError('InvalidDomainName', `Invalid domain name '${value}'.`);
+    return;
+  }
+  if (type === 'Url') {
+    let url: URL | undefined;
+    try {
+      url = value.includes('\\') ? undefined : new URL(value);
+    } catch {
+      url = undefined;
+    }
+    if (!url || !['http:', 'https:'].includes(url.protocol) || url.hostname === '') throw new ValidationError('InvalidUrl', `Invalid URL '${value}': a full URL with an http or https scheme is required.`);
+  }
+}
+
+function requireString(body: Record<string, unknown>, name: string): string {
+  const value = body[name];
+  if (value === undefined || value === null) throw new ValidationError('MissingRequiredParameter', `Missing required parameter '${name}'.`);
+  if (typeof value !== 'string') throw new ValidationError('InvalidRequestBody', `Parameter '${name}' must be a string.`);
+  return value;
+}
+
+export interface IndicatorInput {
+  indicatorValue: string;
+  indicatorType: string;
+  action: string;
+  title: string;
+  description: string;
+  application?: string | null;
+  expirationTime?: string | null;
+  severity?: string | null;
+  recommendedActions?: string | null;
+  rbacGroupNames?: string[];
+  rbacGroupIds?: string[];
+  educateUrl?: string | null;
+  generateAlert?: boolean;
+  externalId?: string | null;
+}
+
+/** Validates one Indicator body (names are case-sensitive: `IndicatorValue` is just missing). */
+export function validateIndicator(body: unknown, options: ValidationOptions = {}): IndicatorInput {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ValidationError('InvalidRequestBody', 'The request body must be an Indicator JSON object.');
+  const b = body as Record<string, unknown>;
+  const indicatorValue = requireString(b, 'indicatorValue');
+  const indicatorType = requireString(b, 'indicatorType');
+  const action = requireString(b, 'action');
+  const title = requireString(b, 'title');
+  const description = requireString(b, 'description');
+  if (indicatorValue.trim() === '') throw new ValidationError('InvalidInput', 'Recieved an empty indicator value.');
+  if (!(INDICATOR_TYPES as readonly string[]).includes(indicatorType)) throw new ValidationError('InvalidRequestBody', `Invalid indicatorType '${indicatorType}'.`);
+  if (!(ACTIONS as readonly string[]).includes(action)) throw new ValidationError('InvalidRequestBody', `Invalid action '${action}'.`);
+  if (b.severity !== undefined && b.severity !== null && !(SEVERITIES as readonly unknown[]).includes(b.severity)) throw new ValidationError('InvalidRequestBody', `Invalid severity '${String(b.severity)}'.`);
+  let generateAlert: boolean | undefined;
+  if (typeof b.generateAlert === 'boolean') generateAlert = b.generateAlert;
+  else if (typeof b.generateAlert === 'string' && /^(true|false)$/i.test(b.generateAlert)) generateAlert = b.generateAlert.toLowerCase() === 'true';
+  else if (b.generateAlert !== undefined && b.generateAlert !== null) throw new ValidationError('InvalidRequestBody', "Parameter 'generateAlert' must be a Boolean.");
+  let expirationTime: string | null | undefined;
+  if (b.expirationTime !== undefined && b.expirationTime !== null) {
+    if (typeof b.expirationTime !== 'string' || Number.isNaN(Date.parse(b.expirationTime))) throw new ValidationError('InvalidRequestBody', "Parameter 'expirationTime' must be an ISO 8601 DateTimeOffset.");
+    expirationTime = b.expirationTime;
+  }
+  for (const name of ['rbacGroupNames', 'rbacGroupIds']) {
+    const list = b[name];
+    if (list !== undefined && list !== null && (!Array.isArray(list) || list.some((v) => typeof v !== 'string'))) throw new ValidationError('InvalidRequestBody', `Parameter '${name}' must be a list of strings.`);
+  }
+  validateValue(indicatorType, indicatorValue, options);
+  if (action === 'Audit' && generateAlert !== true) throw new ValidationError('InvalidRequestBody', "The 'Audit' action requires 'generateAlert' to be true.");
+  if (action === 'BlockAndRemediate' && NETWORK_TYPES.has(indicatorType)) throw new ValidationError('InvalidRequestBody', `Action 'BlockAndRemediate' is not supported for indicator type ${indicatorType}.`);
+  if (indicatorType === 'CertificateThumbprint' && !['Allowed', 'BlockAndRemediate', 'Alert', 'AlertAndBlock'].includes(action)) throw new ValidationError('InvalidRequestBody', `Action '${action}' is not supported for certificate indicators (Allowed or BlockAndRemediate).`);
+  if (b.educateUrl !== undefined && b.educateUrl !== null && (indicatorType !== 'Url' || !['Block', 'Warn'].includes(action))) throw new ValidationError('InvalidRequestBody', "'educateUrl' applies only to Url indicators with the Block or Warn action.");
+  const optionalString = (name: string): string | null | undefined => (typeof b[name] === 'string' ? (b[name] as string) : b[name] === null ? null : undefined);
+  return {
+    indicatorValue, indicatorType, action, title, description, generateAlert, expirationTime,
+    application: optionalString('application'),
+    severity: optionalString('severity'),
+    recommendedActions: optionalString('recommendedActions'),
+    rbacGroupNames: b.rbacGroupNames as string[] | undefined,
+    rbacGroupIds: b.rbacGroupIds as string[] | undefined,
+    educateUrl: optionalString('educateUrl'),
+    externalId: optionalString('externalId') ?? optionalString('externalID'),
+  };
+}
