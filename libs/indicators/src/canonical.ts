@@ -17,7 +17,7 @@ const DEFANGS: readonly (readonly [string, string])[] = [
   ['[://]', '://'], ['[:]', ':'], ['[.]', '.'], ['(.)', '.'], ['{.}', '.'], ['[dot]', '.'], ['(dot)', '.'], ['[/]', '/'],
 ];
 
-/** Undoes common defanging: `[.]`, `(.)`, `{.}`, `[dot]`, `(dot)`, `[:]`, `[://]`, `[/]`, `hxxp(s)`/`fxp` schemes. */
+/** Undoes common defanging: `[.]`, `(.)`, `{.}`, `[dot]`, `(dot)`, `[:]`, `[://]`, `[/]`, and `hxxp(s)`/`hxtp`/`htxp` schemes. */
 export function refang(raw: string): string {
   let s = raw;
   // Fast path: most values are not defanged.
@@ -29,8 +29,8 @@ export function refang(raw: string): string {
     }
   }
   const head = s.slice(0, 5).toLowerCase();
-  if (head.startsWith('hxxp')) s = 'http' + s.slice(4);
-  else if (head.startsWith('hxtp') || head.startsWith('htxp')) s = 'http' + s.slice(4);
+  if (head === 'hxxps' || head === 'hxtps' || head === 'htxps') s = 'https' + s.slice(5);
+  else if (head.startsWith('hxxp') || head.startsWith('hxtp') || head.startsWith('htxp')) s = 'http' + s.slice(4);
   return s;
 }
 
@@ -91,7 +91,7 @@ export function canonicalizeIp(raw: string): Result<string, ValueReject> {
   if (!isStrictDottedQuad(s)) {
     return fail(
       'invalid_value',
-      ipaddr.IPv4.isValid(s)
+      ipaddr.IPv4.isValid(s) || /^[0-9.]+$/.test(s)
         ? `'${s}' is not a plain dotted quad (leading zeros, octal, hex or short forms are ambiguous)`
         : `'${s}' is not a valid IPv4 address`,
     );
