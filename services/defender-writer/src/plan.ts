@@ -3,7 +3,7 @@
 // `applyOutcomes` turns their results into the next per-key state (what the changelog stores).
 import { foldCommand, type Claim } from './claims.ts';
 import type { CapIndex } from './cap.ts';
-import type { DefenderIndicator } from './defender/model.ts';
+import type { DefenderIndicator, ImportOutcome } from './defender/model.ts';
 import { desiredFor, type Desired } from './desired.ts';
 import type { ClaimCommand } from './facts.ts';
 import type { DropReason, Policy } from './policy.ts';
@@ -56,6 +56,8 @@ export interface Plan {
   /** Superseded ids left over from earlier batches; replacements made now come from `replacementDeletes`. */
   readonly staleDeletes: readonly PlannedDelete[];
   readonly unchanged: readonly string[];
+  /** Keys whose Defender indicator has expired, so Defender already deleted it: no call needed. */
+  readonly gone: readonly string[];
   readonly dropped: readonly { readonly key: string; readonly reason: PlanDropReason }[];
   /** The claims after folding the batch's commands, for the touched keys. */
   readonly claims: ReadonlyMap<string, readonly Claim[]>;
@@ -102,6 +104,7 @@ export function planBatch(input: PlanInput): Plan {
   const imports: PlannedImport[] = [];
   const staleDeletes: PlannedDelete[] = [];
   const unchanged: string[] = [];
+  const gone: string[] = [];
   const dropped: { key: string; reason: PlanDropReason }[] = [];
   for (const key of keys) {
     const state = lookup(key);
@@ -123,7 +126,8 @@ export function planBatch(input: PlanInput): Plan {
     if (!d.present || reason !== undefined) {
       const why = reason ?? (d.present ? 'no-claims' : d.reason);
       if (why !== 'no-claims') dropped.push({ key, reason: why });
-      if (applied) deletes.push({ key, id: applied.id, reason: why });
+      if (applied && applied.expiresAt > now) deletes.push({ key, id: applied.id, reason: why });
+      else if (applied) gone.push(key);
       else if (!state?.staleIds?.length) cap.confirm(key);
       continue;
     }
@@ -142,11 +146,8 @@ export function planBatch(input: PlanInput): Plan {
     });
   }
   const size = input.chunkSize ?? MAX_BATCH;
-  return { keys: [...keys], deletes: chunk(deletes, size), imports: chunk(imports, size), staleDeletes, unchanged, dropped, claims };
+  return { keys: [...keys], deletes: chunk(deletes, size), imports: chunk(imports, size), staleDeletes, unchanged, gone, dropped, claims };
 }
-
-/** The per-item outcome of an import, as the Defender client reports it. */
-export type ImportOutcome = { readonly ok: true; readonly id: string } | { readonly ok: false; readonly reason: string; readonly permanent: boolean };
 
 /**
  * The ids to delete after the imports: each superseded id whose replacement was accepted (a failed
@@ -184,6 +185,7 @@ export function applyOutcomes(plan: Plan, outcomes: Outcomes, lookup: (key: stri
   const deletes = new Map<string, PlannedDelete>();
   for (const c of plan.deletes) for (const p of c) deletes.set(p.key, p);
 
+  const gone = new Set(plan.gone);
   const states = new Map<string, KeyState | undefined>();
   const rejected: { key: string; reason: string }[] = [];
   const pending: string[] = [];
@@ -212,6 +214,8 @@ export function applyOutcomes(plan: Plan, outcomes: Outcomes, lookup: (key: stri
     } else if (del) {
       if (outcomes.deletedIds.has(del.id)) applied = undefined;
       else synced = false;
+    } else if (gone.has(key)) {
+      applied = undefined;
     }
     if (staleIds.length > 0) synced = false;
     if (synced) cap.confirm(key);

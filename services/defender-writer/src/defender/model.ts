@@ -54,3 +54,8 @@ export interface DefenderIndicatorRecord {
   readonly rbacGroupNames?: readonly string[] | null;
   readonly [field: string]: unknown;
 }
+
+/** The per-item outcome of an import: Defender's id, or its reason and whether a retry may pass. */
+export type ImportOutcome =
+  | { readonly ok: true; readonly id: string }
+  | { readonly ok: false; readonly reason: string; readonly permanent: boolean };

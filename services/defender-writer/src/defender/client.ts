@@ -1,0 +1,389 @@
+// A thin client of the documented Defender indicators API: import (≤500), BatchDelete (≤500) and
+// list, with the tenant-share quota buckets, retries with backoff and jitter (Retry-After on 429), a
+// circuit breaker that each HTTP attempt goes through, one token refresh on 401, and a dry-run mode.
+import type { Logger } from '@octi-defender/platform';
+import CircuitBreaker from 'opossum';
+import { Agent, request, type Dispatcher } from 'undici';
+import {
+  DefenderHttpError,
+  DefenderProtocolError,
+  DefenderUnavailableError,
+  isBreakerNeutral,
+  isRetryable,
+  isTransientFailure,
+  parseRetryAfter,
+} from './errors.ts';
+import { BREAKER_STATE, type DefenderMetrics } from './metrics.ts';
+import type { DefenderIndicator, DefenderIndicatorRecord, ImportOutcome } from './model.ts';
+import { DEFENDER_QUOTAS, QuotaLimiter, systemClock, type Clock, type Endpoint, type Quotas } from './quota.ts';
+import type { TokenSource } from './token.ts';
+
+export const MAX_ITEMS_PER_CALL = 500;
+export const MAX_PAGE_SIZE = 10_000;
+/** The id reported for indicators "imported" in dry-run mode. */
+export const DRY_RUN_ID = 'dry-run';
+
+/** An OData string literal: quotes doubled (the whole filter is percent-encoded when sent). */
+export function odataString(value: string): string {
+  return `'${value.replaceAll("'", "''")}'`;
+}
+
+export function odataEq(field: string, value: string): string {
+  return `${field} eq ${odataString(value)}`;
+}
+
+/** A bounded label for a per-item failure reason (the text itself goes to logs and the DLQ). */
+export function failureCategory(reason: string): string {
+  if (/limit|exceed|quota|maximum/i.test(reason)) return 'cap';
+  if (/throttl|too many/i.test(reason)) return 'throttled';
+  if (/action/i.test(reason)) return 'action';
+  if (/invalid|malformed|format|empty/i.test(reason)) return 'invalid_value';
+  if (isTransientFailure(reason)) return 'transient';
+  return 'other';
+}
+
+export interface BreakerOptions {
+  readonly errorThresholdPercentage?: number;
+  readonly volumeThreshold?: number;
+  readonly rollingCountTimeout?: number;
+  readonly resetTimeout?: number;
+}
+
+export interface DefenderClientOptions {
+  readonly baseUrl: string;
+  /** The writer's application name: its indicators are re-listed by it after a BatchDelete 404. */
+  readonly application: string;
+  readonly tokens: TokenSource;
+  readonly logger: Logger;
+  readonly metrics: DefenderMetrics;
+  readonly dryRun?: boolean;
+  /** This writer's share of the tenant's quotas, 0 < share ≤ 1. */
+  readonly share?: number;
+  readonly quotas?: Quotas;
+  readonly connections?: number;
+  readonly connectTimeoutMs?: number;
+  readonly requestTimeoutMs?: number;
+  readonly maxRetries?: number;
+  readonly retryBaseMs?: number;
+  readonly retryMaxMs?: number;
+  readonly breaker?: BreakerOptions;
+  /** Injected in tests; otherwise a keep-alive Agent owned (and closed) by the client. */
+  readonly dispatcher?: Dispatcher;
+  readonly clock?: Clock;
+  readonly random?: () => number;
+}
+
+type Method = 'GET' | 'POST';
+type BreakerEvent = 'open' | 'halfOpen' | 'close';
+type Attempt = (endpoint: Endpoint, method: Method, url: string, body: unknown) => Promise<unknown>;
+
+interface ImportResultItem {
+  readonly id?: string | null;
+  readonly indicator?: string | null;
+  readonly isFailed?: boolean;
+  readonly failureReason?: string | null;
+}
+
+export interface ListPage {
+  readonly value: DefenderIndicatorRecord[];
+  readonly nextLink?: string | undefined;
+}
+
+export class DefenderClient {
+  readonly #base: URL;
+  readonly #opts: DefenderClientOptions;
+  readonly #log: Logger;
+  readonly #metrics: DefenderMetrics;
+  readonly #quota: QuotaLimiter;
+  readonly #breaker: CircuitBreaker<Parameters<Attempt>, unknown>;
+  readonly #dispatcher: Dispatcher;
+  readonly #ownsDispatcher: boolean;
+  readonly #clock: Clock;
+  readonly #random: () => number;
+  readonly #maxRetries: number;
+  readonly #retryBaseMs: number;
+  readonly #retryMaxMs: number;
+  readonly #timeoutMs: number;
+
+  constructor(opts: DefenderClientOptions) {
+    this.#opts = opts;
+    this.#base = new URL(opts.baseUrl);
+    this.#log = opts.logger;
+    this.#metrics = opts.metrics;
+    this.#clock = opts.clock ?? systemClock;
+    this.#random = opts.random ?? Math.random;
+    this.#quota = new QuotaLimiter(opts.quotas ?? DEFENDER_QUOTAS, opts.share ?? 1, this.#clock);
+    this.#maxRetries = opts.maxRetries ?? 5;
+    this.#retryBaseMs = opts.retryBaseMs ?? 1000;
+    this.#retryMaxMs = opts.retryMaxMs ?? 120_000;
+    this.#timeoutMs = opts.requestTimeoutMs ?? 120_000;
+    this.#ownsDispatcher = opts.dispatcher === undefined;
+    this.#dispatcher =
+      opts.dispatcher ??
+      new Agent({
+        connections: opts.connections ?? 4,
+        keepAliveTimeout: 30_000,
+        connect: { timeout: opts.connectTimeoutMs ?? 10_000 },
+        headersTimeout: this.#timeoutMs,
+        bodyTimeout: this.#timeoutMs,
+      });
+    const b = opts.breaker ?? {};
+    // Each HTTP attempt goes through the breaker (retries happen outside it), so its statistics see
+    // every failure and a call never holds it for a whole retry budget; undici enforces the timeouts.
+    this.#breaker = new CircuitBreaker<Parameters<Attempt>, unknown>((...args) => this.#attempt(...args), {
+      timeout: false,
+      errorThresholdPercentage: b.errorThresholdPercentage ?? 50,
+      volumeThreshold: b.volumeThreshold ?? 5,
+      rollingCountTimeout: b.rollingCountTimeout ?? 60_000,
+      resetTimeout: b.resetTimeout ?? 30_000,
+      errorFilter: isBreakerNeutral,
+      name: 'defender',
+    });
+    this.#metrics.breakerState.set(BREAKER_STATE.closed);
+    for (const state of ['open', 'halfOpen', 'close'] as const) {
+      this.#breaker.on(state, () => {
+        this.#metrics.breakerState.set(state === 'close' ? BREAKER_STATE.closed : BREAKER_STATE[state]);
+        this.#log[state === 'open' ? 'warn' : 'info']({ breaker: state }, `Defender circuit breaker ${state}`);
+      });
+    }
+  }
+
+  get dryRun(): boolean {
+    return this.#opts.dryRun ?? false;
+  }
+
+  get breakerState(): 'closed' | 'open' | 'halfOpen' {
+    return this.#breaker.opened ? 'open' : this.#breaker.halfOpen ? 'halfOpen' : 'closed';
+  }
+
+  /** open → pause consuming; halfOpen → resume (the next call is the probe); close → healthy. */
+  on(event: BreakerEvent, listener: () => void): this {
+    this.#breaker.on(event, listener);
+    return this;
+  }
+
+  off(event: BreakerEvent, listener: () => void): this {
+    this.#breaker.off(event, listener);
+    return this;
+  }
+
+  get share(): number {
+    return this.#quota.share;
+  }
+
+  /** On rebalance: this writer's partitions / all partitions. */
+  setShare(share: number): void {
+    this.#quota.setShare(share);
+  }
+
+  async close(): Promise<void> {
+    this.#breaker.shutdown();
+    if (this.#ownsDispatcher) await this.#dispatcher.close();
+  }
+
+  /**
+   * `POST /api/indicators/import`. Resolves with one outcome per indicator, in order. A 200 with a
+   * result count that does not match is a (retried) protocol error; per-item failures are not.
+   */
+  async import(indicators: readonly DefenderIndicator[]): Promise<ImportOutcome[]> {
+    if (indicators.length === 0) return [];
+    if (indicators.length > MAX_ITEMS_PER_CALL) throw new RangeError(`import takes at most ${MAX_ITEMS_PER_CALL} indicators, got ${indicators.length}`);
+    const url = this.#url('/api/indicators/import');
+    const body = { Indicators: indicators };
+    if (this.dryRun) {
+      this.#dry('import', url, body);
+      this.#metrics.items.inc({ endpoint: 'import', outcome: 'dry_run', reason: 'none' }, indicators.length);
+      return indicators.map(() => ({ ok: true, id: DRY_RUN_ID }));
+    }
+    const outcomes = await this.#call('import', 'POST', url, body, (json) => matchImportResults(indicators, json));
+    for (const o of outcomes) {
+      const labels = o.ok
+        ? { outcome: 'accepted', reason: 'none' }
+        : { outcome: o.permanent ? 'rejected' : 'transient', reason: failureCategory(o.reason) };
+      this.#metrics.items.inc({ endpoint: 'import', ...labels });
+    }
+    return outcomes;
+  }
+
+  /**
+   * `POST /api/indicators/BatchDelete`. Resolves when none of the ids exists any more. Defender
+   * answers 404 when any id is already gone (expired, deleted by hand); then the ids that still exist
+   * are found by re-listing this application's indicators and deleted in a second call.
+   */
+  async batchDelete(ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    if (ids.length > MAX_ITEMS_PER_CALL) throw new RangeError(`BatchDelete takes at most ${MAX_ITEMS_PER_CALL} ids, got ${ids.length}`);
+    const url = this.#url('/api/indicators/BatchDelete');
+    if (this.dryRun) {
+      this.#dry('batchDelete', url, { IndicatorIds: ids });
+      this.#metrics.items.inc({ endpoint: 'batchDelete', outcome: 'dry_run', reason: 'none' }, ids.length);
+      return;
+    }
+    try {
+      await this.#call('batchDelete', 'POST', url, { IndicatorIds: ids }, () => undefined);
+      this.#metrics.items.inc({ endpoint: 'batchDelete', outcome: 'deleted', reason: 'none' }, ids.length);
+      return;
+    } catch (e) {
+      if (!(e instanceof DefenderHttpError && e.statusCode === 404)) throw e;
+    }
+    const owned = new Set<string>();
+    for await (const page of this.listAll({ filter: odataEq('application', this.#opts.application) })) {
+      for (const r of page) owned.add(String(r.id));
+    }
+    const existing = ids.filter((id) => owned.has(id));
+    this.#metrics.items.inc({ endpoint: 'batchDelete', outcome: 'already_gone', reason: 'none' }, ids.length - existing.length);
+    this.#log.info({ requested: ids.length, stillExisting: existing.length }, 'BatchDelete 404: retrying with the ids that still exist');
+    if (existing.length === 0) return;
+    await this.#call('batchDelete', 'POST', url, { IndicatorIds: existing }, () => undefined);
+    this.#metrics.items.inc({ endpoint: 'batchDelete', outcome: 'deleted', reason: 'none' }, existing.length);
+  }
+
+  /** One page of `GET /api/indicators` ($top ≤ 10000). */
+  async list(opts: { readonly filter?: string; readonly top?: number; readonly skip?: number } = {}): Promise<ListPage> {
+    const top = opts.top ?? MAX_PAGE_SIZE;
+    if (top < 1 || top > MAX_PAGE_SIZE) throw new RangeError(`$top must be 1 to ${MAX_PAGE_SIZE}`);
+    const query = [
+      ...(opts.filter !== undefined ? [`$filter=${encodeURIComponent(opts.filter)}`] : []),
+      `$top=${top}`,
+      ...(opts.skip ? [`$skip=${opts.skip}`] : []),
+    ];
+    return this.#listUrl(`${this.#url('/api/indicators')}?${query.join('&')}`);
+  }
+
+  /**
+   * Every page matching the filter: follows @odata.nextLink when Defender sends one, else pages with
+   * $skip until a short page. Offsets shift if indicators change meanwhile; the reconciler tolerates it.
+   */
+  async *listAll(opts: { readonly filter?: string; readonly pageSize?: number } = {}): AsyncGenerator<DefenderIndicatorRecord[]> {
+    const top = opts.pageSize ?? MAX_PAGE_SIZE;
+    let page = await this.list({ ...opts, top });
+    for (let skip = top; ; skip += top) {
+      yield page.value;
+      if (page.nextLink !== undefined) page = await this.#listUrl(page.nextLink);
+      else if (page.value.length >= top) page = await this.list({ ...opts, top, skip });
+      else return;
+    }
+  }
+
+  async #listUrl(url: string): Promise<ListPage> {
+    // The bearer token is only ever sent to the configured Defender origin.
+    if (new URL(url).origin !== this.#base.origin) throw new DefenderProtocolError(`@odata.nextLink points to another origin: ${new URL(url).origin}`);
+    return this.#call('list', 'GET', url, undefined, (json) => {
+      const value = (json as { value?: unknown } | null)?.value;
+      if (!Array.isArray(value)) throw new DefenderProtocolError('list response has no value array');
+      const next = (json as Record<string, unknown>)['@odata.nextLink'];
+      return { value: value as DefenderIndicatorRecord[], nextLink: typeof next === 'string' && next !== '' ? next : undefined };
+    });
+  }
+
+  #url(path: string): string {
+    return new URL(path, this.#base).toString();
+  }
+
+  #dry(endpoint: Endpoint, url: string, body: unknown): void {
+    this.#metrics.calls.inc({ endpoint, status: 'dry_run' });
+    this.#log.info({ dryRun: true, endpoint, method: 'POST', url, body }, 'dry run: Defender request not sent');
+  }
+
+  /** Quota, breaker, retries; `read` runs inside the attempt so a malformed 200 is retried too. */
+  async #call<T>(endpoint: Endpoint, method: Method, url: string, body: unknown, read: (json: unknown) => T): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      if (this.#breaker.opened) throw new DefenderUnavailableError();
+      const waited = await this.#quota.acquire(endpoint);
+      this.#metrics.quotaWait.observe({ endpoint }, waited / 1000);
+      try {
+        return read(await this.#breaker.fire(endpoint, method, url, body));
+      } catch (e) {
+        if ((e as { code?: unknown }).code === 'EOPENBREAKER') throw new DefenderUnavailableError(e);
+        if (!isRetryable(e) || attempt >= this.#maxRetries) throw e;
+        const backoff = this.#random() * Math.min(this.#retryMaxMs, this.#retryBaseMs * 2 ** attempt);
+        const retryAfter = e instanceof DefenderHttpError ? e.retryAfterMs : undefined;
+        const delay = Math.min(this.#retryMaxMs, retryAfter ?? backoff);
+        this.#log.warn({ endpoint, attempt: attempt + 1, delayMs: Math.round(delay), err: e }, 'Defender call failed, retrying');
+        await this.#clock.sleep(delay);
+      }
+    }
+  }
+
+  /** One HTTP exchange; a 401 gets one new token and one more try before it counts as a failure. */
+  async #attempt(endpoint: Endpoint, method: Method, url: string, body: unknown): Promise<unknown> {
+    let token = await this.#opts.tokens.get();
+    let res = await this.#http(endpoint, method, url, body, token);
+    if (res.status === 401) {
+      token = await this.#opts.tokens.refresh(token);
+      res = await this.#http(endpoint, method, url, body, token);
+    }
+    if (res.status >= 200 && res.status < 300) return res.json;
+    const err = (res.json as { error?: { code?: unknown; message?: unknown; target?: unknown } } | undefined)?.error;
+    const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+    throw new DefenderHttpError({
+      endpoint,
+      statusCode: res.status,
+      code: str(err?.code),
+      message: str(err?.message),
+      target: str(err?.target),
+      retryAfterMs: parseRetryAfter(res.retryAfter),
+    });
+  }
+
+  async #http(endpoint: Endpoint, method: Method, url: string, body: unknown, token: string): Promise<{ status: number; json: unknown; retryAfter: string | string[] | undefined }> {
+    const end = this.#metrics.duration.startTimer({ endpoint });
+    try {
+      const res = await request(url, {
+        method,
+        dispatcher: this.#dispatcher,
+        headers: { authorization: `Bearer ${token}`, accept: 'application/json', ...(body !== undefined && { 'content-type': 'application/json' }) },
+        ...(body !== undefined && { body: JSON.stringify(body) }),
+        headersTimeout: this.#timeoutMs,
+        bodyTimeout: this.#timeoutMs,
+      });
+      const text = await res.body.text();
+      this.#metrics.calls.inc({ endpoint, status: String(res.statusCode) });
+      let json: unknown;
+      try {
+        json = text === '' ? undefined : JSON.parse(text);
+      } catch {
+        if (res.statusCode < 300) throw new DefenderProtocolError(`${endpoint} answered ${res.statusCode} with a body that is not JSON`);
+      }
+      return { status: res.statusCode, json, retryAfter: res.headers['retry-after'] };
+    } catch (e) {
+      if (!(e instanceof DefenderProtocolError)) this.#metrics.calls.inc({ endpoint, status: 'network' });
+      throw e;
+    } finally {
+      end();
+    }
+  }
+}
+
+/**
+ * Pairs import results with the indicators sent. Defender answers in order; when the echoed values
+ * say otherwise, results are matched by value (case-insensitive) instead.
+ */
+export function matchImportResults(sent: readonly DefenderIndicator[], json: unknown): ImportOutcome[] {
+  const value = (json as { value?: unknown } | null)?.value;
+  if (!Array.isArray(value)) throw new DefenderProtocolError('import response has no value array');
+  if (value.length !== sent.length) throw new DefenderProtocolError(`import returned ${value.length} results for ${sent.length} indicators`);
+  const items = value as ImportResultItem[];
+  const same = (a: string | null | undefined, b: string) => a == null || a.toLowerCase() === b.toLowerCase();
+  let ordered = items;
+  if (!items.every((r, i) => same(r.indicator, sent[i]?.indicatorValue ?? ''))) {
+    const byValue = new Map<string, ImportResultItem[]>();
+    for (const r of items) {
+      const k = (r.indicator ?? '').toLowerCase();
+      byValue.set(k, [...(byValue.get(k) ?? []), r]);
+    }
+    ordered = sent.map((s) => {
+      const r = byValue.get(s.indicatorValue.toLowerCase())?.shift();
+      if (!r) throw new DefenderProtocolError(`import returned no result for ${s.indicatorType} ${s.indicatorValue}`);
+      return r;
+    });
+  }
+  return ordered.map((r): ImportOutcome => {
+    if (r.isFailed === true) {
+      const reason = r.failureReason ?? 'failed without a reason';
+      return { ok: false, reason, permanent: !isTransientFailure(reason) };
+    }
+    if (r.id == null || r.id === '') return { ok: false, reason: 'accepted without an id', permanent: false };
+    return { ok: true, id: String(r.id) };
+  });
+}

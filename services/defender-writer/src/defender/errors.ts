@@ -1,0 +1,78 @@
+// Errors of Defender calls. Messages carry the status, Defender's error code and correlation id
+// (`target`, for support cases), never a token or the client secret.
+
+export class DefenderHttpError extends Error {
+  readonly statusCode: number;
+  readonly code: string | undefined;
+  readonly target: string | undefined;
+  /** From Retry-After, when the response had one. */
+  readonly retryAfterMs: number | undefined;
+
+  constructor(opts: { endpoint: string; statusCode: number; code?: string | undefined; message?: string | undefined; target?: string | undefined; retryAfterMs?: number | undefined }) {
+    const detail = [opts.code, opts.message?.slice(0, 300), opts.target && `target ${opts.target}`].filter(Boolean).join(': ');
+    super(`Defender ${opts.endpoint} answered ${opts.statusCode}${detail ? ` (${detail})` : ''}`);
+    this.name = 'DefenderHttpError';
+    this.statusCode = opts.statusCode;
+    this.code = opts.code;
+    this.target = opts.target;
+    this.retryAfterMs = opts.retryAfterMs;
+  }
+}
+
+/** The token request failed (bad credentials, Entra unreachable…). */
+export class DefenderAuthError extends Error {
+  readonly code: string | undefined;
+  constructor(code: string | undefined, cause?: unknown) {
+    super(`Entra token request failed${code ? `: ${code}` : ''}`, { cause });
+    this.name = 'DefenderAuthError';
+    this.code = code;
+  }
+}
+
+/** A 200 whose body does not match what was sent (e.g. fewer import results than indicators). */
+export class DefenderProtocolError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DefenderProtocolError';
+  }
+}
+
+/** The circuit breaker is open: Defender is failing, calls are not attempted. */
+export class DefenderUnavailableError extends Error {
+  constructor(cause?: unknown) {
+    super('Defender calls suspended: circuit breaker open', { cause });
+    this.name = 'DefenderUnavailableError';
+  }
+}
+
+const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+/** Worth another attempt: 5xx, 408, 429, network and timeout errors, malformed success bodies. */
+export function isRetryable(e: unknown): boolean {
+  if (e instanceof DefenderHttpError) return e.statusCode >= 500 || e.statusCode === 408 || e.statusCode === 429;
+  if (e instanceof DefenderProtocolError) return true;
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (code.startsWith('UND_ERR') || NETWORK_CODES.has(code));
+}
+
+/** The breaker ignores the caller's mistakes (4xx other than 401, 408, 429): they say nothing about Defender's health. */
+export function isBreakerNeutral(e: unknown): boolean {
+  return e instanceof DefenderHttpError && e.statusCode >= 400 && e.statusCode < 500 && ![401, 408, 429].includes(e.statusCode);
+}
+
+/** Retry-After in seconds or as an HTTP date; undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | string[] | undefined, now = Date.now()): number | undefined {
+  const v = Array.isArray(value) ? value[0] : value;
+  if (v === undefined || v.trim() === '') return undefined;
+  if (/^\d+(\.\d+)?$/.test(v.trim())) return Number(v) * 1000;
+  const at = Date.parse(v);
+  return Number.isFinite(at) ? Math.max(0, at - now) : undefined;
+}
+
+/**
+ * Per-item import failures: those that may pass later (cap reached, throttling, server trouble) are
+ * transient; everything else (invalid value, unsupported action…) is permanent and goes to the DLQ.
+ */
+export function isTransientFailure(reason: string | null | undefined): boolean {
+  return /limit|quota|exceed|throttl|too many|try again|retry|timeout|timed out|temporar|internal|unavailable|busy/i.test(reason ?? '');
+}
