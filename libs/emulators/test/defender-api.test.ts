@@ -300,7 +300,6 @@ test('the documented import example is reproduced byte-for-byte', async () => {
 test('the 15,000 active-indicator cap (configurable) refuses creates but not updates', async () => {
   const mde = await startDefenderEmulator({ tenantId: TENANT, clients: [CLIENT], cap: 3, rateLimits: false });
   try {
-    assert.equal((await startDefenderEmulator({ tenantId: TENANT, clients: [] }).then(async (d) => { await d.close(); return 15_000; })), 15_000);
     const call = api(mde, await token(mde));
     const res = await call('POST', '/api/indicators/import', { Indicators: [indicator('9.9.9.1'), indicator('9.9.9.2'), indicator('9.9.9.3'), indicator('9.9.9.4')] });
     const value = (res.json() as { value: { isFailed: boolean; failureReason: string | null }[] }).value;
@@ -309,6 +308,19 @@ test('the 15,000 active-indicator cap (configurable) refuses creates but not upd
     const single = await call('POST', '/api/indicators', indicator('9.9.9.5'));
     assert.equal(single.status, 400);
     assert.equal((await call('POST', '/api/indicators', indicator('9.9.9.1', { title: 'updated' }))).status, 200);
+  } finally {
+    await mde.close();
+  }
+});
+
+test('the default cap is 15,000 active indicators per tenant, whoever created them', async () => {
+  const mde = await startDefenderEmulator({ tenantId: TENANT, clients: [CLIENT] });
+  try {
+    mde.seedIndicators(Array.from({ length: 15_000 }, (_, i) => indicator(`d${i}.example.org`, { indicatorType: 'DomainName' })), { clientId: OTHER.clientId });
+    const call = api(mde, await token(mde));
+    const res = await call('POST', '/api/indicators', indicator('9.9.9.1'));
+    assert.equal(res.status, 400);
+    assert.match((res.json() as ErrorBody).error.message, /limit of 15000 active indicators/);
   } finally {
     await mde.close();
   }
