@@ -121,6 +121,13 @@ export const listenerEnv = {
     default: '10000',
     format: 'a positive integer',
   }),
+  groupId: envVar({
+    env: 'LISTENER_GROUP_ID',
+    description: 'Names the listener deployment: its replicas elect one active member in this Kafka consumer group, which is also the transactional id that fences a stale one',
+    schema: parse.string().refine((s) => /^[A-Za-z0-9._-]+$/.test(s), 'only letters, digits, ., _ and -'),
+    default: 'stream-listener',
+    format: 'letters, digits, ., _ and -',
+  }),
   leaseTimeoutMs: envVar({
     env: 'LISTENER_LEASE_TIMEOUT_MS',
     description: 'How long a standby waits after the active listener stops heartbeating before it takes over',

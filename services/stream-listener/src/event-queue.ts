@@ -41,6 +41,8 @@ export class EventQueue<T> {
     return new Promise((resolve) => {
       const done = (): void => {
         signal?.removeEventListener('abort', done);
+        const i = this.#itemWaiters.indexOf(done);
+        if (i >= 0) this.#itemWaiters.splice(i, 1);
         resolve();
       };
       this.#itemWaiters.push(done);

@@ -1,0 +1,32 @@
+// Builds the kafkajs-backed port from the services' common Kafka settings (libs/platform kafkaEnv).
+import { readFileSync } from 'node:fs';
+import { createKafka } from './kafkajs/index.ts';
+import type { Kafka, KafkaLogger } from './port.ts';
+
+export interface KafkaSettings {
+  readonly kafkaBrokers: readonly string[];
+  readonly kafkaClientId?: string | undefined;
+  readonly kafkaSsl: boolean;
+  readonly kafkaSslCaFile?: string | undefined;
+  readonly kafkaSaslMechanism?: 'plain' | 'scram-sha-256' | 'scram-sha-512' | undefined;
+  readonly kafkaSaslUsername?: string | undefined;
+  readonly kafkaSaslPassword?: string | undefined;
+}
+
+export function connectKafka(settings: KafkaSettings, defaultClientId: string, logger?: KafkaLogger): Kafka {
+  const { kafkaSaslMechanism: mechanism, kafkaSaslUsername: username, kafkaSaslPassword: password } = settings;
+  if (mechanism && (!username || !password)) {
+    throw new Error('KAFKA_SASL_MECHANISM is set: KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD are required too');
+  }
+  // TLS always verifies the brokers' certificates; a private CA is added, never verification removed.
+  const ssl = settings.kafkaSsl
+    ? { rejectUnauthorized: true, ...(settings.kafkaSslCaFile ? { ca: [readFileSync(settings.kafkaSslCaFile, 'utf8')] } : {}) }
+    : undefined;
+  return createKafka({
+    brokers: settings.kafkaBrokers,
+    clientId: settings.kafkaClientId ?? defaultClientId,
+    ...(logger ? { logger } : {}),
+    ...(ssl ? { ssl } : {}),
+    ...(mechanism && username && password ? { sasl: { mechanism, username, password } } : {}),
+  });
+}

@@ -1,0 +1,6 @@
+// @octi-defender/kafka: the Kafka port, its kafkajs adapter and the project's topic definitions.
+export * from './port.ts';
+export * from './topics.ts';
+export { createKafka } from './kafkajs/index.ts';
+export type { KafkajsConfig } from './kafkajs/index.ts';
+export { connectKafka, type KafkaSettings } from './connect.ts';

@@ -1,0 +1,250 @@
+// The stream-listener component: one active replica per LISTENER_GROUP_ID publishes, the others wait.
+// Leadership is membership of partition 0 of the checkpoints topic in a Kafka consumer group: the
+// member holding it is active; when it dies the group hands the partition to a standby. The new
+// active member opens a transactional producer with the group's transactional id, which fences the
+// previous one, so a stale listener cannot publish even if it has not noticed it lost the lease.
+import { topicDefinitions, ProducerFencedError, type Consumer, type Kafka, type TopicPartition, type TransactionalProducer } from '@octi-defender/kafka';
+import type { Logger } from '@octi-defender/platform';
+import { readFileSync } from 'node:fs';
+import { decodeCheckpoint, startPosition } from './checkpoint.ts';
+import type { ListenerConfig } from './config.ts';
+import { EventQueue } from './event-queue.ts';
+import type { ListenerMetrics } from './metrics.ts';
+import { Publisher, type StreamSlot } from './publisher.ts';
+import { StreamReader, type RawStreamEvent } from './stream-reader.ts';
+
+const MAX_BATCH = 2000;
+
+export type Role = 'starting' | 'standby' | 'active' | 'closed';
+
+interface ActiveTerm {
+  readonly abort: AbortController;
+  readonly readers: StreamReader[];
+  readonly done: Promise<void>;
+  producer: TransactionalProducer | undefined;
+}
+
+export class Listener {
+  readonly #cfg: ListenerConfig;
+  readonly #kafka: Kafka;
+  readonly #log: Logger;
+  readonly #metrics: ListenerMetrics;
+  readonly #ca: string | undefined;
+  #role: Role = 'starting';
+  #lease: Consumer | undefined;
+  #term: ActiveTerm | undefined;
+  #transitions: Promise<void> = Promise.resolve();
+  #kafkaUp = false;
+
+  constructor(cfg: ListenerConfig, deps: { kafka: Kafka; logger: Logger; metrics: ListenerMetrics }) {
+    this.#cfg = cfg;
+    this.#kafka = deps.kafka;
+    this.#log = deps.logger;
+    this.#metrics = deps.metrics;
+    this.#ca = cfg.openctiCaFile ? readFileSync(cfg.openctiCaFile, 'utf8') : undefined;
+  }
+
+  get role(): Role {
+    return this.#role;
+  }
+
+  /** Kafka reachable and, on the active replica, every stream connected. */
+  ready(): { ok: boolean; detail: string } {
+    if (!this.#kafkaUp) return { ok: false, detail: 'kafka not connected' };
+    if (this.#role === 'standby') return { ok: true, detail: 'standby' };
+    if (this.#role !== 'active' || !this.#term) return { ok: false, detail: this.#role };
+    const down = this.#term.readers.filter((r) => r.state !== 'connected').length;
+    return down === 0 ? { ok: true, detail: 'active' } : { ok: false, detail: `active, ${down} stream(s) not connected` };
+  }
+
+  async start(): Promise<void> {
+    await this.#ensureTopics();
+    this.#lease = await this.#kafka.consumer({
+      groupId: this.#cfg.groupId,
+      topics: [this.#cfg.checkpointsTopic],
+      sessionTimeoutMs: this.#cfg.leaseTimeoutMs,
+      heartbeatIntervalMs: Math.max(500, Math.floor(this.#cfg.leaseTimeoutMs / 10)),
+      onAssigned: async (partitions) => {
+        // The lease consumer never reads: it only holds the partition.
+        this.#lease?.pause(partitions);
+        if (holdsLease(partitions, this.#cfg.checkpointsTopic)) this.#transition(() => this.#becomeActive());
+        return Promise.resolve();
+      },
+      onRevoked: async (partitions) => {
+        if (holdsLease(partitions, this.#cfg.checkpointsTopic)) this.#transition(() => this.#becomeStandby('lease revoked'));
+        return Promise.resolve();
+      },
+    });
+    await this.#lease.run(async () => {
+      // Paused on assignment; nothing to process.
+    });
+    this.#kafkaUp = true;
+    if (this.#role === 'starting') this.#setRole('standby');
+    this.#log.info({ group: this.#cfg.groupId, streams: this.#cfg.streamIds }, 'listener started; waiting for the lease');
+  }
+
+  async close(): Promise<void> {
+    await this.#transitions;
+    await this.#becomeStandby('shutdown');
+    this.#setRole('closed');
+    await this.#lease?.close();
+    this.#kafkaUp = false;
+  }
+
+  #transition(step: () => Promise<void>): void {
+    this.#transitions = this.#transitions.then(step).catch((err: unknown) => {
+      this.#log.error({ err }, 'listener role change failed');
+    });
+  }
+
+  #setRole(role: Role): void {
+    this.#role = role;
+    this.#metrics.active.set(role === 'active' ? 1 : 0);
+  }
+
+  async #ensureTopics(): Promise<void> {
+    const admin = await this.#kafka.admin();
+    try {
+      const wanted = topicDefinitions({ commandsTopic: this.#cfg.commandsTopic, checkpointsTopic: this.#cfg.checkpointsTopic, dlqTopic: this.#cfg.dlqTopic })
+        .filter((t) => t.role !== 'state');
+      const created = await admin.createTopics(wanted);
+      if (created.length > 0) this.#log.info({ created }, 'created missing topics');
+    } catch (err) {
+      this.#log.warn({ err }, 'could not create topics; assuming they are managed elsewhere');
+    } finally {
+      await admin.close();
+    }
+  }
+
+  async #becomeActive(): Promise<void> {
+    if (this.#term || this.#role === 'closed') return;
+    this.#log.info({ group: this.#cfg.groupId }, 'lease acquired; becoming active');
+    const abort = new AbortController();
+    // Fence any previous holder first, so the checkpoints read next cannot move under us.
+    const producer = await this.#kafka.transactionalProducer(`${this.#cfg.groupId}`);
+    const stored = await this.#kafka.readCompacted(this.#cfg.checkpointsTopic);
+    const now = new Date();
+    const slots: StreamSlot[] = [];
+    const readers: StreamReader[] = [];
+    for (const streamId of this.#cfg.streamIds) {
+      const checkpoint = decodeCheckpoint(streamId, stored.get(streamId)?.value ?? null);
+      const start = startPosition(checkpoint, { startFrom: this.#cfg.startFrom, recover: this.#cfg.recover, now });
+      const queue = new EventQueue<RawStreamEvent>(this.#cfg.queueSize);
+      const slot: StreamSlot = {
+        streamId,
+        queue,
+        checkpoint,
+        recoverUntil: start.recover ?? checkpoint?.recoverUntil,
+        startFrom: this.#cfg.startFrom,
+      };
+      slots.push(slot);
+      this.#log.info({ stream: streamId, from: start.from ?? 'live', recover: start.recover, checkpoint: checkpoint?.lastEventId }, 'stream start position');
+      let lastSeen: string | undefined = start.from;
+      let waitingSince = 0;
+      readers.push(
+        new StreamReader({
+          baseUrl: this.#cfg.openctiUrl,
+          token: this.#cfg.openctiToken,
+          streamId,
+          listenDelete: this.#cfg.listenDelete,
+          noDependencies: this.#cfg.noDependencies,
+          withInferences: this.#cfg.withInferences,
+          // Reconnections resume after the last event queued (still to be published by this term).
+          position: () => ({ from: lastSeen, recover: slot.recoverUntil }),
+          onEvent: (ev) => {
+            if (ev.id) lastSeen = ev.id;
+            this.#metrics.lastEventTime.set({ stream: streamId }, Date.now() / 1000);
+            queue.push(ev);
+            this.#metrics.queueDepth.set({ stream: streamId }, queue.size);
+          },
+          hasRoom: () => queue.hasRoom(),
+          waitForRoom: async () => {
+            waitingSince = performance.now();
+            await queue.waitForRoom();
+            this.#metrics.backpressureSeconds.inc({ stream: streamId }, (performance.now() - waitingSince) / 1000);
+          },
+          backoff: { minMs: this.#cfg.reconnectMinMs, maxMs: this.#cfg.reconnectMaxMs },
+          configErrorRetryMs: this.#cfg.configErrorRetryMs,
+          heartbeatTimeoutMs: this.#cfg.heartbeatTimeoutMs,
+          tls: { rejectUnauthorized: this.#cfg.openctiSslVerify, ...(this.#ca ? { ca: this.#ca } : {}) },
+          onStateChange: (state, detail) => this.#onReaderState(streamId, state, detail),
+        }),
+      );
+    }
+    const publisher = new Publisher({
+      producer,
+      commandsTopic: this.#cfg.commandsTopic,
+      checkpointsTopic: this.#cfg.checkpointsTopic,
+      dlqTopic: this.#cfg.dlqTopic,
+      streams: slots,
+      maxBatch: MAX_BATCH,
+      logger: this.#log,
+      metrics: this.#metrics,
+    });
+    const done = publisher.run(abort.signal).catch((err: unknown) => {
+      if (abort.signal.aborted) return;
+      const fenced = err instanceof ProducerFencedError;
+      this.#log.error({ err }, fenced ? 'fenced by a newer listener; stepping down' : 'publishing to Kafka failed; restarting from the last checkpoint');
+      this.#transition(async () => {
+        await this.#becomeStandby(fenced ? 'fenced' : 'publish failure');
+        // Still holding the lease after a Kafka failure: start a new term from the checkpoint.
+        if (!fenced && this.#lease?.assignment().some((p) => p.topic === this.#cfg.checkpointsTopic && p.partition === 0)) {
+          await new Promise((r) => setTimeout(r, this.#cfg.reconnectMinMs));
+          await this.#becomeActive();
+        }
+      });
+    });
+    this.#term = { abort, readers, done, producer };
+    this.#setRole('active');
+    for (const r of readers) r.start();
+  }
+
+  async #becomeStandby(reason: string): Promise<void> {
+    const term = this.#term;
+    if (!term) return;
+    this.#term = undefined;
+    this.#log.info({ reason }, 'leaving the active role');
+    await Promise.all(term.readers.map((r) => r.close()));
+    term.abort.abort();
+    await term.done;
+    await term.producer?.close().catch((err: unknown) => this.#log.warn({ err }, 'closing the producer failed'));
+    if (this.#role !== 'closed') this.#setRole('standby');
+  }
+
+  #onReaderState(streamId: string, state: string, detail: { status?: number; message?: string; delayMs?: number }): void {
+    this.#metrics.connected.set({ stream: streamId }, state === 'connected' ? 1 : 0);
+    if (state === 'connected') {
+      this.#log.info({ stream: streamId }, 'stream connected');
+    } else if (state === 'config-error') {
+      this.#metrics.configErrors.inc({ stream: streamId, status: String(detail.status) });
+      this.#metrics.reconnects.inc({ stream: streamId, cause: 'config' });
+      this.#log.error(
+        { stream: streamId, status: detail.status, retryInMs: detail.delayMs },
+        explainConfigError(detail.status, streamId, this.#cfg.openctiUrl),
+      );
+    } else if (state === 'backoff') {
+      const watchdog = detail.delayMs === 0;
+      this.#metrics.reconnects.inc({ stream: streamId, cause: watchdog ? 'watchdog' : 'network' });
+      this.#log.warn({ stream: streamId, status: detail.status, reason: detail.message, retryInMs: detail.delayMs }, 'stream disconnected; reconnecting');
+    }
+  }
+}
+
+function holdsLease(partitions: readonly TopicPartition[], topic: string): boolean {
+  return partitions.some((p) => p.topic === topic && p.partition === 0);
+}
+
+export function explainConfigError(status: number | undefined, streamId: string, url: string): string {
+  switch (status) {
+    case 401:
+      return `OpenCTI refused the stream (401): check OPENCTI_TOKEN, that live stream ${streamId} exists at ${url}, and that the token's user may read it`;
+    case 403:
+      return `OpenCTI forbids the stream (403): the token's user lacks access to live stream ${streamId}`;
+    case 404:
+      return `no live stream endpoint (404) at ${url}/stream/${streamId}: check OPENCTI_URL and CONNECTOR_LIVE_STREAM_ID`;
+    case 410:
+      return `live stream ${streamId} is stopped (410): start it in OpenCTI (Data sharing → Live streams)`;
+    default:
+      return `OpenCTI refused the stream (${status})`;
+  }
+}

@@ -1,0 +1,43 @@
+// Entry point: configuration → logger, metrics, probes → listener; graceful shutdown on SIGTERM.
+import { connectKafka } from '@octi-defender/kafka';
+import { ConfigError, createLogger, createRegistry, HealthServer, installShutdown, secretValues } from '@octi-defender/platform';
+import { listenerEnv, loadListenerConfig, type ListenerConfig } from './config.ts';
+import { Listener } from './listener.ts';
+import { createListenerMetrics } from './metrics.ts';
+
+let cfg: ListenerConfig;
+try {
+  cfg = loadListenerConfig();
+} catch (err) {
+  if (!(err instanceof ConfigError)) throw err;
+  process.stderr.write(`stream-listener: ${err.message}\n`);
+  process.exit(2);
+}
+
+const logger = createLogger({ name: 'stream-listener', level: cfg.logLevel, secrets: secretValues(listenerEnv) });
+const registry = createRegistry({ prefix: 'octi_listener' });
+const metrics = createListenerMetrics(registry);
+const kafka = connectKafka(cfg, 'stream-listener', logger.child({ component: 'kafka' }));
+const listener = new Listener(cfg, { kafka, logger: logger.child({ component: 'listener' }), metrics });
+const health = new HealthServer({ port: cfg.httpPort, registry })
+  .liveness('process', () => listener.role !== 'closed')
+  .readiness('listener', () => listener.ready());
+
+installShutdown({
+  logger,
+  timeoutMs: cfg.shutdownTimeoutMs,
+  steps: [
+    { name: 'stop probes', run: () => health.drain() },
+    { name: 'listener', run: () => listener.close() },
+    { name: 'kafka', run: () => kafka.close() },
+    { name: 'http', run: () => health.close() },
+  ],
+});
+
+await health.start();
+try {
+  await listener.start();
+} catch (err) {
+  logger.fatal({ err }, 'stream-listener could not start');
+  process.exit(1);
+}

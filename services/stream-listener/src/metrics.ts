@@ -1,0 +1,38 @@
+// The listener's Prometheus series. Labels are bounded: stream ids, event names, command ops,
+// Defender types and reject reasons — never indicator values.
+import { Counter, Gauge, Histogram, type Registry } from '@octi-defender/platform';
+
+export interface ListenerMetrics {
+  readonly events: Counter<'stream' | 'event'>;
+  readonly commands: Counter<'op' | 'type'>;
+  readonly rejects: Counter<'reason'>;
+  readonly deadLetters: Counter<'reason'>;
+  readonly reconnects: Counter<'stream' | 'cause'>;
+  readonly configErrors: Counter<'stream' | 'status'>;
+  readonly connected: Gauge<'stream'>;
+  readonly lastEventTime: Gauge<'stream'>;
+  readonly queueDepth: Gauge<'stream'>;
+  readonly backpressureSeconds: Counter<'stream'>;
+  readonly publishSeconds: Histogram;
+  readonly publishBatch: Histogram;
+  readonly active: Gauge;
+}
+
+export function createListenerMetrics(registry: Registry): ListenerMetrics {
+  const registers = [registry];
+  return {
+    events: new Counter({ name: 'octi_listener_events_total', help: 'Stream events received, by SSE event name', labelNames: ['stream', 'event'], registers }),
+    commands: new Counter({ name: 'octi_listener_commands_total', help: 'Indicator commands published, by op and Defender type', labelNames: ['op', 'type'], registers }),
+    rejects: new Counter({ name: 'octi_listener_rejects_total', help: 'Values Defender cannot take (not representable, private IP, CIDR, …), by reason', labelNames: ['reason'], registers }),
+    deadLetters: new Counter({ name: 'octi_listener_dead_letters_total', help: 'Events written to the dead-letter topic, by reason', labelNames: ['reason'], registers }),
+    reconnects: new Counter({ name: 'octi_listener_reconnects_total', help: 'Stream reconnections, by cause (network, config, watchdog)', labelNames: ['stream', 'cause'], registers }),
+    configErrors: new Counter({ name: 'octi_listener_config_errors_total', help: 'Connections refused by OpenCTI for a configuration reason (401/403/404/410)', labelNames: ['stream', 'status'], registers }),
+    connected: new Gauge({ name: 'octi_listener_stream_connected', help: '1 while the stream is connected', labelNames: ['stream'], registers }),
+    lastEventTime: new Gauge({ name: 'octi_listener_last_event_timestamp_seconds', help: 'Time of the last event or heartbeat received (age = time() - this)', labelNames: ['stream'], registers }),
+    queueDepth: new Gauge({ name: 'octi_listener_queue_depth', help: 'Events waiting between the stream reader and the Kafka publisher', labelNames: ['stream'], registers }),
+    backpressureSeconds: new Counter({ name: 'octi_listener_backpressure_seconds_total', help: 'Time the stream reader waited for room in the queue (Kafka slower than OpenCTI)', labelNames: ['stream'], registers }),
+    publishSeconds: new Histogram({ name: 'octi_listener_publish_seconds', help: 'Duration of one Kafka transaction (commands + checkpoint)', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers }),
+    publishBatch: new Histogram({ name: 'octi_listener_publish_batch_events', help: 'Stream events per Kafka transaction', buckets: [1, 10, 50, 100, 250, 500, 1000, 2500], registers }),
+    active: new Gauge({ name: 'octi_listener_active', help: '1 on the active listener, 0 on a standby', registers }),
+  };
+}

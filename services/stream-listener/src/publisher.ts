@@ -1,0 +1,202 @@
+// Drains the stream queues into Kafka. Each round takes what is queued (natural batching: events
+// pile up while the previous transaction is in flight), normalizes it, and writes the commands,
+// the dead letters and the new checkpoint of every stream in ONE Kafka transaction, so a
+// checkpoint can never get ahead of the commands it covers, and a fenced (stale) listener cannot
+// publish anything.
+import { encodeCommand, MarkingRegistry, normalizeEvent, type StreamEventName } from '@octi-defender/indicators';
+import type { OutgoingRecord, TransactionalProducer } from '@octi-defender/kafka';
+import type { Logger } from '@octi-defender/platform';
+import { encodeCheckpoint, type Checkpoint } from './checkpoint.ts';
+import type { EventQueue } from './event-queue.ts';
+import type { ListenerMetrics } from './metrics.ts';
+import type { RawStreamEvent } from './stream-reader.ts';
+import { EVENT_ID, safeCheckpoint } from './stream-position.ts';
+
+const DATA_EVENTS: ReadonlySet<string> = new Set<StreamEventName>(['create', 'update', 'delete', 'merge']);
+/** The raw event kept in a dead letter is cut to this many characters. */
+const MAX_DEAD_LETTER_RAW = 256 * 1024;
+
+export interface StreamSlot {
+  readonly streamId: string;
+  readonly queue: EventQueue<RawStreamEvent>;
+  checkpoint: Checkpoint | undefined;
+  /** Recover date and operator override carried into every checkpoint of this stream. */
+  readonly recoverUntil: string | undefined;
+  readonly startFrom: string | undefined;
+}
+
+export interface PublisherOptions {
+  readonly producer: TransactionalProducer;
+  readonly commandsTopic: string;
+  readonly checkpointsTopic: string;
+  readonly dlqTopic: string;
+  readonly streams: readonly StreamSlot[];
+  readonly maxBatch: number;
+  readonly logger: Logger;
+  readonly metrics: ListenerMetrics;
+  readonly now?: () => Date;
+}
+
+export interface DeadLetter {
+  readonly origin: 'stream-listener';
+  readonly reason: string;
+  readonly detail: string;
+  readonly streamId: string;
+  readonly eventId: string;
+  readonly eventName: string;
+  readonly raw: string;
+  readonly truncated: boolean;
+  readonly at: string;
+}
+
+export class Publisher {
+  readonly #o: PublisherOptions;
+  readonly #markings = new MarkingRegistry();
+  readonly #now: () => Date;
+
+  constructor(options: PublisherOptions) {
+    this.#o = options;
+    this.#now = options.now ?? (() => new Date());
+  }
+
+  /** Publishes until `signal` aborts; rejects on a Kafka failure (including being fenced). */
+  async run(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      const published = await this.publishOnce();
+      if (published === 0) await this.#waitForEvents(signal);
+    }
+  }
+
+  /** One transaction over everything queued (up to maxBatch per stream). Returns the events consumed. */
+  async publishOnce(): Promise<number> {
+    const records: OutgoingRecord[] = [];
+    const taken: Array<{ slot: StreamSlot; count: number; checkpoint: Checkpoint | undefined }> = [];
+    const now = this.#now();
+    for (const slot of this.#o.streams) {
+      const events = slot.queue.peek(this.#o.maxBatch);
+      if (events.length === 0) continue;
+      const progress: Array<{ id: string; heartbeat: boolean }> = [];
+      for (const ev of events) {
+        this.#o.metrics.events.inc({ stream: slot.streamId, event: ev.name });
+        this.#route(ev, now, records);
+        if (EVENT_ID.test(ev.id) && (ev.name === 'heartbeat' || DATA_EVENTS.has(ev.name))) {
+          progress.push({ id: ev.id, heartbeat: ev.name === 'heartbeat' });
+        }
+      }
+      const next = slot.queue.peek(events.length + 1)[events.length];
+      const lastEventId = safeCheckpoint(progress, next, slot.checkpoint?.lastEventId);
+      let checkpoint = slot.checkpoint;
+      if (lastEventId !== undefined && lastEventId !== slot.checkpoint?.lastEventId) {
+        checkpoint = {
+          streamId: slot.streamId,
+          lastEventId,
+          ...(slot.recoverUntil !== undefined ? { recoverUntil: slot.recoverUntil } : {}),
+          ...(slot.startFrom !== undefined ? { startFrom: slot.startFrom } : {}),
+          updatedAt: now.toISOString(),
+        };
+        records.push({ topic: this.#o.checkpointsTopic, key: slot.streamId, value: encodeCheckpoint(checkpoint) });
+      }
+      taken.push({ slot, count: events.length, checkpoint });
+    }
+    if (taken.length === 0) return 0;
+
+    if (records.length > 0) {
+      const end = this.#o.metrics.publishSeconds.startTimer();
+      await this.#o.producer.transaction((tx) => tx.send(records));
+      end();
+    }
+    let consumed = 0;
+    for (const t of taken) {
+      t.slot.queue.drop(t.count);
+      t.slot.checkpoint = t.checkpoint;
+      this.#o.metrics.queueDepth.set({ stream: t.slot.streamId }, t.slot.queue.size);
+      consumed += t.count;
+    }
+    this.#o.metrics.publishBatch.observe(consumed);
+    return consumed;
+  }
+
+  #route(ev: RawStreamEvent, now: Date, out: OutgoingRecord[]): void {
+    if (ev.name === 'heartbeat') return;
+    if (ev.name === 'connected') {
+      this.#o.logger.info({ stream: ev.streamId, info: safeJson(ev.data) }, 'stream connected');
+      return;
+    }
+    if (!DATA_EVENTS.has(ev.name)) {
+      out.push(this.#deadLetter(ev, 'unknown_event', `SSE event name ${JSON.stringify(ev.name)} is not create, update, delete, merge, heartbeat or connected`, now));
+      return;
+    }
+    if (!EVENT_ID.test(ev.id)) {
+      out.push(this.#deadLetter(ev, 'malformed_event', `event id ${JSON.stringify(ev.id)} is not <ms>-<seq>`, now));
+      return;
+    }
+    let data: unknown;
+    try {
+      data = JSON.parse(ev.data);
+    } catch (err) {
+      out.push(this.#deadLetter(ev, 'invalid_json', (err as Error).message, now));
+      return;
+    }
+    const result = normalizeEvent({ streamId: ev.streamId, id: ev.id, name: ev.name as StreamEventName, data }, now, this.#markings);
+    for (const r of result.rejects) {
+      if (r.reason === 'malformed_event') {
+        out.push(this.#deadLetter(ev, r.reason, r.detail, now));
+        continue;
+      }
+      this.#o.metrics.rejects.inc({ reason: r.reason });
+      this.#o.logger.info({ stream: ev.streamId, eventId: ev.id, reason: r.reason, detail: r.detail, value: r.value, stixId: r.stixId }, 'value not sent to Defender');
+    }
+    for (const cmd of result.commands) {
+      out.push({
+        topic: this.#o.commandsTopic,
+        key: cmd.key,
+        value: encodeCommand(cmd),
+        headers: { op: cmd.op, 'stream-id': ev.streamId, 'event-id': ev.id },
+      });
+      this.#o.metrics.commands.inc({ op: cmd.op, type: cmd.key.slice(0, cmd.key.indexOf(':')) });
+    }
+  }
+
+  #deadLetter(ev: RawStreamEvent, reason: string, detail: string, now: Date): OutgoingRecord {
+    this.#o.metrics.deadLetters.inc({ reason });
+    this.#o.logger.warn({ stream: ev.streamId, eventId: ev.id, event: ev.name, reason, detail }, 'event sent to the dead-letter topic');
+    const truncated = ev.data.length > MAX_DEAD_LETTER_RAW;
+    const letter: DeadLetter = {
+      origin: 'stream-listener',
+      reason,
+      detail,
+      streamId: ev.streamId,
+      eventId: ev.id,
+      eventName: ev.name,
+      raw: truncated ? ev.data.slice(0, MAX_DEAD_LETTER_RAW) : ev.data,
+      truncated,
+      at: now.toISOString(),
+    };
+    return {
+      topic: this.#o.dlqTopic,
+      key: `${ev.streamId}:${ev.id || 'no-id'}`,
+      value: JSON.stringify(letter),
+      headers: { origin: 'stream-listener', reason },
+    };
+  }
+
+  async #waitForEvents(signal: AbortSignal): Promise<void> {
+    const ac = new AbortController();
+    const stop = (): void => ac.abort();
+    signal.addEventListener('abort', stop, { once: true });
+    try {
+      await Promise.race(this.#o.streams.map((s) => s.queue.waitForItems(ac.signal)));
+    } finally {
+      ac.abort();
+      signal.removeEventListener('abort', stop);
+    }
+  }
+}
+
+function safeJson(s: string): unknown {
+  try {
+    return JSON.parse(s);
+  } catch {
+    return s.slice(0, 200);
+  }
+}
