@@ -246,7 +246,7 @@ function inactiveReason(stix: Stix, now: Date): RetractReason | undefined {
 function touchesKeys(ops: readonly Operation[]): boolean {
   return ops.some((op) => {
     const p = op.path;
-    return p === '' || p === '/pattern' || p === '/pattern_type' || p === '/value' || p.startsWith('/hashes') || p === '/type';
+    return p === '' || p === '/type' || p.startsWith('/pattern') || p.startsWith('/value') || p.startsWith('/hashes');
   });
 }
 

@@ -52,7 +52,7 @@ describe('command encode/decode', () => {
 
   it('refuses to encode an invalid command', () => {
     assert.throws(() => encodeCommand({ ...upsert, key: 'FileSha256:other' }), /key must equal facts.type:facts.value/);
-    assert.throws(() => encodeCommand({ ...retract, key: 'Email:a@b.c' } as Command), /key must be <DefenderIndicatorType>:<value>/);
+    assert.throws(() => encodeCommand({ ...retract, key: 'Email:a@b.c' }), /key must be <DefenderIndicatorType>:<value>/);
   });
 
   const bad: [string, unknown, string, RegExp][] = [

@@ -93,7 +93,7 @@ describe('parsePattern: AST', () => {
     assert.deepEqual(c.path.steps.map((s) => (s.kind === 'index' ? s.index : s.name)), ['a', '*', 'b', 0, 'c', -1]);
     assert.equal(c.negated, true);
     assert.equal(c.operator, 'IN');
-    assert.deepEqual((c.value as { kind: string }[]).map((l) => l.kind), ['string', 'int', 'int', 'float', 'bool', 'hex', 'binary', 'timestamp']);
+    assert.deepEqual((c.value as readonly { kind: string }[]).map((l) => l.kind), ['string', 'int', 'int', 'float', 'bool', 'hex', 'binary', 'timestamp']);
     assert.equal(p.comparison.right.kind, 'exists');
   });
 
