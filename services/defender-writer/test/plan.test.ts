@@ -1,0 +1,214 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { CapIndex } from '../src/cap.ts';
+import { foldCommands } from '../src/claims.ts';
+import { desiredFor, identityOf, indicatorHash } from '../src/desired.ts';
+import { applyOutcomes, chunk, planBatch, replacementDeletes, type KeyState, type Plan } from '../src/plan.ts';
+import type { ClaimCommand } from '../src/facts.ts';
+import { DAY_MS } from '../src/policy.ts';
+import { NOW, facts, policy, retract, upsert } from './helpers.ts';
+
+const IP = 'IpAddress:203.0.113.7';
+
+/** Runs plans against an in-memory store, as the orchestrator will, with every call succeeding. */
+function harness(capacity = 100, p = policy()) {
+  const store = new Map<string, KeyState>();
+  const cap = new CapIndex(capacity);
+  let nextId = 1;
+  const lookup = (k: string) => store.get(k);
+  const run = (commands: ClaimCommand[], now = NOW, fail: Record<string, { reason: string; permanent: boolean }> = {}) => {
+    const plan = planBatch({ commands, lookup, policy: p, cap, now });
+    const imported = new Map(plan.imports.flat().map((i) => [i.key, fail[i.key] ? { ok: false as const, ...fail[i.key] } : { ok: true as const, id: String(nextId++) }]));
+    const deletedIds = new Set([...plan.deletes.flat(), ...replacementDeletes(plan, imported).flat()].map((d) => d.id));
+    const applied = applyOutcomes(plan, { imported, deletedIds }, lookup, cap);
+    for (const [k, v] of applied.states) {
+      if (v) store.set(k, v);
+      else store.delete(k);
+    }
+    return { plan, applied };
+  };
+  return { store, cap, run };
+}
+
+describe('desiredFor', () => {
+  const p = policy();
+  test('no claims → absent', () => assert.deepEqual(desiredFor([], p, NOW), { present: false, reason: 'no-claims' }));
+  test('fields from the strongest claim, expiration from the latest eligible claim', () => {
+    const claims = foldCommands([], [
+      upsert('strong', facts({ score: 90, name: 'strong' }), NOW - 20 * DAY_MS),
+      upsert('weak', facts({ score: 10, name: 'weak' }), NOW - 1000),
+    ]);
+    const d = desiredFor(claims, p, NOW);
+    assert.ok(d.present);
+    assert.equal(d.indicator.title, 'strong');
+    assert.equal(d.indicator.action, 'Block');
+    assert.equal(d.indicator.externalId, 'strong');
+    assert.equal(Date.parse(d.indicator.expirationTime), Math.ceil((NOW - 1000) / DAY_MS) * DAY_MS + 30 * DAY_MS);
+  });
+  test('an ineligible strong claim leaves the field to the next one', () => {
+    const claims = foldCommands([], [upsert('red', facts({ score: 90, markings: ['TLP:RED'] })), upsert('ok', facts({ score: 40 }))]);
+    const d = desiredFor(claims, p, NOW);
+    assert.ok(d.present);
+    assert.equal(d.indicator.action, 'Audit');
+  });
+  test('no eligible claim → the strongest claim’s reason', () => {
+    const claims = foldCommands([], [upsert('a', facts({ markings: ['TLP:RED'] })), upsert('b', facts({ score: 10, revoked: true }))]);
+    assert.deepEqual(desiredFor(claims, p, NOW), { present: false, reason: 'tlp-never' });
+  });
+  test('the hash is stable and sensitive to every sent field', () => {
+    const claims = foldCommands([], [upsert('a', facts())]);
+    const a = desiredFor(claims, p, NOW);
+    const b = desiredFor(claims, p, NOW + 3600_000);
+    assert.ok(a.present && b.present);
+    assert.equal(a.hash, b.hash);
+    assert.notEqual(indicatorHash({ ...a.indicator, description: 'x' }), a.hash);
+    assert.equal(indicatorHash({ ...a.indicator }), a.hash);
+  });
+  test('identity = action + sorted device groups', () => {
+    assert.equal(identityOf('Block', ['b', 'a']), 'Block|a|b');
+    assert.equal(identityOf('Warn', undefined), 'Warn');
+  });
+});
+
+describe('planBatch', () => {
+  test('new keys are imported, replays of the same commands cost nothing', () => {
+    const h = harness();
+    const cmds = [upsert('a', facts()), upsert('b', facts({ value: '198.51.100.1' }))];
+    const first = h.run(cmds);
+    assert.equal(first.plan.imports.flat().length, 2);
+    assert.equal(h.store.get(IP)?.applied?.id, '1');
+    const again = h.run(cmds);
+    assert.equal(again.plan.imports.length, 0);
+    assert.deepEqual([...again.plan.unchanged].sort(), ['IpAddress:198.51.100.1', IP]);
+  });
+  test('several commands for one key in a batch fold to one import', () => {
+    const h = harness();
+    const { plan } = h.run([upsert('a', facts({ score: 10 }), NOW - 10), upsert('a', facts({ score: 80 }), NOW - 5), upsert('b', facts({ score: 20 }))]);
+    assert.equal(plan.imports.flat().length, 1);
+    assert.equal(plan.imports[0]?.[0]?.indicator.action, 'Block');
+  });
+  test('a field change re-imports with the same identity (no delete)', () => {
+    const h = harness();
+    h.run([upsert('a', facts({ name: 'one' }))]);
+    const { plan } = h.run([upsert('a', facts({ name: 'two' }), NOW - 500)]);
+    assert.equal(plan.imports.flat().length, 1);
+    assert.equal(plan.imports[0]?.[0]?.replaces, undefined);
+    assert.equal(plan.deletes.length, 0);
+  });
+  test('an action change imports the new one, then deletes the old id', () => {
+    const h = harness();
+    h.run([upsert('a', facts({ score: 80 }))]);
+    const { plan } = h.run([upsert('a', facts({ score: 40 }), NOW - 500)]);
+    const imp = plan.imports[0]?.[0];
+    assert.equal(imp?.indicator.action, 'Audit');
+    assert.equal(imp?.replaces, '1');
+    assert.equal(plan.deletes.length, 0);
+    assert.equal(h.store.get(IP)?.applied?.id, '2');
+    assert.equal(h.store.get(IP)?.staleIds, undefined);
+  });
+  test('a failed replacement keeps the old indicator; a failed old delete is retried later', () => {
+    const h = harness();
+    h.run([upsert('a', facts({ score: 80 }))]);
+    const plan = planBatch({ commands: [upsert('a', facts({ score: 40 }), NOW - 500)], lookup: (k) => h.store.get(k), policy: policy(), cap: h.cap, now: NOW });
+    const failed = new Map([[IP, { ok: false as const, reason: 'busy', permanent: false }]]);
+    assert.deepEqual(replacementDeletes(plan, failed), []);
+    const ok = new Map([[IP, { ok: true as const, id: '9' }]]);
+    assert.deepEqual(replacementDeletes(plan, ok).flat().map((d) => d.id), ['1']);
+    const applied = applyOutcomes(plan, { imported: ok, deletedIds: new Set() }, (k) => h.store.get(k), h.cap);
+    assert.deepEqual(applied.states.get(IP)?.staleIds, ['1']);
+    assert.deepEqual(applied.pending, [IP]);
+    h.store.set(IP, applied.states.get(IP) as KeyState);
+    const next = planBatch({ commands: [], lookup: (k) => h.store.get(k), policy: policy(), cap: h.cap, now: NOW, pending: applied.pending });
+    assert.deepEqual(next.staleDeletes.map((d) => d.id), ['1']);
+    assert.deepEqual(next.unchanged, [IP]);
+  });
+  test('retracting the last claim deletes; retracting one of two keeps the indicator', () => {
+    const h = harness();
+    h.run([upsert('a', facts({ score: 80 })), upsert('b', facts({ score: 80 }), NOW - 2000)]);
+    const one = h.run([retract('b', IP)]);
+    assert.equal(one.plan.deletes.length, 0);
+    const two = h.run([retract('a', IP)]);
+    assert.deepEqual(two.plan.deletes.flat().map((d) => [d.id, d.reason]), [['1', 'no-claims']]);
+    assert.equal(h.store.has(IP), false);
+  });
+  test('the strongest remaining claim takes over after a retract', () => {
+    const h = harness();
+    h.run([upsert('a', facts({ score: 80, name: 'A' })), upsert('b', facts({ score: 70, name: 'B' }))]);
+    const { plan } = h.run([retract('a', IP)]);
+    assert.equal(plan.imports[0]?.[0]?.indicator.title, 'B');
+  });
+  test('a policy drop of a sent indicator deletes it, with the reason', () => {
+    const h = harness();
+    h.run([upsert('a', facts())]);
+    const { plan } = h.run([upsert('a', facts({ markings: ['TLP:RED'] }), NOW - 500)]);
+    assert.deepEqual(plan.deletes.flat().map((d) => d.reason), ['tlp-never']);
+    assert.deepEqual(plan.dropped, [{ key: IP, reason: 'tlp-never' }]);
+    assert.deepEqual(h.store.get(IP)?.applied, undefined);
+    assert.equal(h.store.get(IP)?.claims.length, 1);
+  });
+  test('a never-sent dropped key costs nothing', () => {
+    const h = harness();
+    const { plan } = h.run([upsert('a', facts({ value: '10.0.0.1' }))]);
+    assert.equal(plan.imports.length + plan.deletes.length, 0);
+    assert.deepEqual(plan.dropped, [{ key: 'IpAddress:10.0.0.1', reason: 'reserved-address' }]);
+  });
+  test('an expired indicator is not deleted (Defender already did)', () => {
+    const h = harness();
+    h.run([upsert('a', facts())]);
+    const later = NOW + 40 * DAY_MS;
+    const { plan } = h.run([upsert('b', facts({ value: '198.51.100.9' }), later - 1000)], later);
+    assert.equal(plan.deletes.length, 0);
+    assert.deepEqual(plan.gone, []);
+    const { plan: p2 } = h.run([retract('a', IP, later)], later);
+    assert.equal(p2.deletes.length, 0);
+    assert.deepEqual(p2.gone, [IP]);
+    assert.equal(h.store.has(IP), false);
+  });
+  test('the cap keeps the strongest, evicts the weakest and re-adds it when room frees', () => {
+    const h = harness(2);
+    h.run([upsert('a', facts({ value: '198.51.100.1', score: 30 })), upsert('b', facts({ value: '198.51.100.2', score: 50 }))]);
+    const { plan } = h.run([upsert('c', facts({ value: '198.51.100.3', score: 90 }))]);
+    assert.deepEqual(plan.imports.flat().map((i) => i.key), ['IpAddress:198.51.100.3']);
+    assert.deepEqual(plan.deletes.flat().map((d) => [d.key, d.reason]), [['IpAddress:198.51.100.1', 'over-cap']]);
+    const freed = h.run([retract('c', 'IpAddress:198.51.100.3')]);
+    assert.deepEqual(freed.plan.imports.flat().map((i) => i.key), ['IpAddress:198.51.100.1']);
+    assert.deepEqual(freed.plan.deletes.flat().map((d) => d.key), ['IpAddress:198.51.100.3']);
+  });
+  test('a weak newcomer over the cap waits without any call', () => {
+    const h = harness(1);
+    h.run([upsert('a', facts({ score: 90 }))]);
+    const { plan } = h.run([upsert('b', facts({ value: '198.51.100.1', score: 10 }))]);
+    assert.equal(plan.imports.length + plan.deletes.length, 0);
+    assert.deepEqual(plan.dropped, [{ key: 'IpAddress:198.51.100.1', reason: 'over-cap' }]);
+  });
+  test('a permanent rejection is reported once and not retried until the facts change', () => {
+    const h = harness();
+    const first = h.run([upsert('a', facts())], NOW, { [IP]: { reason: 'Invalid IP', permanent: true } });
+    assert.deepEqual(first.applied.rejected, [{ key: IP, reason: 'Invalid IP' }]);
+    const again = h.run([upsert('a', facts())]);
+    assert.deepEqual(again.plan.dropped, [{ key: IP, reason: 'rejected' }]);
+    assert.equal(again.plan.imports.length, 0);
+    const changed = h.run([upsert('a', facts({ name: 'new' }), NOW - 10)]);
+    assert.equal(changed.plan.imports.flat().length, 1);
+  });
+  test('a transient failure leaves the key pending and unapplied', () => {
+    const h = harness();
+    const r = h.run([upsert('a', facts())], NOW, { [IP]: { reason: 'busy', permanent: false } });
+    assert.deepEqual(r.applied.pending, [IP]);
+    assert.equal(h.store.get(IP)?.applied, undefined);
+    const plan = planBatch({ commands: [], lookup: (k) => h.store.get(k), policy: policy(), cap: h.cap, now: NOW, pending: r.applied.pending });
+    assert.equal(plan.imports.flat().length, 1);
+  });
+  test('chunks of at most 500', () => {
+    const h = harness(2000);
+    const cmds = Array.from({ length: 1201 }, (_, i) => upsert(`s${i}`, facts({ value: `198.51.${100 + Math.floor(i / 250)}.${i % 250}` })));
+    const { plan } = h.run(cmds);
+    assert.deepEqual(plan.imports.map((c) => c.length), [500, 500, 201]);
+    assert.deepEqual(chunk([1, 2, 3], 2), [[1, 2], [3]]);
+  });
+  test('keys of a plan are exactly the touched and the cap-moved ones', () => {
+    const h = harness();
+    const { plan }: { plan: Plan } = h.run([upsert('a', facts())]);
+    assert.deepEqual(plan.keys, [IP]);
+  });
+});
