@@ -78,6 +78,7 @@ export interface ConsumerOptions {
   readonly rebalanceTimeoutMs?: number;
   readonly heartbeatIntervalMs?: number;
   readonly maxBytesPerPartition?: number;
+  /** Longest a fetch waits for new data (also bounds how long close() waits). Default 500. */
   readonly maxWaitTimeMs?: number;
   /** Batches of distinct partitions processed concurrently. Default 1. */
   readonly partitionsConsumedConcurrently?: number;
@@ -168,6 +169,7 @@ export interface Admin {
   describeTopics(names: readonly string[]): Promise<TopicDescription[]>;
   listTopics(): Promise<string[]>;
   deleteTopics(names: readonly string[]): Promise<void>;
+  close(): Promise<void>;
 }
 
 export interface Kafka {

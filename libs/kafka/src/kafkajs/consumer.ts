@@ -1,0 +1,124 @@
+// Group consumer over kafkajs: batches per partition, manual commits only, read_committed, and
+// assignment callbacks derived from GROUP_JOIN (kafkajs has eager rebalances and no revoke hook).
+import type { Admin as KjsAdmin, Kafka as KafkaJs } from 'kafkajs';
+import type { BatchHandler, Consumer, ConsumerOptions, KafkaLogger, PartitionLag, TopicPartition } from '../port.ts';
+import { byTopic, offsetsByTopic, toIncoming, tpKey } from './records.ts';
+
+export async function createConsumer(kafka: KafkaJs, options: ConsumerOptions, logger: KafkaLogger | undefined): Promise<Consumer> {
+  const c = kafka.consumer({
+    groupId: options.groupId,
+    readUncommitted: false,
+    allowAutoTopicCreation: false,
+    ...(options.sessionTimeoutMs === undefined ? {} : { sessionTimeout: options.sessionTimeoutMs }),
+    ...(options.rebalanceTimeoutMs === undefined ? {} : { rebalanceTimeout: options.rebalanceTimeoutMs }),
+    ...(options.heartbeatIntervalMs === undefined ? {} : { heartbeatInterval: options.heartbeatIntervalMs }),
+    ...(options.maxBytesPerPartition === undefined ? {} : { maxBytesPerPartition: options.maxBytesPerPartition }),
+    // kafkajs waits 5 s by default, which also delays close(); Java's fetch.max.wait.ms is 500.
+    maxWaitTimeInMs: options.maxWaitTimeMs ?? 500,
+  });
+  await c.connect();
+  await c.subscribe({ topics: [...options.topics], fromBeginning: options.fromBeginning ?? true });
+
+  let assigned = new Map<string, TopicPartition>();
+  // Per partition: settles when onAssigned for it has; batches wait for it.
+  const restored = new Map<string, Promise<void>>();
+  // onRevoked/onAssigned run one after the other, in rebalance order.
+  let lifecycle: Promise<void> = Promise.resolve();
+  const enqueue = (what: string, fn: () => Promise<void> | undefined, partitions: readonly TopicPartition[]): Promise<void> => {
+    const p = lifecycle.then(fn).then(() => undefined);
+    lifecycle = p.catch((err: unknown) => logger?.error({ err, groupId: options.groupId, partitions }, `${what} callback failed`));
+    return p;
+  };
+  const revoke = (partitions: TopicPartition[]): Promise<void> => {
+    for (const tp of partitions) restored.delete(tpKey(tp));
+    return partitions.length > 0 && options.onRevoked ? enqueue('onRevoked', () => options.onRevoked?.(partitions), partitions) : Promise.resolve();
+  };
+  const revokeAll = (): Promise<void> => {
+    const all = [...assigned.values()];
+    assigned = new Map();
+    return revoke(all);
+  };
+
+  c.on(c.events.GROUP_JOIN, ({ payload }) => {
+    const next = new Map<string, TopicPartition>();
+    for (const [topic, partitions] of Object.entries(payload.memberAssignment)) {
+      for (const partition of partitions) next.set(tpKey({ topic, partition }), { topic, partition });
+    }
+    const lost = [...assigned].filter(([k]) => !next.has(k)).map(([, tp]) => tp);
+    const gained = [...next].filter(([k]) => !assigned.has(k)).map(([, tp]) => tp);
+    assigned = next;
+    void revoke(lost);
+    if (gained.length > 0 && options.onAssigned) {
+      const done = enqueue('onAssigned', () => options.onAssigned?.(gained), gained);
+      for (const tp of gained) restored.set(tpKey(tp), done);
+      // Forget them so the rejoin after the resulting crash calls onAssigned again.
+      done.catch(() => {
+        for (const tp of gained) assigned.delete(tpKey(tp));
+      });
+    }
+  });
+  // kafkajs restarts a crashed consumer with a fresh join, which reports everything as gained.
+  c.on(c.events.CRASH, () => void revokeAll());
+
+  let admin: KjsAdmin | undefined;
+  let closing: Promise<void> | undefined;
+  return {
+    async run(handler: BatchHandler): Promise<void> {
+      await c.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 1,
+        eachBatch: async (payload) => {
+          const { batch } = payload;
+          const { topic, partition } = batch;
+          await restored.get(tpKey({ topic, partition }));
+          if (batch.messages.length === 0) return;
+          await handler({
+            topic,
+            partition,
+            records: batch.messages.map((m) => toIncoming(topic, partition, m)),
+            lastOffset: BigInt(batch.lastOffset()),
+            highWatermark: BigInt(batch.highWatermark),
+            resolveOffset: (offset) => payload.resolveOffset(offset.toString()),
+            heartbeat: () => payload.heartbeat(),
+            isRunning: () => payload.isRunning(),
+            isStale: () => payload.isStale(),
+          });
+        },
+      });
+    },
+    commit: (offsets) => c.commitOffsets(offsetsByTopic(offsets).flatMap(({ topic, partitions }) => partitions.map((p) => ({ topic, ...p })))),
+    pause: (partitions) => c.pause(byTopic(partitions)),
+    resume: (partitions) => c.resume(byTopic(partitions)),
+    paused: () => c.paused().flatMap(({ topic, partitions }) => partitions.map((partition) => ({ topic, partition }))),
+    assignment: () => [...assigned.values()],
+    async lag(): Promise<PartitionLag[]> {
+      if (!admin) {
+        admin = kafka.admin();
+        await admin.connect();
+      }
+      const a = admin;
+      const committed = await a.fetchOffsets({ groupId: options.groupId, topics: [...options.topics] });
+      const out: PartitionLag[] = [];
+      for (const topic of options.topics) {
+        const ends = await a.fetchTopicOffsets(topic);
+        const mine = committed.find((t) => t.topic === topic)?.partitions ?? [];
+        for (const { partition, high, low } of ends) {
+          const raw = mine.find((p) => p.partition === partition)?.offset;
+          const c = raw === undefined || raw === '-1' ? null : BigInt(raw);
+          const end = BigInt(high);
+          out.push({ topic, partition, committed: c, end, lag: end - (c ?? BigInt(low)) });
+        }
+      }
+      return out.sort((x, y) => x.topic.localeCompare(y.topic) || x.partition - y.partition);
+    },
+    close(): Promise<void> {
+      closing ??= (async () => {
+        await c.disconnect();
+        await revokeAll();
+        await admin?.disconnect();
+      })();
+      return closing;
+    },
+  };
+}

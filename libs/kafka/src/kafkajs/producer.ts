@@ -1,0 +1,89 @@
+// Idempotent and transactional producers over kafkajs.
+import { Partitioners } from 'kafkajs';
+import type { Kafka as KafkaJs, Producer as KjsProducer, ProducerConfig } from 'kafkajs';
+import { ProducerFencedError } from '../port.ts';
+import type { OutgoingRecord, Producer, PublishAck, Transaction, TransactionalProducer, TransactionalProducerOptions } from '../port.ts';
+import { offsetsByTopic, toAcks, toTopicMessages } from './records.ts';
+
+// acks=all is implied by idempotence; one request in flight keeps ordering across retries (kafkajs
+// EOS requirement). The v2 default partitioner is Java's murmur2, so Java clients agree on partitions;
+// naming it explicitly also silences kafkajs' partitioner-change warning.
+const baseConfig: ProducerConfig = {
+  idempotent: true,
+  maxInFlightRequests: 1,
+  allowAutoTopicCreation: false,
+  createPartitioner: Partitioners.DefaultPartitioner,
+};
+
+const ACKS_ALL = -1;
+
+async function send(p: Pick<KjsProducer, 'sendBatch'>, records: readonly OutgoingRecord[]): Promise<PublishAck[]> {
+  if (records.length === 0) return [];
+  return toAcks(await p.sendBatch({ acks: ACKS_ALL, topicMessages: toTopicMessages(records) }));
+}
+
+export async function createProducer(kafka: KafkaJs): Promise<Producer> {
+  const p = kafka.producer(baseConfig);
+  await p.connect();
+  return { send: (records) => send(p, records), close: () => p.disconnect() };
+}
+
+const FENCED = new Set(['INVALID_PRODUCER_EPOCH', 'PRODUCER_FENCED']);
+const FENCED_CODES = new Set([47, 90]);
+
+/** kafkajs wraps the broker's fencing error in retry errors: look through the causes. */
+export function isFenced(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 10; e = e.cause, depth++) {
+    const { type, code } = e as { type?: unknown; code?: unknown };
+    if ((typeof type === 'string' && FENCED.has(type)) || (typeof code === 'number' && FENCED_CODES.has(code))) return true;
+  }
+  return false;
+}
+
+export async function createTransactionalProducer(kafka: KafkaJs, transactionalId: string, options: TransactionalProducerOptions = {}): Promise<TransactionalProducer> {
+  const p = kafka.producer({ ...baseConfig, transactionalId, transactionTimeout: options.transactionTimeoutMs ?? 60_000 });
+  const fenced = (err: unknown): Error => (isFenced(err) ? new ProducerFencedError(transactionalId, { cause: err }) : (err as Error));
+  // kafkajs registers the transactionalId (InitProducerId, which bumps the epoch and so fences older
+  // producers) lazily at the first transaction: open and abort an empty one to do it now. The abort
+  // of a transaction without partitions stays client-side.
+  try {
+    await p.connect();
+    await (await p.transaction()).abort();
+  } catch (err) {
+    await p.disconnect().catch(() => undefined);
+    throw fenced(err);
+  }
+  // kafkajs allows one open transaction per producer: run them one after the other.
+  let queue: Promise<unknown> = Promise.resolve();
+  const transaction = <T>(work: (tx: Transaction) => Promise<T>): Promise<T> => {
+    const run = async (): Promise<T> => {
+      let tx;
+      try {
+        tx = await p.transaction();
+      } catch (err) {
+        throw fenced(err);
+      }
+      let result: T;
+      try {
+        result = await work({
+          send: (records) => send(tx, records),
+          sendOffsets: (groupId, offsets) => tx.sendOffsets({ consumerGroupId: groupId, topics: offsetsByTopic(offsets) }),
+        });
+      } catch (err) {
+        // A fenced producer cannot abort; the broker aborts its transaction.
+        if (!isFenced(err) && tx.isActive()) await tx.abort().catch(() => undefined);
+        throw fenced(err);
+      }
+      try {
+        await tx.commit();
+      } catch (err) {
+        throw fenced(err);
+      }
+      return result;
+    };
+    const next = queue.then(run, run);
+    queue = next.catch(() => undefined);
+    return next;
+  };
+  return { transactionalId, transaction, close: () => p.disconnect() };
+}

@@ -1,0 +1,88 @@
+// Admin and compacted reads through the kafkajs adapter against the real broker from KAFKA_BROKERS.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { topicDefinitions } from '../src/index.ts';
+import { testBed, unique } from './helpers.ts';
+import type { TestBed } from './helpers.ts';
+
+let bed: TestBed;
+before(async () => {
+  bed = await testBed();
+});
+after(() => bed.close());
+
+const T = { timeout: 90_000 };
+
+test('createTopics is idempotent and creates the project topics as defined', T, async () => {
+  const p = unique('proj');
+  const defs = topicDefinitions(
+    {
+      commandsTopic: `${p}.commands`,
+      commandsPartitions: 4,
+      checkpointsTopic: `${p}.checkpoints`,
+      dlqTopic: `${p}.dlq`,
+      stateTopicTemplate: `${p}.{tenant}.state`,
+      replicationFactor: 1,
+    },
+    ['tenant1'],
+  );
+  const names = defs.map((d) => d.name);
+  try {
+    assert.deepEqual((await bed.admin.createTopics(defs)).sort(), [...names].sort());
+    assert.deepEqual(await bed.admin.createTopics(defs), []);
+    const described = await bed.admin.describeTopics(names);
+    assert.deepEqual(
+      described.map((t) => [t.name, t.partitions]).sort(),
+      defs.map((d) => [d.name, d.partitions]).sort(),
+    );
+    assert.ok(names.every((n) => described.some((t) => t.name === n)));
+    const all = await bed.admin.listTopics();
+    assert.ok(names.every((n) => all.includes(n)));
+  } finally {
+    await bed.admin.deleteTopics(names);
+  }
+});
+
+test('createTopics with the broker default replication factor', T, async () => {
+  const name = unique('rf-default');
+  try {
+    assert.deepEqual(await bed.admin.createTopics([{ name, partitions: 2, config: { 'cleanup.policy': 'compact' } }]), [name]);
+    assert.deepEqual(await bed.admin.describeTopics([name]), [{ name, partitions: 2 }]);
+  } finally {
+    await bed.admin.deleteTopics([name]);
+  }
+});
+
+test('readCompacted returns the latest value per key, without tombstoned keys', T, async () => {
+  const topic = await bed.topic('compacted', 3, { 'cleanup.policy': 'compact' });
+  const producer = await bed.kafka.producer();
+  await producer.send([
+    { topic, key: 'k1', value: 'v1' },
+    { topic, key: 'k2', value: 'v1', headers: { h: 'x' } },
+    { topic, key: 'k3', value: 'v1' },
+  ]);
+  await producer.send([
+    { topic, key: 'k1', value: 'v2' },
+    { topic, key: 'k3', value: null },
+  ]);
+  const all = await bed.kafka.readCompacted(topic);
+  assert.deepEqual(
+    [...all].map(([k, v]) => [k, v.value.toString()]).sort(),
+    [
+      ['k1', 'v2'],
+      ['k2', 'v1'],
+    ],
+  );
+  assert.equal(all.get('k2')?.headers.h?.toString(), 'x');
+
+  // Only some partitions (the writer restoring the partitions it was just assigned).
+  const k1 = all.get('k1');
+  assert.ok(k1);
+  const only = await bed.kafka.readCompacted(topic, { partitions: [k1.partition] });
+  assert.equal(only.get('k1')?.value.toString(), 'v2');
+  assert.ok([...only.values()].every((v) => v.partition === k1.partition));
+
+  const empty = await bed.topic('compacted-empty', 2, { 'cleanup.policy': 'compact' });
+  assert.equal((await bed.kafka.readCompacted(empty)).size, 0);
+  await assert.rejects(bed.kafka.readCompacted(topic, { partitions: [7] }), /has no partition 7/);
+});
