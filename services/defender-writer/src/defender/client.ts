@@ -258,7 +258,7 @@ export class DefenderClient {
     const top = opts.pageSize ?? MAX_PAGE_SIZE;
     let page = await this.list({ ...opts, top });
     for (let skip = top; ; skip += top) {
-      yield page.value;
+      if (page.value.length > 0) yield page.value;
       if (page.nextLink !== undefined) page = await this.#listUrl(page.nextLink);
       else if (page.value.length >= top) page = await this.list({ ...opts, top, skip });
       else return;

@@ -74,5 +74,5 @@ export function parseRetryAfter(value: string | string[] | undefined, now = Date
  * transient; everything else (invalid value, unsupported action…) is permanent and goes to the DLQ.
  */
 export function isTransientFailure(reason: string | null | undefined): boolean {
-  return /limit|quota|exceed|throttl|too many|try again|retry|timeout|timed out|temporar|internal|unavailable|busy/i.test(reason ?? '');
+  return /limit|quota|exceed|throttl|too many|try again|retry|timeout|timed out|temporar|internal (server )?error|unavailable|busy/i.test(reason ?? '');
 }
