@@ -196,7 +196,7 @@ describe('OpenCTI live stream emulator', () => {
     const body = json(event);
     assert.deepEqual(Object.keys(body), ['data', 'message', 'origin', 'version']);
     assert.deepEqual(body.origin, { referer: 'init' });
-    assert.equal(event.id, `${Date.parse((epochOk.extensions[OCTI_EXT] as { updated_at: string }).updated_at)}-0`);
+    assert.equal(event.id, `${Date.parse((epochOk.extensions[OCTI_EXT]).updated_at)}-0`);
     assert.equal(sse.events.some((e) => e.event === 'delete'), false);
     assert.equal(sse.events.some((e) => e.data?.includes(removed.id)), false);
     const [live] = octi.append({ op: 'create', data: octi.generator.indicator('url') });

@@ -287,10 +287,10 @@ export async function startDefenderEmulator(options: DefenderEmulatorOptions): P
     const clientId = form.get('client_id') ?? undefined;
     // Recorded for assertions on what a client sends; the secret itself is never kept.
     const body = Object.fromEntries([...form].map(([k, v]) => [k, k === 'client_secret' ? '[redacted]' : v]));
-    return { ...(await tokenResponse(res, tenant, form, clientId)), body };
+    return { ...tokenResponse(res, tenant, form, clientId), body };
   };
 
-  const tokenResponse = async (res: ServerResponse, tenant: string, form: URLSearchParams, clientId: string | undefined): Promise<{ status: number; clientId?: string }> => {
+  const tokenResponse = (res: ServerResponse, tenant: string, form: URLSearchParams, clientId: string | undefined): { status: number; clientId?: string } => {
     if (tenant !== options.tenantId) return { status: tokenError(res, 400, 'invalid_request', 90002, `Tenant '${tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.`) };
     if (form.get('grant_type') !== 'client_credentials') return { status: tokenError(res, 400, 'unsupported_grant_type', 70003, 'The app requested an unsupported grant type.'), clientId };
     const client = clientId === undefined ? undefined : clients.get(clientId);

@@ -105,7 +105,7 @@ export function validateIndicator(body: unknown, options: ValidationOptions = {}
   if (indicatorValue.trim() === '') throw new ValidationError('InvalidInput', 'Recieved an empty indicator value.');
   if (!(INDICATOR_TYPES as readonly string[]).includes(indicatorType)) throw new ValidationError('InvalidRequestBody', `Invalid indicatorType '${indicatorType}'.`);
   if (!(ACTIONS as readonly string[]).includes(action)) throw new ValidationError('InvalidRequestBody', `Invalid action '${action}'.`);
-  if (b.severity !== undefined && b.severity !== null && !(SEVERITIES as readonly unknown[]).includes(b.severity)) throw new ValidationError('InvalidRequestBody', `Invalid severity '${String(b.severity)}'.`);
+  if (b.severity !== undefined && b.severity !== null && !(SEVERITIES as readonly unknown[]).includes(b.severity)) throw new ValidationError('InvalidRequestBody', `Invalid severity ${JSON.stringify(b.severity)}.`);
   let generateAlert: boolean | undefined;
   if (typeof b.generateAlert === 'boolean') generateAlert = b.generateAlert;
   else if (typeof b.generateAlert === 'string' && /^(true|false)$/i.test(b.generateAlert)) generateAlert = b.generateAlert.toLowerCase() === 'true';
@@ -124,7 +124,7 @@ export function validateIndicator(body: unknown, options: ValidationOptions = {}
   if (action === 'BlockAndRemediate' && NETWORK_TYPES.has(indicatorType)) throw new ValidationError('InvalidRequestBody', `Action 'BlockAndRemediate' is not supported for indicator type ${indicatorType}.`);
   if (indicatorType === 'CertificateThumbprint' && !['Allowed', 'BlockAndRemediate', 'Alert', 'AlertAndBlock'].includes(action)) throw new ValidationError('InvalidRequestBody', `Action '${action}' is not supported for certificate indicators (Allowed or BlockAndRemediate).`);
   if (b.educateUrl !== undefined && b.educateUrl !== null && (indicatorType !== 'Url' || !['Block', 'Warn'].includes(action))) throw new ValidationError('InvalidRequestBody', "'educateUrl' applies only to Url indicators with the Block or Warn action.");
-  const optionalString = (name: string): string | null | undefined => (typeof b[name] === 'string' ? (b[name] as string) : b[name] === null ? null : undefined);
+  const optionalString = (name: string): string | null | undefined => (typeof b[name] === 'string' ? (b[name]) : b[name] === null ? null : undefined);
   return {
     indicatorValue, indicatorType, action, title, description, generateAlert, expirationTime,
     application: optionalString('application'),

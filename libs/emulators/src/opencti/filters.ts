@@ -32,7 +32,8 @@ const resolvers: Record<string, (stix: StixObject) => unknown[]> = {
   entity_type: (s) => {
     const type = ext(s, OCTI_EXT).type as string | undefined;
     if (type === undefined) return [];
-    return [type, ...(s.type === 'indicator' || s.type === 'identity' ? SDO_PARENTS : s.type.includes('-') || s.type === 'url' || s.type === 'file' || s.type === 'hostname' ? SCO_PARENTS : [])];
+    if (s.type === 'indicator' || s.type === 'identity') return [type, ...SDO_PARENTS];
+    return s.type === 'marking-definition' || s.type === 'relationship' ? [type] : [type, ...SCO_PARENTS];
   },
   detection: (s) => [attribute(s, 'detection')],
   revoked: (s) => [s.revoked ?? false],
