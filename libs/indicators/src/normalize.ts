@@ -33,7 +33,14 @@ const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 const str = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : null);
 const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
-const isoOrNull = (v: unknown): string | null => (typeof v === 'string' && !Number.isNaN(Date.parse(v)) ? new Date(v).toISOString() : null);
+// OpenCTI already writes `YYYY-MM-DDTHH:MM:SS.mmmZ`; only other forms pay for re-serialization.
+const isCanonicalIso = (v: string): boolean => v.length === 24 && v[10] === 'T' && v[19] === '.' && v[23] === 'Z';
+function isoOrNull(v: unknown): string | null {
+  if (typeof v !== 'string') return null;
+  const t = Date.parse(v);
+  if (Number.isNaN(t)) return null;
+  return isCanonicalIso(v) ? v : new Date(t).toISOString();
+}
 
 function ext(stix: Stix, id: string): Record<string, unknown> | undefined {
   const exts = stix.extensions;
