@@ -4,6 +4,7 @@ import { CapIndex } from '../src/cap.ts';
 import { foldCommands } from '../src/claims.ts';
 import { desiredFor, identityOf, indicatorHash } from '../src/desired.ts';
 import { applyOutcomes, chunk, planBatch, replacementDeletes, type KeyState, type Plan } from '../src/plan.ts';
+import type { ImportOutcome } from '../src/defender/model.ts';
 import type { ClaimCommand } from '../src/facts.ts';
 import { DAY_MS } from '../src/policy.ts';
 import { NOW, facts, policy, retract, upsert } from './helpers.ts';
@@ -18,7 +19,12 @@ function harness(capacity = 100, p = policy()) {
   const lookup = (k: string) => store.get(k);
   const run = (commands: ClaimCommand[], now = NOW, fail: Record<string, { reason: string; permanent: boolean }> = {}) => {
     const plan = planBatch({ commands, lookup, policy: p, cap, now });
-    const imported = new Map(plan.imports.flat().map((i) => [i.key, fail[i.key] ? { ok: false as const, ...fail[i.key] } : { ok: true as const, id: String(nextId++) }]));
+    const imported = new Map<string, ImportOutcome>(
+      plan.imports.flat().map((i): [string, ImportOutcome] => {
+        const f = fail[i.key];
+        return [i.key, f ? { ok: false, ...f } : { ok: true, id: String(nextId++) }];
+      }),
+    );
     const deletedIds = new Set([...plan.deletes.flat(), ...replacementDeletes(plan, imported).flat()].map((d) => d.id));
     const applied = applyOutcomes(plan, { imported, deletedIds }, lookup, cap);
     for (const [k, v] of applied.states) {
