@@ -459,7 +459,6 @@ export async function startOpenCtiEmulator(options: OpenCtiEmulatorOptions): Pro
     if (stream.def.load) {
       res.write(sseEvent(undefined, 'connected', JSON.stringify({ lastEventId: `${loadStartMs}-${stream.def.load.count - 1}`, firstEventId: `${loadStartMs}-0`, firstEventDate: new Date(loadStartMs).toISOString(), lastEventDate: new Date(loadStartMs).toISOString(), streamSize: stream.def.load.count, connectionId })));
       await serveLoad(conn, stream.def.load.count, start);
-      conn.caughtUp = false;
       return;
     }
     res.write(sseEvent(undefined, 'connected', streamInfo(connectionId)));
