@@ -3,6 +3,9 @@
 // schemas and the KEDA / Prometheus Operator / Strimzi CRD schemas bundled by kubernetes-models),
 // the security settings the README promises, and the consistency of all of them with the ONE
 // definition of topics (libs/kafka/src/topics.ts) and the services' configuration schemas.
+// Limit: the Kubernetes OpenAPI schemas do not forbid unknown fields, so a misspelt optional field
+// passes schema validation; the explicit checks below (security context, probes, scalers…) catch it
+// where it matters. Required fields, types, formats and enums are all checked.
 // Tools: kustomize and docker-compose (`npm run deploy:tools` installs both; CI runs it). A missing
 // tool fails the test, never skips it.
 import { execFileSync, spawnSync } from 'node:child_process';
