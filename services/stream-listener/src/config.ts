@@ -130,10 +130,10 @@ export const listenerEnv = {
   }),
   leaseTimeoutMs: envVar({
     env: 'LISTENER_LEASE_TIMEOUT_MS',
-    description: 'How long a standby waits after the active listener stops heartbeating before it takes over',
-    schema: parse.int({ min: 1000 }),
+    description: 'How long a standby waits after the active listener stops heartbeating before it takes over (the Kafka session timeout of the lease group; brokers accept 6000 to 300000 by default)',
+    schema: parse.int({ min: 6000 }),
     default: '30000',
-    format: 'milliseconds ≥ 1000',
+    format: 'milliseconds ≥ 6000',
   }),
 };
 

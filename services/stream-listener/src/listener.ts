@@ -187,9 +187,10 @@ export class Listener {
       this.#log.error({ err }, fenced ? 'fenced by a newer listener; stepping down' : 'publishing to Kafka failed; restarting from the last checkpoint');
       this.#transition(async () => {
         await this.#becomeStandby(fenced ? 'fenced' : 'publish failure');
-        // Still holding the lease after a Kafka failure: start a new term from the checkpoint.
-        if (!fenced && this.#lease?.assignment().some((p) => p.topic === this.#cfg.checkpointsTopic && p.partition === 0)) {
-          await new Promise((r) => setTimeout(r, this.#cfg.reconnectMinMs));
+        // A fenced member normally loses the lease within a session timeout. If it still holds it
+        // after that (or after a plain Kafka failure), it starts a new term from the checkpoint.
+        await new Promise((r) => setTimeout(r, fenced ? this.#cfg.leaseTimeoutMs : this.#cfg.reconnectMinMs));
+        if (this.#role !== 'closed' && this.#lease && holdsLease(this.#lease.assignment(), this.#cfg.checkpointsTopic)) {
           await this.#becomeActive();
         }
       });

@@ -13,6 +13,11 @@ import type { RawStreamEvent } from './stream-reader.ts';
 import { EVENT_ID, safeCheckpoint } from './stream-position.ts';
 
 const DATA_EVENTS: ReadonlySet<string> = new Set<StreamEventName>(['create', 'update', 'delete', 'merge']);
+/**
+ * Events larger than this are dead-lettered instead of normalized: an indicator event is a few KB,
+ * and commands must stay far below the writer's decode limit.
+ */
+const MAX_EVENT_CHARS = 1024 * 1024;
 /** The raw event kept in a dead letter is cut to this many characters. */
 const MAX_DEAD_LETTER_RAW = 256 * 1024;
 
@@ -103,7 +108,8 @@ export class Publisher {
     if (records.length > 0) {
       const end = this.#o.metrics.publishSeconds.startTimer();
       await this.#o.producer.transaction((tx) => tx.send(records));
-      end();
+      const seconds = end();
+      this.#o.logger.debug({ records: records.length, seconds }, 'published');
     }
     let consumed = 0;
     for (const t of taken) {
@@ -130,6 +136,10 @@ export class Publisher {
       out.push(this.#deadLetter(ev, 'malformed_event', `event id ${JSON.stringify(ev.id)} is not <ms>-<seq>`, now));
       return;
     }
+    if (ev.data.length > MAX_EVENT_CHARS) {
+      out.push(this.#deadLetter(ev, 'oversized_event', `event data is ${ev.data.length} characters, limit ${MAX_EVENT_CHARS}`, now));
+      return;
+    }
     let data: unknown;
     try {
       data = JSON.parse(ev.data);
@@ -138,6 +148,7 @@ export class Publisher {
       return;
     }
     const result = normalizeEvent({ streamId: ev.streamId, id: ev.id, name: ev.name as StreamEventName, data }, now, this.#markings);
+    this.#o.logger.debug({ stream: ev.streamId, eventId: ev.id, event: ev.name, commands: result.commands.length, rejects: result.rejects.length }, "normalized");
     for (const r of result.rejects) {
       if (r.reason === 'malformed_event') {
         out.push(this.#deadLetter(ev, r.reason, r.detail, now));

@@ -138,7 +138,9 @@ export async function startOpenCtiEmulator(options: OpenCtiEmulatorOptions): Pro
   const clock = options.clock ?? Date.now;
   const heartbeatMs = options.heartbeatMs ?? 5000;
   const log = new EventLog(options.maxLength ?? 100_000);
-  const generator = new StixGenerator({ seed: options.seed ?? 1, epochMs: options.epochMs ?? clock() });
+  // Generated dates start a day back so they stay before the events that carry them, as on a real
+  // platform (recovery selects objects by updated_at up to the recover date).
+  const generator = new StixGenerator({ seed: options.seed ?? 1, epochMs: options.epochMs ?? clock() - 86_400_000 });
   const entities = new Map<string, StixObject>();
   const relationsByEndpoint = new Map<string, Set<string>>();
   const dependencyJson = new WeakMap<StixObject, string>();
