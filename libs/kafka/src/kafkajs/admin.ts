@@ -1,6 +1,25 @@
 // Topic administration over kafkajs.
-import type { Kafka as KafkaJs } from 'kafkajs';
+import type { Admin as KjsAdmin, Kafka as KafkaJs } from 'kafkajs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Admin } from '../port.ts';
+
+const LEADERS_TIMEOUT_MS = 30_000;
+
+// kafkajs' own waitForLeaders gives up when the broker does not know the new topic yet
+// (UNKNOWN_TOPIC_OR_PARTITION while the metadata propagates from the KRaft controller): poll instead.
+async function waitForLeaders(a: KjsAdmin, topics: string[]): Promise<void> {
+  const deadline = Date.now() + LEADERS_TIMEOUT_MS;
+  for (;;) {
+    try {
+      const { topics: meta } = await a.fetchTopicMetadata({ topics });
+      if (meta.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))) return;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+    }
+    if (Date.now() > deadline) throw new Error(`topics ${topics.join(', ')} have no leader after ${LEADERS_TIMEOUT_MS / 1000} s`);
+    await sleep(100);
+  }
+}
 
 export async function createAdmin(kafka: KafkaJs): Promise<Admin> {
   const a = kafka.admin();
@@ -12,7 +31,7 @@ export async function createAdmin(kafka: KafkaJs): Promise<Admin> {
       if (missing.length === 0) return [];
       try {
         await a.createTopics({
-          waitForLeaders: true,
+          waitForLeaders: false,
           topics: missing.map((t) => ({
             topic: t.name,
             numPartitions: t.partitions,
@@ -25,6 +44,7 @@ export async function createAdmin(kafka: KafkaJs): Promise<Admin> {
         const now = new Set(await a.listTopics());
         if (!missing.every((t) => now.has(t.name))) throw err;
       }
+      await waitForLeaders(a, missing.map((t) => t.name));
       return missing.map((t) => t.name);
     },
     async describeTopics(names) {

@@ -6,6 +6,7 @@ import { AssignerProtocol } from 'kafkajs';
 import type { Kafka as KafkaJs, PartitionAssigner } from 'kafkajs';
 import type { CompactedValue, ReadCompactedOptions } from '../port.ts';
 import { toHeaders } from './records.ts';
+import { withRetries } from './retry.ts';
 
 function onlyPartitions(topic: string, partitions: number[]): PartitionAssigner {
   const name = 'OnlyPartitions';
@@ -34,7 +35,7 @@ export async function readCompacted(kafka: KafkaJs, clientId: string, topic: str
   await admin.connect();
   let offsets;
   try {
-    offsets = await admin.fetchTopicOffsets(topic);
+    offsets = await withRetries(() => admin.fetchTopicOffsets(topic));
   } finally {
     await admin.disconnect();
   }
@@ -65,7 +66,11 @@ export async function readCompacted(kafka: KafkaJs, clientId: string, topic: str
           if (pending.size === 0) resolve();
         }
       });
-      consumer.on(consumer.events.CRASH, ({ payload }) => reject(payload.error));
+      // kafkajs restarts after retriable failures (e.g. the group coordinator still loading).
+      let crashes = 0;
+      consumer.on(consumer.events.CRASH, ({ payload }) => {
+        if (!payload.restart || ++crashes > 5) reject(payload.error);
+      });
       const start = async (): Promise<void> => {
         await consumer.connect();
         await consumer.subscribe({ topics: [topic], fromBeginning: true });

@@ -3,6 +3,7 @@
 import type { Admin as KjsAdmin, Kafka as KafkaJs } from 'kafkajs';
 import type { BatchHandler, Consumer, ConsumerOptions, KafkaLogger, PartitionLag, TopicPartition } from '../port.ts';
 import { byTopic, offsetsByTopic, toIncoming, tpKey } from './records.ts';
+import { withRetries } from './retry.ts';
 
 export async function createConsumer(kafka: KafkaJs, options: ConsumerOptions, logger: KafkaLogger | undefined): Promise<Consumer> {
   const c = kafka.consumer({
@@ -98,10 +99,10 @@ export async function createConsumer(kafka: KafkaJs, options: ConsumerOptions, l
         await admin.connect();
       }
       const a = admin;
-      const committed = await a.fetchOffsets({ groupId: options.groupId, topics: [...options.topics] });
+      const committed = await withRetries(() => a.fetchOffsets({ groupId: options.groupId, topics: [...options.topics] }));
       const out: PartitionLag[] = [];
       for (const topic of options.topics) {
-        const ends = await a.fetchTopicOffsets(topic);
+        const ends = await withRetries(() => a.fetchTopicOffsets(topic));
         const mine = committed.find((t) => t.topic === topic)?.partitions ?? [];
         for (const { partition, high, low } of ends) {
           const raw = mine.find((p) => p.partition === partition)?.offset;

@@ -248,7 +248,8 @@ export interface RunningBroker {
 export async function startLocalBroker(): Promise<RunningBroker> {
   const b = await prepareBroker();
   const child: ChildProcess = spawn('/bin/sh', ['-c', SUPERVISOR, 'kafka-supervisor', b.dataDir, b.logFile, b.java, ...b.javaArgs], {
-    stdio: ['pipe', 'pipe', 'inherit'],
+    // The shell's own stderr only says "Killed" when the JVM is stopped; the JVM writes to the log.
+    stdio: ['pipe', 'pipe', 'ignore'],
   });
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
   const jvmPid = await new Promise<number>((resolve, reject) => {

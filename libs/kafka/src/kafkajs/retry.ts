@@ -1,0 +1,21 @@
+// kafkajs retries some requests itself but not all: right after a topic is created, ListOffsets can
+// still meet NOT_LEADER_FOR_PARTITION or UNKNOWN_TOPIC_OR_PARTITION, which are retriable by nature.
+import { setTimeout as sleep } from 'node:timers/promises';
+
+function isRetriable(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 10; e = e.cause, depth++) {
+    if ((e as { retriable?: unknown }).retriable === true) return true;
+  }
+  return false;
+}
+
+export async function withRetries<T>(fn: () => Promise<T>, attempts = 8): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (attempt >= attempts || !isRetriable(err)) throw err;
+      await sleep(Math.min(100 * 2 ** attempt, 2000));
+    }
+  }
+}
