@@ -3,4 +3,5 @@ export * from './port.ts';
 export * from './topics.ts';
 export { createKafka } from './kafkajs/index.ts';
 export type { KafkajsConfig } from './kafkajs/index.ts';
+export { partitionForKey } from './partitioner.ts';
 export { connectKafka, type KafkaSettings } from './connect.ts';

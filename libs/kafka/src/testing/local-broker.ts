@@ -100,12 +100,14 @@ export async function resolveJars(): Promise<string> {
     const jars = readdirSync(staging).filter((f) => f.endsWith('.jar'));
     if (!jars.some((j) => j.startsWith(`kafka_2.13-${KAFKA_VERSION}`))) throw new Error(`mvn did not deliver kafka_2.13-${KAFKA_VERSION}.jar into ${staging}`);
     writeFileSync(join(staging, '.complete'), `${jars.join('\n')}\n`);
-    try {
-      rmSync(JARS_DIR, { recursive: true, force: true });
-      renameSync(staging, JARS_DIR);
-    } catch (err) {
-      // Another run finished first: use its folder.
-      if (!existsSync(COMPLETE_MARKER)) throw err;
+    // Another run may have finished first: then keep its folder (a broker may be using it).
+    if (!existsSync(COMPLETE_MARKER)) {
+      try {
+        rmSync(JARS_DIR, { recursive: true, force: true });
+        renameSync(staging, JARS_DIR);
+      } catch (err) {
+        if (!existsSync(COMPLETE_MARKER)) throw err;
+      }
     }
     say(`resolved ${jars.length} jars in ${((Date.now() - started) / 1000).toFixed(1)} s into ${relative(REPO_ROOT, JARS_DIR)}`);
     return JARS_DIR;
