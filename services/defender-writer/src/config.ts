@@ -369,6 +369,34 @@ export const writerEnv = {
     default: '30000',
     format: 'milliseconds',
   }),
+  reconcileIntervalMs: envVar({
+    env: 'WRITER_RECONCILE_INTERVAL_MS',
+    description: 'How often the reconciler compares Defender with the state of this writer’s partitions and repairs drift; 0 disables the schedule',
+    schema: parse.int({ min: 0 }),
+    default: '3600000',
+    format: 'milliseconds, 0 = off',
+  }),
+  lagIntervalMs: envVar({
+    env: 'WRITER_LAG_INTERVAL_MS',
+    description: 'How often the consumer lag per partition is measured for the metrics',
+    schema: parse.int({ min: 1000 }),
+    default: '30000',
+    format: 'milliseconds ≥ 1000',
+  }),
+  sessionTimeoutMs: envVar({
+    env: 'WRITER_SESSION_TIMEOUT_MS',
+    description: 'Kafka session timeout of the writers’ group: how long a dead writer keeps its partitions before another takes over',
+    schema: parse.int({ min: 6000 }),
+    default: '30000',
+    format: 'milliseconds ≥ 6000',
+  }),
+  retryPauseMs: envVar({
+    env: 'WRITER_RETRY_PAUSE_MS',
+    description: 'Pause before re-processing a batch whose Defender calls failed transiently while the breaker stayed closed (doubles per failure, up to 60 s)',
+    schema: parse.int({ min: 10 }),
+    default: '5000',
+    format: 'milliseconds',
+  }),
 };
 
 export type WriterEnv = ConfigOf<typeof writerEnv>;

@@ -3,7 +3,7 @@ import type { Logger, Registry } from '@octi-defender/platform';
 import type { WriterConfig } from './config.ts';
 import { DefenderClient } from './defender/client.ts';
 import { DefenderMetrics } from './defender/metrics.ts';
-import { TokenProvider } from './defender/token.ts';
+import { TokenProvider, type TokenSource } from './defender/token.ts';
 
 export * from './config.ts';
 export * from './policy.ts';
@@ -18,13 +18,16 @@ export * from './defender/quota.ts';
 export * from './defender/metrics.ts';
 export * from './defender/token.ts';
 export * from './defender/client.ts';
+export * from './metrics.ts';
+export * from './reconciler.ts';
+export * from './writer.ts';
 
 /** The client as configured: one token provider, the tenant quotas scaled by `share`. */
-export function createDefenderClient(c: WriterConfig, deps: { logger: Logger; registry: Registry; share?: number }): DefenderClient {
+export function createDefenderClient(c: WriterConfig, deps: { logger: Logger; registry: Registry; share?: number; tokens?: TokenSource }): DefenderClient {
   return new DefenderClient({
     baseUrl: c.baseUrl,
     application: c.application,
-    tokens: new TokenProvider(c),
+    tokens: deps.tokens ?? new TokenProvider(c),
     logger: deps.logger,
     metrics: new DefenderMetrics(deps.registry),
     dryRun: c.dryRun,

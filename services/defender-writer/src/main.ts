@@ -1,0 +1,50 @@
+// Entry point: configuration → logger (secrets scrubbed), metrics, Kafka → writer → probes; graceful
+// shutdown on SIGTERM (stop probes, finish the batch and its transaction, leave the group, close).
+import { connectKafka } from '@octi-defender/kafka';
+import { ConfigError, createLogger, createRegistry, HealthServer, installShutdown, secretValues } from '@octi-defender/platform';
+import { loadWriterConfig, writerEnv, type WriterConfig } from './config.ts';
+import { TokenProvider } from './defender/token.ts';
+import { createDefenderClient } from './index.ts';
+import { createWriterMetrics } from './metrics.ts';
+import { Writer } from './writer.ts';
+
+let cfg: WriterConfig;
+try {
+  cfg = loadWriterConfig();
+} catch (err) {
+  if (!(err instanceof ConfigError)) throw err;
+  process.stderr.write(`defender-writer: ${err.message}\n`);
+  process.exit(2);
+}
+
+const logger = createLogger({ name: 'defender-writer', level: cfg.logLevel, secrets: secretValues(writerEnv) });
+const registry = createRegistry({ prefix: 'octi_writer' });
+const metrics = createWriterMetrics(registry);
+const kafka = connectKafka(cfg, 'defender-writer', logger.child({ component: 'kafka' }));
+const tokens = new TokenProvider(cfg);
+const client = createDefenderClient(cfg, { logger: logger.child({ component: 'defender' }), registry, tokens });
+const writer = new Writer(cfg, { kafka, client, tokens, logger: logger.child({ component: 'writer' }), metrics });
+// Liveness never depends on Defender: an open breaker pauses consumption, it does not need a restart.
+const health = new HealthServer({ port: cfg.httpPort, registry })
+  .liveness('process', () => !writer.closed)
+  .readiness('writer', () => writer.ready());
+
+installShutdown({
+  logger,
+  timeoutMs: cfg.shutdownTimeoutMs,
+  steps: [
+    { name: 'stop probes', run: () => health.drain() },
+    { name: 'writer', run: () => writer.close() },
+    { name: 'defender client', run: () => client.close() },
+    { name: 'kafka', run: () => kafka.close() },
+    { name: 'http', run: () => health.close() },
+  ],
+});
+
+await health.start();
+try {
+  await writer.start();
+} catch (err) {
+  logger.fatal({ err }, 'defender-writer could not start');
+  process.exit(1);
+}

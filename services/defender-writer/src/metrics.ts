@@ -1,0 +1,34 @@
+// The writer's own Prometheus series (the Defender client has its own `defender_api_*`). Labels are
+// bounded: partitions, command ops, dead-letter reasons, drift kinds — never indicator values.
+import { Counter, Gauge, type Registry } from '@octi-defender/platform';
+
+export interface WriterMetrics {
+  readonly commands: Counter<'op'>;
+  readonly batches: Counter<'outcome'>;
+  readonly deadLetters: Counter<'reason'>;
+  readonly lag: Gauge<'partition'>;
+  readonly owned: Gauge;
+  readonly capCapacity: Gauge;
+  readonly assigned: Gauge;
+  readonly paused: Gauge;
+  readonly drift: Gauge<'kind'>;
+  readonly reconciles: Counter<'outcome'>;
+  readonly repairs: Counter<'kind'>;
+}
+
+export function createWriterMetrics(registry: Registry): WriterMetrics {
+  const registers = [registry];
+  return {
+    commands: new Counter({ name: 'octi_writer_commands_total', help: 'Commands applied, by op (replayed offsets already applied are not counted)', labelNames: ['op'], registers }),
+    batches: new Counter({ name: 'octi_writer_batches_total', help: 'Batches processed, by outcome (applied, retry: Defender failed transiently, nothing committed)', labelNames: ['outcome'], registers }),
+    deadLetters: new Counter({ name: 'octi_writer_dead_letters_total', help: 'Records written to the dead-letter topic, by reason', labelNames: ['reason'], registers }),
+    lag: new Gauge({ name: 'octi_writer_consumer_lag', help: 'Commands not yet committed by the group, per partition of the commands topic', labelNames: ['partition'], registers }),
+    owned: new Gauge({ name: 'octi_writer_owned_indicators', help: 'Indicators this writer holds in Defender (its partitions)', registers }),
+    capCapacity: new Gauge({ name: 'octi_writer_cap_capacity', help: 'Indicators this writer may hold: floor(MAX_INDICATORS × share)', registers }),
+    assigned: new Gauge({ name: 'octi_writer_assigned_partitions', help: 'Partitions of the commands topic assigned to this writer', registers }),
+    paused: new Gauge({ name: 'octi_writer_paused', help: '1 while consumption is paused after a transient Defender failure or an open breaker', registers }),
+    drift: new Gauge({ name: 'octi_writer_reconcile_drift', help: 'Drift found by the last reconciliation, by kind (missing: state says present, Defender lacks it; orphaned: ours in Defender, no state claims it)', labelNames: ['kind'], registers }),
+    reconciles: new Counter({ name: 'octi_writer_reconciles_total', help: 'Reconciliations, by outcome', labelNames: ['outcome'], registers }),
+    repairs: new Counter({ name: 'octi_writer_reconcile_repairs_total', help: 'Indicators repaired by the reconciler, by kind', labelNames: ['kind'], registers }),
+  };
+}

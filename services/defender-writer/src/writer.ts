@@ -1,0 +1,546 @@
+// The defender-writer component: one member of the tenant's consumer group on the commands topic.
+// Per partition it keeps the KeyStates restored from the compacted state topic (partition p of the
+// state topic is the changelog of commands partition p), applies each batch to Defender, then writes
+// the new states, the dead letters and the consumer offsets in ONE Kafka transaction. A crash before
+// that transaction replays commands whose application is idempotent; a transient Defender failure
+// pauses the partitions without committing, and the same records come back after resume.
+import { hostname } from 'node:os';
+import { decodeCommand } from '@octi-defender/indicators';
+import {
+  partitionForKey,
+  topicDefinitions,
+  type Batch,
+  type Consumer,
+  type Kafka,
+  type OutgoingRecord,
+  type TopicPartition,
+  type TopicPartitionOffset,
+  type TransactionalProducer,
+} from '@octi-defender/kafka';
+import type { Logger } from '@octi-defender/platform';
+import { CapIndex } from './cap.ts';
+import { policyFromConfig, type WriterConfig } from './config.ts';
+import type { DefenderClient } from './defender/client.ts';
+import type { TokenSource } from './defender/token.ts';
+import { desiredFor } from './desired.ts';
+import type { ClaimCommand } from './facts.ts';
+import type { WriterMetrics } from './metrics.ts';
+import { applyOutcomes, chunk, planBatch, replacementDeletes, type KeyState } from './plan.ts';
+import type { Policy } from './policy.ts';
+import { findDrift, ReconcileSchedule, type Drift } from './reconciler.ts';
+import type { ImportOutcome } from './defender/model.ts';
+
+/** The raw record kept in a dead letter is cut to this many characters. */
+const MAX_DEAD_LETTER_RAW = 64 * 1024;
+/** State-topic keys starting with this are the writer's own bookkeeping, never indicator keys. */
+const META_PREFIX = '__writer__/';
+
+export interface WriterDeadLetter {
+  readonly origin: 'defender-writer';
+  readonly reason: string;
+  readonly detail: string;
+  readonly key: string | null;
+  readonly topic?: string;
+  readonly partition?: number;
+  readonly offset?: string;
+  readonly raw?: string;
+  readonly truncated?: boolean;
+  readonly at: string;
+}
+
+/** The state-topic key holding the next command offset to apply for `partition`: it hashes to that partition. */
+export function appliedOffsetKey(partition: number, partitions: number): string {
+  for (let salt = 0; ; salt++) {
+    const key = `${META_PREFIX}applied-offset/${partition}/${salt}`;
+    if (partitionForKey(key, partitions) === partition) return key;
+  }
+}
+
+export function encodeState(s: KeyState): string {
+  return JSON.stringify(s);
+}
+
+export function decodeState(buf: Buffer): KeyState {
+  const v = JSON.parse(buf.toString('utf8')) as KeyState;
+  if (!Array.isArray(v.claims)) throw new Error('state has no claims array');
+  return v;
+}
+
+interface Partition {
+  /** Next command offset not yet applied (from the changelog). */
+  nextOffset: bigint;
+  /** Keys of this partition that may be in `#states` or in the cap. */
+  readonly keys: Set<string>;
+}
+
+export interface WriterDeps {
+  readonly kafka: Kafka;
+  readonly client: DefenderClient;
+  readonly tokens: TokenSource;
+  readonly logger: Logger;
+  readonly metrics: WriterMetrics;
+  /** Distinguishes this member's transactional id (default: host name). */
+  readonly instanceId?: string;
+  readonly now?: () => number;
+}
+
+export class Writer {
+  readonly #cfg: WriterConfig;
+  readonly #kafka: Kafka;
+  readonly #client: DefenderClient;
+  readonly #tokens: TokenSource;
+  readonly #log: Logger;
+  readonly #m: WriterMetrics;
+  readonly #policy: Policy;
+  readonly #now: () => number;
+  readonly #instanceId: string;
+  readonly #cap: CapIndex;
+  readonly #states = new Map<string, KeyState>();
+  readonly #parts = new Map<number, Partition>();
+  #pending = new Set<string>();
+  #partitionCount = 0;
+  #consumer: Consumer | undefined;
+  #producer: TransactionalProducer | undefined;
+  #lock: Promise<unknown> = Promise.resolve();
+  #joined = false;
+  #tokenOk = false;
+  #closed = false;
+  #suspended = false;
+  #resumeTimer: NodeJS.Timeout | undefined;
+  #failures = 0;
+  #lagTimer: NodeJS.Timeout | undefined;
+  #tokenTimer: NodeJS.Timeout | undefined;
+  readonly #reconciler: ReconcileSchedule;
+  readonly #onBreakerOpen = (): void => this.#pauseAll();
+  readonly #onBreakerRecover = (): void => this.#resumeNow('breaker');
+
+  constructor(cfg: WriterConfig, deps: WriterDeps) {
+    this.#cfg = cfg;
+    this.#kafka = deps.kafka;
+    this.#client = deps.client;
+    this.#tokens = deps.tokens;
+    this.#log = deps.logger;
+    this.#m = deps.metrics;
+    this.#policy = policyFromConfig(cfg);
+    this.#now = deps.now ?? Date.now;
+    this.#instanceId = deps.instanceId ?? hostname();
+    this.#cap = new CapIndex(0);
+    this.#reconciler = new ReconcileSchedule(() => this.reconcile(), cfg.reconcileIntervalMs, this.#log);
+  }
+
+  get partitionCount(): number {
+    return this.#partitionCount;
+  }
+
+  /** Group joined (an assignment received at least once) and a Defender token acquired. */
+  ready(): { ok: boolean; detail: string } {
+    if (this.#closed) return { ok: false, detail: 'closed' };
+    if (!this.#joined) return { ok: false, detail: 'consumer group not joined yet' };
+    if (!this.#tokenOk) return { ok: false, detail: 'no Defender token yet' };
+    return { ok: true, detail: `${this.#parts.size} partition(s)${this.#suspended ? ', paused' : ''}` };
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Partitions owned now. */
+  ownedPartitions(): ReadonlySet<number> {
+    return new Set(this.#parts.keys());
+  }
+
+  /** The state of a key of an owned partition (for tests and the reconciler). */
+  state(key: string): KeyState | undefined {
+    return this.#states.get(key);
+  }
+
+  async start(): Promise<void> {
+    await this.#ensureTopics();
+    this.#checkToken();
+    this.#client.on('open', this.#onBreakerOpen);
+    this.#client.on('halfOpen', this.#onBreakerRecover);
+    this.#client.on('close', this.#onBreakerRecover);
+    this.#producer = await this.#kafka.transactionalProducer(`${this.#cfg.consumerGroup}.${this.#instanceId}`);
+    this.#consumer = await this.#kafka.consumer({
+      groupId: this.#cfg.consumerGroup,
+      topics: [this.#cfg.commandsTopic],
+      fromBeginning: true,
+      sessionTimeoutMs: this.#cfg.sessionTimeoutMs,
+      heartbeatIntervalMs: Math.max(500, Math.floor(this.#cfg.sessionTimeoutMs / 10)),
+      onAssigned: (partitions) => this.#exclusive(() => this.#assigned(partitions)),
+      onRevoked: (partitions) => this.#exclusive(() => this.#revoked(partitions)),
+    });
+    await this.#consumer.run((batch) => this.#onBatch(batch));
+    this.#lagTimer = setInterval(() => void this.#measureLag(), this.#cfg.lagIntervalMs);
+    this.#lagTimer.unref();
+    this.#reconciler.start();
+    this.#log.info({ group: this.#cfg.consumerGroup, topic: this.#cfg.commandsTopic, stateTopic: this.#cfg.stateTopic, partitions: this.#partitionCount, dryRun: this.#cfg.dryRun }, 'writer started');
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#lagTimer);
+    clearTimeout(this.#tokenTimer);
+    clearTimeout(this.#resumeTimer);
+    await this.#reconciler.stop();
+    this.#client.off('open', this.#onBreakerOpen);
+    this.#client.off('halfOpen', this.#onBreakerRecover);
+    this.#client.off('close', this.#onBreakerRecover);
+    // Waits for the running batch (which finishes with its transaction), then leaves the group.
+    await this.#consumer?.close();
+    await this.#lock.catch(() => undefined);
+    await this.#producer?.close().catch((err: unknown) => this.#log.warn({ err }, 'closing the producer failed'));
+  }
+
+  /** Compares Defender with the owned partitions' state and repairs the drift. */
+  reconcile(): Promise<Drift | undefined> {
+    return this.#exclusive(async () => {
+      if (this.#closed || this.#parts.size === 0) return undefined;
+      try {
+        const drift = await this.#reconcileLocked();
+        this.#m.reconciles.inc({ outcome: 'ok' });
+        return drift;
+      } catch (err) {
+        this.#m.reconciles.inc({ outcome: 'failed' });
+        throw err;
+      }
+    });
+  }
+
+  async #reconcileLocked(): Promise<Drift> {
+    const view = { partitionCount: this.#partitionCount, ownedPartitions: () => this.ownedPartitions(), states: () => this.#states.entries() };
+    const drift = await findDrift(this.#client, { application: this.#cfg.application, clientId: this.#cfg.clientId }, view, this.#now());
+    this.#m.drift.set({ kind: 'missing' }, drift.missing.length);
+    this.#m.drift.set({ kind: 'orphaned' }, drift.orphaned.length);
+    this.#log.info({ listed: drift.listed, foreign: drift.foreign, missing: drift.missing.length, orphaned: drift.orphaned.length, dryRun: this.#cfg.dryRun }, 'reconciliation');
+    for (const ids of chunk(drift.orphaned.map((o) => o.id))) {
+      await this.#client.batchDelete(ids);
+      this.#m.repairs.inc({ kind: 'orphaned' }, ids.length);
+    }
+    for (const key of drift.missing) {
+      const s = this.#states.get(key);
+      if (!s) continue;
+      // Defender lost it: forget what was applied so the plan imports it again.
+      const { applied: _gone, ...rest } = s;
+      this.#states.set(key, rest);
+      this.#cap.delete(key);
+      this.#pending.add(key);
+    }
+    if (drift.missing.length > 0) {
+      for (const key of drift.missing) this.#track(key);
+      const ok = await this.#apply([], []);
+      if (!ok) throw new Error('re-importing missing indicators failed transiently; they stay pending');
+      this.#m.repairs.inc({ kind: 'missing' }, drift.missing.length);
+    }
+    return drift;
+  }
+
+  /** Serializes batches, rebalances and reconciliations: they all read and write the states. */
+  #exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#lock.then(fn);
+    this.#lock = run.catch(() => undefined);
+    return run;
+  }
+
+  async #ensureTopics(): Promise<void> {
+    const admin = await this.#kafka.admin();
+    try {
+      let commandsPartitions: number | undefined;
+      try {
+        commandsPartitions = (await admin.describeTopics([this.#cfg.commandsTopic]))[0]?.partitions;
+      } catch {
+        commandsPartitions = undefined;
+      }
+      // stateTopicTemplate '{tenant}' with the state topic as "tenant" names the configured topic.
+      const wanted = topicDefinitions(
+        { commandsTopic: this.#cfg.commandsTopic, dlqTopic: this.#cfg.dlqTopic, stateTopicTemplate: '{tenant}', ...(commandsPartitions ? { commandsPartitions } : {}) },
+        [this.#cfg.stateTopic],
+      ).filter((t) => t.role !== 'checkpoints');
+      const created = await admin.createTopics(wanted);
+      if (created.length > 0) this.#log.info({ created }, 'created missing topics');
+      const [commands, state] = await admin.describeTopics([this.#cfg.commandsTopic, this.#cfg.stateTopic]);
+      if (!commands || !state) throw new Error('could not describe the commands and state topics');
+      if (commands.partitions !== state.partitions) {
+        throw new Error(
+          `state topic ${state.name} has ${state.partitions} partitions but commands topic ${commands.name} has ${commands.partitions}: ` +
+            'partition p of the state topic must be the changelog of commands partition p; recreate the state topic with the same count',
+        );
+      }
+      this.#partitionCount = commands.partitions;
+    } finally {
+      await admin.close();
+    }
+  }
+
+  #checkToken(): void {
+    this.#tokens.get().then(
+      () => {
+        this.#tokenOk = true;
+      },
+      (err: unknown) => {
+        this.#log.warn({ err }, 'no Defender token yet; retrying');
+        if (!this.#closed) this.#tokenTimer = setTimeout(() => this.#checkToken(), 5000).unref();
+      },
+    );
+  }
+
+  async #measureLag(): Promise<void> {
+    try {
+      for (const l of (await this.#consumer?.lag()) ?? []) {
+        if (this.#parts.has(l.partition)) this.#m.lag.set({ partition: String(l.partition) }, Number(l.lag));
+        else this.#m.lag.remove({ partition: String(l.partition) });
+      }
+    } catch (err) {
+      this.#log.debug({ err }, 'consumer lag not measured');
+    }
+  }
+
+  #updateShare(): void {
+    const share = this.#parts.size / Math.max(1, this.#partitionCount);
+    if (share > 0) this.#client.setShare(share);
+    this.#cap.setCapacity(Math.floor(this.#cfg.maxIndicators * share));
+    this.#m.capCapacity.set(this.#cap.capacity);
+    this.#m.assigned.set(this.#parts.size);
+  }
+
+  #updateOwned(): void {
+    let n = 0;
+    for (const s of this.#states.values()) if (s.applied) n++;
+    this.#m.owned.set(n);
+  }
+
+  async #assigned(partitions: readonly TopicPartition[]): Promise<void> {
+    const now = this.#now();
+    for (const { partition } of partitions) {
+      if (this.#parts.has(partition)) continue;
+      const stored = await this.#kafka.readCompacted(this.#cfg.stateTopic, { partitions: [partition] });
+      const part: Partition = { nextOffset: 0n, keys: new Set() };
+      let restored = 0;
+      for (const [key, v] of stored) {
+        if (key.startsWith(META_PREFIX)) {
+          if (key === appliedOffsetKey(partition, this.#partitionCount)) part.nextOffset = BigInt((JSON.parse(v.value.toString('utf8')) as { next: string }).next);
+          continue;
+        }
+        let s: KeyState;
+        try {
+          s = decodeState(v.value);
+        } catch (err) {
+          this.#log.error({ err, key, offset: v.offset.toString() }, 'unreadable state record ignored');
+          continue;
+        }
+        this.#states.set(key, s);
+        part.keys.add(key);
+        restored++;
+        const d = desiredFor(s.claims, this.#policy, now);
+        if (d.present && d.hash !== s.rejectedHash) {
+          this.#cap.set(key, d.strength);
+          if (s.applied) this.#cap.confirm(key);
+        }
+        if (s.staleIds?.length) this.#pending.add(key);
+      }
+      this.#parts.set(partition, part);
+      this.#log.info({ partition, keys: restored, nextOffset: part.nextOffset.toString() }, 'partition state restored');
+    }
+    this.#joined = true;
+    this.#updateShare();
+    this.#updateOwned();
+    // Settle the cap with the new capacity and retry pending keys, even if no command arrives.
+    void this.#exclusive(() => this.#maintain());
+  }
+
+  #revoked(partitions: readonly TopicPartition[]): Promise<void> {
+    for (const { partition } of partitions) {
+      const part = this.#parts.get(partition);
+      if (!part) continue;
+      for (const key of part.keys) {
+        this.#states.delete(key);
+        this.#cap.delete(key);
+        this.#pending.delete(key);
+      }
+      this.#parts.delete(partition);
+      this.#m.lag.remove({ partition: String(partition) });
+    }
+    this.#log.info({ partitions: partitions.map((p) => p.partition) }, 'partitions revoked; their state dropped');
+    this.#updateShare();
+    this.#updateOwned();
+    return Promise.resolve();
+  }
+
+  /** A plan without commands: cap moves and pending keys. */
+  async #maintain(): Promise<void> {
+    if (this.#closed || this.#suspended || this.#parts.size === 0) return;
+    try {
+      const ok = await this.#apply([], []);
+      if (!ok) this.#suspend();
+    } catch (err) {
+      this.#log.error({ err }, 'maintenance round failed');
+    }
+  }
+
+  #track(key: string): boolean {
+    const p = partitionForKey(key, this.#partitionCount);
+    const part = this.#parts.get(p);
+    part?.keys.add(key);
+    return part !== undefined;
+  }
+
+  async #onBatch(batch: Batch): Promise<void> {
+    await this.#exclusive(async () => {
+      const part = this.#parts.get(batch.partition);
+      // Not resolving = the records come back after resume or go to the partition's new owner.
+      if (this.#suspended || this.#closed || batch.isStale() || !part) return;
+      const commands: ClaimCommand[] = [];
+      const deadLetters: OutgoingRecord[] = [];
+      const at = new Date(this.#now()).toISOString();
+      for (const r of batch.records) {
+        if (r.offset < part.nextOffset) continue;
+        const where = { key: r.key, topic: r.topic, partition: r.partition, offset: r.offset.toString() };
+        if (r.value === null) {
+          deadLetters.push(this.#deadLetter({ ...where, reason: 'empty_value', detail: 'record has no value', at }));
+          continue;
+        }
+        const d = decodeCommand(r.value);
+        if (!d.ok) {
+          const raw = r.value.toString('utf8');
+          const truncated = raw.length > MAX_DEAD_LETTER_RAW;
+          deadLetters.push(this.#deadLetter({ ...where, reason: d.error.code, detail: d.error.message, raw: truncated ? raw.slice(0, MAX_DEAD_LETTER_RAW) : raw, truncated, at }));
+          continue;
+        }
+        if (d.value.key !== r.key || partitionForKey(d.value.key, this.#partitionCount) !== batch.partition) {
+          deadLetters.push(this.#deadLetter({ ...where, reason: 'key_mismatch', detail: `command key ${JSON.stringify(d.value.key)} is not the record key`, at }));
+          continue;
+        }
+        commands.push(d.value);
+        this.#track(d.value.key);
+      }
+      const next = batch.lastOffset + 1n;
+      const ok = await this.#apply(commands, deadLetters, [{ topic: batch.topic, partition: batch.partition, offset: next }]);
+      if (!ok) {
+        this.#m.batches.inc({ outcome: 'retry' });
+        this.#suspend();
+        return;
+      }
+      for (const c of commands) this.#m.commands.inc({ op: c.op });
+      this.#m.batches.inc({ outcome: 'applied' });
+      part.nextOffset = next;
+      batch.resolveOffset(batch.lastOffset);
+    });
+  }
+
+  #deadLetter(letter: Omit<WriterDeadLetter, 'origin'>): OutgoingRecord {
+    this.#m.deadLetters.inc({ reason: letter.reason });
+    this.#log.warn({ reason: letter.reason, detail: letter.detail, key: letter.key, partition: letter.partition, offset: letter.offset }, 'sent to the dead-letter topic');
+    const value: WriterDeadLetter = { origin: 'defender-writer', ...letter };
+    return {
+      topic: this.#cfg.dlqTopic,
+      key: letter.key ?? `${letter.topic ?? ''}:${letter.partition ?? ''}:${letter.offset ?? ''}`,
+      value: JSON.stringify(value),
+      headers: { origin: 'defender-writer', reason: letter.reason },
+    };
+  }
+
+  /**
+   * Plans, calls Defender, then commits states + dead letters (+ offsets) in one transaction and only
+   * then updates memory. Returns false on a transient Defender failure: nothing written, nothing
+   * committed, memory untouched (the caller replays).
+   */
+  async #apply(commands: readonly ClaimCommand[], deadLetters: readonly OutgoingRecord[], offsets: readonly TopicPartitionOffset[] = []): Promise<boolean> {
+    const lookup = (key: string): KeyState | undefined => this.#states.get(key);
+    const now = this.#now();
+    const pending = [...this.#pending].filter((k) => this.#parts.has(partitionForKey(k, this.#partitionCount)));
+    const plan = planBatch({ commands, lookup, policy: this.#policy, cap: this.#cap, now, pending });
+    for (const key of plan.keys) this.#track(key);
+    const deletedIds = new Set<string>();
+    const imported = new Map<string, ImportOutcome>();
+    try {
+      for (const c of plan.deletes) {
+        await this.#client.batchDelete(c.map((d) => d.id));
+        for (const d of c) deletedIds.add(d.id);
+      }
+      for (const c of plan.imports) {
+        const out = await this.#client.import(c.map((p) => p.indicator));
+        c.forEach((p, i) => {
+          const o = out[i];
+          if (o) imported.set(p.key, o);
+        });
+      }
+      for (const c of replacementDeletes(plan, imported)) {
+        await this.#client.batchDelete(c.map((d) => d.id));
+        for (const d of c) deletedIds.add(d.id);
+      }
+    } catch (err) {
+      this.#log.warn({ err, breaker: this.#client.breakerState }, 'Defender call failed; batch not committed, consumption paused');
+      return false;
+    }
+    const transient = [...imported.values()].filter((o) => !o.ok && !o.permanent);
+    if (transient.length > 0) {
+      this.#log.warn({ items: transient.length, reason: transient[0] && !transient[0].ok ? transient[0].reason : undefined }, 'Defender refused items transiently; batch not committed, consumption paused');
+      return false;
+    }
+    if (this.#cfg.dryRun && (plan.deletes.length > 0 || plan.imports.length > 0)) {
+      this.#log.info({ dryRun: true, imports: plan.imports.flat().length, deletes: plan.deletes.flat().length, dropped: plan.dropped.length, unchanged: plan.unchanged.length }, 'dry run: plan');
+    }
+    const result = applyOutcomes(plan, { imported, deletedIds }, lookup, this.#cap);
+    const records: OutgoingRecord[] = [...deadLetters];
+    for (const [key, s] of result.states) {
+      records.push({ topic: this.#cfg.stateTopic, key, value: s ? encodeState(s) : null });
+    }
+    const at = new Date(now).toISOString();
+    for (const r of result.rejected) {
+      records.push(this.#deadLetter({ key: r.key, reason: 'defender_rejected', detail: r.reason, at }));
+    }
+    for (const o of offsets) {
+      records.push({ topic: this.#cfg.stateTopic, key: appliedOffsetKey(o.partition, this.#partitionCount), value: JSON.stringify({ next: o.offset.toString() }) });
+    }
+    if (records.length > 0 || offsets.length > 0) {
+      const producer = this.#producer;
+      if (!producer) throw new Error('writer not started');
+      await producer.transaction(async (tx) => {
+        if (records.length > 0) await tx.send(records);
+        if (offsets.length > 0) await tx.sendOffsets(this.#cfg.consumerGroup, offsets);
+      });
+    }
+    for (const [key, s] of result.states) {
+      if (s) this.#states.set(key, s);
+      else this.#states.delete(key);
+    }
+    this.#pending = new Set([...[...this.#pending].filter((k) => !result.states.has(k) && !plan.keys.includes(k)), ...result.pending]);
+    this.#failures = 0;
+    this.#updateOwned();
+    return true;
+  }
+
+  #pauseAll(): void {
+    const c = this.#consumer;
+    if (!c || this.#closed) return;
+    const assigned = c.assignment();
+    if (assigned.length > 0) c.pause(assigned);
+    this.#m.paused.set(1);
+  }
+
+  /** Pauses every partition; resumes on the breaker's halfOpen/close, or after a backoff if it stays closed. */
+  #suspend(): void {
+    this.#suspended = true;
+    this.#pauseAll();
+    this.#failures++;
+    clearTimeout(this.#resumeTimer);
+    if (this.#client.breakerState === 'open') return;
+    const delay = Math.min(60_000, this.#cfg.retryPauseMs * 2 ** Math.min(10, this.#failures - 1));
+    this.#resumeTimer = setTimeout(() => this.#resumeNow('backoff'), delay);
+    this.#resumeTimer.unref();
+  }
+
+  #resumeNow(why: string): void {
+    clearTimeout(this.#resumeTimer);
+    const c = this.#consumer;
+    if (!c || this.#closed) return;
+    if (!this.#suspended && c.paused().length === 0) return;
+    this.#suspended = false;
+    const assigned = c.assignment();
+    if (assigned.length > 0) c.resume(assigned);
+    this.#m.paused.set(0);
+    this.#log.info({ why }, 'consumption resumed');
+    if (this.#pending.size > 0) void this.#exclusive(() => this.#maintain());
+  }
+}
