@@ -2,9 +2,17 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import type { DefenderEmulator } from '@octi-defender/emulators';
-import { createCommandsTopic, emulator, groupLag, ip, ours, publish, publishRaw, readDlq, startWriter, uniqueTopics, up, waitFor, writerEnv, writes } from './harness.ts';
+import { CLIENT_ID, SECRET, createCommandsTopic, down, emulator, groupLag, ip, ours, publish, publishRaw, readDlq, startWriter, uniqueTopics, up, waitFor, writerEnv, writes } from './harness.ts';
 
 let emu: DefenderEmulator;
+
+async function deleteById(e: DefenderEmulator, id: string): Promise<void> {
+  // Out-of-band delete (an admin in the portal): the emulator's API, with its own token.
+  const tok = await fetch(e.tokenUrl, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ grant_type: 'client_credentials', client_id: CLIENT_ID, client_secret: SECRET, scope: 'https://api.securitycenter.microsoft.com/.default' }) });
+  const { access_token: token } = (await tok.json()) as { access_token: string };
+  const res = await fetch(`${e.url}/api/indicators/${id}`, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } });
+  assert.ok(res.ok, `delete ${id}: ${res.status}`);
+}
 before(async () => {
   emu = await emulator();
 });
@@ -50,6 +58,80 @@ describe('defender-writer against Kafka and the Defender emulator', () => {
       assert.equal(writes(emu), calls, 'restored state: the replay costs no Defender call');
     } finally {
       await w2.stop();
+    }
+  });
+
+  test('two sources on one value: retracting one keeps it, both deletes it; others’ indicators untouched, also by the reconciler', async () => {
+    const t = uniqueTopics();
+    await createCommandsTopic(t, 2);
+    const foreign = emu.seedIndicators(
+      [{ indicatorValue: ip(500), indicatorType: 'IpAddress', action: 'Block', title: 'x', description: 'x', application: 'OpenCTI Defender Sync', severity: 'High', generateAlert: true }],
+      { clientId: 'other' },
+    );
+    const w = await startWriter(writerEnv(emu, t));
+    try {
+      await publish(t, [up('src-a', ip(1)), up('src-b', ip(1)), up('src-a', ip(2))]);
+      await waitFor('both in Defender', () => ours(emu).length === 2);
+      await publish(t, [down('src-a', ip(1))]);
+      await waitFor('committed', async () => (await groupLag(t)) === 0n);
+      assert.deepEqual(ours(emu), [`${ip(1)}:Block`, `${ip(2)}:Block`]);
+      await publish(t, [down('src-b', ip(1))]);
+      await waitFor('deleted', () => ours(emu).length === 1);
+      assert.deepEqual(ours(emu), [`${ip(2)}:Block`]);
+      // Reconciler: delete ours by hand (missing), seed an orphan of ours on an owned partition.
+      const mine = emu.indicators().find((i) => i.createdBy === CLIENT_ID);
+      assert.ok(mine);
+      const orphan = emu.seedIndicators(
+        [{ indicatorValue: ip(77), indicatorType: 'IpAddress', action: 'Block', title: 'o', description: 'o', application: 'OpenCTI Defender Sync', severity: 'High', generateAlert: true }],
+        { clientId: CLIENT_ID },
+      );
+      await deleteById(emu, mine.id);
+      const drift = await w.writer.reconcile();
+      assert.ok(drift);
+      assert.deepEqual(drift.missing, [`IpAddress:${ip(2)}`]);
+      assert.deepEqual(drift.orphaned.map((o) => o.id), orphan.map((o) => o.id));
+      assert.deepEqual(ours(emu), [`${ip(2)}:Block`]);
+      const again = await w.writer.reconcile();
+      assert.equal(again?.missing.length, 0);
+      assert.equal(again?.orphaned.length, 0);
+      const other = emu.indicators().filter((i) => i.createdBy === 'other');
+      assert.deepEqual(other, foreign, 'the other application’s indicator is unchanged');
+    } finally {
+      await w.stop();
+    }
+  });
+
+  test('the cap: with MAX_INDICATORS=K exactly the K strongest are in Defender', async () => {
+    const t = uniqueTopics();
+    await createCommandsTopic(t, 1);
+    const w = await startWriter(writerEnv(emu, t, { MICROSOFT_DEFENDER_INTEL_MAX_INDICATORS: '5' }));
+    try {
+      const cmds = Array.from({ length: 12 }, (_, i) => up('src-a', ip(i + 1), 60 + i * 3));
+      await publish(t, cmds.slice(0, 6));
+      await waitFor('first five', () => ours(emu).length === 5);
+      await publish(t, cmds.slice(6));
+      await waitFor('committed', async () => (await groupLag(t)) === 0n);
+      await waitFor('the five strongest', () => ours(emu).join() === [8, 9, 10, 11, 12].map((i) => `${ip(i)}:Block`).sort().join());
+      await publish(t, [down('src-a', ip(12))]);
+      await waitFor('the next strongest re-admitted', () => ours(emu).join() === [7, 8, 9, 10, 11].map((i) => `${ip(i)}:Block`).sort().join());
+    } finally {
+      await w.stop();
+    }
+  });
+
+  test('dry run sends no write and logs the plan', async () => {
+    const t = uniqueTopics();
+    await createCommandsTopic(t, 1);
+    const w = await startWriter(writerEnv(emu, t, { MICROSOFT_DEFENDER_INTEL_PASSIVE_ONLY: 'true' }));
+    try {
+      await publish(t, [up('src-a', ip(1)), up('src-a', ip(2))]);
+      await waitFor('committed', async () => (await groupLag(t)) === 0n);
+      assert.equal(writes(emu), 0);
+      assert.equal(emu.indicators().length, 0);
+      assert.ok(w.lines.some((l) => l.includes('dry run: Defender request not sent') && l.includes(ip(2))));
+      assert.ok(w.lines.some((l) => l.includes('dry run: plan')));
+    } finally {
+      await w.stop();
     }
   });
 });
