@@ -274,7 +274,7 @@ export async function startLocalBroker(): Promise<RunningBroker> {
     stopping ??= (async () => {
       process.removeListener('exit', onExit);
       child.stdin?.end();
-      const timedOut = await Promise.race([exited.then(() => false), sleep(15_000).then(() => true)]);
+      const timedOut = await Promise.race([exited.then(() => false), sleep(15_000, undefined, { ref: false }).then(() => true)]);
       if (timedOut) {
         onExit();
         child.kill('SIGKILL');
