@@ -169,7 +169,9 @@ export interface PreparedBroker {
 export async function prepareBroker(): Promise<PreparedBroker> {
   await checkJava();
   const jars = await resolveJars();
-  const [brokerPort, controllerPort] = [await freePort(), await freePort()];
+  const brokerPort = await freePort();
+  let controllerPort = await freePort();
+  while (controllerPort === brokerPort) controllerPort = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), 'octi-kafka-'));
   const logFile = newLogFile();
   const settings = {
