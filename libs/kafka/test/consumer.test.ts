@@ -2,6 +2,7 @@
 // manual commits, pause/resume, assignment callbacks, lag.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { partitionForKey } from '../src/index.ts';
 import type { Batch, IncomingRecord, TopicPartition } from '../src/index.ts';
 import { testBed, unique, waitFor } from './helpers.ts';
 import type { TestBed } from './helpers.ts';
@@ -45,6 +46,8 @@ test('produce/consume round trip through the kafkajs adapter against a real brok
     assert.equal(r.value?.toString(), `value-${i}`);
     assert.equal(r.headers['schema-version']?.toString(), '1');
   }
+  // partitionForKey predicts where the producer put each key.
+  assert.ok(received.every((r) => r.key !== null && partitionForKey(r.key, 3) === r.partition));
   // Same key, same partition, in send order.
   for (let k = 0; k < 4; k++) {
     const same = received.filter((r) => r.key === `key-${k}`);
