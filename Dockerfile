@@ -78,7 +78,8 @@ EXPOSE 9464
 STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.HTTP_PORT||9464)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-ENTRYPOINT ["/usr/bin/tini", "--", "node"]
+# kafkajs arms a negative timer that Node 24 reports as TimeoutNegativeWarning (harmless).
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "--disable-warning=TimeoutNegativeWarning"]
 
 # ---------------------------------------------------------------------------------------------------
 FROM runtime AS stream-listener

@@ -6,10 +6,8 @@ import { startKafka } from '@octi-defender/kafka/testing';
 import type { TestKafka } from '@octi-defender/kafka/testing';
 
 const patterns = ['libs/*/test/**/*.test.ts', 'services/*/test/**/*.test.ts', 'scripts/test/**/*.test.ts'];
-const args = process.argv.slice(2);
-// `--unit`: no broker is started (tests that need Kafka then fail for want of KAFKA_BROKERS).
-const unit = args.includes('--unit');
-const extra = args.filter((a) => a !== '--unit');
+// Extra arguments go to node --test (e.g. --test-name-pattern=…).
+const extra = process.argv.slice(2);
 
 function run(env: NodeJS.ProcessEnv): Promise<number> {
   return new Promise((resolve) => {
@@ -34,18 +32,16 @@ function run(env: NodeJS.ProcessEnv): Promise<number> {
 
 // Until the tests run, a signal ends this process the default way; the broker's supervisor notices
 // (its stdin pipe closes) and removes the JVM and its data.
-let kafka: TestKafka | undefined;
-if (!unit) {
-  try {
-    kafka = await startKafka();
-  } catch (err) {
-    console.error(`kafka: ${err instanceof Error ? err.message : String(err)}`);
-    console.error('kafka: no broker, so the tests cannot run (set KAFKA_BROKERS, or install Java 17+ and Maven)');
-    process.exit(1);
-  }
+let kafka: TestKafka;
+try {
+  kafka = await startKafka();
+} catch (err) {
+  console.error(`kafka: ${err instanceof Error ? err.message : String(err)}`);
+  console.error('kafka: no broker, so the tests cannot run (set KAFKA_BROKERS, or install Java 17+ and Maven)');
+  process.exit(1);
 }
 try {
-  process.exitCode = await run({ ...process.env, ...(kafka ? { KAFKA_BROKERS: kafka.brokers.join(',') } : {}) });
+  process.exitCode = await run({ ...process.env, KAFKA_BROKERS: kafka.brokers.join(',') });
 } finally {
-  await kafka?.stop();
+  await kafka.stop();
 }
