@@ -5,8 +5,12 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { ConfigSpec } from '@octi-defender/platform';
 import { listenerEnv } from '../services/stream-listener/src/config.ts';
+import { writerEnv } from '../services/defender-writer/src/config.ts';
 
-export const services: ReadonlyArray<{ name: string; spec: ConfigSpec }> = [{ name: 'stream-listener', spec: listenerEnv }];
+export const services: ReadonlyArray<{ name: string; spec: ConfigSpec }> = [
+  { name: 'stream-listener', spec: listenerEnv },
+  { name: 'defender-writer', spec: writerEnv },
+];
 
 export const README = fileURLToPath(new URL('../README.md', import.meta.url));
 
