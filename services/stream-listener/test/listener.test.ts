@@ -225,3 +225,37 @@ test('a standby takes over when the active listener leaves, and a fenced listene
   octi.append({ op: 'create', data: octi.generator.indicator('url') });
   await until('b stepped down or re-elected after being fenced', () => b.lines.some((l) => l.includes('fenced by a newer listener')));
 });
+
+test('follows several streams at once, with a checkpoint per stream', async (t) => {
+  const other = 'c1a2b3c4-0000-4000-8000-000000000002';
+  // Two filtered views of one platform: IPv4 indicators on one stream, domains on the other.
+  const octi = await startOpenCtiEmulator({
+    port: 0,
+    host: '127.0.0.1',
+    token: TOKEN,
+    heartbeatMs: 200,
+    seed: 11,
+    streams: [
+      { id: STREAM, filters: { mode: 'and', filters: [{ key: 'x_opencti_main_observable_type', values: ['IPv4-Addr'], operator: 'eq', mode: 'or' }], filterGroups: [] } },
+      { id: other, filters: { mode: 'and', filters: [{ key: 'x_opencti_main_observable_type', values: ['Domain-Name'], operator: 'eq', mode: 'or' }], filterGroups: [] } },
+    ],
+  });
+  t.after(() => octi.close());
+  const topics = uniqueTopics();
+  const h = startListener(listenerConfig(octi.url, [STREAM, other], topics, { CONNECTOR_LIVE_STREAM_START_FROM: '0-0' }));
+  t.after(() => h.close());
+  const observer = testKafka();
+  t.after(() => observer.close());
+
+  octi.append({ op: 'create', data: octi.generator.indicator('ipv4') }, { op: 'create', data: octi.generator.indicator('domain') });
+  await h.listener.start();
+  const reader = await tail(observer, topics.commands);
+  t.after(() => reader.close());
+  await until('one command per stream', () => new Set(reader.commands().map((c) => c.source.streamId)).size === 2 && reader.records.length >= 2);
+  const byStream = new Map(reader.commands().map((c) => [c.source.streamId, c.key.split(':')[0]]));
+  assert.deepEqual(Object.fromEntries(byStream), { [STREAM]: 'IpAddress', [other]: 'DomainName' });
+  await until('a checkpoint per stream', async () => {
+    const stored = await h.kafka.readCompacted(topics.checkpoints);
+    return decodeCheckpoint(STREAM, stored.get(STREAM)?.value ?? null) !== undefined && decodeCheckpoint(other, stored.get(other)?.value ?? null) !== undefined;
+  });
+});
