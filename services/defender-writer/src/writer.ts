@@ -109,6 +109,8 @@ export class Writer {
   #resumeTimer: NodeJS.Timeout | undefined;
   #failures = 0;
   #lagTimer: NodeJS.Timeout | undefined;
+  /** The lag measurement in flight: close() waits for it, else its admin reconnects after the close. */
+  #lagRun: Promise<void> | undefined;
   #tokenTimer: NodeJS.Timeout | undefined;
   readonly #reconciler: ReconcileSchedule;
   readonly #onBreakerOpen = (): void => this.#pauseAll();
@@ -171,7 +173,12 @@ export class Writer {
       onRevoked: (partitions) => this.#exclusive(() => this.#revoked(partitions)),
     });
     await this.#consumer.run((batch) => this.#onBatch(batch));
-    this.#lagTimer = setInterval(() => void this.#measureLag(), this.#cfg.lagIntervalMs);
+    this.#lagTimer = setInterval(() => {
+      if (this.#closed || this.#lagRun) return;
+      this.#lagRun = this.#measureLag().finally(() => {
+        this.#lagRun = undefined;
+      });
+    }, this.#cfg.lagIntervalMs);
     this.#lagTimer.unref();
     this.#reconciler.start();
     this.#log.info({ group: this.#cfg.consumerGroup, topic: this.#cfg.commandsTopic, stateTopic: this.#cfg.stateTopic, partitions: this.#partitionCount, dryRun: this.#cfg.dryRun }, 'writer started');
@@ -187,6 +194,9 @@ export class Writer {
     this.#client.off('open', this.#onBreakerOpen);
     this.#client.off('halfOpen', this.#onBreakerRecover);
     this.#client.off('close', this.#onBreakerRecover);
+    // A lag() still running when the consumer closes reopens a broker connection (kafkajs reconnects
+    // on demand) that nothing closes any more and that keeps the process alive.
+    await this.#lagRun;
     // Waits for the running batch (which finishes with its transaction), then leaves the group.
     await this.#consumer?.close();
     await this.#lock.catch(() => undefined);

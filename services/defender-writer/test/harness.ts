@@ -211,3 +211,33 @@ export function writes(emu: DefenderEmulator): number {
   const s = emu.stats();
   return s.import.calls + s.batchDelete.calls;
 }
+
+/** The group's committed offset per partition ('-' when none). */
+export async function committedOffsets(t: Topics): Promise<string[]> {
+  const kafka = createKafka({ brokers: requireBrokers(), clientId: 'writer-test-lag' });
+  try {
+    const c = await kafka.consumer({ groupId: t.group, topics: [t.commands] });
+    const lags = await c.lag();
+    await c.close();
+    return lags.map((l) => `${l.partition}:${l.committed === null ? '-' : l.committed.toString()}`);
+  } finally {
+    await kafka.close();
+  }
+}
+
+/** The state topic as key → offset (the offset moves whenever a key is written again). */
+export async function stateSnapshot(t: Topics): Promise<Record<string, string>> {
+  const kafka = createKafka({ brokers: requireBrokers(), clientId: 'writer-test-state' });
+  try {
+    const out: Record<string, string> = {};
+    for (const [k, v] of await kafka.readCompacted(t.state)) out[k] = v.offset.toString();
+    return out;
+  } finally {
+    await kafka.close();
+  }
+}
+
+export async function gauge(registry: Registry, name: string): Promise<number | undefined> {
+  const m = await registry.getSingleMetric(name)?.get();
+  return m?.values[0]?.value;
+}

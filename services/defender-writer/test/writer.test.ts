@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import type { DefenderEmulator } from '@octi-defender/emulators';
-import { CLIENT_ID, SECRET, createCommandsTopic, down, emulator, groupLag, ip, ours, publish, publishRaw, readDlq, startWriter, uniqueTopics, up, waitFor, writerEnv, writes } from './harness.ts';
+import { CLIENT_ID, SECRET, committedOffsets, createCommandsTopic, down, emulator, gauge, groupLag, ip, ours, publish, publishRaw, readDlq, stateSnapshot, startWriter, uniqueTopics, up, waitFor, writerEnv, writes } from './harness.ts';
 
 let emu: DefenderEmulator;
 
@@ -159,6 +159,75 @@ describe('defender-writer against Kafka and the Defender emulator', () => {
     } finally {
       await a.stop();
       await b.stop();
+    }
+  });
+
+  test('a Defender outage opens the breaker and pauses consumption; nothing is committed until it ends, then Defender converges exactly', async () => {
+    const t = uniqueTopics();
+    await createCommandsTopic(t, 2);
+    const w = await startWriter(writerEnv(emu, t));
+    try {
+      await publish(t, [up('src-a', ip(1)), up('src-a', ip(2))]);
+      await waitFor('first indicators', () => ours(emu).length === 2);
+      await waitFor('committed', async () => (await groupLag(t)) === 0n);
+      const committed = await committedOffsets(t);
+      const state = await stateSnapshot(t);
+      emu.faults({ type: 'status', status: 503, endpoints: ['import', 'batchDelete'] });
+      const cmds = [...Array.from({ length: 40 }, (_, i) => up('src-a', ip(i + 10))), down('src-a', ip(1))];
+      await publish(t, cmds);
+      await waitFor('breaker open', () => w.client.breakerState === 'open');
+      await waitFor('consumption paused', async () => (await gauge(w.registry, 'octi_writer_paused')) === 1);
+      // Several half-open probes (reset 500 ms) fail meanwhile.
+      const failedBefore = emu.requests('import').filter((r) => r.status === 503).length;
+      await waitFor('more failed probes', () => emu.requests('import').filter((r) => r.status === 503).length >= failedBefore + 2, 10_000);
+      assert.deepEqual(await committedOffsets(t), committed, 'no offset committed while Defender fails');
+      assert.deepEqual(await stateSnapshot(t), state, 'the state topic has not advanced');
+      assert.deepEqual(ours(emu), [`${ip(1)}:Block`, `${ip(2)}:Block`]);
+      assert.equal(w.writer.ready().ok, true, 'readiness does not depend on the breaker');
+      emu.clearFaults();
+      await waitFor('committed', async () => (await groupLag(t)) === 0n);
+      const expected = [2, ...Array.from({ length: 40 }, (_, i) => i + 10)].map((i) => `${ip(i)}:Block`).sort();
+      await waitFor('converged', () => ours(emu).join() === expected.join());
+      assert.equal(new Set(emu.indicators().map((i) => i.indicatorValue)).size, emu.indicators().length, 'no duplicates');
+      assert.equal(await gauge(w.registry, 'octi_writer_paused'), 0);
+      assert.notDeepEqual(await stateSnapshot(t), state);
+    } finally {
+      await w.stop();
+    }
+  });
+
+  test('429 storms: Retry-After is honoured and everything converges', async () => {
+    const t = uniqueTopics();
+    await createCommandsTopic(t, 1);
+    const limited = await emulator({ rateLimits: { import: [{ limit: 2, windowMs: 1000 }] } });
+    try {
+      // The client's own budget is loose (4/s) so the emulator's 2/s answers 429; delays up to 5 s, and
+      // a breaker reset longer than Retry-After so that no half-open probe comes early.
+      const w = await startWriter(
+        writerEnv(limited, t, { DEFENDER_QUOTA_IMPORT_PER_MINUTE: '240', DEFENDER_HTTP_MAX_RETRIES: '5', DEFENDER_RETRY_MAX_MS: '5000', DEFENDER_BREAKER_RESET_MS: '3000' }),
+      );
+      try {
+        for (let i = 0; i < 8; i++) await publish(t, [up('src-a', ip(i + 1))]);
+        await waitFor('converged', () => ours(limited).length === 8);
+        await waitFor('committed', async () => (await groupLag(t)) === 0n);
+        assert.deepEqual(ours(limited), Array.from({ length: 8 }, (_, i) => `${ip(i + 1)}:Block`).sort());
+        const imports = limited.requests('import');
+        assert.ok(imports.every((r) => r.status === 200 || r.status === 429), JSON.stringify(imports.map((r) => r.status)));
+        assert.ok(imports.some((r) => r.status === 429), 'the storm happened');
+        assert.equal(imports.filter((r) => r.status === 200).reduce((n, r) => n + (r.items ?? 0), 0), 8, 'each indicator accepted once');
+        // Retry-After is 1 s here: no import follows a 429 sooner (10 ms of clock slack).
+        for (let i = 0; i + 1 < imports.length; i++) {
+          const a = imports[i];
+          const b = imports[i + 1];
+          if (a?.status !== 429 || !b) continue;
+          const gap = Date.parse(b.time) - Date.parse(a.time);
+          assert.ok(gap >= 990, `import ${b.seq} came ${gap} ms after the 429 of ${a.seq}`);
+        }
+      } finally {
+        await w.stop();
+      }
+    } finally {
+      await limited.close();
     }
   });
 });
