@@ -68,6 +68,20 @@ export function loadConfig<S extends ConfigSpec>(spec: S, env: NodeJS.ProcessEnv
   return out as ConfigOf<S>;
 }
 
+/**
+ * For entry points: loads the configuration or, on a ConfigError, prints it (values of secrets are
+ * never in it) and exits with status 2, the conventional "bad usage" code, instead of a stack trace.
+ */
+export function loadConfigOrExit<T>(service: string, load: () => T): T {
+  try {
+    return load();
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`${service}: ${err.message}\n`);
+    process.exit(2);
+  }
+}
+
 /** The values of the secret variables actually set, so the logger can scrub them from any output. */
 export function secretValues(spec: ConfigSpec, env: NodeJS.ProcessEnv = process.env): string[] {
   const out: string[] = [];

@@ -64,3 +64,13 @@ test('empty values count as unset', () => {
   assert.throws(() => loadConfig(spec, { OPENCTI_URL: '', OPENCTI_TOKEN: ' ', CONNECTOR_LIVE_STREAM_ID: 'a' }), /OPENCTI_URL is required[\s\S]*OPENCTI_TOKEN is required/);
   assert.throws(() => loadConfig(spec, { OPENCTI_URL: 'https://x', OPENCTI_TOKEN: 't', CONNECTOR_LIVE_STREAM_ID: ' , ' }), /CONNECTOR_LIVE_STREAM_ID is invalid \(got ","\): must list at least one value/);
 });
+
+test('an entry point with a bad configuration prints the problems and exits with status 2', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const script = `import { envVar, loadConfig, loadConfigOrExit, parse } from '@octi-defender/platform';
+loadConfigOrExit('svc', () => loadConfig({ t: envVar({ env: 'SVC_TOKEN', description: 'a token', schema: parse.string().min(99), secret: true, format: 'a long token' }) }));`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, SVC_TOKEN: 'short-secret-value' }, encoding: 'utf8' });
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /^svc: Invalid configuration \(1 problem\):\n {2}- SVC_TOKEN is invalid: /);
+  assert.ok(!r.stderr.includes('short-secret-value'));
+});

@@ -1,18 +1,11 @@
 // Entry point: configuration → logger, metrics, probes → listener; graceful shutdown on SIGTERM.
 import { connectKafka } from '@octi-defender/kafka';
-import { ConfigError, createLogger, createRegistry, HealthServer, installShutdown, secretValues } from '@octi-defender/platform';
-import { listenerEnv, loadListenerConfig, type ListenerConfig } from './config.ts';
+import { createLogger, createRegistry, HealthServer, installShutdown, loadConfigOrExit, secretValues } from '@octi-defender/platform';
+import { listenerEnv, loadListenerConfig } from './config.ts';
 import { Listener } from './listener.ts';
 import { createListenerMetrics } from './metrics.ts';
 
-let cfg: ListenerConfig;
-try {
-  cfg = loadListenerConfig();
-} catch (err) {
-  if (!(err instanceof ConfigError)) throw err;
-  process.stderr.write(`stream-listener: ${err.message}\n`);
-  process.exit(2);
-}
+const cfg = loadConfigOrExit('stream-listener', () => loadListenerConfig());
 
 const logger = createLogger({ name: 'stream-listener', level: cfg.logLevel, secrets: secretValues(listenerEnv) });
 const registry = createRegistry({ prefix: 'octi_listener' });
