@@ -3,6 +3,7 @@ import type { Logger, Registry } from '@octi-defender/platform';
 import type { WriterConfig } from './config.ts';
 import { DefenderClient } from './defender/client.ts';
 import { DefenderMetrics } from './defender/metrics.ts';
+import type { Clock } from './defender/quota.ts';
 import { TokenProvider, type TokenSource } from './defender/token.ts';
 
 export * from './config.ts';
@@ -23,7 +24,7 @@ export * from './reconciler.ts';
 export * from './writer.ts';
 
 /** The client as configured: one token provider, the tenant quotas scaled by `share`. */
-export function createDefenderClient(c: WriterConfig, deps: { logger: Logger; registry: Registry; share?: number; tokens?: TokenSource }): DefenderClient {
+export function createDefenderClient(c: WriterConfig, deps: { logger: Logger; registry: Registry; share?: number; tokens?: TokenSource; clock?: Clock }): DefenderClient {
   return new DefenderClient({
     baseUrl: c.baseUrl,
     application: c.application,
@@ -32,6 +33,7 @@ export function createDefenderClient(c: WriterConfig, deps: { logger: Logger; re
     metrics: new DefenderMetrics(deps.registry),
     dryRun: c.dryRun,
     share: deps.share ?? 1,
+    ...(deps.clock && { clock: deps.clock }),
     quotas: {
       import: [{ limit: c.importPerMinute, windowMs: 60_000 }],
       batchDelete: [

@@ -13,6 +13,7 @@ import { createDefenderClient } from '../src/index.ts';
 import { createWriterMetrics } from '../src/metrics.ts';
 import { Writer } from '../src/writer.ts';
 import type { DefenderClient } from '../src/defender/client.ts';
+import type { Clock } from '../src/defender/quota.ts';
 import { facts } from './helpers.ts';
 
 export const TENANT = '11111111-2222-3333-4444-555555555555';
@@ -73,7 +74,8 @@ export interface RunningWriter {
   stop(): Promise<void>;
 }
 
-export async function startWriter(env: Record<string, string>): Promise<RunningWriter> {
+/** `clock` replaces the client's (quota waits and retry sleeps), e.g. one running as fast as the emulator's. */
+export async function startWriter(env: Record<string, string>, opts: { clock?: Clock } = {}): Promise<RunningWriter> {
   const cfg = loadWriterConfig(env);
   const lines: string[] = [];
   const logger = createLogger({
@@ -85,7 +87,7 @@ export async function startWriter(env: Record<string, string>): Promise<RunningW
   const registry = createRegistry({ prefix: 'octi_writer' });
   const kafka = createKafka({ brokers: cfg.kafkaBrokers, clientId: 'writer-test' });
   const tokens = new TokenProvider(cfg);
-  const client = createDefenderClient(cfg, { logger, registry, tokens });
+  const client = createDefenderClient(cfg, { logger, registry, tokens, ...(opts.clock && { clock: opts.clock }) });
   const writer = new Writer(cfg, { kafka, client, tokens, logger, metrics: createWriterMetrics(registry), instanceId: randomUUID() });
   await writer.start();
   let stopped: Promise<void> | undefined;
@@ -240,4 +242,20 @@ export async function stateSnapshot(t: Topics): Promise<Record<string, string>> 
 export async function gauge(registry: Registry, name: string): Promise<number | undefined> {
   const m = await registry.getSingleMetric(name)?.get();
   return m?.values[0]?.value;
+}
+
+/** A clock running `scale` times faster than real time, like the emulator's `timeScale`. */
+export function scaledClock(scale: number): Clock {
+  return { now: () => performance.now() * scale, sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms / scale)) };
+}
+
+/** The most requests in any window of `windowMs` (by their recorded times). */
+export function maxInWindow(times: readonly number[], windowMs: number): number {
+  const sorted = [...times].sort((a, b) => a - b);
+  let most = 0;
+  for (let i = 0, j = 0; i < sorted.length; i++) {
+    while ((sorted[j] ?? 0) <= (sorted[i] ?? 0) - windowMs) j++;
+    most = Math.max(most, i - j + 1);
+  }
+  return most;
 }

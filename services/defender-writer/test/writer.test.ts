@@ -1,10 +1,25 @@
 // The writer end to end: real Kafka broker, Defender emulator over real HTTP (msal token flow).
 import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import type { DefenderEmulator } from '@octi-defender/emulators';
 import { CLIENT_ID, SECRET, committedOffsets, createCommandsTopic, down, emulator, gauge, groupLag, ip, ours, publish, publishRaw, readDlq, stateSnapshot, startWriter, uniqueTopics, up, waitFor, writerEnv, writes } from './harness.ts';
 
 let emu: DefenderEmulator;
+
+/** The writer's real entry point (src/main.ts) as a child process; its output is kept for failures. */
+function spawnWriter(env: Record<string, string>): { child: ChildProcess; output: string[] } {
+  const output: string[] = [];
+  const child = spawn(process.execPath, ['--disable-warning=TimeoutNegativeWarning', new URL('../src/main.ts', import.meta.url).pathname], {
+    env: { PATH: process.env.PATH ?? '', HTTP_PORT: '0', CONNECTOR_LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout?.on('data', (c: Buffer) => output.push(c.toString()));
+  child.stderr?.on('data', (c: Buffer) => output.push(c.toString()));
+  return { child, output };
+}
+
 
 async function deleteById(e: DefenderEmulator, id: string): Promise<void> {
   // Out-of-band delete (an admin in the portal): the emulator's API, with its own token.
@@ -229,5 +244,52 @@ describe('defender-writer against Kafka and the Defender emulator', () => {
     } finally {
       await limited.close();
     }
+  });
+
+  test('a crash (SIGKILL) after Defender received the import and before the commit: the restarted writer converges, each indicator once', async () => {
+    const t = uniqueTopics();
+    await createCommandsTopic(t, 1);
+    const n = 50;
+    await publish(t, Array.from({ length: n }, (_, i) => up('src-a', ip(i + 1))));
+    const env = writerEnv(emu, t);
+    const first = spawnWriter(env);
+    const exited = once(first.child, 'exit');
+    try {
+      // The emulator runs in this process: the kill goes out in the event-loop turn after it answered the
+      // import, while the child still has to read the answer and run its Kafka transaction.
+      await new Promise<void>((resolve, reject) => {
+        const deadline = Date.now() + 30_000;
+        const poll = (): void => {
+          if (emu.requests('import').some((r) => r.status === 200)) {
+            first.child.kill('SIGKILL');
+            resolve();
+          } else if (Date.now() > deadline || first.child.exitCode !== null) reject(new Error(`no import seen:\n${first.output.join('')}`));
+          else setImmediate(poll);
+        };
+        poll();
+      });
+    } finally {
+      first.child.kill('SIGKILL');
+      await exited;
+    }
+    assert.equal(ours(emu).length, n, 'Defender holds the import');
+    assert.deepEqual(await committedOffsets(t), ['0:-'], 'the crash came before the commit');
+    assert.deepEqual(Object.keys(await stateSnapshot(t)), [], 'no state was written');
+    const importsBefore = emu.stats().import.items;
+    const second = spawnWriter(env);
+    const exited2 = once(second.child, 'exit');
+    try {
+      await waitFor('committed after restart', async () => (await groupLag(t)) === 0n, 60_000);
+      const values = emu.indicators().filter((i) => i.createdBy === CLIENT_ID).map((i) => i.indicatorValue);
+      assert.equal(values.length, n, 'no duplicates');
+      assert.deepEqual(ours(emu), Array.from({ length: n }, (_, i) => `${ip(i + 1)}:Block`).sort(), 'nothing missing');
+      assert.equal(emu.stats().import.items, importsBefore + n, 'the replay re-imported the uncommitted batch (an upsert)');
+    } catch (err) {
+      throw new Error(`${String(err)}\n${second.output.join('')}`, { cause: err });
+    } finally {
+      second.child.kill('SIGTERM');
+      await exited2;
+    }
+    assert.equal(second.child.exitCode, 0, second.output.join(''));
   });
 });
