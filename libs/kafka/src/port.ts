@@ -72,6 +72,11 @@ export interface ConsumerOptions {
    * and calls this again.
    */
   readonly onAssigned?: (partitions: readonly TopicPartition[]) => Promise<void>;
+  /**
+   * Each completed group join, with this member's whole assignment, possibly empty (more members than
+   * partitions). Called after onRevoked/onAssigned are queued; it does not wait for them.
+   */
+  readonly onJoined?: (assignment: readonly TopicPartition[]) => void;
   /** Partitions this member lost (rebalance, close or crash). */
   readonly onRevoked?: (partitions: readonly TopicPartition[]) => Promise<void>;
   readonly sessionTimeoutMs?: number;

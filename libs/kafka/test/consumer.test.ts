@@ -178,3 +178,29 @@ test('assignment callbacks: two consumers split the partitions, state restored b
   assert.ok(events[0] === 'a+0,1,2,3', events.join(' '));
   assert.ok(events.some((e) => e.startsWith('b+')) && events.some((e) => e.startsWith('a-')), events.join(' '));
 });
+
+test('onJoined reports every join, an empty assignment too (more members than partitions)', T, async () => {
+  const topic = await bed.topic('joined', 1);
+  const groupId = unique('group');
+  const joins: Record<string, number[][]> = { a: [], b: [] };
+  const member = async (name: 'a' | 'b') => {
+    const consumer = await bed.kafka.consumer({
+      groupId,
+      topics: [topic],
+      maxWaitTimeMs: 100,
+      heartbeatIntervalMs: 500,
+      onJoined: (assignment) => joins[name]?.push(assignment.map((p) => p.partition)),
+    });
+    await consumer.run(() => Promise.resolve());
+    return consumer;
+  };
+  const a = await member('a');
+  await waitFor('a joined', () => (joins.a?.length ?? 0) > 0);
+  const b = await member('b');
+  await waitFor('b joined', () => (joins.b?.length ?? 0) > 0);
+  await waitFor('a rejoined', () => (joins.a?.length ?? 0) > 1);
+  const last = [joins.a?.at(-1), joins.b?.at(-1)];
+  assert.deepEqual(last.map((x) => x?.length).sort(), [0, 1], JSON.stringify(joins));
+  await b.close();
+  await a.close();
+});

@@ -134,7 +134,7 @@ export class Writer {
     return this.#partitionCount;
   }
 
-  /** Group joined (an assignment received at least once) and a Defender token acquired. */
+  /** Group joined (partitions assigned and restored, or an empty assignment) and a Defender token acquired. */
   ready(): { ok: boolean; detail: string } {
     if (this.#closed) return { ok: false, detail: 'closed' };
     if (!this.#joined) return { ok: false, detail: 'consumer group not joined yet' };
@@ -170,6 +170,10 @@ export class Writer {
       sessionTimeoutMs: this.#cfg.sessionTimeoutMs,
       heartbeatIntervalMs: Math.max(500, Math.floor(this.#cfg.sessionTimeoutMs / 10)),
       onAssigned: (partitions) => this.#exclusive(() => this.#assigned(partitions)),
+      // A member with nothing assigned (more replicas than partitions) has joined too: it is ready.
+      onJoined: (assignment) => {
+        if (assignment.length === 0) this.#joined = true;
+      },
       onRevoked: (partitions) => this.#exclusive(() => this.#revoked(partitions)),
     });
     await this.#consumer.run((batch) => this.#onBatch(batch));

@@ -1,27 +1,43 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { QuotaLimiter, type Clock } from '../src/defender/quota.ts';
+import { QuotaLimiter, WINDOW_GUARD, type Clock } from '../src/defender/quota.ts';
+import { maxInWindow } from './harness.ts';
 
 function fakeClock(): Clock & { t: number } {
   const c = { t: 0, now: () => c.t, sleep: (ms: number) => ((c.t += ms), Promise.resolve()) };
   return c;
 }
 
+const MINUTE = 60_000 * (1 + WINDOW_GUARD);
+
 describe('QuotaLimiter', () => {
-  test('a full bucket, then one call per refill interval', async () => {
+  test('the limit at once, then the next call when the oldest leaves the window', async () => {
     const clock = fakeClock();
     const q = new QuotaLimiter({ import: [{ limit: 30, windowMs: 60_000 }], batchDelete: [], list: [] }, 1, clock);
     for (let i = 0; i < 30; i++) assert.equal(await q.acquire('import'), 0);
-    assert.equal(await q.acquire('import'), 2000);
+    assert.equal(await q.acquire('import'), MINUTE);
+  });
+  test('never more than the limit in any window under sustained demand (a token bucket allows twice that)', async () => {
+    const clock = fakeClock();
+    const q = new QuotaLimiter({ import: [{ limit: 30, windowMs: 60_000 }], batchDelete: [], list: [] }, 1, clock);
+    const times: number[] = [];
+    for (let i = 0; i < 200; i++) {
+      await q.acquire('import');
+      times.push(clock.t);
+      clock.t += (i * 7919) % 1500; // uneven demand
+    }
+    assert.ok(maxInWindow(times, 60_000) <= 30, String(maxInWindow(times, 60_000)));
   });
   test('the share scales the budget and can change at runtime', async () => {
     const clock = fakeClock();
     const q = new QuotaLimiter({ import: [{ limit: 30, windowMs: 60_000 }], batchDelete: [], list: [] }, 0.5, clock);
-    for (let i = 0; i < 15; i++) await q.acquire('import');
-    assert.equal(await q.acquire('import'), 4000);
+    for (let i = 0; i < 15; i++) assert.equal(await q.acquire('import'), 0);
+    assert.equal(await q.acquire('import'), MINUTE);
     q.setShare(1);
     assert.equal(q.share, 1);
-    assert.equal(await q.acquire('import'), 2000);
+    // The first 15 have left the window; one call in it, 29 more allowed.
+    for (let i = 0; i < 29; i++) assert.equal(await q.acquire('import'), 0);
+    assert.ok((await q.acquire('import')) > 0);
     assert.throws(() => q.setShare(0), RangeError);
     assert.throws(() => q.setShare(1.5), RangeError);
   });
@@ -30,12 +46,12 @@ describe('QuotaLimiter', () => {
     const q = new QuotaLimiter({ import: [], batchDelete: [], list: [{ limit: 100, windowMs: 60_000 }, { limit: 2, windowMs: 3_600_000 }] }, 1, clock);
     await q.acquire('list');
     await q.acquire('list');
-    assert.ok(Math.abs((await q.acquire('list')) - 1_800_000) <= 1);
+    assert.equal(await q.acquire('list'), 3_600_000 * (1 + WINDOW_GUARD));
   });
-  test('a share below one call per window still allows one call', async () => {
+  test('a share below one call per window still allows one call, then one per window / share', async () => {
     const clock = fakeClock();
     const q = new QuotaLimiter({ import: [{ limit: 30, windowMs: 60_000 }], batchDelete: [], list: [] }, 0.01, clock);
     assert.equal(await q.acquire('import'), 0);
-    assert.ok((await q.acquire('import')) > 0);
+    assert.ok(Math.abs((await q.acquire('import')) - MINUTE / 0.3) <= 1);
   });
 });

@@ -4,7 +4,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import type { DefenderEmulator } from '@octi-defender/emulators';
-import { CLIENT_ID, SECRET, committedOffsets, createCommandsTopic, down, emulator, gauge, groupLag, ip, ours, publish, publishRaw, readDlq, stateSnapshot, startWriter, uniqueTopics, up, waitFor, writerEnv, writes } from './harness.ts';
+import { encodeCommand } from '@octi-defender/indicators';
+import { createKafka } from '@octi-defender/kafka';
+import { requireBrokers } from '@octi-defender/kafka/testing';
+import { CLIENT_ID, SECRET, committedOffsets, createCommandsTopic, down, emulator, gauge, groupLag, ip, maxInWindow, ours, publish, publishRaw, readDlq, scaledClock, stateSnapshot, startWriter, uniqueTopics, up, waitFor, writerEnv, writes } from './harness.ts';
 
 let emu: DefenderEmulator;
 
@@ -291,5 +294,56 @@ describe('defender-writer against Kafka and the Defender emulator', () => {
       await exited2;
     }
     assert.equal(second.child.exitCode, 0, second.output.join(''));
+  });
+
+  test('the observed import rate never exceeds the budget (30 per emulated minute) under sustained demand, with no 429', async () => {
+    // timeScale 12: an emulated minute is 5 s; the writer's quota clock runs as fast, with the default 30/min.
+    const scale = 12;
+    const fast = await emulator({ timeScale: scale, rateLimits: true });
+    const t = uniqueTopics();
+    await createCommandsTopic(t, 1);
+    const w = await startWriter(writerEnv(fast, t, { DEFENDER_HTTP_MAX_RETRIES: '5', DEFENDER_RETRY_MAX_MS: '10000' }), { clock: scaledClock(scale) });
+    const kafka = createKafka({ brokers: requireBrokers(), clientId: 'writer-test-producer' });
+    const n = 280;
+    try {
+      const p = await kafka.producer();
+      // One command every 25 ms for 7 s: far more batches than 30 imports per 5 s.
+      for (let i = 0; i < n; i++) {
+        const c = up('src-a', ip(i + 1));
+        await p.send([{ topic: t.commands, key: c.key, value: encodeCommand(c) }]);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      await p.close();
+      await waitFor('converged', () => ours(fast).length === n, 60_000);
+      await waitFor('committed', async () => (await groupLag(t)) === 0n);
+      const imports = fast.requests('import');
+      const most = maxInWindow(imports.map((r) => Date.parse(r.time)), 60_000 / scale);
+      assert.ok(imports.length > 30, `the budget was binding (${imports.length} import calls)`);
+      assert.ok(most <= 30, `${most} import calls in one emulated minute`);
+      assert.deepEqual(imports.filter((r) => r.status !== 200).map((r) => r.status), [], 'no 429');
+    } finally {
+      await kafka.close();
+      await w.stop();
+      await fast.close();
+    }
+  });
+
+  test('a member that joins the group without a partition is ready (more replicas than partitions)', async () => {
+    const t = uniqueTopics();
+    await createCommandsTopic(t, 1);
+    const a = await startWriter(writerEnv(emu, t));
+    try {
+      await waitFor('a ready', () => a.writer.ready().ok);
+      const b = await startWriter(writerEnv(emu, t));
+      try {
+        await waitFor('both ready', () => a.writer.ready().ok && b.writer.ready().ok, 30_000);
+        await waitFor('one owner', () => a.writer.ownedPartitions().size + b.writer.ownedPartitions().size === 1, 30_000);
+        assert.ok([a, b].some((m) => m.writer.ownedPartitions().size === 0 && m.writer.ready().detail.startsWith('0 partition')));
+      } finally {
+        await b.stop();
+      }
+    } finally {
+      await a.stop();
+    }
   });
 });

@@ -57,6 +57,7 @@ export async function createConsumer(kafka: KafkaJs, options: ConsumerOptions, l
         for (const tp of gained) assigned.delete(tpKey(tp));
       });
     }
+    options.onJoined?.([...next.values()]);
   });
   // kafkajs restarts a crashed consumer with a fresh join, which reports everything as gained.
   c.on(c.events.CRASH, () => void revokeAll());

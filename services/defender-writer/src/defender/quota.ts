@@ -1,4 +1,4 @@
-// Client-side token buckets for Defender's per-endpoint quotas. The quotas belong to the tenant, so
+// Client-side sliding windows for Defender's per-endpoint quotas. The quotas belong to the tenant, so
 // each writer takes `share` of them (its partitions / all partitions); the share changes on rebalance.
 // 429 with Retry-After remains the backstop when the shares are momentarily wrong.
 
@@ -34,48 +34,56 @@ export const systemClock: Clock = {
   sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
 };
 
-class Bucket {
-  readonly #quota: Quota;
-  #capacity = 1;
-  #perMs = 0;
-  #tokens = 1;
-  #last: number;
+/**
+ * A call counts against a window for this much longer than the window itself, so that the jitter
+ * between our clock and the moment Defender sees the request cannot push one call too many into it.
+ */
+export const WINDOW_GUARD = 0.01;
 
-  constructor(quota: Quota, share: number, now: number) {
+/**
+ * A sliding window (Defender counts calls in sliding windows): at most ⌊limit × share⌋ calls in any
+ * `windowMs`. A token bucket whose capacity is the limit is not enough: it allows a full bucket plus a
+ * window's refill, up to twice the limit, in one window. Below one call per window, one call every
+ * windowMs / (limit × share).
+ */
+class SlidingWindow {
+  readonly #quota: Quota;
+  #allowed = 1;
+  /** Times of the recent calls, oldest first. */
+  readonly #times: number[] = [];
+
+  constructor(quota: Quota, share: number) {
     this.#quota = quota;
-    this.#last = now;
     this.setShare(share);
-    this.#tokens = this.#capacity;
   }
 
   setShare(share: number): void {
-    const old = this.#capacity;
-    const allowed = this.#quota.limit * share;
-    // A share below one call per window still gets one call, spaced by the refill rate.
-    this.#capacity = Math.max(1, allowed);
-    this.#perMs = allowed / this.#quota.windowMs;
-    this.#tokens = Math.min(this.#capacity, this.#tokens * (this.#capacity / old));
+    this.#allowed = this.#quota.limit * share;
   }
 
-  #refill(now: number): void {
-    this.#tokens = Math.min(this.#capacity, this.#tokens + (now - this.#last) * this.#perMs);
-    this.#last = now;
-  }
-
-  /** Milliseconds until one token is available. */
+  /** Milliseconds until a call is allowed. */
   waitMs(now: number): number {
-    this.#refill(now);
-    return this.#tokens >= 1 ? 0 : (1 - this.#tokens) / this.#perMs;
+    const span = this.#quota.windowMs * (1 + WINDOW_GUARD);
+    if (this.#allowed < 1) {
+      const last = this.#times.at(-1);
+      return last === undefined ? 0 : Math.max(0, last + span / this.#allowed - now);
+    }
+    while (this.#times.length > 0 && (this.#times[0] ?? 0) <= now - span) this.#times.shift();
+    const n = Math.floor(this.#allowed);
+    if (this.#times.length < n) return 0;
+    return Math.max(0, (this.#times[this.#times.length - n] ?? 0) + span - now);
   }
 
-  take(): void {
-    this.#tokens -= 1;
+  take(now: number): void {
+    this.#times.push(now);
+    // A share never allows more than the limit, so older calls cannot matter.
+    if (this.#times.length > Math.max(1, this.#quota.limit)) this.#times.shift();
   }
 }
 
 export class QuotaLimiter {
   readonly #clock: Clock;
-  readonly #buckets: Record<Endpoint, Bucket[]>;
+  readonly #buckets: Record<Endpoint, SlidingWindow[]>;
   readonly #queues: Record<Endpoint, Promise<unknown>> = { import: Promise.resolve(), batchDelete: Promise.resolve(), list: Promise.resolve() };
   #share: number;
 
@@ -83,8 +91,7 @@ export class QuotaLimiter {
     QuotaLimiter.check(share);
     this.#clock = clock;
     this.#share = share;
-    const now = clock.now();
-    const make = (qs: readonly Quota[]) => qs.map((q) => new Bucket(q, share, now));
+    const make = (qs: readonly Quota[]) => qs.map((q) => new SlidingWindow(q, share));
     this.#buckets = { import: make(quotas.import), batchDelete: make(quotas.batchDelete), list: make(quotas.list) };
   }
 
@@ -112,7 +119,8 @@ export class QuotaLimiter {
         if (wait <= 0) break;
         await this.#clock.sleep(Math.ceil(wait));
       }
-      for (const b of this.#buckets[endpoint]) b.take();
+      const at = this.#clock.now();
+      for (const b of this.#buckets[endpoint]) b.take(at);
       return this.#clock.now() - start;
     });
     this.#queues[endpoint] = turn;
