@@ -38,7 +38,8 @@ const isCanonicalIso = (v: string): boolean => v.length === 24 && v[10] === 'T' 
 function isoOrNull(v: unknown): string | null {
   if (typeof v !== 'string') return null;
   const t = Date.parse(v);
-  if (Number.isNaN(t)) return null;
+  // Past year 9999 there is no ISO 8601 form the command schema accepts (toISOString gives "+010000-…").
+  if (Number.isNaN(t) || t >= 253402300800000) return null;
   return isCanonicalIso(v) ? v : new Date(t).toISOString();
 }
 

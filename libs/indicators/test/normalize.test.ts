@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { MarkingRegistry, normalizeEvent, type Command, type NormalizeResult, type StreamEvent } from '../src/index.ts';
+import { encodeCommand, MarkingRegistry, normalizeEvent, type Command, type NormalizeResult, type StreamEvent } from '../src/index.ts';
 import { event, indicator, MD5, NOW, observable, OCTI, SHA1, SHA256, TLP_AMBER_STRICT } from './fixtures.ts';
 
 const run = (e: StreamEvent, registry = new MarkingRegistry()): NormalizeResult => normalizeEvent(e, NOW, registry);
@@ -112,6 +112,14 @@ describe('normalizeEvent: create', () => {
     assert.deepEqual(summary(run(event('create', indicator(p, {}, { detection: false }))).commands), ['retract IpAddress:8.8.8.8 (detection_disabled)']);
     assert.deepEqual(summary(run(event('create', indicator(p, { valid_until: '2026-03-01T11:59:59.000Z' }))).commands), ['retract IpAddress:8.8.8.8 (expired)']);
     assert.deepEqual(summary(run(event('create', indicator(p, { valid_until: '2026-03-01T12:00:01.000Z' }))).commands), ['upsert IpAddress:8.8.8.8']);
+  });
+
+  it('drops dates past year 9999 instead of producing a command the schema refuses', () => {
+    const r = run(event('create', indicator("[ipv4-addr:value = '8.8.8.8']", { valid_until: '10000-01-01T00:00:00.000Z' })));
+    assert.deepEqual(summary(r.commands), ['upsert IpAddress:8.8.8.8']);
+    const [cmd] = r.commands;
+    assert.ok(cmd?.op === 'upsert' && cmd.facts.validUntil === null);
+    assert.doesNotThrow(() => encodeCommand(cmd));
   });
 
   it('ignores non-indicator, non-observable objects', () => {

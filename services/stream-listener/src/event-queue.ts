@@ -3,25 +3,36 @@
 // socket, so a slow Kafka turns into TCP backpressure on OpenCTI, never into unbounded memory.
 export class EventQueue<T> {
   readonly capacity: number;
+  readonly maxBytes: number;
+  readonly #sizeOf: (item: T) => number;
   #items: T[] = [];
   #head = 0;
+  #bytes = 0;
   #roomWaiters: Array<() => void> = [];
   #itemWaiters: Array<() => void> = [];
 
-  constructor(capacity: number) {
+  /** Bounded by item count and by the summed `sizeOf` of the queued items, whichever is reached first. */
+  constructor(capacity: number, maxBytes = Number.POSITIVE_INFINITY, sizeOf: (item: T) => number = () => 0) {
     this.capacity = capacity;
+    this.maxBytes = maxBytes;
+    this.#sizeOf = sizeOf;
   }
 
   get size(): number {
     return this.#items.length - this.#head;
   }
 
+  get bytes(): number {
+    return this.#bytes;
+  }
+
   hasRoom(): boolean {
-    return this.size < this.capacity;
+    return this.size < this.capacity && this.#bytes < this.maxBytes;
   }
 
   push(item: T): void {
     this.#items.push(item);
+    this.#bytes += this.#sizeOf(item);
     const waiters = this.#itemWaiters;
     if (waiters.length > 0) {
       this.#itemWaiters = [];
@@ -57,7 +68,9 @@ export class EventQueue<T> {
 
   /** Removes the first `n` items. */
   drop(n: number): void {
-    this.#head += Math.min(n, this.size);
+    const end = this.#head + Math.min(n, this.size);
+    for (let i = this.#head; i < end; i++) this.#bytes -= this.#sizeOf(this.#items[i] as T);
+    this.#head = end;
     // Compact occasionally instead of shifting on every drop (O(1) amortised).
     if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
       this.#items = this.#items.slice(this.#head);

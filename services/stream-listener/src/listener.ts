@@ -3,6 +3,7 @@
 // member holding it is active; when it dies the group hands the partition to a standby. The new
 // active member opens a transactional producer with the group's transactional id, which fences the
 // previous one, so a stale listener cannot publish even if it has not noticed it lost the lease.
+import { MarkingRegistry } from '@octi-defender/indicators';
 import { topicDefinitions, ProducerFencedError, type Consumer, type Kafka, type TopicPartition, type TransactionalProducer } from '@octi-defender/kafka';
 import type { Logger } from '@octi-defender/platform';
 import { readFileSync } from 'node:fs';
@@ -12,8 +13,11 @@ import { EventQueue } from './event-queue.ts';
 import type { ListenerMetrics } from './metrics.ts';
 import { Publisher, type StreamSlot } from './publisher.ts';
 import { StreamReader, type RawStreamEvent } from './stream-reader.ts';
+import { compareEventIds } from './stream-position.ts';
 
 const MAX_BATCH = 2000;
+/** Event data held per stream between the reader and the publisher (on top of the count bound). */
+const QUEUE_MAX_CHARS = 64 * 1024 * 1024;
 
 export type Role = 'starting' | 'standby' | 'active' | 'closed';
 
@@ -35,6 +39,9 @@ export class Listener {
   #term: ActiveTerm | undefined;
   #transitions: Promise<void> = Promise.resolve();
   #kafkaUp = false;
+  #closing = false;
+  readonly #wake = new AbortController();
+  readonly #markings = new MarkingRegistry();
 
   constructor(cfg: ListenerConfig, deps: { kafka: Kafka; logger: Logger; metrics: ListenerMetrics }) {
     this.#cfg = cfg;
@@ -51,7 +58,11 @@ export class Listener {
   /** Kafka reachable and, on the active replica, every stream connected. */
   ready(): { ok: boolean; detail: string } {
     if (!this.#kafkaUp) return { ok: false, detail: 'kafka not connected' };
-    if (this.#role === 'standby') return { ok: true, detail: 'standby' };
+    if (this.#role === 'standby') {
+      // Holding the lease without a running term means activation keeps failing: not ready.
+      const stuck = this.#lease !== undefined && holdsLease(this.#lease.assignment(), this.#cfg.checkpointsTopic);
+      return stuck ? { ok: false, detail: 'holds the lease but could not become active' } : { ok: true, detail: 'standby' };
+    }
     if (this.#role !== 'active' || !this.#term) return { ok: false, detail: this.#role };
     const down = this.#term.readers.filter((r) => r.state !== 'connected').length;
     return down === 0 ? { ok: true, detail: 'active' } : { ok: false, detail: `active, ${down} stream(s) not connected` };
@@ -67,7 +78,7 @@ export class Listener {
       onAssigned: async (partitions) => {
         // The lease consumer never reads: it only holds the partition.
         this.#lease?.pause(partitions);
-        if (holdsLease(partitions, this.#cfg.checkpointsTopic)) this.#transition(() => this.#becomeActive());
+        if (holdsLease(partitions, this.#cfg.checkpointsTopic)) this.#transition(() => this.#activate(this.#cfg.reconnectMinMs));
         return Promise.resolve();
       },
       onRevoked: async (partitions) => {
@@ -84,11 +95,44 @@ export class Listener {
   }
 
   async close(): Promise<void> {
+    this.#closing = true;
+    this.#wake.abort();
     await this.#transitions;
     await this.#becomeStandby('shutdown');
     this.#setRole('closed');
     await this.#lease?.close();
+    // A revocation reported while leaving the group queues a last transition: let it finish.
+    await this.#transitions;
     this.#kafkaUp = false;
+  }
+
+  /** Waits `ms`, or less if the listener closes meanwhile. */
+  #sleep(ms: number): Promise<void> {
+    const signal = this.#wake.signal;
+    if (signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  /** Becomes active, retrying with a delay while this replica still holds the lease. */
+  async #activate(delayMs: number): Promise<void> {
+    for (;;) {
+      if (this.#closing || !this.#lease || !holdsLease(this.#lease.assignment(), this.#cfg.checkpointsTopic)) return;
+      try {
+        await this.#becomeActive();
+        return;
+      } catch (err) {
+        this.#log.error({ err, retryInMs: delayMs }, 'could not become active; retrying while holding the lease');
+        await this.#sleep(delayMs);
+      }
+    }
   }
 
   #transition(step: () => Promise<void>): void {
@@ -117,19 +161,25 @@ export class Listener {
   }
 
   async #becomeActive(): Promise<void> {
-    if (this.#term || this.#role === 'closed') return;
+    if (this.#term || this.#closing) return;
     this.#log.info({ group: this.#cfg.groupId }, 'lease acquired; becoming active');
     const abort = new AbortController();
     // Fence any previous holder first, so the checkpoints read next cannot move under us.
     const producer = await this.#kafka.transactionalProducer(`${this.#cfg.groupId}`);
-    const stored = await this.#kafka.readCompacted(this.#cfg.checkpointsTopic);
+    let stored: Awaited<ReturnType<Kafka['readCompacted']>>;
+    try {
+      stored = await this.#kafka.readCompacted(this.#cfg.checkpointsTopic);
+    } catch (err) {
+      await producer.close().catch(() => undefined);
+      throw err;
+    }
     const now = new Date();
     const slots: StreamSlot[] = [];
     const readers: StreamReader[] = [];
     for (const streamId of this.#cfg.streamIds) {
       const checkpoint = decodeCheckpoint(streamId, stored.get(streamId)?.value ?? null);
       const start = startPosition(checkpoint, { startFrom: this.#cfg.startFrom, recover: this.#cfg.recover, now });
-      const queue = new EventQueue<RawStreamEvent>(this.#cfg.queueSize);
+      const queue = new EventQueue<RawStreamEvent>(this.#cfg.queueSize, QUEUE_MAX_CHARS, (ev) => ev.data.length);
       const slot: StreamSlot = {
         streamId,
         queue,
@@ -139,7 +189,10 @@ export class Listener {
       };
       slots.push(slot);
       this.#log.info({ stream: streamId, from: start.from ?? 'live', recover: start.recover, checkpoint: checkpoint?.lastEventId }, 'stream start position');
+      // Reconnections resume after the last id known complete (a later id or a heartbeat followed
+      // it), never after the last id seen: events sharing an id must not be cut in half.
       let lastSeen: string | undefined = start.from;
+      let lastComplete: string | undefined = start.from;
       let waitingSince = 0;
       readers.push(
         new StreamReader({
@@ -149,10 +202,13 @@ export class Listener {
           listenDelete: this.#cfg.listenDelete,
           noDependencies: this.#cfg.noDependencies,
           withInferences: this.#cfg.withInferences,
-          // Reconnections resume after the last event queued (still to be published by this term).
-          position: () => ({ from: lastSeen, recover: slot.recoverUntil }),
+          position: () => ({ from: lastComplete, recover: slot.recoverUntil }),
           onEvent: (ev) => {
-            if (ev.id) lastSeen = ev.id;
+            if (ev.id) {
+              if (ev.name === 'heartbeat') lastComplete = ev.id;
+              else if (lastSeen !== undefined && compareEventIds(ev.id, lastSeen) > 0) lastComplete = lastSeen;
+              lastSeen = ev.id;
+            }
             this.#metrics.lastEventTime.set({ stream: streamId }, Date.now() / 1000);
             queue.push(ev);
             this.#metrics.queueDepth.set({ stream: streamId }, queue.size);
@@ -178,6 +234,7 @@ export class Listener {
       dlqTopic: this.#cfg.dlqTopic,
       streams: slots,
       maxBatch: MAX_BATCH,
+      markings: this.#markings,
       logger: this.#log,
       metrics: this.#metrics,
     });
@@ -189,10 +246,8 @@ export class Listener {
         await this.#becomeStandby(fenced ? 'fenced' : 'publish failure');
         // A fenced member normally loses the lease within a session timeout. If it still holds it
         // after that (or after a plain Kafka failure), it starts a new term from the checkpoint.
-        await new Promise((r) => setTimeout(r, fenced ? this.#cfg.leaseTimeoutMs : this.#cfg.reconnectMinMs));
-        if (this.#role !== 'closed' && this.#lease && holdsLease(this.#lease.assignment(), this.#cfg.checkpointsTopic)) {
-          await this.#becomeActive();
-        }
+        await this.#sleep(fenced ? this.#cfg.leaseTimeoutMs : this.#cfg.reconnectMinMs);
+        await this.#activate(this.#cfg.reconnectMaxMs);
       });
     });
     this.#term = { abort, readers, done, producer };

@@ -3,7 +3,7 @@
 // the dead letters and the new checkpoint of every stream in ONE Kafka transaction, so a
 // checkpoint can never get ahead of the commands it covers, and a fenced (stale) listener cannot
 // publish anything.
-import { encodeCommand, MarkingRegistry, normalizeEvent, type StreamEventName } from '@octi-defender/indicators';
+import { encodeCommand, MAX_COMMAND_BYTES, normalizeEvent, type MarkingRegistry, type StreamEventName } from '@octi-defender/indicators';
 import type { OutgoingRecord, TransactionalProducer } from '@octi-defender/kafka';
 import type { Logger } from '@octi-defender/platform';
 import { encodeCheckpoint, type Checkpoint } from './checkpoint.ts';
@@ -18,8 +18,10 @@ const DATA_EVENTS: ReadonlySet<string> = new Set<StreamEventName>(['create', 'up
  * and commands must stay far below the writer's decode limit.
  */
 const MAX_EVENT_CHARS = 1024 * 1024;
-/** The raw event kept in a dead letter is cut to this many characters. */
-const MAX_DEAD_LETTER_RAW = 256 * 1024;
+/** The raw event kept in a dead letter is cut to this many characters (≤ ~200 KB once escaped). */
+const MAX_DEAD_LETTER_RAW = 32 * 1024;
+/** A round stops taking events past this much event data, keeping transactions far below message.max.bytes. */
+const MAX_ROUND_CHARS = 512 * 1024;
 
 export interface StreamSlot {
   readonly streamId: string;
@@ -37,6 +39,8 @@ export interface PublisherOptions {
   readonly dlqTopic: string;
   readonly streams: readonly StreamSlot[];
   readonly maxBatch: number;
+  /** Learnt marking names; outlives a publisher so a failover keeps them. */
+  readonly markings: MarkingRegistry;
   readonly logger: Logger;
   readonly metrics: ListenerMetrics;
   readonly now?: () => Date;
@@ -56,7 +60,6 @@ export interface DeadLetter {
 
 export class Publisher {
   readonly #o: PublisherOptions;
-  readonly #markings = new MarkingRegistry();
   readonly #now: () => Date;
 
   constructor(options: PublisherOptions) {
@@ -77,9 +80,13 @@ export class Publisher {
     const records: OutgoingRecord[] = [];
     const taken: Array<{ slot: StreamSlot; count: number; checkpoint: Checkpoint | undefined }> = [];
     const now = this.#now();
+    let chars = 0;
     for (const slot of this.#o.streams) {
-      const events = slot.queue.peek(this.#o.maxBatch);
-      if (events.length === 0) continue;
+      const peeked = slot.queue.peek(this.#o.maxBatch);
+      if (peeked.length === 0) continue;
+      let n = 0;
+      while (n < peeked.length && (n === 0 || chars < MAX_ROUND_CHARS)) chars += (peeked[n++] as RawStreamEvent).data.length;
+      const events = n === peeked.length ? peeked : peeked.slice(0, n);
       const progress: Array<{ id: string; heartbeat: boolean }> = [];
       for (const ev of events) {
         this.#o.metrics.events.inc({ stream: slot.streamId, event: ev.name });
@@ -147,8 +154,23 @@ export class Publisher {
       out.push(this.#deadLetter(ev, 'invalid_json', (err as Error).message, now));
       return;
     }
-    const result = normalizeEvent({ streamId: ev.streamId, id: ev.id, name: ev.name as StreamEventName, data }, now, this.#markings);
-    this.#o.logger.debug({ stream: ev.streamId, eventId: ev.id, event: ev.name, commands: result.commands.length, rejects: result.rejects.length }, "normalized");
+    // One event's failure (a bug or an input no rule foresaw) must not stall the stream: it is
+    // dead-lettered with the error, and the round goes on.
+    let result: ReturnType<typeof normalizeEvent>;
+    let encoded: Array<{ key: string; op: string; value: Buffer }>;
+    try {
+      result = normalizeEvent({ streamId: ev.streamId, id: ev.id, name: ev.name as StreamEventName, data }, now, this.#o.markings);
+      encoded = result.commands.map((cmd) => ({ key: cmd.key, op: cmd.op, value: encodeCommand(cmd) }));
+    } catch (err) {
+      out.push(this.#deadLetter(ev, 'normalize_error', (err as Error).message, now));
+      return;
+    }
+    const tooLarge = encoded.find((c) => c.value.length > MAX_COMMAND_BYTES);
+    if (tooLarge) {
+      out.push(this.#deadLetter(ev, 'oversized_event', `command for ${tooLarge.key} is ${tooLarge.value.length} bytes, limit ${MAX_COMMAND_BYTES}`, now));
+      return;
+    }
+    this.#o.logger.debug({ stream: ev.streamId, eventId: ev.id, event: ev.name, commands: encoded.length, rejects: result.rejects.length }, 'normalized');
     for (const r of result.rejects) {
       if (r.reason === 'malformed_event') {
         out.push(this.#deadLetter(ev, r.reason, r.detail, now));
@@ -157,11 +179,11 @@ export class Publisher {
       this.#o.metrics.rejects.inc({ reason: r.reason });
       this.#o.logger.info({ stream: ev.streamId, eventId: ev.id, reason: r.reason, detail: r.detail, value: r.value, stixId: r.stixId }, 'value not sent to Defender');
     }
-    for (const cmd of result.commands) {
+    for (const cmd of encoded) {
       out.push({
         topic: this.#o.commandsTopic,
         key: cmd.key,
-        value: encodeCommand(cmd),
+        value: cmd.value,
         headers: { op: cmd.op, 'stream-id': ev.streamId, 'event-id': ev.id },
       });
       this.#o.metrics.commands.inc({ op: cmd.op, type: cmd.key.slice(0, cmd.key.indexOf(':')) });

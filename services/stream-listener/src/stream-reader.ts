@@ -129,12 +129,11 @@ export class StreamReader {
     })(this.#url(), {
       fetch: (input, init) => this.#fetch(input, init),
       // Bounds the memory one event may take; past it the connection fails and is retried.
-      maxBufferSize: this.#o.maxEventBytes ?? 64 * 1024 * 1024,
+      maxBufferSize: this.#o.maxEventBytes ?? 16 * 1024 * 1024,
     });
     this.#es = es;
     es.addEventListener('open', () => {
       if (this.#es !== es) return;
-      this.#attempt = 0;
       this.#lastActivity = Date.now();
       this.#setState('connected', {});
     });
@@ -158,6 +157,9 @@ export class StreamReader {
   }
 
   #message(event: MessageEvent): void {
+    // Backoff restarts only once the server really streams: one that accepts and hangs up at once
+    // keeps getting longer delays.
+    this.#attempt = 0;
     this.#lastActivity = Date.now();
     const data = typeof event.data === 'string' ? event.data : String(event.data);
     this.#o.onEvent({ streamId: this.#o.streamId, id: event.lastEventId, name: event.type, data });

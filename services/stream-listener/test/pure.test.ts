@@ -81,3 +81,16 @@ test('checkpoints only ids proven complete', () => {
   assert.equal(safeCheckpoint([e('2-0')], { id: '2-0' }, '1-9'), '1-9');
   assert.equal(safeCheckpoint([], undefined, '1-9'), '1-9');
 });
+
+test('event queue is also bounded by the size of what it holds', () => {
+  const q = new EventQueue<string>(100, 10, (s) => s.length);
+  q.push('abcd');
+  q.push('efgh');
+  assert.equal(q.hasRoom(), true);
+  q.push('ijkl');
+  assert.equal(q.bytes, 12);
+  assert.equal(q.hasRoom(), false, 'over the byte budget although far below the count');
+  q.drop(1);
+  assert.equal(q.bytes, 8);
+  assert.equal(q.hasRoom(), true);
+});
