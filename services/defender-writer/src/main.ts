@@ -1,21 +1,14 @@
 // Entry point: configuration → logger (secrets scrubbed), metrics, Kafka → writer → probes; graceful
 // shutdown on SIGTERM (stop probes, finish the batch and its transaction, leave the group, close).
 import { connectKafka } from '@octi-defender/kafka';
-import { ConfigError, createLogger, createRegistry, HealthServer, installShutdown, secretValues } from '@octi-defender/platform';
-import { loadWriterConfig, writerEnv, type WriterConfig } from './config.ts';
+import { createLogger, createRegistry, HealthServer, installShutdown, loadConfigOrExit, secretValues } from '@octi-defender/platform';
+import { loadWriterConfig, writerEnv } from './config.ts';
 import { TokenProvider } from './defender/token.ts';
 import { createDefenderClient } from './index.ts';
 import { createWriterMetrics } from './metrics.ts';
 import { Writer } from './writer.ts';
 
-let cfg: WriterConfig;
-try {
-  cfg = loadWriterConfig();
-} catch (err) {
-  if (!(err instanceof ConfigError)) throw err;
-  process.stderr.write(`defender-writer: ${err.message}\n`);
-  process.exit(2);
-}
+const cfg = loadConfigOrExit('defender-writer', () => loadWriterConfig());
 
 const logger = createLogger({ name: 'defender-writer', level: cfg.logLevel, secrets: secretValues(writerEnv) });
 const registry = createRegistry({ prefix: 'octi_writer' });
