@@ -136,3 +136,29 @@ test('admin view: stored indicators, every request received, per-endpoint counte
     await mde.close();
   }
 });
+
+test('faults: a status with Defender’s code, message and Retry-After, only for requests whose body carries a text', async () => {
+  const mde = await startDefenderEmulator({ tenantId: TENANT, clients: [CLIENT], rateLimits: false });
+  try {
+    const call = api(mde, await token(mde));
+    mde.faults({ type: 'status', status: 400, message: 'Malformed indicator.', endpoints: ['import'], bodyIncludes: '"9.5.0.2"' });
+    const refused = await call('POST', '/api/indicators/import', { Indicators: [indicator('9.5.0.1'), indicator('9.5.0.2')] });
+    assert.equal(refused.status, 400);
+    assert.deepEqual({ ...(refused.json() as ErrorBody).error, target: '' }, { code: 'BadRequest', message: 'Malformed indicator.', target: '' });
+    assert.equal(mde.indicators().length, 0, 'the whole call is refused');
+    // Calls without it pass, and their body is still read by the API.
+    const ok = await call('POST', '/api/indicators/import', { Indicators: [indicator('9.5.0.1')] });
+    assert.equal(ok.status, 200);
+    assert.equal(mde.indicators().length, 1);
+    mde.clearFaults();
+
+    mde.faults({ type: 'status', status: 429, retryAfterSec: 120, endpoints: ['list'], calls: 1 });
+    const limited = await call('GET', '/api/indicators');
+    assert.equal(limited.status, 429);
+    assert.equal(limited.headers.get('retry-after'), '120');
+    assert.equal((limited.json() as ErrorBody).error.code, 'TooManyRequests');
+    assert.equal((await call('GET', '/api/indicators')).status, 200);
+  } finally {
+    await mde.close();
+  }
+});

@@ -95,7 +95,21 @@ export interface FaultSpec {
   calls?: number;
   /** Stop after this many real milliseconds. */
   durationMs?: number;
+  /** status faults: Defender's `error.code` (default from the status, as in common-errors.md, e.g. 400 BadRequest). */
+  code?: string;
+  /** status faults: Defender's `error.message`. Default "Injected fault.". */
+  message?: string;
+  /** status faults: a Retry-After header, in seconds. */
+  retryAfterSec?: number;
+  /**
+   * Only requests whose body contains this text (API endpoints; e.g. one indicator value, to make
+   * every import carrying it a whole-call 400 as a malformed item would, while the rest pass).
+   */
+  bodyIncludes?: string;
 }
+
+/** Defender's error code for an injected status (research/defender-api.md §2.6). */
+const FAULT_CODES: Record<number, string> = { 400: 'BadRequest', 401: 'Unauthorized', 403: 'Forbidden', 404: 'NotFound', 429: 'TooManyRequests', 503: 'ServiceUnavailable' };
 
 export interface RecordedRequest {
   seq: number;
@@ -339,10 +353,18 @@ export async function startDefenderEmulator(options: DefenderEmulatorOptions): P
     return undefined;
   };
 
-  const pickFault = (endpoint: Endpoint): ActiveFault[] => {
+  const pickFault = (endpoint: Endpoint, body: string | undefined): ActiveFault[] => {
     const t = Date.now();
     faultList = faultList.filter((f) => (f.until === undefined || f.until > t) && (f.calls === undefined || f.used < f.calls));
-    return faultList.filter((f) => (f.endpoints ?? API_ENDPOINTS).includes(endpoint) && random.next() < (f.rate ?? 1));
+    return faultList.filter((f) => (f.endpoints ?? API_ENDPOINTS).includes(endpoint) && (f.bodyIncludes === undefined || (body?.includes(f.bodyIncludes) ?? false)) && random.next() < (f.rate ?? 1));
+  };
+
+  // The body is read once: by a fault that looks into it (bodyIncludes), then by the API handler.
+  const bodies = new WeakMap<IncomingMessage, Promise<string>>();
+  const bodyText = (req: IncomingMessage): Promise<string> => {
+    let text = bodies.get(req);
+    if (!text) bodies.set(req, (text = readBody(req)));
+    return text;
   };
 
   const classify = (method: string, path: string): { endpoint: Endpoint | 'unknown'; id?: string; tenant?: string } => {
@@ -370,7 +392,7 @@ export async function startDefenderEmulator(options: DefenderEmulatorOptions): P
   };
 
   const parseJsonBody = async (req: IncomingMessage): Promise<unknown> => {
-    const text = await readBody(req);
+    const text = await bodyText(req);
     try {
       return JSON.parse(text) as unknown;
     } catch {
@@ -468,7 +490,9 @@ export async function startDefenderEmulator(options: DefenderEmulatorOptions): P
       record({ method, path: url.pathname, endpoint, clientId: undefined, status });
       return;
     }
-    for (const fault of pickFault(endpoint)) {
+    const peek = endpoint !== 'token' && faultList.some((f) => f.bodyIncludes !== undefined && (f.endpoints ?? API_ENDPOINTS).includes(endpoint));
+    const body = peek ? await bodyText(req) : undefined;
+    for (const fault of pickFault(endpoint, body)) {
       fault.used += 1;
       if (fault.type === 'latency') {
         await new Promise((r) => setTimeout(r, fault.latencyMs ?? 1000));
@@ -485,7 +509,8 @@ export async function startDefenderEmulator(options: DefenderEmulatorOptions): P
         return;
       }
       const status = fault.status ?? 503;
-      apiError(res, status, status === 503 ? 'ServiceUnavailable' : 'InternalServerError', 'Injected fault.');
+      const headers: Record<string, string> = fault.retryAfterSec === undefined ? {} : { 'retry-after': String(fault.retryAfterSec) };
+      apiError(res, status, fault.code ?? FAULT_CODES[status] ?? 'InternalServerError', fault.message ?? 'Injected fault.', headers);
       return;
     }
     if (endpoint === 'token') {
