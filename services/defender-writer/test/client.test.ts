@@ -5,9 +5,10 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import { startDefenderEmulator, type DefenderEmulator } from '@octi-defender/emulators';
 import { createLogger, createRegistry } from '@octi-defender/platform';
 import { DefenderClient, odataEq, type DefenderClientOptions } from '../src/defender/client.ts';
-import { DefenderUnavailableError } from '../src/defender/errors.ts';
+import { DefenderClientClosedError, DefenderHttpError, DefenderUnavailableError, isBreakerNeutral, isRetryable } from '../src/defender/errors.ts';
 import { DefenderMetrics } from '../src/defender/metrics.ts';
 import type { DefenderIndicator } from '../src/defender/model.ts';
+import { systemClock } from '../src/defender/quota.ts';
 import { TokenProvider } from '../src/defender/token.ts';
 
 const TENANT = '11111111-2222-3333-4444-555555555555';
@@ -135,7 +136,7 @@ describe('DefenderClient against the emulator', () => {
 
   test('400 does not trip the breaker', async () => {
     const c = client({ maxRetries: 0, breaker: { volumeThreshold: 1, errorThresholdPercentage: 1 } });
-    for (let i = 0; i < 3; i++) await assert.rejects(c.batchDelete(['not-a-number']));
+    for (let i = 0; i < 3; i++) assert.equal((await c.batchDelete(['not-a-number'])).rejected.length, 1);
     assert.equal(c.breakerState, 'closed');
     await c.close();
   });
@@ -178,5 +179,141 @@ describe('DefenderClient against the emulator', () => {
       assert.ok(!l.includes(SECRET));
       assert.ok(!/Bearer [A-Za-z0-9]/.test(l));
     }
+  });
+});
+
+/** Polls until `cond` holds (at most `ms`). */
+async function until(what: string, cond: () => boolean, ms = 10_000): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!cond()) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+const counter = async (m: DefenderMetrics, endpoint: string): Promise<number> =>
+  (await m.bisections.get()).values.find((v) => v.labels.endpoint === endpoint)?.value ?? 0;
+
+describe('whole-call refusals are bisected', () => {
+  test('import: one item making the whole call a 400 is a permanent outcome with Defender’s message, the others land, in 1 + 2·log2(n) calls', async () => {
+    const metrics = new DefenderMetrics(createRegistry({ prefix: 'test' }));
+    const c = client({ metrics });
+    const batch = Array.from({ length: 8 }, (_, i) => ind(i + 1));
+    // Defender refuses every import whose body carries this item, as it does a malformed one.
+    emu.faults({ type: 'status', status: 400, code: 'InvalidRequestBody', message: "Indicator '93.184.216.6' could not be read.", endpoints: ['import'], bodyIncludes: '"93.184.216.6"' });
+    const out = await c.import(batch);
+    assert.deepEqual(out[5], { ok: false, permanent: true, reason: "400 InvalidRequestBody: Indicator '93.184.216.6' could not be read." });
+    assert.ok(out.every((o, i) => i === 5 || o.ok), JSON.stringify(out));
+    assert.deepEqual(emu.indicators().map((x) => x.indicatorValue).sort(), batch.filter((_, i) => i !== 5).map((x) => x.indicatorValue).sort());
+    // 8 → 4 + 4 → 2 + 2 → 1 + 1: one call for the batch, two per level.
+    assert.equal(emu.requests('import').length, 1 + 2 * Math.log2(8));
+    assert.equal(await counter(metrics, 'import'), 3);
+    assert.ok(logs.some((l) => l.includes('"level":"warn"') && l.includes('splitting the batch') && l.includes('"code":"InvalidRequestBody"')));
+    await c.close();
+  });
+
+  test('import: a 413 is bisected too; two refused items in different halves', async () => {
+    const c = client();
+    const batch = Array.from({ length: 4 }, (_, i) => ind(i + 1));
+    emu.faults({ type: 'status', status: 413, code: 'RequestEntityTooLarge', message: 'too large', endpoints: ['import'], bodyIncludes: '"93.184.216.1"' });
+    emu.faults({ type: 'status', status: 400, message: 'bad', endpoints: ['import'], bodyIncludes: '"93.184.216.4"' });
+    const out = await c.import(batch);
+    assert.deepEqual(out, [
+      { ok: false, permanent: true, reason: '413 RequestEntityTooLarge: too large' },
+      out[1],
+      out[2],
+      { ok: false, permanent: true, reason: '400 BadRequest: bad' },
+    ]);
+    assert.ok(out[1]?.ok && out[2]?.ok);
+    assert.equal(emu.indicators().length, 2);
+    assert.equal(emu.requests('import').length, 7);
+    await c.close();
+  });
+
+  test('import: 401/403 are not bisected, they fail the call as before', async () => {
+    const c = client();
+    emu.faults({ type: 'status', status: 403, endpoints: ['import'] });
+    await assert.rejects(c.import([ind(1), ind(2)]), (e: unknown) => e instanceof DefenderHttpError && e.statusCode === 403);
+    assert.equal(emu.requests('import').length, 1);
+    await c.close();
+  });
+
+  test('batchDelete: an id refused alone is returned in rejected, the other ids are deleted', async () => {
+    const metrics = new DefenderMetrics(createRegistry({ prefix: 'test' }));
+    const c = client({ metrics });
+    const ids = (await c.import([ind(1), ind(2), ind(3)])).map((o) => (o.ok ? o.id : ''));
+    const result = await c.batchDelete([ids[0] as string, 'x', ids[1] as string, ids[2] as string]);
+    assert.deepEqual(result, { rejected: [{ id: 'x', reason: '400 InvalidRequestBody: IndicatorIds must be indicator ids given as strings.' }] });
+    assert.equal(emu.indicators().length, 0);
+    assert.deepEqual(emu.requests('batchDelete').map((r) => r.status), [400, 400, 204, 400, 204]);
+    assert.equal(await counter(metrics, 'batchDelete'), 2);
+    assert.deepEqual(await c.batchDelete([]), { rejected: [] });
+    await c.close();
+  });
+
+  test('batchDelete: the 404 recovery still works inside a half', async () => {
+    const c = client();
+    const ids = (await c.import([ind(1), ind(2), ind(3)])).map((o) => (o.ok ? o.id : ''));
+    await c.batchDelete([ids[2] as string]);
+    // ['x', id0] → 400 → ['x'] rejected, [id0] deleted; [id1, id2] → 404 → re-list → [id1] deleted.
+    const result = await c.batchDelete(['x', ids[0] as string, ids[1] as string, ids[2] as string]);
+    assert.deepEqual(result.rejected.map((r) => r.id), ['x']);
+    assert.equal(emu.indicators().length, 0);
+    await c.close();
+  });
+});
+
+describe('abort() cancels every wait', () => {
+  test('the closed error is neither retryable nor a breaker failure', () => {
+    const e = new DefenderClientClosedError();
+    assert.equal(e.message, 'Defender client closed');
+    assert.equal(isRetryable(e), false);
+    assert.equal(isBreakerNeutral(e), true);
+  });
+
+  test('during a long Retry-After (real clock): rejects promptly, sends nothing more, leaves no timer', async () => {
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const before = timers();
+    logs.length = 0;
+    const c = client({ clock: systemClock, retryMaxMs: 120_000 });
+    emu.faults({ type: 'status', status: 429, retryAfterSec: 120, endpoints: ['import'], calls: 1 });
+    const pending = c.import([ind(1)]);
+    await until('the retry sleep', () => logs.some((l) => l.includes('"delayMs":120000')));
+    const t0 = performance.now();
+    c.abort();
+    await assert.rejects(pending, DefenderClientClosedError);
+    assert.ok(performance.now() - t0 < 5_000, 'returned promptly instead of after 120 s');
+    await assert.rejects(c.import([ind(2)]), DefenderClientClosedError);
+    await assert.rejects(c.batchDelete(['1']), DefenderClientClosedError);
+    await assert.rejects(c.list(), DefenderClientClosedError);
+    assert.equal(emu.requests('import').length, 1);
+    await c.close();
+    assert.ok(timers() <= before, process.getActiveResourcesInfo().join(','));
+    assert.ok(!logs.some((l) => /"level":"(error|fatal)"/.test(l)), 'no error-level log');
+  });
+
+  test('during a quota wait (real clock): rejects promptly', async () => {
+    const c = client({ clock: systemClock, quotas: { import: [{ limit: 1, windowMs: 60_000 }], batchDelete: [], list: [] } });
+    await c.import([ind(1)]);
+    const waiting = c.import([ind(2)]);
+    await new Promise((r) => setTimeout(r, 50));
+    const t0 = performance.now();
+    const rejected = assert.rejects(waiting, DefenderClientClosedError);
+    await c.close();
+    await rejected;
+    assert.ok(performance.now() - t0 < 5_000);
+    assert.equal(emu.requests('import').length, 1);
+  });
+
+  test('during an HTTP exchange Defender never answers: rejects promptly, the breaker does not count it', async () => {
+    const c = client({ maxRetries: 0, breaker: { volumeThreshold: 1, errorThresholdPercentage: 1 } });
+    emu.faults({ type: 'timeout', endpoints: ['import'], calls: 1 });
+    const hanging = c.import([ind(1)]);
+    await until('the request', () => emu.requests('import').length === 1);
+    c.abort();
+    await assert.rejects(hanging, DefenderClientClosedError);
+    assert.equal(c.breakerState, 'closed');
+    assert.equal(c.closed, true);
+    await c.close();
   });
 });

@@ -13,7 +13,7 @@ import { createDefenderClient } from '../src/index.ts';
 import { createWriterMetrics } from '../src/metrics.ts';
 import { Writer } from '../src/writer.ts';
 import type { DefenderClient } from '../src/defender/client.ts';
-import type { Clock } from '../src/defender/quota.ts';
+import { systemClock, type Clock } from '../src/defender/quota.ts';
 import { facts } from './helpers.ts';
 
 export const TENANT = '11111111-2222-3333-4444-555555555555';
@@ -246,7 +246,7 @@ export async function gauge(registry: Registry, name: string): Promise<number | 
 
 /** A clock running `scale` times faster than real time, like the emulator's `timeScale`. */
 export function scaledClock(scale: number): Clock {
-  return { now: () => performance.now() * scale, sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms / scale)) };
+  return { now: () => performance.now() * scale, sleep: (ms, signal) => systemClock.sleep(ms / scale, signal) };
 }
 
 /** The most requests in any window of `windowMs` (by their recorded times). */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { QuotaLimiter, WINDOW_GUARD, type Clock } from '../src/defender/quota.ts';
+import { abortable, QuotaLimiter, systemClock, WINDOW_GUARD, type Clock } from '../src/defender/quota.ts';
 import { maxInWindow } from './harness.ts';
 
 function fakeClock(): Clock & { t: number } {
@@ -53,5 +53,70 @@ describe('QuotaLimiter', () => {
     const q = new QuotaLimiter({ import: [{ limit: 30, windowMs: 60_000 }], batchDelete: [], list: [] }, 0.01, clock);
     assert.equal(await q.acquire('import'), 0);
     assert.ok(Math.abs((await q.acquire('import')) - MINUTE / 0.3) <= 1);
+  });
+});
+
+/** Time moves only by advance(); its sleeps ignore abort signals (the limiter must not rely on them). */
+function manualClock(): Clock & { advance(ms: number): void } {
+  let t = 0;
+  let sleepers: { at: number; wake: () => void }[] = [];
+  return {
+    now: () => t,
+    sleep: (ms) => new Promise<void>((wake) => sleepers.push({ at: t + ms, wake })),
+    advance(ms) {
+      t += ms;
+      for (const s of sleepers.filter((x) => x.at <= t)) s.wake();
+      sleepers = sleepers.filter((x) => x.at > t);
+    },
+  };
+}
+
+const flush = (): Promise<void> => new Promise((r) => setImmediate(r));
+const timeouts = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+
+describe('cancelling waits', () => {
+  test('an aborted acquire rejects at once with the reason, takes no slot, and the callers behind it move up', async () => {
+    const clock = manualClock();
+    const q = new QuotaLimiter({ import: [{ limit: 1, windowMs: 60_000 }], batchDelete: [], list: [] }, 1, clock);
+    assert.equal(await q.acquire('import'), 0);
+    const ac = new AbortController();
+    const aborted = q.acquire('import', ac.signal);
+    const next = q.acquire('import');
+    await flush();
+    const reason = new Error('closing');
+    ac.abort(reason);
+    await assert.rejects(aborted, (e) => e === reason);
+    await flush();
+    // One window after the first call, not two: the aborted caller took no slot.
+    clock.advance(MINUTE);
+    assert.equal(await next, MINUTE);
+  });
+
+  test('an already aborted signal rejects without queueing', async () => {
+    const q = new QuotaLimiter({ import: [{ limit: 1, windowMs: 60_000 }], batchDelete: [], list: [] }, 1, fakeClock());
+    await assert.rejects(q.acquire('import', AbortSignal.abort(new Error('gone'))), /gone/);
+    assert.equal(await q.acquire('import'), 0);
+  });
+
+  test('systemClock.sleep: abort rejects with the reason and clears the timer', async () => {
+    const before = timeouts();
+    const ac = new AbortController();
+    const sleeping = systemClock.sleep(600_000, ac.signal);
+    assert.equal(timeouts(), before + 1);
+    ac.abort(new Error('stop'));
+    await assert.rejects(sleeping, /stop/);
+    assert.equal(timeouts(), before);
+    await assert.rejects(systemClock.sleep(600_000, ac.signal), /stop/);
+    assert.equal(timeouts(), before);
+    await systemClock.sleep(1);
+  });
+
+  test('abortable: the promise, or the abort reason first', async () => {
+    assert.equal(await abortable(Promise.resolve(1), undefined), 1);
+    assert.equal(await abortable(Promise.resolve(2), new AbortController().signal), 2);
+    const ac = new AbortController();
+    const never = abortable(new Promise<number>(() => undefined), ac.signal);
+    ac.abort(new Error('now'));
+    await assert.rejects(never, /now/);
   });
 });

@@ -1,21 +1,24 @@
 // A thin client of the documented Defender indicators API: import (≤500), BatchDelete (≤500) and
 // list, with the tenant-share quota buckets, retries with backoff and jitter (Retry-After on 429), a
-// circuit breaker that each HTTP attempt goes through, one token refresh on 401, and a dry-run mode.
+// circuit breaker that each HTTP attempt goes through, one token refresh on 401, bisection of batches
+// Defender refuses as a whole for their content, cancellation of every wait on close, and a dry-run mode.
 import type { Logger } from '@octi-defender/platform';
 import CircuitBreaker from 'opossum';
 import { Agent, request, type Dispatcher } from 'undici';
 import {
+  DefenderClientClosedError,
   DefenderHttpError,
   DefenderProtocolError,
   DefenderUnavailableError,
   isBreakerNeutral,
+  isContentRefusal,
   isRetryable,
   isTransientFailure,
   parseRetryAfter,
 } from './errors.ts';
 import { BREAKER_STATE, type DefenderMetrics } from './metrics.ts';
-import type { DefenderIndicator, DefenderIndicatorRecord, ImportOutcome } from './model.ts';
-import { DEFENDER_QUOTAS, QuotaLimiter, systemClock, type Clock, type Endpoint, type Quotas } from './quota.ts';
+import type { BatchDeleteRejection, BatchDeleteResult, DefenderIndicator, DefenderIndicatorRecord, ImportOutcome } from './model.ts';
+import { abortable, DEFENDER_QUOTAS, QuotaLimiter, systemClock, type Clock, type Endpoint, type Quotas } from './quota.ts';
 import type { TokenSource } from './token.ts';
 
 export const MAX_ITEMS_PER_CALL = 500;
@@ -30,6 +33,11 @@ export function odataString(value: string): string {
 
 export function odataEq(field: string, value: string): string {
   return `${field} eq ${odataString(value)}`;
+}
+
+/** The reason recorded for an item (or id) Defender refused alone: `<status> <code>: <message>`. */
+export function refusalReason(e: DefenderHttpError): string {
+  return `${e.statusCode}${e.code ? ` ${e.code}` : ''}: ${e.defenderMessage ?? 'no message'}`;
 }
 
 /** A bounded label for a per-item failure reason (the text itself goes to logs and the DLQ). */
@@ -104,6 +112,8 @@ export class DefenderClient {
   readonly #retryBaseMs: number;
   readonly #retryMaxMs: number;
   readonly #timeoutMs: number;
+  /** Aborted by abort()/close(): every wait and HTTP exchange listens to it. */
+  readonly #closer = new AbortController();
 
   constructor(opts: DefenderClientOptions) {
     this.#opts = opts;
@@ -176,18 +186,39 @@ export class DefenderClient {
     this.#quota.setShare(share);
   }
 
+  /**
+   * Cancels every pending and future call: quota waits, retry delays (a Retry-After may be up to
+   * `retryMaxMs`), token waits and HTTP exchanges in flight reject at once with
+   * DefenderClientClosedError. Idempotent. Call it first on shutdown, so that a batch blocked on
+   * Defender ends within the grace period; `close()` calls it too.
+   */
+  abort(): void {
+    if (this.#closer.signal.aborted) return;
+    this.#closer.abort(new DefenderClientClosedError());
+    this.#log.info('Defender client closed: pending calls cancelled');
+  }
+
+  /** True once abort() or close() was called. */
+  get closed(): boolean {
+    return this.#closer.signal.aborted;
+  }
+
   async close(): Promise<void> {
+    this.abort();
     this.#breaker.shutdown();
     if (this.#ownsDispatcher) await this.#dispatcher.close();
   }
 
   /**
    * `POST /api/indicators/import`. Resolves with one outcome per indicator, in order. A 200 with a
-   * result count that does not match is a (retried) protocol error; per-item failures are not.
+   * result count that does not match is a (retried) protocol error; per-item failures are not. A
+   * whole-call refusal for the content (400, 413, 422) is bisected (see #importOrSplit): an item
+   * refused alone gets a permanent outcome with Defender's status, code and message.
    */
   async import(indicators: readonly DefenderIndicator[]): Promise<ImportOutcome[]> {
     if (indicators.length === 0) return [];
     if (indicators.length > MAX_ITEMS_PER_CALL) throw new RangeError(`import takes at most ${MAX_ITEMS_PER_CALL} indicators, got ${indicators.length}`);
+    this.#throwIfClosed();
     const url = this.#url('/api/indicators/import');
     const body = { Indicators: indicators };
     if (this.dryRun) {
@@ -195,7 +226,7 @@ export class DefenderClient {
       this.#metrics.items.inc({ endpoint: 'import', outcome: 'dry_run', reason: 'none' }, indicators.length);
       return indicators.map(() => ({ ok: true, id: DRY_RUN_ID }));
     }
-    const outcomes = await this.#call('import', 'POST', url, body, (json) => matchImportResults(indicators, json));
+    const outcomes = await this.#importOrSplit(url, indicators);
     for (const o of outcomes) {
       const labels = o.ok
         ? { outcome: 'accepted', reason: 'none' }
@@ -206,24 +237,76 @@ export class DefenderClient {
   }
 
   /**
-   * `POST /api/indicators/BatchDelete`. Resolves when none of the ids exists any more. Defender
-   * answers 404 when any id is already gone (expired, deleted by hand); then the ids that still exist
-   * are found by re-listing this application's indicators and deleted in a second call.
+   * `POST /api/indicators/BatchDelete`. Resolves when none of the ids exists any more, except the
+   * `rejected` ones (empty normally and in dry run). Defender answers 404 when any id is already gone
+   * (expired, deleted by hand); then the ids that still exist are found by re-listing this
+   * application's indicators and deleted in a second call. A whole-call refusal for the content
+   * (400, 413, 422) is bisected like an import: an id refused alone is returned in `rejected` with
+   * Defender's status, code and message; the other ids are deleted.
    */
-  async batchDelete(ids: readonly string[]): Promise<void> {
-    if (ids.length === 0) return;
+  async batchDelete(ids: readonly string[]): Promise<BatchDeleteResult> {
+    if (ids.length === 0) return { rejected: [] };
     if (ids.length > MAX_ITEMS_PER_CALL) throw new RangeError(`BatchDelete takes at most ${MAX_ITEMS_PER_CALL} ids, got ${ids.length}`);
+    this.#throwIfClosed();
     const url = this.#url('/api/indicators/BatchDelete');
     if (this.dryRun) {
       this.#dry('batchDelete', url, { IndicatorIds: ids });
       this.#metrics.items.inc({ endpoint: 'batchDelete', outcome: 'dry_run', reason: 'none' }, ids.length);
-      return;
+      return { rejected: [] };
     }
+    const rejected: BatchDeleteRejection[] = [];
+    await this.#deleteOrSplit(url, ids, rejected);
+    return { rejected };
+  }
+
+  /**
+   * One import call; when Defender refuses the whole call for what it contains (400, 413, 422: one
+   * malformed item makes the whole request a 400, a body too large is a 413), the batch is split in
+   * two halves, each imported the same way, so that the good items are imported and an item refused
+   * alone becomes a permanent outcome (dead-lettered by the writer) instead of blocking its partition.
+   *
+   * Cost in calls (import quota: 30/min, every call goes through it): a batch of n with one refused
+   * item takes 1 + 2·log2(n) calls instead of 1 (18 more for n = 500, about 40 s of import quota);
+   * each further refused item adds up to 2·log2(n) more; if every item is refused, 2n − 1 calls.
+   * Splits are counted in `defender_api_bisections_total{endpoint}`.
+   */
+  async #importOrSplit(url: string, indicators: readonly DefenderIndicator[]): Promise<ImportOutcome[]> {
+    try {
+      return await this.#call('import', 'POST', url, { Indicators: indicators }, (json) => matchImportResults(indicators, json));
+    } catch (e) {
+      if (!isContentRefusal(e)) throw e;
+      const [only] = indicators;
+      if (indicators.length === 1 && only) {
+        const reason = refusalReason(e);
+        this.#log.warn({ endpoint: 'import', status: e.statusCode, code: e.code, target: e.target, indicatorType: only.indicatorType, indicatorValue: only.indicatorValue }, 'Defender refused an indicator alone: permanent failure');
+        return [{ ok: false, permanent: true, reason }];
+      }
+      const [a, b] = this.#split('import', e, indicators);
+      return [...(await this.#importOrSplit(url, a)), ...(await this.#importOrSplit(url, b))];
+    }
+  }
+
+  /** BatchDelete of `ids` with the 404 recovery; bisected on a whole-call content refusal (same cost as #importOrSplit). */
+  async #deleteOrSplit(url: string, ids: readonly string[], rejected: BatchDeleteRejection[]): Promise<void> {
     try {
       await this.#call('batchDelete', 'POST', url, { IndicatorIds: ids }, () => undefined);
       this.#metrics.items.inc({ endpoint: 'batchDelete', outcome: 'deleted', reason: 'none' }, ids.length);
       return;
     } catch (e) {
+      if (isContentRefusal(e)) {
+        const [only] = ids;
+        if (ids.length === 1 && only !== undefined) {
+          const reason = refusalReason(e);
+          this.#log.warn({ endpoint: 'batchDelete', status: e.statusCode, code: e.code, target: e.target, id: only }, 'Defender refused to delete an id alone');
+          this.#metrics.items.inc({ endpoint: 'batchDelete', outcome: 'rejected', reason: failureCategory(reason) });
+          rejected.push({ id: only, reason });
+          return;
+        }
+        const [a, b] = this.#split('batchDelete', e, ids);
+        await this.#deleteOrSplit(url, a, rejected);
+        await this.#deleteOrSplit(url, b, rejected);
+        return;
+      }
       if (!(e instanceof DefenderHttpError && e.statusCode === 404)) throw e;
     }
     const owned = new Set<string>();
@@ -276,6 +359,22 @@ export class DefenderClient {
     });
   }
 
+  /** The two halves of a batch Defender refused as a whole; counted and logged. */
+  #split<T>(endpoint: Endpoint, e: DefenderHttpError, items: readonly T[]): [readonly T[], readonly T[]] {
+    const half = Math.ceil(items.length / 2);
+    this.#metrics.bisections.inc({ endpoint });
+    this.#log.warn({ endpoint, status: e.statusCode, code: e.code, target: e.target, items: items.length }, 'Defender refused the whole call for its content: splitting the batch in two');
+    return [items.slice(0, half), items.slice(half)];
+  }
+
+  #throwIfClosed(): void {
+    if (this.#closer.signal.aborted) throw this.#closedError();
+  }
+
+  #closedError(): DefenderClientClosedError {
+    return this.#closer.signal.reason as DefenderClientClosedError;
+  }
+
   #url(path: string): string {
     return new URL(path, this.#base).toString();
   }
@@ -285,32 +384,40 @@ export class DefenderClient {
     this.#log.info({ dryRun: true, endpoint, method: 'POST', url, body }, 'dry run: Defender request not sent');
   }
 
-  /** Quota, breaker, retries; `read` runs inside the attempt so a malformed 200 is retried too. */
+  /**
+   * Quota, breaker, retries; `read` runs inside the attempt so a malformed 200 is retried too. Once
+   * the client is closed, every wait (quota, retry delay, HTTP) ends with DefenderClientClosedError.
+   */
   async #call<T>(endpoint: Endpoint, method: Method, url: string, body: unknown, read: (json: unknown) => T): Promise<T> {
+    const signal = this.#closer.signal;
     for (let attempt = 0; ; attempt++) {
+      this.#throwIfClosed();
       if (this.#breaker.opened) throw new DefenderUnavailableError();
-      const waited = await this.#quota.acquire(endpoint);
+      const waited = await this.#quota.acquire(endpoint, signal);
       this.#metrics.quotaWait.observe({ endpoint }, waited / 1000);
       try {
         return read(await this.#breaker.fire(endpoint, method, url, body));
       } catch (e) {
+        // Whatever the attempt ended with (an aborted request, a shut-down breaker), the client is closed.
+        if (signal.aborted) throw this.#closedError();
         if ((e as { code?: unknown }).code === 'EOPENBREAKER') throw new DefenderUnavailableError(e);
         if (!isRetryable(e) || attempt >= this.#maxRetries) throw e;
         const backoff = this.#random() * Math.min(this.#retryMaxMs, this.#retryBaseMs * 2 ** attempt);
         const retryAfter = e instanceof DefenderHttpError ? e.retryAfterMs : undefined;
         const delay = Math.min(this.#retryMaxMs, retryAfter ?? backoff);
         this.#log.warn({ endpoint, attempt: attempt + 1, delayMs: Math.round(delay), err: e }, 'Defender call failed, retrying');
-        await this.#clock.sleep(delay);
+        await abortable(this.#clock.sleep(delay, signal), signal);
       }
     }
   }
 
   /** One HTTP exchange; a 401 gets one new token and one more try before it counts as a failure. */
   async #attempt(endpoint: Endpoint, method: Method, url: string, body: unknown): Promise<unknown> {
-    let token = await this.#opts.tokens.get();
+    const signal = this.#closer.signal;
+    let token = await abortable(this.#opts.tokens.get(), signal);
     let res = await this.#http(endpoint, method, url, body, token);
     if (res.status === 401) {
-      token = await this.#opts.tokens.refresh(token);
+      token = await abortable(this.#opts.tokens.refresh(token), signal);
       res = await this.#http(endpoint, method, url, body, token);
     }
     if (res.status >= 200 && res.status < 300) return res.json;
@@ -336,6 +443,7 @@ export class DefenderClient {
         ...(body !== undefined && { body: JSON.stringify(body) }),
         headersTimeout: this.#timeoutMs,
         bodyTimeout: this.#timeoutMs,
+        signal: this.#closer.signal,
       });
       const text = await res.body.text();
       this.#metrics.calls.inc({ endpoint, status: String(res.statusCode) });
@@ -347,6 +455,10 @@ export class DefenderClient {
       }
       return { status: res.statusCode, json, retryAfter: res.headers['retry-after'] };
     } catch (e) {
+      if (this.#closer.signal.aborted) {
+        this.#metrics.calls.inc({ endpoint, status: 'aborted' });
+        throw this.#closedError();
+      }
       if (!(e instanceof DefenderProtocolError)) this.#metrics.calls.inc({ endpoint, status: 'network' });
       throw e;
     } finally {

@@ -4,6 +4,8 @@
 export class DefenderHttpError extends Error {
   readonly statusCode: number;
   readonly code: string | undefined;
+  /** Defender's own `error.message` (at most 300 characters); `message` is the whole description. */
+  readonly defenderMessage: string | undefined;
   readonly target: string | undefined;
   /** From Retry-After, when the response had one. */
   readonly retryAfterMs: number | undefined;
@@ -14,6 +16,7 @@ export class DefenderHttpError extends Error {
     this.name = 'DefenderHttpError';
     this.statusCode = opts.statusCode;
     this.code = opts.code;
+    this.defenderMessage = opts.message?.slice(0, 300);
     this.target = opts.target;
     this.retryAfterMs = opts.retryAfterMs;
   }
@@ -45,18 +48,47 @@ export class DefenderUnavailableError extends Error {
   }
 }
 
+/**
+ * The client was closed (`abort()` or `close()`): pending and later calls reject with this promptly,
+ * whatever they were waiting for (quota, retry delay, HTTP exchange). It is neither a Defender failure
+ * (the breaker ignores it) nor retryable.
+ */
+export class DefenderClientClosedError extends Error {
+  constructor() {
+    super('Defender client closed');
+    this.name = 'DefenderClientClosedError';
+  }
+}
+
+/**
+ * HTTP statuses by which Defender refuses a whole call because of what the request contains (bad
+ * body, too large, unprocessable): splitting the batch isolates the items at fault. Not 401/403
+ * (credentials, permissions), 404, 408, 429 or 5xx.
+ */
+export const CONTENT_REFUSAL_STATUSES: ReadonlySet<number> = new Set([400, 413, 422]);
+
+/** A whole-call refusal about the request content (400, 413, 422): the client bisects the batch. */
+export function isContentRefusal(e: unknown): e is DefenderHttpError {
+  return e instanceof DefenderHttpError && CONTENT_REFUSAL_STATUSES.has(e.statusCode);
+}
+
 const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH']);
 
 /** Worth another attempt: 5xx, 408, 429, network and timeout errors, malformed success bodies. */
 export function isRetryable(e: unknown): boolean {
+  if (e instanceof DefenderClientClosedError) return false;
   if (e instanceof DefenderHttpError) return e.statusCode >= 500 || e.statusCode === 408 || e.statusCode === 429;
   if (e instanceof DefenderProtocolError) return true;
   const code = (e as { code?: unknown } | null)?.code;
   return typeof code === 'string' && (code.startsWith('UND_ERR') || NETWORK_CODES.has(code));
 }
 
-/** The breaker ignores the caller's mistakes (4xx other than 401, 408, 429): they say nothing about Defender's health. */
+/**
+ * The breaker ignores the caller's mistakes (4xx other than 401, 408, 429) and the client's own
+ * closing: they say nothing about Defender's health.
+ */
 export function isBreakerNeutral(e: unknown): boolean {
+  if (e instanceof DefenderClientClosedError) return true;
   return e instanceof DefenderHttpError && e.statusCode >= 400 && e.statusCode < 500 && ![401, 408, 429].includes(e.statusCode);
 }
 

@@ -9,12 +9,13 @@ export class DefenderMetrics {
   readonly breakerState: Gauge;
   readonly quotaWait: Histogram<'endpoint'>;
   readonly duration: Histogram<'endpoint'>;
+  readonly bisections: Counter<'endpoint'>;
 
   constructor(registry: Registry) {
     const registers = [registry];
     this.calls = new Counter({
       name: 'defender_api_calls_total',
-      help: 'HTTP calls to the Defender API by endpoint and status (HTTP code, network, dry_run)',
+      help: 'HTTP calls to the Defender API by endpoint and status (HTTP code, network, aborted, dry_run)',
       labelNames: ['endpoint', 'status'],
       registers,
     });
@@ -41,6 +42,12 @@ export class DefenderMetrics {
       help: 'Duration of one HTTP attempt to the Defender API',
       labelNames: ['endpoint'],
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60],
+      registers,
+    });
+    this.bisections = new Counter({
+      name: 'defender_api_bisections_total',
+      help: 'Batches split in two after Defender refused the whole call for its content (400, 413, 422)',
+      labelNames: ['endpoint'],
       registers,
     });
   }

@@ -59,3 +59,15 @@ export interface DefenderIndicatorRecord {
 export type ImportOutcome =
   | { readonly ok: true; readonly id: string }
   | { readonly ok: false; readonly reason: string; readonly permanent: boolean };
+
+/** An id Defender refused to delete on its own (a whole-call 400 on a one-id BatchDelete), with why. */
+export interface BatchDeleteRejection {
+  readonly id: string;
+  /** `<status> <Defender code>: <Defender message>`. */
+  readonly reason: string;
+}
+
+/** What `batchDelete` could not do; every other id no longer exists. Empty normally and in dry run. */
+export interface BatchDeleteResult {
+  readonly rejected: readonly BatchDeleteRejection[];
+}

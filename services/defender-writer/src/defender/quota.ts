@@ -26,13 +26,52 @@ export const DEFENDER_QUOTAS: Quotas = {
 
 export interface Clock {
   now(): number;
-  sleep(ms: number): Promise<void>;
+  /**
+   * Resolves after `ms`. When `signal` aborts first it should reject with `signal.reason` and drop
+   * its timer; callers do not rely on it (they race the sleep against the signal), but a timer left
+   * running keeps the process alive until it fires.
+   */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
 export const systemClock: Clock = {
   now: () => performance.now(),
-  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  sleep: (ms, signal) =>
+    new Promise<void>((resolve, reject) => {
+      if (signal?.aborted) {
+        reject(signal.reason as Error);
+        return;
+      }
+      const onAbort = (): void => {
+        clearTimeout(timer);
+        reject(signal?.reason as Error);
+      };
+      const timer = setTimeout(() => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      }, ms);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    }),
 };
+
+/**
+ * `promise`, or a rejection with `signal.reason` as soon as `signal` aborts, whichever comes first
+ * (the promise keeps running; its outcome is then ignored). Without a signal, `promise` itself.
+ */
+export function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  if (signal.aborted) {
+    promise.catch(() => undefined);
+    return Promise.reject(signal.reason as Error);
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason as Error);
+    signal.addEventListener('abort', onAbort, { once: true });
+    const done = (): void => signal.removeEventListener('abort', onAbort);
+    promise.then(done, done);
+    promise.then(resolve, reject);
+  });
+}
 
 /**
  * A call counts against a window for this much longer than the window itself, so that the jitter
@@ -109,21 +148,31 @@ export class QuotaLimiter {
     for (const bs of Object.values(this.#buckets)) for (const b of bs) b.setShare(share);
   }
 
-  /** Waits (FIFO per endpoint) until every window of the endpoint allows a call; returns the ms waited. */
-  acquire(endpoint: Endpoint): Promise<number> {
+  /**
+   * Waits (FIFO per endpoint) until every window of the endpoint allows a call; returns the ms waited.
+   * When `signal` aborts, rejects at once with its reason, takes no slot, and the callers queued
+   * behind move up.
+   */
+  acquire(endpoint: Endpoint, signal?: AbortSignal): Promise<number> {
+    if (signal?.aborted) return Promise.reject(signal.reason as Error);
     const start = this.#clock.now();
     const turn = this.#queues[endpoint].then(async () => {
       for (;;) {
+        signal?.throwIfAborted();
         const now = this.#clock.now();
         const wait = Math.max(0, ...this.#buckets[endpoint].map((b) => b.waitMs(now)));
         if (wait <= 0) break;
-        await this.#clock.sleep(Math.ceil(wait));
+        await abortable(this.#clock.sleep(Math.ceil(wait), signal), signal);
       }
       const at = this.#clock.now();
       for (const b of this.#buckets[endpoint]) b.take(at);
       return this.#clock.now() - start;
     });
-    this.#queues[endpoint] = turn;
-    return turn;
+    // One caller's abort must not fail the callers queued behind it.
+    this.#queues[endpoint] = turn.then(
+      () => undefined,
+      () => undefined,
+    );
+    return abortable(turn, signal);
   }
 }
