@@ -109,9 +109,15 @@ export interface Consumer {
   paused(): TopicPartition[];
   /** Partitions currently assigned to this member. */
   assignment(): TopicPartition[];
-  /** Committed vs end offsets for every partition of the subscribed topics. */
+  /**
+   * Committed vs end offsets for every partition of the subscribed topics. Rejects with
+   * ConsumerClosedError once close() was called, and opens no connection then.
+   */
   lag(): Promise<PartitionLag[]>;
-  /** Stops fetching, waits for the running batch, leaves the group. */
+  /**
+   * Stops fetching, waits for the running batch, leaves the group. A lag() in flight stops at its
+   * next request (ConsumerClosedError) and is waited for, so nothing it opened outlives the close.
+   */
   close(): Promise<void>;
 }
 
@@ -199,6 +205,16 @@ export class ProducerFencedError extends Error {
   constructor(transactionalId: string, options?: ErrorOptions) {
     super(`producer fenced: a newer producer with transactionalId "${transactionalId}" took over`, options);
     this.transactionalId = transactionalId;
+  }
+}
+
+/** The consumer was closed: lag() after (or racing with) close() rejects with this. */
+export class ConsumerClosedError extends Error {
+  override readonly name = 'ConsumerClosedError';
+  readonly groupId: string;
+  constructor(groupId: string) {
+    super(`consumer closed (group "${groupId}")`);
+    this.groupId = groupId;
   }
 }
 

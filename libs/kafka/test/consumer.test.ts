@@ -2,7 +2,7 @@
 // manual commits, pause/resume, assignment callbacks, lag.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { partitionForKey } from '../src/index.ts';
+import { ConsumerClosedError, partitionForKey } from '../src/index.ts';
 import type { Batch, IncomingRecord, TopicPartition } from '../src/index.ts';
 import { testBed, unique, waitFor } from './helpers.ts';
 import type { TestBed } from './helpers.ts';
@@ -203,4 +203,33 @@ test('onJoined reports every join, an empty assignment too (more members than pa
   assert.deepEqual(last.map((x) => x?.length).sort(), [0, 1], JSON.stringify(joins));
   await b.close();
   await a.close();
+});
+
+const sockets = (): number => process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap').length;
+
+test('lag() after close rejects with ConsumerClosedError and opens nothing; close waits for a lag() racing with it', T, async () => {
+  const topic = await bed.topic('lagclose', 2);
+  const before = sockets();
+
+  // After close: kafkajs would reconnect the disconnected admin on demand.
+  const a = await bed.kafka.consumer({ groupId: unique('group'), topics: [topic] });
+  assert.equal((await a.lag()).length, 2);
+  await a.close();
+  await assert.rejects(a.lag(), ConsumerClosedError);
+  await assert.rejects(a.lag(), /consumer closed/);
+
+  // Racing: the first lag() (which connects the admin) is still running when close() starts.
+  const b = await bed.kafka.consumer({ groupId: unique('group'), topics: [topic] });
+  const racing = b.lag().then(
+    (lag) => lag.length,
+    (err: unknown) => err,
+  );
+  await b.close();
+  const raced = await racing;
+  assert.ok(raced === 2 || raced instanceof ConsumerClosedError, String(raced));
+  await assert.rejects(b.lag(), ConsumerClosedError);
+
+  // Nothing either consumer opened outlives its close (sockets close asynchronously: let them).
+  await waitFor('sockets closed', () => sockets() <= before, 5_000).catch(() => undefined);
+  assert.ok(sockets() <= before, `${sockets()} TCP sockets open, ${before} before: ${process.getActiveResourcesInfo().join(',')}`);
 });

@@ -1,6 +1,7 @@
 // Group consumer over kafkajs: batches per partition, manual commits only, read_committed, and
 // assignment callbacks derived from GROUP_JOIN (kafkajs has eager rebalances and no revoke hook).
 import type { Admin as KjsAdmin, Kafka as KafkaJs } from 'kafkajs';
+import { ConsumerClosedError } from '../port.ts';
 import type { BatchHandler, Consumer, ConsumerOptions, KafkaLogger, PartitionLag, TopicPartition } from '../port.ts';
 import { byTopic, offsetsByTopic, toIncoming, tpKey } from './records.ts';
 import { withRetries } from './retry.ts';
@@ -62,8 +63,53 @@ export async function createConsumer(kafka: KafkaJs, options: ConsumerOptions, l
   // kafkajs restarts a crashed consumer with a fresh join, which reports everything as gained.
   c.on(c.events.CRASH, () => void revokeAll());
 
-  let admin: KjsAdmin | undefined;
   let closing: Promise<void> | undefined;
+  // The admin of lag(), connected on first use. kafkajs connects brokers on demand, so an admin
+  // request issued after close() disconnected it opens a connection nothing closes any more, which
+  // keeps the process alive: every request checks `closing` first, and close() waits for the lag()
+  // calls in flight before it disconnects the admin.
+  let admin: KjsAdmin | undefined;
+  let adminReady: Promise<KjsAdmin> | undefined;
+  const measuring = new Set<Promise<unknown>>();
+  const ensureOpen = (): void => {
+    if (closing) throw new ConsumerClosedError(options.groupId);
+  };
+  const connectAdmin = (): Promise<KjsAdmin> =>
+    (adminReady ??= (async () => {
+      const a = kafka.admin();
+      admin = a;
+      try {
+        await a.connect();
+        return a;
+      } catch (err) {
+        adminReady = undefined;
+        admin = undefined;
+        await a.disconnect().catch(() => undefined);
+        throw err;
+      }
+    })());
+  const measureLag = async (): Promise<PartitionLag[]> => {
+    const a = await connectAdmin();
+    const committed = await withRetries(() => {
+      ensureOpen();
+      return a.fetchOffsets({ groupId: options.groupId, topics: [...options.topics] });
+    });
+    const out: PartitionLag[] = [];
+    for (const topic of options.topics) {
+      const ends = await withRetries(() => {
+        ensureOpen();
+        return a.fetchTopicOffsets(topic);
+      });
+      const mine = committed.find((t) => t.topic === topic)?.partitions ?? [];
+      for (const { partition, high, low } of ends) {
+        const raw = mine.find((p) => p.partition === partition)?.offset;
+        const c = raw === undefined || raw === '-1' ? null : BigInt(raw);
+        const end = BigInt(high);
+        out.push({ topic, partition, committed: c, end, lag: end - (c ?? BigInt(low)) });
+      }
+    }
+    return out.sort((x, y) => x.topic.localeCompare(y.topic) || x.partition - y.partition);
+  };
   return {
     async run(handler: BatchHandler): Promise<void> {
       await c.run({
@@ -94,31 +140,24 @@ export async function createConsumer(kafka: KafkaJs, options: ConsumerOptions, l
     resume: (partitions) => c.resume(byTopic(partitions)),
     paused: () => c.paused().flatMap(({ topic, partitions }) => partitions.map((partition) => ({ topic, partition }))),
     assignment: () => [...assigned.values()],
-    async lag(): Promise<PartitionLag[]> {
-      if (!admin) {
-        admin = kafka.admin();
-        await admin.connect();
-      }
-      const a = admin;
-      const committed = await withRetries(() => a.fetchOffsets({ groupId: options.groupId, topics: [...options.topics] }));
-      const out: PartitionLag[] = [];
-      for (const topic of options.topics) {
-        const ends = await withRetries(() => a.fetchTopicOffsets(topic));
-        const mine = committed.find((t) => t.topic === topic)?.partitions ?? [];
-        for (const { partition, high, low } of ends) {
-          const raw = mine.find((p) => p.partition === partition)?.offset;
-          const c = raw === undefined || raw === '-1' ? null : BigInt(raw);
-          const end = BigInt(high);
-          out.push({ topic, partition, committed: c, end, lag: end - (c ?? BigInt(low)) });
-        }
-      }
-      return out.sort((x, y) => x.topic.localeCompare(y.topic) || x.partition - y.partition);
+    lag(): Promise<PartitionLag[]> {
+      if (closing) return Promise.reject(new ConsumerClosedError(options.groupId));
+      const p = measureLag();
+      measuring.add(p);
+      const done = (): void => void measuring.delete(p);
+      p.then(done, done);
+      return p;
     },
     close(): Promise<void> {
       closing ??= (async () => {
-        await c.disconnect();
-        await revokeAll();
-        await admin?.disconnect();
+        const lags = Promise.allSettled([...measuring]);
+        try {
+          await c.disconnect();
+          await revokeAll();
+        } finally {
+          await lags;
+          await admin?.disconnect();
+        }
       })();
       return closing;
     },
