@@ -1,85 +1,67 @@
 // The active-indicator cap: of all keys that want to be in Defender, only the `capacity` strongest
-// (score, then latest) are admitted; the rest wait and are admitted again when room frees. Two heaps
-// with lazy deletion keep each change O(log n) however large the waiting set grows.
-import { compareStrength, type Strength } from './claims.ts';
+// (score, then latest) are admitted; the rest wait and are admitted again when room frees. The
+// candidates live in an SQLite table (the writer's local state database, or an in-memory one) whose
+// index orders them by strength, so memory does not grow with the number of waiting keys and each
+// change costs O(log n).
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import type { Strength } from './claims.ts';
 
-interface Entry {
+interface Row {
   readonly key: string;
-  readonly strength: Strength;
-  readonly version: number;
+  readonly score: number;
+  readonly at: number;
 }
 
-/** > 0 when `a` is stronger; keys break ties so the order is total and stable. */
-function stronger(a: Entry, b: Entry): number {
-  return compareStrength(a.strength, b.strength) || (a.key < b.key ? 1 : a.key > b.key ? -1 : 0);
+/** > 0 when `a` is stronger; keys break ties (the smaller one is stronger) so the order is total. */
+function stronger(a: Row, b: Row): number {
+  return a.score - b.score || a.at - b.at || (a.key < b.key ? 1 : a.key > b.key ? -1 : 0);
 }
 
-class Heap {
-  readonly #items: Entry[] = [];
-  readonly #before: (a: Entry, b: Entry) => boolean;
-
-  constructor(before: (a: Entry, b: Entry) => boolean) {
-    this.#before = before;
-  }
-
-  get length(): number {
-    return this.#items.length;
-  }
-
-  peek(): Entry | undefined {
-    return this.#items[0];
-  }
-
-  push(e: Entry): void {
-    const a = this.#items;
-    a.push(e);
-    for (let i = a.length - 1; i > 0; ) {
-      const p = (i - 1) >> 1;
-      if (!this.#before(a[i] as Entry, a[p] as Entry)) break;
-      [a[i], a[p]] = [a[p] as Entry, a[i] as Entry];
-      i = p;
-    }
-  }
-
-  pop(): Entry | undefined {
-    const a = this.#items;
-    const top = a[0];
-    const last = a.pop();
-    if (a.length === 0 || last === undefined) return top;
-    a[0] = last;
-    for (let i = 0; ; ) {
-      const l = 2 * i + 1;
-      const r = l + 1;
-      let m = i;
-      if (l < a.length && this.#before(a[l] as Entry, a[m] as Entry)) m = l;
-      if (r < a.length && this.#before(a[r] as Entry, a[m] as Entry)) m = r;
-      if (m === i) break;
-      [a[i], a[m]] = [a[m] as Entry, a[i] as Entry];
-      i = m;
-    }
-    return top;
-  }
-
-  /** Keeps only the entries `live` accepts (drops the lazily deleted ones). */
-  compact(live: (e: Entry) => boolean): void {
-    const kept = this.#items.filter(live);
-    this.#items.length = 0;
-    for (const e of kept) this.push(e);
-  }
+export interface CapIndexOptions {
+  /** The database holding the `cap` table; default: a private in-memory database. */
+  readonly db?: DatabaseSync;
+  /** The commands partition of a key, so a revoked partition's candidates can be dropped at once. */
+  readonly partitionOf?: (key: string) => number;
 }
 
 export class CapIndex {
   #capacity: number;
-  #version = 0;
-  readonly #entries = new Map<string, Entry & { admitted: boolean }>();
   #admittedCount = 0;
-  readonly #admitted = new Heap((a, b) => stronger(a, b) < 0); // weakest on top
-  readonly #waiting = new Heap((a, b) => stronger(a, b) > 0); // strongest on top
+  readonly #partitionOf: (key: string) => number;
   /** Keys whose admission changed and whose Defender state has not been confirmed since. */
   readonly #dirty = new Set<string>();
+  readonly #upsert: StatementSync;
+  readonly #remove: StatementSync;
+  readonly #admittedOf: StatementSync;
+  readonly #setAdmitted: StatementSync;
+  readonly #weakest: StatementSync;
+  readonly #strongestWaiting: StatementSync;
+  readonly #count: StatementSync;
+  readonly #countAdmittedIn: StatementSync;
+  readonly #keysIn: StatementSync;
+  readonly #dropIn: StatementSync;
 
-  constructor(capacity: number) {
+  constructor(capacity: number, opts: CapIndexOptions = {}) {
     this.#capacity = Math.max(0, Math.floor(capacity));
+    this.#partitionOf = opts.partitionOf ?? (() => 0);
+    const db = opts.db ?? new DatabaseSync(':memory:');
+    db.exec(`
+      DROP TABLE IF EXISTS cap;
+      CREATE TABLE cap (key TEXT PRIMARY KEY, part INTEGER NOT NULL, score REAL NOT NULL, at REAL NOT NULL, admitted INTEGER NOT NULL) WITHOUT ROWID;
+      CREATE INDEX cap_strength ON cap (admitted, score, at, key DESC);
+      CREATE INDEX cap_part ON cap (part);
+    `);
+    this.#upsert = db.prepare('INSERT INTO cap (key, part, score, at, admitted) VALUES (?, ?, ?, ?, 0) ON CONFLICT (key) DO UPDATE SET score = excluded.score, at = excluded.at');
+    this.#remove = db.prepare('DELETE FROM cap WHERE key = ? RETURNING admitted');
+    this.#admittedOf = db.prepare('SELECT admitted FROM cap WHERE key = ?');
+    this.#setAdmitted = db.prepare('UPDATE cap SET admitted = ? WHERE key = ?');
+    // Both walk cap_strength: forwards for the weakest admitted, backwards for the strongest waiting.
+    this.#weakest = db.prepare('SELECT key, score, at FROM cap WHERE admitted = 1 ORDER BY score ASC, at ASC, key DESC LIMIT 1');
+    this.#strongestWaiting = db.prepare('SELECT key, score, at FROM cap WHERE admitted = 0 ORDER BY score DESC, at DESC, key ASC LIMIT 1');
+    this.#count = db.prepare('SELECT count(*) AS n FROM cap');
+    this.#countAdmittedIn = db.prepare('SELECT count(*) AS n FROM cap WHERE part = ? AND admitted = 1');
+    this.#keysIn = db.prepare('SELECT key FROM cap WHERE part = ?');
+    this.#dropIn = db.prepare('DELETE FROM cap WHERE part = ?');
   }
 
   get capacity(): number {
@@ -91,8 +73,9 @@ export class CapIndex {
     this.#capacity = Math.max(0, Math.floor(capacity));
   }
 
+  /** Keys that want to be in Defender (admitted or waiting). */
   get size(): number {
-    return this.#entries.size;
+    return Number((this.#count.get() as { n: number }).n);
   }
 
   get admittedCount(): number {
@@ -100,52 +83,37 @@ export class CapIndex {
   }
 
   isAdmitted(key: string): boolean {
-    return this.#entries.get(key)?.admitted ?? false;
+    return (this.#admittedOf.get(key) as { admitted: number } | undefined)?.admitted === 1;
   }
 
   has(key: string): boolean {
-    return this.#entries.has(key);
+    return this.#admittedOf.get(key) !== undefined;
   }
 
   /** The key wants to be in Defender with this strength. New keys wait until `settle`. */
   set(key: string, strength: Strength): void {
-    const old = this.#entries.get(key);
-    const e = { key, strength, version: ++this.#version, admitted: old?.admitted ?? false };
-    this.#entries.set(key, e);
-    (e.admitted ? this.#admitted : this.#waiting).push(e);
+    this.#upsert.run(key, this.#partitionOf(key), strength.score, strength.at);
   }
 
-  /** The key no longer wants to be in Defender (or its partition was revoked). */
+  /** The key no longer wants to be in Defender. */
   delete(key: string): void {
-    const old = this.#entries.get(key);
+    const old = this.#remove.get(key) as { admitted: number } | undefined;
     if (!old) return;
-    this.#entries.delete(key);
     this.#dirty.delete(key);
-    if (old.admitted) this.#admittedCount--;
+    if (old.admitted === 1) this.#admittedCount--;
   }
 
-  #live(admitted: boolean): (e: Entry) => boolean {
-    return (e) => {
-      const cur = this.#entries.get(e.key);
-      return cur !== undefined && cur.version === e.version && cur.admitted === admitted;
-    };
+  /** Forgets every candidate of a revoked partition. */
+  dropPartition(partition: number): void {
+    this.#admittedCount -= Number((this.#countAdmittedIn.get(partition) as { n: number }).n);
+    for (const row of this.#keysIn.iterate(partition)) this.#dirty.delete((row as { key: string }).key);
+    this.#dropIn.run(partition);
   }
 
-  #top(heap: Heap, admitted: boolean): Entry | undefined {
-    const live = this.#live(admitted);
-    for (let e = heap.peek(); e; e = heap.peek()) {
-      if (live(e)) return e;
-      heap.pop();
-    }
-    return undefined;
-  }
-
-  #move(e: Entry, admitted: boolean): void {
-    const moved = { key: e.key, strength: e.strength, version: ++this.#version, admitted };
-    this.#entries.set(e.key, moved);
-    (admitted ? this.#admitted : this.#waiting).push(moved);
+  #move(key: string, admitted: boolean): void {
+    this.#setAdmitted.run(admitted ? 1 : 0, key);
     this.#admittedCount += admitted ? 1 : -1;
-    this.#dirty.add(e.key);
+    this.#dirty.add(key);
   }
 
   /**
@@ -154,27 +122,18 @@ export class CapIndex {
    */
   settle(): ReadonlySet<string> {
     for (;;) {
-      const weakest = this.#top(this.#admitted, true);
-      const best = this.#top(this.#waiting, false);
+      const weakest = this.#weakest.get() as Row | undefined;
+      const best = this.#strongestWaiting.get() as Row | undefined;
       if (weakest && this.#admittedCount > this.#capacity) {
-        this.#admitted.pop();
-        this.#move(weakest, false);
+        this.#move(weakest.key, false);
       } else if (best && this.#admittedCount < this.#capacity) {
-        this.#waiting.pop();
-        this.#move(best, true);
+        this.#move(best.key, true);
       } else if (best && weakest && stronger(best, weakest) > 0) {
-        this.#admitted.pop();
-        this.#waiting.pop();
-        this.#move(weakest, false);
-        this.#move(best, true);
+        this.#move(weakest.key, false);
+        this.#move(best.key, true);
       } else {
         break;
       }
-    }
-    const live = this.#entries.size;
-    if (this.#admitted.length + this.#waiting.length > 2 * live + 1024) {
-      this.#admitted.compact(this.#live(true));
-      this.#waiting.compact(this.#live(false));
     }
     return this.#dirty;
   }

@@ -390,6 +390,20 @@ export const writerEnv = {
     default: '30000',
     format: 'milliseconds ≥ 6000',
   }),
+  stateDir: envVar({
+    env: 'WRITER_STATE_DIR',
+    description: 'Directory of the local state database: a disposable cache of the changelog, rebuilt on every start (about 1 KB per indicator key of the writer’s partitions)',
+    schema: parse.string(),
+    default: '/tmp',
+    format: 'a writable directory',
+  }),
+  stateCacheEntries: envVar({
+    env: 'WRITER_STATE_CACHE_ENTRIES',
+    description: 'Decoded per-key states kept in memory in front of the local state database (the hot layer)',
+    schema: parse.int({ min: 100 }),
+    default: '20000',
+    format: 'entries ≥ 100',
+  }),
   retryPauseMs: envVar({
     env: 'WRITER_RETRY_PAUSE_MS',
     description: 'Pause before re-processing a batch whose Defender calls failed transiently while the breaker stayed closed (doubles per failure, up to 60 s)',

@@ -26,6 +26,7 @@ import { desiredFor } from './desired.ts';
 import type { ClaimCommand } from './facts.ts';
 import type { WriterMetrics } from './metrics.ts';
 import { applyOutcomes, chunk, planBatch, replacementDeletes, type KeyState } from './plan.ts';
+import { decodeState, encodeState, StateStore } from './state-store.ts';
 import type { Policy } from './policy.ts';
 import { findDrift, ReconcileSchedule, type Drift } from './reconciler.ts';
 import type { ImportOutcome } from './defender/model.ts';
@@ -56,21 +57,9 @@ export function appliedOffsetKey(partition: number, partitions: number): string 
   }
 }
 
-export function encodeState(s: KeyState): string {
-  return JSON.stringify(s);
-}
-
-export function decodeState(buf: Buffer): KeyState {
-  const v = JSON.parse(buf.toString('utf8')) as KeyState;
-  if (!Array.isArray(v.claims)) throw new Error('state has no claims array');
-  return v;
-}
-
 interface Partition {
   /** Next command offset not yet applied (from the changelog). */
   nextOffset: bigint;
-  /** Keys of this partition that may be in `#states` or in the cap. */
-  readonly keys: Set<string>;
 }
 
 export interface WriterDeps {
@@ -95,7 +84,7 @@ export class Writer {
   readonly #now: () => number;
   readonly #instanceId: string;
   readonly #cap: CapIndex;
-  readonly #states = new Map<string, KeyState>();
+  readonly #store: StateStore;
   readonly #parts = new Map<number, Partition>();
   #pending = new Set<string>();
   #partitionCount = 0;
@@ -126,7 +115,9 @@ export class Writer {
     this.#policy = policyFromConfig(cfg);
     this.#now = deps.now ?? Date.now;
     this.#instanceId = deps.instanceId ?? hostname();
-    this.#cap = new CapIndex(0);
+    const partitionOf = (key: string): number => partitionForKey(key, this.#partitionCount);
+    this.#store = new StateStore({ dir: cfg.stateDir, cacheEntries: cfg.stateCacheEntries, partitionOf });
+    this.#cap = new CapIndex(0, { db: this.#store.db, partitionOf });
     this.#reconciler = new ReconcileSchedule(() => this.reconcile(), cfg.reconcileIntervalMs, this.#log);
   }
 
@@ -153,7 +144,8 @@ export class Writer {
 
   /** The state of a key of an owned partition (for tests and the reconciler). */
   state(key: string): KeyState | undefined {
-    return this.#states.get(key);
+    if (!this.#parts.has(partitionForKey(key, this.#partitionCount))) return undefined;
+    return this.#store.get(key);
   }
 
   async start(): Promise<void> {
@@ -205,6 +197,7 @@ export class Writer {
     await this.#consumer?.close();
     await this.#lock.catch(() => undefined);
     await this.#producer?.close().catch((err: unknown) => this.#log.warn({ err }, 'closing the producer failed'));
+    this.#store.close();
   }
 
   /** Compares Defender with the owned partitions' state and repairs the drift. */
@@ -223,7 +216,7 @@ export class Writer {
   }
 
   async #reconcileLocked(): Promise<Drift> {
-    const view = { partitionCount: this.#partitionCount, ownedPartitions: () => this.ownedPartitions(), states: () => this.#states.entries() };
+    const view = { partitionCount: this.#partitionCount, ownedPartitions: () => this.ownedPartitions(), states: () => this.#store.inDefender() };
     const drift = await findDrift(this.#client, { application: this.#cfg.application, clientId: this.#cfg.clientId }, view, this.#now());
     this.#m.drift.set({ kind: 'missing' }, drift.missing.length);
     this.#m.drift.set({ kind: 'orphaned' }, drift.orphaned.length);
@@ -233,16 +226,15 @@ export class Writer {
       this.#m.repairs.inc({ kind: 'orphaned' }, ids.length);
     }
     for (const key of drift.missing) {
-      const s = this.#states.get(key);
+      const s = this.#store.get(key);
       if (!s) continue;
       // Defender lost it: forget what was applied so the plan imports it again.
       const { applied: _gone, ...rest } = s;
-      this.#states.set(key, rest);
+      this.#store.put(key, rest);
       this.#cap.delete(key);
       this.#pending.add(key);
     }
     if (drift.missing.length > 0) {
-      for (const key of drift.missing) this.#track(key);
       const ok = await this.#apply([], []);
       if (!ok) throw new Error('re-importing missing indicators failed transiently; they stay pending');
       this.#m.repairs.inc({ kind: 'missing' }, drift.missing.length);
@@ -319,9 +311,7 @@ export class Writer {
   }
 
   #updateOwned(): void {
-    let n = 0;
-    for (const s of this.#states.values()) if (s.applied) n++;
-    this.#m.owned.set(n);
+    this.#m.owned.set(this.#store.appliedCount());
   }
 
   async #assigned(partitions: readonly TopicPartition[]): Promise<void> {
@@ -329,30 +319,35 @@ export class Writer {
     for (const { partition } of partitions) {
       if (this.#parts.has(partition)) continue;
       const stored = await this.#kafka.readCompacted(this.#cfg.stateTopic, { partitions: [partition] });
-      const part: Partition = { nextOffset: 0n, keys: new Set() };
+      const part: Partition = { nextOffset: 0n };
       let restored = 0;
-      for (const [key, v] of stored) {
-        if (key.startsWith(META_PREFIX)) {
-          if (key === appliedOffsetKey(partition, this.#partitionCount)) part.nextOffset = BigInt((JSON.parse(v.value.toString('utf8')) as { next: string }).next);
-          continue;
+      // A partition this member held before (revoked, then assigned again) starts from the changelog.
+      this.#store.dropPartition(partition);
+      this.#cap.dropPartition(partition);
+      this.#store.transaction(() => {
+        for (const [key, v] of stored) {
+          const text = v.value.toString('utf8');
+          if (key.startsWith(META_PREFIX)) {
+            if (key === appliedOffsetKey(partition, this.#partitionCount)) part.nextOffset = BigInt((JSON.parse(text) as { next: string }).next);
+            continue;
+          }
+          let s: KeyState;
+          try {
+            s = decodeState(text);
+          } catch (err) {
+            this.#log.error({ err, key, offset: v.offset.toString() }, 'unreadable state record ignored');
+            continue;
+          }
+          this.#store.put(key, s, text);
+          restored++;
+          const d = desiredFor(s.claims, this.#policy, now);
+          if (d.present && d.hash !== s.rejectedHash) {
+            this.#cap.set(key, d.strength);
+            if (s.applied) this.#cap.confirm(key);
+          }
+          if (s.staleIds?.length) this.#pending.add(key);
         }
-        let s: KeyState;
-        try {
-          s = decodeState(v.value);
-        } catch (err) {
-          this.#log.error({ err, key, offset: v.offset.toString() }, 'unreadable state record ignored');
-          continue;
-        }
-        this.#states.set(key, s);
-        part.keys.add(key);
-        restored++;
-        const d = desiredFor(s.claims, this.#policy, now);
-        if (d.present && d.hash !== s.rejectedHash) {
-          this.#cap.set(key, d.strength);
-          if (s.applied) this.#cap.confirm(key);
-        }
-        if (s.staleIds?.length) this.#pending.add(key);
-      }
+      });
       this.#parts.set(partition, part);
       this.#log.info({ partition, keys: restored, nextOffset: part.nextOffset.toString() }, 'partition state restored');
     }
@@ -367,11 +362,9 @@ export class Writer {
     for (const { partition } of partitions) {
       const part = this.#parts.get(partition);
       if (!part) continue;
-      for (const key of part.keys) {
-        this.#states.delete(key);
-        this.#cap.delete(key);
-        this.#pending.delete(key);
-      }
+      this.#store.dropPartition(partition);
+      this.#cap.dropPartition(partition);
+      for (const key of this.#pending) if (partitionForKey(key, this.#partitionCount) === partition) this.#pending.delete(key);
       this.#parts.delete(partition);
       this.#m.lag.remove({ partition: String(partition) });
     }
@@ -390,13 +383,6 @@ export class Writer {
     } catch (err) {
       this.#log.error({ err }, 'maintenance round failed');
     }
-  }
-
-  #track(key: string): boolean {
-    const p = partitionForKey(key, this.#partitionCount);
-    const part = this.#parts.get(p);
-    part?.keys.add(key);
-    return part !== undefined;
   }
 
   async #onBatch(batch: Batch): Promise<void> {
@@ -426,7 +412,6 @@ export class Writer {
           continue;
         }
         commands.push(d.value);
-        this.#track(d.value.key);
       }
       const next = batch.lastOffset + 1n;
       const ok = await this.#apply(commands, deadLetters, [{ topic: batch.topic, partition: batch.partition, offset: next }]);
@@ -460,11 +445,11 @@ export class Writer {
    * committed, memory untouched (the caller replays).
    */
   async #apply(commands: readonly ClaimCommand[], deadLetters: readonly OutgoingRecord[], offsets: readonly TopicPartitionOffset[] = []): Promise<boolean> {
-    const lookup = (key: string): KeyState | undefined => this.#states.get(key);
+    const lookup = (key: string): KeyState | undefined => this.#store.get(key);
     const now = this.#now();
     const pending = [...this.#pending].filter((k) => this.#parts.has(partitionForKey(k, this.#partitionCount)));
-    const plan = planBatch({ commands, lookup, policy: this.#policy, cap: this.#cap, now, pending });
-    for (const key of plan.keys) this.#track(key);
+    // One local transaction for the cap's many small writes.
+    const plan = this.#store.transaction(() => planBatch({ commands, lookup, policy: this.#policy, cap: this.#cap, now, pending }));
     const deletedIds = new Set<string>();
     const imported = new Map<string, ImportOutcome>();
     try {
@@ -495,10 +480,13 @@ export class Writer {
     if (this.#cfg.dryRun && (plan.deletes.length > 0 || plan.imports.length > 0)) {
       this.#log.info({ dryRun: true, imports: plan.imports.flat().length, deletes: plan.deletes.flat().length, dropped: plan.dropped.length, unchanged: plan.unchanged.length }, 'dry run: plan');
     }
-    const result = applyOutcomes(plan, { imported, deletedIds }, lookup, this.#cap);
+    const result = this.#store.transaction(() => applyOutcomes(plan, { imported, deletedIds }, lookup, this.#cap));
     const records: OutgoingRecord[] = [...deadLetters];
+    const encoded = new Map<string, string | null>();
     for (const [key, s] of result.states) {
-      records.push({ topic: this.#cfg.stateTopic, key, value: s ? encodeState(s) : null });
+      const value = s ? encodeState(s) : null;
+      encoded.set(key, value);
+      records.push({ topic: this.#cfg.stateTopic, key, value });
     }
     const at = new Date(now).toISOString();
     for (const r of result.rejected) {
@@ -515,10 +503,12 @@ export class Writer {
         if (offsets.length > 0) await tx.sendOffsets(this.#cfg.consumerGroup, offsets);
       });
     }
-    for (const [key, s] of result.states) {
-      if (s) this.#states.set(key, s);
-      else this.#states.delete(key);
-    }
+    this.#store.transaction(() => {
+      for (const [key, s] of result.states) {
+        if (s) this.#store.put(key, s, encoded.get(key) ?? undefined);
+        else this.#store.delete(key);
+      }
+    });
     this.#pending = new Set([...[...this.#pending].filter((k) => !result.states.has(k) && !plan.keys.includes(k)), ...result.pending]);
     this.#failures = 0;
     this.#updateOwned();

@@ -58,6 +58,18 @@ describe('CapIndex', () => {
     cap.settle();
     assert.deepEqual(admitted(cap, ['a', 'b', 'c', 'd']), ['b', 'c', 'd']);
   });
+  test('dropping a revoked partition frees its admitted places for the others', () => {
+    const cap = new CapIndex(2, { partitionOf: (k) => (k.startsWith('p1/') ? 1 : 0) });
+    for (const [k, v] of [['p1/a', 90], ['p1/b', 80], ['c', 10], ['d', 20]] as const) cap.set(k, s(v));
+    cap.settle();
+    assert.deepEqual(admitted(cap, ['p1/a', 'p1/b', 'c', 'd']), ['p1/a', 'p1/b']);
+    cap.dropPartition(1);
+    assert.equal(cap.admittedCount, 0);
+    assert.equal(cap.has('p1/a'), false);
+    assert.deepEqual([...cap.settle()].sort(), ['c', 'd']);
+    assert.deepEqual(admitted(cap, ['c', 'd']), ['c', 'd']);
+    assert.equal(cap.size, 2);
+  });
   test('dirty keys stay until confirmed', () => {
     const cap = new CapIndex(1);
     cap.set('a', s(1));

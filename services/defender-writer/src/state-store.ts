@@ -1,0 +1,140 @@
+// The per-key states of the writer's partitions. The compacted changelog topic is the source of
+// truth; this is its local copy: an SQLite file (rebuilt from the changelog on every assignment,
+// deleted on close) with an lru-cache of decoded states as the hot layer. Memory therefore stays
+// flat however many keys the partitions hold; the cap's candidate table shares the database.
+import { randomUUID } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { LRUCache } from 'lru-cache';
+import type { KeyState } from './plan.ts';
+
+export function encodeState(s: KeyState): string {
+  return JSON.stringify(s);
+}
+
+export function decodeState(text: string): KeyState {
+  const v = JSON.parse(text) as KeyState;
+  if (!Array.isArray(v.claims)) throw new Error('state has no claims array');
+  return v;
+}
+
+export interface StateStoreOptions {
+  /** Directory of the database file; ':memory:' keeps it in memory (tests). */
+  readonly dir: string;
+  readonly cacheEntries: number;
+  readonly partitionOf: (key: string) => number;
+}
+
+export class StateStore {
+  readonly db: DatabaseSync;
+  readonly #path: string | undefined;
+  readonly #cache: LRUCache<string, KeyState>;
+  readonly #partitionOf: (key: string) => number;
+  readonly #get: StatementSync;
+  readonly #put: StatementSync;
+  readonly #remove: StatementSync;
+  readonly #dropIn: StatementSync;
+  readonly #countApplied: StatementSync;
+  readonly #inDefender: StatementSync;
+  readonly #keysIn: StatementSync;
+  #closed = false;
+
+  constructor(opts: StateStoreOptions) {
+    this.#path = opts.dir === ':memory:' ? undefined : join(opts.dir, `defender-writer-state-${randomUUID()}.sqlite`);
+    this.db = new DatabaseSync(this.#path ?? ':memory:');
+    // A cache of the changelog, rebuilt on start: durability and a journal would only cost time, and
+    // no other connection ever opens the file, so the lock is taken once instead of per statement.
+    this.db.exec(`
+      PRAGMA locking_mode = EXCLUSIVE;
+      PRAGMA journal_mode = OFF;
+      PRAGMA synchronous = OFF;
+      PRAGMA cache_size = -16384;
+      CREATE TABLE state (
+        key TEXT PRIMARY KEY,
+        part INTEGER NOT NULL,
+        value TEXT NOT NULL,
+        applied INTEGER NOT NULL,
+        in_defender INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE INDEX state_part ON state (part);
+      CREATE INDEX state_in_defender ON state (in_defender, applied);
+    `);
+    this.#cache = new LRUCache({ max: opts.cacheEntries });
+    this.#partitionOf = opts.partitionOf;
+    this.#get = this.db.prepare('SELECT value FROM state WHERE key = ?');
+    this.#put = this.db.prepare('INSERT OR REPLACE INTO state (key, part, value, applied, in_defender) VALUES (?, ?, ?, ?, ?)');
+    this.#remove = this.db.prepare('DELETE FROM state WHERE key = ?');
+    this.#dropIn = this.db.prepare('DELETE FROM state WHERE part = ?');
+    this.#countApplied = this.db.prepare('SELECT count(*) AS n FROM state WHERE in_defender = 1 AND applied = 1');
+    this.#inDefender = this.db.prepare('SELECT key, value FROM state WHERE in_defender = 1');
+    this.#keysIn = this.db.prepare('SELECT key FROM state WHERE part = ?');
+  }
+
+  get(key: string): KeyState | undefined {
+    const hot = this.#cache.get(key);
+    if (hot) return hot;
+    const row = this.#get.get(key) as { value: string } | undefined;
+    if (!row) return undefined;
+    const s = decodeState(row.value);
+    this.#cache.set(key, s);
+    return s;
+  }
+
+  /** Stores a state; `encoded` is its changelog value (encodeState), passed when already at hand. */
+  put(key: string, s: KeyState, encoded = encodeState(s)): void {
+    const applied = s.applied ? 1 : 0;
+    this.#put.run(key, this.#partitionOf(key), encoded, applied, applied || s.staleIds?.length ? 1 : 0);
+    this.#cache.set(key, s);
+  }
+
+  delete(key: string): void {
+    this.#remove.run(key);
+    this.#cache.delete(key);
+  }
+
+  /** Runs `fn` in one local transaction (many writes cost one commit). */
+  transaction<T>(fn: () => T): T {
+    this.db.exec('BEGIN');
+    try {
+      const out = fn();
+      this.db.exec('COMMIT');
+      return out;
+    } catch (err) {
+      this.db.exec('ROLLBACK');
+      throw err;
+    }
+  }
+
+  /** The keys of one partition. */
+  *keys(partition: number): Generator<string> {
+    for (const row of this.#keysIn.iterate(partition)) yield (row as { key: string }).key;
+  }
+
+  /** Forgets a revoked partition. */
+  dropPartition(partition: number): void {
+    this.#dropIn.run(partition);
+    for (const key of this.#cache.keys()) if (this.#partitionOf(key) === partition) this.#cache.delete(key);
+  }
+
+  /** Keys whose state says Defender holds something of ours (an applied indicator or a superseded id). */
+  *inDefender(): Generator<[string, KeyState]> {
+    for (const row of this.#inDefender.iterate()) {
+      const { key, value } = row as { key: string; value: string };
+      yield [key, this.#cache.get(key) ?? decodeState(value)];
+    }
+  }
+
+  /** Keys whose indicator Defender holds. */
+  appliedCount(): number {
+    return Number((this.#countApplied.get() as { n: number }).n);
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#cache.clear();
+    this.db.close();
+    if (this.#path) rmSync(this.#path, { force: true });
+  }
+}
