@@ -21,11 +21,12 @@ import type { Logger } from '@octi-defender/platform';
 import { CapIndex } from './cap.ts';
 import { policyFromConfig, type WriterConfig } from './config.ts';
 import type { DefenderClient } from './defender/client.ts';
+import { DefenderClientClosedError } from './defender/errors.ts';
 import type { TokenSource } from './defender/token.ts';
 import { desiredFor } from './desired.ts';
 import type { ClaimCommand } from './facts.ts';
 import type { WriterMetrics } from './metrics.ts';
-import { applyOutcomes, chunk, planBatch, replacementDeletes, type KeyState } from './plan.ts';
+import { applyOutcomes, chunk, planBatch, replacementDeletes, type KeyState, type PlannedDelete } from './plan.ts';
 import { decodeState, encodeState, StateStore } from './state-store.ts';
 import type { Policy } from './policy.ts';
 import { findDrift, ReconcileSchedule, type Drift } from './reconciler.ts';
@@ -190,10 +191,15 @@ export class Writer {
     this.#client.off('open', this.#onBreakerOpen);
     this.#client.off('halfOpen', this.#onBreakerRecover);
     this.#client.off('close', this.#onBreakerRecover);
-    // A lag() still running when the consumer closes reopens a broker connection (kafkajs reconnects
-    // on demand) that nothing closes any more and that keeps the process alive.
     await this.#lagRun;
-    // Waits for the running batch (which finishes with its transaction), then leaves the group.
+    // The running batch may finish its Defender calls and commit; one stuck in a long Retry-After or
+    // quota wait is cancelled instead (nothing committed: the partition's next owner replays it).
+    let graceTimer: NodeJS.Timeout | undefined;
+    const grace = new Promise<void>((resolve) => (graceTimer = setTimeout(resolve, Math.min(10_000, this.#cfg.shutdownTimeoutMs / 3))));
+    await Promise.race([this.#lock, grace]);
+    clearTimeout(graceTimer);
+    this.#client.abort();
+    // Waits for the running batch (which ends with its transaction or without committing), then leaves the group.
     await this.#consumer?.close();
     await this.#lock.catch(() => undefined);
     await this.#producer?.close().catch((err: unknown) => this.#log.warn({ err }, 'closing the producer failed'));
@@ -222,8 +228,9 @@ export class Writer {
     this.#m.drift.set({ kind: 'orphaned' }, drift.orphaned.length);
     this.#log.info({ listed: drift.listed, foreign: drift.foreign, missing: drift.missing.length, orphaned: drift.orphaned.length, dryRun: this.#cfg.dryRun }, 'reconciliation');
     for (const ids of chunk(drift.orphaned.map((o) => o.id))) {
-      await this.#client.batchDelete(ids);
-      this.#m.repairs.inc({ kind: 'orphaned' }, ids.length);
+      const { rejected } = await this.#client.batchDelete(ids);
+      for (const r of rejected) this.#log.warn({ id: r.id, reason: r.reason }, 'Defender refused to delete an orphaned indicator; it is reported again by the next reconciliation');
+      this.#m.repairs.inc({ kind: 'orphaned' }, ids.length - rejected.length);
     }
     for (const key of drift.missing) {
       const s = this.#store.get(key);
@@ -452,11 +459,19 @@ export class Writer {
     const plan = this.#store.transaction(() => planBatch({ commands, lookup, policy: this.#policy, cap: this.#cap, now, pending }));
     const deletedIds = new Set<string>();
     const imported = new Map<string, ImportOutcome>();
-    try {
-      for (const c of plan.deletes) {
-        await this.#client.batchDelete(c.map((d) => d.id));
-        for (const d of c) deletedIds.add(d.id);
+    const refusedDeletes: { key: string; id: string; reason: string }[] = [];
+    // An id Defender refuses to delete on its own is refused every time: it counts as gone (else it
+    // would be planned again in every batch) and its key is dead-lettered with Defender's reason.
+    const remove = async (c: readonly PlannedDelete[]): Promise<void> => {
+      const { rejected } = await this.#client.batchDelete(c.map((d) => d.id));
+      for (const d of c) deletedIds.add(d.id);
+      for (const r of rejected) {
+        const d = c.find((x) => x.id === r.id);
+        refusedDeletes.push({ key: d?.key ?? '', id: r.id, reason: r.reason });
       }
+    };
+    try {
+      for (const c of plan.deletes) await remove(c);
       for (const c of plan.imports) {
         const out = await this.#client.import(c.map((p) => p.indicator));
         c.forEach((p, i) => {
@@ -464,11 +479,9 @@ export class Writer {
           if (o) imported.set(p.key, o);
         });
       }
-      for (const c of replacementDeletes(plan, imported)) {
-        await this.#client.batchDelete(c.map((d) => d.id));
-        for (const d of c) deletedIds.add(d.id);
-      }
+      for (const c of replacementDeletes(plan, imported)) await remove(c);
     } catch (err) {
+      if (err instanceof DefenderClientClosedError) return false;
       this.#log.warn({ err, breaker: this.#client.breakerState }, 'Defender call failed; batch not committed, consumption paused');
       return false;
     }
@@ -491,6 +504,9 @@ export class Writer {
     const at = new Date(now).toISOString();
     for (const r of result.rejected) {
       records.push(this.#deadLetter({ key: r.key, reason: 'defender_rejected', detail: r.reason, at }));
+    }
+    for (const r of refusedDeletes) {
+      records.push(this.#deadLetter({ key: r.key, reason: 'defender_delete_rejected', detail: `id ${r.id}: ${r.reason}`, at }));
     }
     for (const o of offsets) {
       records.push({ topic: this.#cfg.stateTopic, key: appliedOffsetKey(o.partition, this.#partitionCount), value: JSON.stringify({ next: o.offset.toString() }) });
@@ -525,6 +541,7 @@ export class Writer {
 
   /** Pauses every partition; resumes on the breaker's halfOpen/close, or after a backoff if it stays closed. */
   #suspend(): void {
+    if (this.#closed) return;
     this.#suspended = true;
     this.#pauseAll();
     this.#failures++;

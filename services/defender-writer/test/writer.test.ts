@@ -328,6 +328,57 @@ describe('defender-writer against Kafka and the Defender emulator', () => {
     }
   });
 
+  test('an import Defender refuses as a whole because of one item: the others land, that one is dead-lettered, the partition moves on', async () => {
+    const t = uniqueTopics();
+    await createCommandsTopic(t, 1);
+    const bad = ip(7);
+    // As a malformed item would: every import carrying this value is answered 400 as a whole.
+    emu.faults({ type: 'status', status: 400, endpoints: ['import'], bodyIncludes: `"${bad}"`, message: 'Invalid indicator value.' });
+    await publish(t, Array.from({ length: 12 }, (_, i) => up('src-a', ip(i + 1))));
+    const w = await startWriter(writerEnv(emu, t));
+    try {
+      await waitFor('committed', async () => (await groupLag(t)) === 0n);
+      assert.deepEqual(ours(emu), Array.from({ length: 12 }, (_, i) => ip(i + 1)).filter((v) => v !== bad).map((v) => `${v}:Block`).sort());
+      const dlq = (await readDlq(t)).filter((d) => d.reason === 'defender_rejected');
+      assert.equal(dlq.length, 1);
+      assert.equal(dlq[0]?.key, `IpAddress:${bad}`);
+      assert.match(String(dlq[0]?.detail), /400 BadRequest: Invalid indicator value/);
+      assert.equal(w.writer.state(`IpAddress:${bad}`)?.applied, undefined);
+      // Once refused, the same version is not sent again: a replay costs nothing.
+      const refused = emu.requests('import').filter((r) => r.status === 400).length;
+      assert.ok(refused >= 2, `the batch was split (${refused} refused calls)`);
+      const calls = writes(emu);
+      await publish(t, [up('src-a', ip(7)), up('src-b', ip(1))]);
+      await waitFor('committed again', async () => (await groupLag(t)) === 0n);
+      assert.equal(emu.requests('import').filter((r) => r.status === 400).length, refused, 'the refused version is not sent again');
+      assert.ok(writes(emu) - calls <= 1);
+    } finally {
+      await w.stop();
+    }
+  });
+
+  test('closing during a long Retry-After returns promptly without committing; the next writer converges', async () => {
+    const t = uniqueTopics();
+    await createCommandsTopic(t, 1);
+    emu.faults({ type: 'status', status: 429, endpoints: ['import'], retryAfterSec: 120, calls: 1 });
+    await publish(t, [up('src-a', ip(1)), up('src-a', ip(2))]);
+    const env = writerEnv(emu, t, { DEFENDER_HTTP_MAX_RETRIES: '5', DEFENDER_RETRY_MAX_MS: '120000', SHUTDOWN_TIMEOUT_MS: '3000' });
+    const w = await startWriter(env);
+    await waitFor('the 429 answered', () => emu.requests('import').some((r) => r.status === 429));
+    const started = Date.now();
+    await w.stop();
+    assert.ok(Date.now() - started < 20_000, `close took ${Date.now() - started} ms`);
+    assert.deepEqual(ours(emu), []);
+    assert.equal(await groupLag(t), 2n, 'nothing committed');
+    const next = await startWriter(env);
+    try {
+      await waitFor('converged', () => ours(emu).length === 2);
+      await waitFor('committed', async () => (await groupLag(t)) === 0n);
+    } finally {
+      await next.stop();
+    }
+  });
+
   test('a member that joins the group without a partition is ready (more replicas than partitions)', async () => {
     const t = uniqueTopics();
     await createCommandsTopic(t, 1);
