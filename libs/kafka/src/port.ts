@@ -79,6 +79,11 @@ export interface ConsumerOptions {
   readonly onJoined?: (assignment: readonly TopicPartition[]) => void;
   /** Partitions this member lost (rebalance, close or crash). */
   readonly onRevoked?: (partitions: readonly TopicPartition[]) => Promise<void>;
+  /**
+   * The consumer stopped for good: the handler or the client failed with an error kafkajs does not
+   * restart on. Nothing is consumed any more; the service should report itself unhealthy.
+   */
+  readonly onFailed?: (error: Error) => void;
   readonly sessionTimeoutMs?: number;
   readonly rebalanceTimeoutMs?: number;
   readonly heartbeatIntervalMs?: number;

@@ -6,7 +6,7 @@
 // BENCH_COMMANDS sets N (default 200,000; the design's figure is 1,000,000).
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { openSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { startDefenderEmulator } from '@octi-defender/emulators';
 import { createKafka } from '@octi-defender/kafka';
@@ -84,13 +84,14 @@ const metricsPort = await freePort();
 const unlimited = '1000000';
 const heapMb = process.env.BENCH_WRITER_HEAP_MB;
 const child = spawn(process.execPath, ['--disable-warning=TimeoutNegativeWarning', ...(heapMb ? [`--max-old-space-size=${heapMb}`] : []), new URL('../src/main.ts', import.meta.url).pathname], {
-  stdio: ['ignore', 'ignore', 'inherit'],
+  // BENCH_WRITER_LOG=<file> keeps the writer's log (info level) for a closer look.
+  stdio: ['ignore', process.env.BENCH_WRITER_LOG ? openSync(process.env.BENCH_WRITER_LOG, 'w') : 'ignore', 'inherit'],
   env: {
     PATH: process.env.PATH,
     ...(process.env.MALLOC_ARENA_MAX && { MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX }),
     KAFKA_BROKERS: brokers.join(','),
     HTTP_PORT: String(metricsPort),
-    CONNECTOR_LOG_LEVEL: 'warn',
+    CONNECTOR_LOG_LEVEL: process.env.BENCH_WRITER_LOG ? 'info' : 'warn',
     WRITER_TENANT_NAME: 'bench',
     KAFKA_TOPIC_COMMANDS: topics.commands,
     KAFKA_TOPIC_DLQ: topics.dlq,

@@ -67,6 +67,8 @@ export function foldCommand(claims: readonly Claim[], cmd: ClaimCommand): readon
   const i = claims.findIndex((c) => c.sourceId === source.id);
   const existing = i < 0 ? undefined : claims[i];
   if (isStale(existing, source.streamId, source.eventId)) return claims;
+  // The same event again (a replay): nothing changes, and the caller can tell by identity.
+  if (cmd.op === 'upsert' && existing?.streamId === source.streamId && existing.eventId === source.eventId) return claims;
   if (cmd.op === 'retract') return i < 0 ? claims : claims.filter((_, j) => j !== i);
   const claim: Claim = { sourceId: source.id, streamId: source.streamId, eventId: source.eventId, at: eventTime(source.eventId), facts: cmd.facts };
   return i < 0 ? [...claims, claim] : claims.map((c, j) => (j === i ? claim : c));

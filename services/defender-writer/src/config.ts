@@ -390,6 +390,27 @@ export const writerEnv = {
     default: '30000',
     format: 'milliseconds ≥ 6000',
   }),
+  fetchBytesPerPartition: envVar({
+    env: 'WRITER_FETCH_BYTES_PER_PARTITION',
+    description: 'Most command bytes fetched per partition at once (bounds a batch and the memory it takes)',
+    schema: parse.int({ min: 16384 }),
+    default: '1048576',
+    format: 'bytes ≥ 16384',
+  }),
+  catchUpLag: envVar({
+    env: 'WRITER_CATCH_UP_LAG',
+    description: 'While any partition is more than this many commands behind, batches update the state only and Defender is synced once all caught up: a backlog costs the final difference, not every intermediate cap decision; 0 syncs every batch',
+    schema: parse.int({ min: 0 }),
+    default: '1000',
+    format: 'commands, 0 = off',
+  }),
+  catchUpMaxMs: envVar({
+    env: 'WRITER_CATCH_UP_MAX_MS',
+    description: 'Longest time Defender syncs are deferred while catching up; then one sync runs and deferral starts again',
+    schema: parse.int({ min: 1000 }),
+    default: '60000',
+    format: 'milliseconds ≥ 1000',
+  }),
   stateDir: envVar({
     env: 'WRITER_STATE_DIR',
     description: 'Directory of the local state database: a disposable cache of the changelog, rebuilt on every start (about 1 KB per indicator key of the writer’s partitions)',
@@ -397,12 +418,12 @@ export const writerEnv = {
     default: '/tmp',
     format: 'a writable directory',
   }),
-  stateCacheEntries: envVar({
-    env: 'WRITER_STATE_CACHE_ENTRIES',
-    description: 'Decoded per-key states kept in memory in front of the local state database (the hot layer)',
-    schema: parse.int({ min: 100 }),
-    default: '20000',
-    format: 'entries ≥ 100',
+  stateCacheMb: envVar({
+    env: 'WRITER_STATE_CACHE_MB',
+    description: 'Memory for decoded per-key states kept in front of the local state database (the hot layer)',
+    schema: parse.int({ min: 1 }),
+    default: '16',
+    format: 'MiB ≥ 1',
   }),
   retryPauseMs: envVar({
     env: 'WRITER_RETRY_PAUSE_MS',

@@ -19,7 +19,7 @@ const client = createDefenderClient(cfg, { logger: logger.child({ component: 'de
 const writer = new Writer(cfg, { kafka, client, tokens, logger: logger.child({ component: 'writer' }), metrics });
 // Liveness never depends on Defender: an open breaker pauses consumption, it does not need a restart.
 const health = new HealthServer({ port: cfg.httpPort, registry })
-  .liveness('process', () => !writer.closed)
+  .liveness('process', () => writer.live())
   .readiness('writer', () => writer.ready());
 
 installShutdown({

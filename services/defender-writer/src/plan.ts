@@ -61,6 +61,8 @@ export interface Plan {
   readonly dropped: readonly { readonly key: string; readonly reason: PlanDropReason }[];
   /** The claims after folding the batch's commands, for the touched keys. */
   readonly claims: ReadonlyMap<string, readonly Claim[]>;
+  /** Pending or cap-moved keys left for a later plan by `maxKeys`. */
+  readonly remaining: number;
 }
 
 export interface PlanInput {
@@ -73,6 +75,16 @@ export interface PlanInput {
   /** Keys an earlier `applyOutcomes` reported as not yet in sync. */
   readonly pending?: Iterable<string>;
   readonly chunkSize?: number;
+  /**
+   * Examine only the commands' keys, not the keys the cap moved (catching up: the sync afterwards
+   * plans the moves once, instead of every batch planning the growing set of moved keys).
+   */
+  readonly touchedOnly?: boolean;
+  /**
+   * Examine at most this many keys besides the commands' own (bounds the memory and the event-loop
+   * time of a plan after a restore or a catch-up); the rest stay pending or moved for the next plan.
+   */
+  readonly maxKeys?: number;
 }
 
 export function chunk<T>(items: readonly T[], size = MAX_BATCH): T[][] {
@@ -95,10 +107,24 @@ export function planBatch(input: PlanInput): Plan {
     else cap.delete(key);
   };
   for (const [key, c] of claims) track(key, desiredFor(c, policy, now));
+  const limit = input.maxKeys ?? Infinity;
+  let remaining = 0;
   for (const key of input.pending ?? []) {
-    if (!desired.has(key)) track(key, desiredFor(lookup(key)?.claims ?? [], policy, now));
+    if (desired.has(key)) continue;
+    if (desired.size >= limit) remaining++;
+    else track(key, desiredFor(lookup(key)?.claims ?? [], policy, now));
   }
-  const keys = new Set([...desired.keys(), ...cap.settle()]);
+  const moved = cap.settle();
+  const keys = new Set(desired.keys());
+  if (!input.touchedOnly) {
+    const extra = [...moved].filter((k) => !keys.has(k));
+    // Over the limit, evictions go first: Defender has room before anything new is imported.
+    if (keys.size + extra.length > limit) extra.sort((a, b) => Number(cap.isAdmitted(a)) - Number(cap.isAdmitted(b)));
+    for (const k of extra) {
+      if (keys.size >= limit) remaining++;
+      else keys.add(k);
+    }
+  }
 
   const deletes: PlannedDelete[] = [];
   const imports: PlannedImport[] = [];
@@ -146,7 +172,7 @@ export function planBatch(input: PlanInput): Plan {
     });
   }
   const size = input.chunkSize ?? MAX_BATCH;
-  return { keys: [...keys], deletes: chunk(deletes, size), imports: chunk(imports, size), staleDeletes, unchanged, gone, dropped, claims };
+  return { keys: [...keys], deletes: chunk(deletes, size), imports: chunk(imports, size), staleDeletes, unchanged, gone, dropped, claims, remaining };
 }
 
 /**
@@ -171,7 +197,7 @@ export interface Outcomes {
 }
 
 export interface Applied {
-  /** The next state per examined key; undefined = forget the key (a changelog tombstone). */
+  /** The next state per examined key (the same object when nothing changed); undefined = forget the key (a changelog tombstone). */
   readonly states: ReadonlyMap<string, KeyState | undefined>;
   /** Permanent rejections, for the DLQ. */
   readonly rejected: readonly { readonly key: string; readonly reason: string }[];
@@ -221,16 +247,25 @@ export function applyOutcomes(plan: Plan, outcomes: Outcomes, lookup: (key: stri
     if (synced) cap.confirm(key);
     else pending.push(key);
     const empty = claims.length === 0 && !applied && staleIds.length === 0;
+    const same =
+      before !== undefined &&
+      claims === before.claims &&
+      applied === before.applied &&
+      rejectedHash === before.rejectedHash &&
+      staleIds.length === (before.staleIds?.length ?? 0) &&
+      staleIds.every((id, i) => id === before.staleIds?.[i]);
     states.set(
       key,
       empty
         ? undefined
-        : {
-            claims,
-            ...(applied && { applied }),
-            ...(rejectedHash !== undefined && { rejectedHash }),
-            ...(staleIds.length > 0 && { staleIds }),
-          },
+        : same
+          ? before
+          : {
+              claims,
+              ...(applied && { applied }),
+              ...(rejectedHash !== undefined && { rejectedHash }),
+              ...(staleIds.length > 0 && { staleIds }),
+            },
     );
   }
   return { states, rejected, pending };

@@ -19,10 +19,14 @@ export function decodeState(text: string): KeyState {
   return v;
 }
 
+/** Decoded objects take about three times their JSON text in V8's heap (measured order of magnitude). */
+const heapSize = (json: string): number => 3 * json.length + 64;
+
 export interface StateStoreOptions {
   /** Directory of the database file; ':memory:' keeps it in memory (tests). */
   readonly dir: string;
-  readonly cacheEntries: number;
+  /** Bytes of decoded states kept in memory (estimated from their encoded size). */
+  readonly cacheBytes: number;
   readonly partitionOf: (key: string) => number;
 }
 
@@ -60,7 +64,7 @@ export class StateStore {
       CREATE INDEX state_part ON state (part);
       CREATE INDEX state_in_defender ON state (in_defender, applied);
     `);
-    this.#cache = new LRUCache({ max: opts.cacheEntries });
+    this.#cache = new LRUCache({ maxSize: opts.cacheBytes });
     this.#partitionOf = opts.partitionOf;
     this.#get = this.db.prepare('SELECT value FROM state WHERE key = ?');
     this.#put = this.db.prepare('INSERT OR REPLACE INTO state (key, part, value, applied, in_defender) VALUES (?, ?, ?, ?, ?)');
@@ -77,7 +81,7 @@ export class StateStore {
     const row = this.#get.get(key) as { value: string } | undefined;
     if (!row) return undefined;
     const s = decodeState(row.value);
-    this.#cache.set(key, s);
+    this.#cache.set(key, s, { size: heapSize(row.value) });
     return s;
   }
 
@@ -85,7 +89,7 @@ export class StateStore {
   put(key: string, s: KeyState, encoded = encodeState(s)): void {
     const applied = s.applied ? 1 : 0;
     this.#put.run(key, this.#partitionOf(key), encoded, applied, applied || s.staleIds?.length ? 1 : 0);
-    this.#cache.set(key, s);
+    this.#cache.set(key, s, { size: heapSize(encoded) });
   }
 
   delete(key: string): void {

@@ -8,6 +8,7 @@ import { hostname } from 'node:os';
 import { decodeCommand } from '@octi-defender/indicators';
 import {
   partitionForKey,
+  ProducerFencedError,
   topicDefinitions,
   type Batch,
   type Consumer,
@@ -20,13 +21,13 @@ import {
 import type { Logger } from '@octi-defender/platform';
 import { CapIndex } from './cap.ts';
 import { policyFromConfig, type WriterConfig } from './config.ts';
-import type { DefenderClient } from './defender/client.ts';
+import { failureCategory, type DefenderClient } from './defender/client.ts';
 import { DefenderClientClosedError } from './defender/errors.ts';
 import type { TokenSource } from './defender/token.ts';
 import { desiredFor } from './desired.ts';
 import type { ClaimCommand } from './facts.ts';
 import type { WriterMetrics } from './metrics.ts';
-import { applyOutcomes, chunk, planBatch, replacementDeletes, type KeyState, type PlannedDelete } from './plan.ts';
+import { applyOutcomes, chunk, planBatch, replacementDeletes, type KeyState, type Plan, type PlannedDelete } from './plan.ts';
 import { decodeState, encodeState, StateStore } from './state-store.ts';
 import type { Policy } from './policy.ts';
 import { findDrift, ReconcileSchedule, type Drift } from './reconciler.ts';
@@ -34,6 +35,8 @@ import type { ImportOutcome } from './defender/model.ts';
 
 /** The raw record kept in a dead letter is cut to this many characters. */
 const MAX_DEAD_LETTER_RAW = 64 * 1024;
+/** Keys a plan examines besides its commands' (10 full import calls); the rest follow in later rounds. */
+const MAX_PLAN_KEYS = 5000;
 /** State-topic keys starting with this are the writer's own bookkeeping, never indicator keys. */
 const META_PREFIX = '__writer__/';
 
@@ -58,9 +61,26 @@ export function appliedOffsetKey(partition: number, partitions: number): string 
   }
 }
 
+interface RefusedDelete {
+  readonly key: string;
+  readonly id: string;
+  readonly reason: string;
+}
+
+/** What the Defender calls of a plan achieved. */
+interface Sent {
+  readonly imported: ReadonlyMap<string, ImportOutcome>;
+  readonly deletedIds: ReadonlySet<string>;
+  readonly refusedDeletes: readonly RefusedDelete[];
+}
+
+const NOTHING_SENT: Sent = { imported: new Map(), deletedIds: new Set(), refusedDeletes: [] };
+
 interface Partition {
   /** Next command offset not yet applied (from the changelog). */
   nextOffset: bigint;
+  /** Commands after the last batch, as that batch's high watermark said. */
+  behind: bigint;
 }
 
 export interface WriterDeps {
@@ -102,6 +122,11 @@ export class Writer {
   /** The lag measurement in flight: close() waits for it, else its admin reconnects after the close. */
   #lagRun: Promise<void> | undefined;
   #tokenTimer: NodeJS.Timeout | undefined;
+  /** Set when the consumer stopped for good: the process is no longer live. */
+  #failed: Error | undefined;
+  #lastCapReconcile = -Infinity;
+  /** When the current catch-up (Defender calls deferred) began. */
+  #catchUpSince: number | undefined;
   readonly #reconciler: ReconcileSchedule;
   readonly #onBreakerOpen = (): void => this.#pauseAll();
   readonly #onBreakerRecover = (): void => this.#resumeNow('breaker');
@@ -117,7 +142,7 @@ export class Writer {
     this.#now = deps.now ?? Date.now;
     this.#instanceId = deps.instanceId ?? hostname();
     const partitionOf = (key: string): number => partitionForKey(key, this.#partitionCount);
-    this.#store = new StateStore({ dir: cfg.stateDir, cacheEntries: cfg.stateCacheEntries, partitionOf });
+    this.#store = new StateStore({ dir: cfg.stateDir, cacheBytes: cfg.stateCacheMb * 2 ** 20, partitionOf });
     this.#cap = new CapIndex(0, { db: this.#store.db, partitionOf });
     this.#reconciler = new ReconcileSchedule(() => this.reconcile(), cfg.reconcileIntervalMs, this.#log);
   }
@@ -129,6 +154,7 @@ export class Writer {
   /** Group joined (partitions assigned and restored, or an empty assignment) and a Defender token acquired. */
   ready(): { ok: boolean; detail: string } {
     if (this.#closed) return { ok: false, detail: 'closed' };
+    if (this.#failed) return { ok: false, detail: `consumer stopped: ${this.#failed.message}` };
     if (!this.#joined) return { ok: false, detail: 'consumer group not joined yet' };
     if (!this.#tokenOk) return { ok: false, detail: 'no Defender token yet' };
     return { ok: true, detail: `${this.#parts.size} partition(s)${this.#suspended ? ', paused' : ''}` };
@@ -136,6 +162,11 @@ export class Writer {
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /** False once closed or once the consumer stopped for good (a restart is the remedy). */
+  live(): boolean {
+    return !this.#closed && !this.#failed;
   }
 
   /** Partitions owned now. */
@@ -161,6 +192,7 @@ export class Writer {
       topics: [this.#cfg.commandsTopic],
       fromBeginning: true,
       sessionTimeoutMs: this.#cfg.sessionTimeoutMs,
+      maxBytesPerPartition: this.#cfg.fetchBytesPerPartition,
       heartbeatIntervalMs: Math.max(500, Math.floor(this.#cfg.sessionTimeoutMs / 10)),
       onAssigned: (partitions) => this.#exclusive(() => this.#assigned(partitions)),
       // A member with nothing assigned (more replicas than partitions) has joined too: it is ready.
@@ -168,6 +200,10 @@ export class Writer {
         if (assignment.length === 0) this.#joined = true;
       },
       onRevoked: (partitions) => this.#exclusive(() => this.#revoked(partitions)),
+      onFailed: (err) => {
+        this.#failed = err;
+        this.#log.error({ err }, 'the consumer stopped for good; reporting not live so that the writer is restarted');
+      },
     });
     await this.#consumer.run((batch) => this.#onBatch(batch));
     this.#lagTimer = setInterval(() => {
@@ -326,7 +362,7 @@ export class Writer {
     for (const { partition } of partitions) {
       if (this.#parts.has(partition)) continue;
       const stored = await this.#kafka.readCompacted(this.#cfg.stateTopic, { partitions: [partition] });
-      const part: Partition = { nextOffset: 0n };
+      const part: Partition = { nextOffset: 0n, behind: 0n };
       let restored = 0;
       // A partition this member held before (revoked, then assigned again) starts from the changelog.
       this.#store.dropPartition(partition);
@@ -352,11 +388,21 @@ export class Writer {
             this.#cap.set(key, d.strength);
             if (s.applied) this.#cap.confirm(key);
           }
-          if (s.staleIds?.length) this.#pending.add(key);
+          // What Defender holds is re-planned once: the cap share or the policy may have changed since.
+          if (s.applied || s.staleIds?.length) this.#pending.add(key);
         }
       });
       this.#parts.set(partition, part);
       this.#log.info({ partition, keys: restored, nextOffset: part.nextOffset.toString() }, 'partition state restored');
+    }
+    // Where each partition ends now, so that catching up starts with the first batch of any of them.
+    try {
+      for (const l of (await this.#consumer?.lag()) ?? []) {
+        const part = this.#parts.get(l.partition);
+        if (part && l.end > part.nextOffset) part.behind = l.end - part.nextOffset;
+      }
+    } catch (err) {
+      this.#log.debug({ err }, 'end offsets not read; catch-up starts with the first batch behind');
     }
     this.#joined = true;
     this.#updateShare();
@@ -421,7 +467,16 @@ export class Writer {
         commands.push(d.value);
       }
       const next = batch.lastOffset + 1n;
-      const ok = await this.#apply(commands, deadLetters, [{ topic: batch.topic, partition: batch.partition, offset: next }]);
+      let ok: boolean;
+      try {
+        part.behind = batch.highWatermark - next;
+        ok = await this.#apply(commands, deadLetters, [{ topic: batch.topic, partition: batch.partition, offset: next }], this.#deferring());
+      } catch (err) {
+        // A fenced producer means another member took over this transactional id: stop for good.
+        if (err instanceof ProducerFencedError) throw err;
+        this.#log.error({ err, partition: batch.partition }, 'writing the batch to Kafka failed; nothing committed, retrying after a pause');
+        ok = false;
+      }
       if (!ok) {
         this.#m.batches.inc({ outcome: 'retry' });
         this.#suspend();
@@ -432,6 +487,29 @@ export class Writer {
       part.nextOffset = next;
       batch.resolveOffset(batch.lastOffset);
     });
+  }
+
+  /**
+   * Catching up with a backlog: while any owned partition is more than WRITER_CATCH_UP_LAG commands
+   * behind, batches only fold into the state. Syncing each batch would admit keys that later,
+   * stronger ones evict (the cap spans all partitions), costing calls on both endpoints; once every
+   * partition caught up (or WRITER_CATCH_UP_MAX_MS later) one sync sends only the final difference.
+   */
+  #deferring(): boolean {
+    const now = this.#now();
+    let behind = 0n;
+    for (const p of this.#parts.values()) if (p.behind > behind) behind = p.behind;
+    if (this.#cfg.catchUpLag > 0 && behind > BigInt(this.#cfg.catchUpLag)) {
+      this.#catchUpSince ??= now;
+      if (now - this.#catchUpSince < this.#cfg.catchUpMaxMs) return true;
+    }
+    if (this.#catchUpSince !== undefined) {
+      // The sync: what Defender holds, plus the cap's admission changes (its dirty keys, planned anyway).
+      this.#catchUpSince = undefined;
+      for (const [key] of this.#store.inDefender()) this.#pending.add(key);
+      this.#log.info({ pending: this.#pending.size }, 'caught up with the backlog: syncing Defender');
+    }
+    return false;
   }
 
   #deadLetter(letter: Omit<WriterDeadLetter, 'origin'>): OutgoingRecord {
@@ -449,54 +527,31 @@ export class Writer {
   /**
    * Plans, calls Defender, then commits states + dead letters (+ offsets) in one transaction and only
    * then updates memory. Returns false on a transient Defender failure: nothing written, nothing
-   * committed, memory untouched (the caller replays).
+   * committed, memory untouched (the caller replays). `defer`: no Defender call, the state only
+   * (catching up; the sync after it finds the keys to send).
    */
-  async #apply(commands: readonly ClaimCommand[], deadLetters: readonly OutgoingRecord[], offsets: readonly TopicPartitionOffset[] = []): Promise<boolean> {
+  async #apply(commands: readonly ClaimCommand[], deadLetters: readonly OutgoingRecord[], offsets: readonly TopicPartitionOffset[] = [], defer = false): Promise<boolean> {
     const lookup = (key: string): KeyState | undefined => this.#store.get(key);
     const now = this.#now();
-    const pending = [...this.#pending].filter((k) => this.#parts.has(partitionForKey(k, this.#partitionCount)));
+    const pending = defer ? [] : [...this.#pending].filter((k) => this.#parts.has(partitionForKey(k, this.#partitionCount)));
     // One local transaction for the cap's many small writes.
-    const plan = this.#store.transaction(() => planBatch({ commands, lookup, policy: this.#policy, cap: this.#cap, now, pending }));
-    const deletedIds = new Set<string>();
-    const imported = new Map<string, ImportOutcome>();
-    const refusedDeletes: { key: string; id: string; reason: string }[] = [];
-    // An id Defender refuses to delete on its own is refused every time: it counts as gone (else it
-    // would be planned again in every batch) and its key is dead-lettered with Defender's reason.
-    const remove = async (c: readonly PlannedDelete[]): Promise<void> => {
-      const { rejected } = await this.#client.batchDelete(c.map((d) => d.id));
-      for (const d of c) deletedIds.add(d.id);
-      for (const r of rejected) {
-        const d = c.find((x) => x.id === r.id);
-        refusedDeletes.push({ key: d?.key ?? '', id: r.id, reason: r.reason });
-      }
-    };
-    try {
-      for (const c of plan.deletes) await remove(c);
-      for (const c of plan.imports) {
-        const out = await this.#client.import(c.map((p) => p.indicator));
-        c.forEach((p, i) => {
-          const o = out[i];
-          if (o) imported.set(p.key, o);
-        });
-      }
-      for (const c of replacementDeletes(plan, imported)) await remove(c);
-    } catch (err) {
-      if (err instanceof DefenderClientClosedError) return false;
-      this.#log.warn({ err, breaker: this.#client.breakerState }, 'Defender call failed; batch not committed, consumption paused');
-      return false;
+    const plan = this.#store.transaction(() => planBatch({ commands, lookup, policy: this.#policy, cap: this.#cap, now, pending, touchedOnly: defer, maxKeys: MAX_PLAN_KEYS }));
+    let sent: Sent = NOTHING_SENT;
+    if (!defer) {
+      const out = await this.#send(plan);
+      if (!out) return false;
+      sent = out;
     }
-    const transient = [...imported.values()].filter((o) => !o.ok && !o.permanent);
-    if (transient.length > 0) {
-      this.#log.warn({ items: transient.length, reason: transient[0] && !transient[0].ok ? transient[0].reason : undefined }, 'Defender refused items transiently; batch not committed, consumption paused');
-      return false;
-    }
-    if (this.#cfg.dryRun && (plan.deletes.length > 0 || plan.imports.length > 0)) {
+    const { imported, deletedIds, refusedDeletes } = sent;
+    if (!defer && this.#cfg.dryRun && (plan.deletes.length > 0 || plan.imports.length > 0)) {
       this.#log.info({ dryRun: true, imports: plan.imports.flat().length, deletes: plan.deletes.flat().length, dropped: plan.dropped.length, unchanged: plan.unchanged.length }, 'dry run: plan');
     }
     const result = this.#store.transaction(() => applyOutcomes(plan, { imported, deletedIds }, lookup, this.#cap));
     const records: OutgoingRecord[] = [...deadLetters];
     const encoded = new Map<string, string | null>();
     for (const [key, s] of result.states) {
+      // Unchanged (a replay, or re-planned and still in sync): the changelog already holds it.
+      if (s === lookup(key)) continue;
       const value = s ? encodeState(s) : null;
       encoded.set(key, value);
       records.push({ topic: this.#cfg.stateTopic, key, value });
@@ -520,15 +575,59 @@ export class Writer {
       });
     }
     this.#store.transaction(() => {
-      for (const [key, s] of result.states) {
-        if (s) this.#store.put(key, s, encoded.get(key) ?? undefined);
+      for (const [key, value] of encoded) {
+        const s = result.states.get(key);
+        if (s && value !== null) this.#store.put(key, s, value);
         else this.#store.delete(key);
       }
     });
-    this.#pending = new Set([...[...this.#pending].filter((k) => !result.states.has(k) && !plan.keys.includes(k)), ...result.pending]);
+    if (!defer) {
+      const examined = new Set(plan.keys);
+      for (const k of examined) this.#pending.delete(k);
+      for (const k of result.pending) this.#pending.add(k);
+      if (plan.remaining > 0) void this.#exclusive(() => this.#maintain());
+    }
     this.#failures = 0;
     this.#updateOwned();
     return true;
+  }
+
+  /** The plan's Defender calls; undefined when they failed transiently (nothing to commit). */
+  async #send(plan: Plan): Promise<Sent | undefined> {
+    const sent = { imported: new Map<string, ImportOutcome>(), deletedIds: new Set<string>(), refusedDeletes: [] as RefusedDelete[] };
+    // An id Defender refuses to delete on its own is refused every time: it counts as gone (else it
+    // would be planned again in every batch) and its key is dead-lettered with Defender's reason.
+    const remove = async (c: readonly PlannedDelete[]): Promise<void> => {
+      const { rejected } = await this.#client.batchDelete(c.map((d) => d.id));
+      for (const d of c) sent.deletedIds.add(d.id);
+      for (const r of rejected) sent.refusedDeletes.push({ key: c.find((x) => x.id === r.id)?.key ?? '', id: r.id, reason: r.reason });
+    };
+    try {
+      for (const c of plan.deletes) await remove(c);
+      for (const c of plan.imports) {
+        const out = await this.#client.import(c.map((p) => p.indicator));
+        c.forEach((p, i) => {
+          const o = out[i];
+          if (o) sent.imported.set(p.key, o);
+        });
+      }
+      for (const c of replacementDeletes(plan, sent.imported)) await remove(c);
+    } catch (err) {
+      if (!(err instanceof DefenderClientClosedError)) this.#log.warn({ err, breaker: this.#client.breakerState }, 'Defender call failed; batch not committed, consumption paused');
+      return undefined;
+    }
+    const transient = [...sent.imported.values()].filter((o) => !o.ok && !o.permanent);
+    if (transient.length > 0) {
+      // Defender's tenant cap reached: ours may hold orphans (applied by an attempt whose commit was
+      // lost) or another tool filled it. A reconciliation removes our orphans; at most once a minute.
+      if (transient.some((o) => !o.ok && failureCategory(o.reason) === 'cap') && this.#now() - this.#lastCapReconcile > 60_000) {
+        this.#lastCapReconcile = this.#now();
+        this.#reconciler.runNow().catch((err: unknown) => this.#log.warn({ err }, 'reconciliation after the tenant cap was reached failed'));
+      }
+      this.#log.warn({ items: transient.length, reason: transient[0] && !transient[0].ok ? transient[0].reason : undefined }, 'Defender refused items transiently; batch not committed, consumption paused');
+      return undefined;
+    }
+    return sent;
   }
 
   #pauseAll(): void {

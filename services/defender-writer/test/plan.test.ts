@@ -217,4 +217,40 @@ describe('planBatch', () => {
     const { plan }: { plan: Plan } = h.run([upsert('a', facts())]);
     assert.deepEqual(plan.keys, [IP]);
   });
+  test('an unchanged key keeps its state object (a replay writes nothing)', () => {
+    const h = harness();
+    const cmd = upsert('a', facts());
+    h.run([cmd]);
+    const before = h.store.get(IP);
+    const { applied } = h.run([cmd]);
+    assert.equal(applied.states.get(IP), before);
+  });
+  test('touchedOnly (catching up): the cap still ranks, but only the commands’ keys are planned, nothing is sent for moved keys', () => {
+    const h = harness(1);
+    const ip = (i: number) => facts({ value: `198.51.100.${i}`, score: 10 * i });
+    h.run([upsert('a', ip(1))]);
+    assert.equal(h.store.get('IpAddress:198.51.100.1')?.applied !== undefined, true);
+    const lookup = (k: string) => h.store.get(k);
+    const plan = planBatch({ commands: [upsert('b', ip(5))], lookup, policy: policy(), cap: h.cap, now: NOW, touchedOnly: true });
+    assert.deepEqual(plan.keys, ['IpAddress:198.51.100.5']);
+    assert.equal(plan.deletes.length, 0, 'the evicted key waits for the sync');
+    assert.equal(plan.imports.flat().length, 1);
+    assert.equal(h.cap.isAdmitted('IpAddress:198.51.100.1'), false);
+    // The sync (an ordinary plan) then deletes the evicted one.
+    const sync = planBatch({ commands: [], lookup, policy: policy(), cap: h.cap, now: NOW });
+    assert.deepEqual(sync.deletes.flat().map((d) => d.key), ['IpAddress:198.51.100.1']);
+  });
+  test('maxKeys bounds a plan; evictions come before admissions and the rest is counted as remaining', () => {
+    const h = harness(3);
+    const f = (i: number, score: number) => facts({ value: `198.51.100.${i}`, score });
+    h.run([1, 2, 3].map((i) => upsert(`s${i}`, f(i, 10))));
+    const lookup = (k: string) => h.store.get(k);
+    // Three stronger keys arrive while catching up: three evictions and three admissions pending.
+    planBatch({ commands: [4, 5, 6].map((i) => upsert(`s${i}`, f(i, 90))), lookup, policy: policy(), cap: h.cap, now: NOW, touchedOnly: true });
+    const round = planBatch({ commands: [], lookup, policy: policy(), cap: h.cap, now: NOW, maxKeys: 2 });
+    assert.equal(round.keys.length, 2);
+    assert.equal(round.remaining, 4);
+    assert.equal(round.imports.length, 0, 'nothing is imported while evictions are left');
+    assert.equal(round.deletes.flat().length, 2);
+  });
 });

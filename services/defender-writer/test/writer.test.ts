@@ -137,6 +137,33 @@ describe('defender-writer against Kafka and the Defender emulator', () => {
     }
   });
 
+  test('a backlog is synced once caught up: the K strongest land with the minimum of calls, nothing imported then deleted', async () => {
+    const t = uniqueTopics();
+    await createCommandsTopic(t, 2);
+    const n = 3000;
+    const k = 400;
+    // Scores in a scrambled order, so that strong keys keep arriving until the end of the backlog.
+    const cmds = Array.from({ length: n }, (_, i) => up('src-a', ip(i + 1), (i * 37) % 101));
+    await publish(t, cmds);
+    const w = await startWriter(writerEnv(emu, t, { MICROSOFT_DEFENDER_INTEL_MAX_INDICATORS: String(k), WRITER_CATCH_UP_LAG: '100', WRITER_FETCH_BYTES_PER_PARTITION: '65536' }));
+    try {
+      await waitFor('committed', async () => (await groupLag(t)) === 0n);
+      await waitFor('the cap filled', () => ours(emu).length === k);
+      // The K strongest by score (ties at the boundary go by event time, then key).
+      const score = new Map(cmds.map((_, i) => [ip(i + 1), (i * 37) % 101]));
+      const held = new Set(ours(emu).map((x) => x.split(':')[0] ?? ''));
+      const weakestHeld = Math.min(...[...held].map((v) => score.get(v) ?? -1));
+      const strongestLeft = Math.max(...[...score].filter(([v]) => !held.has(v)).map(([, sc]) => sc));
+      assert.ok(weakestHeld >= strongestLeft, `held down to score ${weakestHeld}, left out a ${strongestLeft}`);
+      const stats = emu.stats();
+      assert.ok(stats.import.items <= k + 50, `${stats.import.items} indicators sent for ${k} held`);
+      assert.ok(stats.batchDelete.calls <= 1, `${stats.batchDelete.calls} BatchDelete calls`);
+      assert.ok(w.lines.some((l) => l.includes('caught up with the backlog')));
+    } finally {
+      await w.stop();
+    }
+  });
+
   test('dry run sends no write and logs the plan', async () => {
     const t = uniqueTopics();
     await createCommandsTopic(t, 1);
@@ -225,7 +252,12 @@ describe('defender-writer against Kafka and the Defender emulator', () => {
         writerEnv(limited, t, { DEFENDER_QUOTA_IMPORT_PER_MINUTE: '240', DEFENDER_HTTP_MAX_RETRIES: '5', DEFENDER_RETRY_MAX_MS: '5000', DEFENDER_BREAKER_RESET_MS: '3000' }),
       );
       try {
-        for (let i = 0; i < 8; i++) await publish(t, [up('src-a', ip(i + 1))]);
+        await waitFor('partition assigned', () => w.writer.ready().ok);
+        // One command at a time, each waiting for its import request: more than 2 imports a second.
+        for (let i = 0; i < 8; i++) {
+          await publish(t, [up('src-a', ip(i + 1))]);
+          await waitFor(`import request ${i + 1}`, () => limited.requests('import').length > i);
+        }
         await waitFor('converged', () => ours(limited).length === 8);
         await waitFor('committed', async () => (await groupLag(t)) === 0n);
         assert.deepEqual(ours(limited), Array.from({ length: 8 }, (_, i) => `${ip(i + 1)}:Block`).sort());

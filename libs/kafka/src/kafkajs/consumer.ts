@@ -61,7 +61,10 @@ export async function createConsumer(kafka: KafkaJs, options: ConsumerOptions, l
     options.onJoined?.([...next.values()]);
   });
   // kafkajs restarts a crashed consumer with a fresh join, which reports everything as gained.
-  c.on(c.events.CRASH, () => void revokeAll());
+  c.on(c.events.CRASH, ({ payload }) => {
+    void revokeAll();
+    if (!payload.restart) options.onFailed?.(payload.error);
+  });
 
   let closing: Promise<void> | undefined;
   // The admin of lag(), connected on first use. kafkajs connects brokers on demand, so an admin

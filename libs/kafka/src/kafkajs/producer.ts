@@ -17,9 +17,38 @@ const baseConfig: ProducerConfig = {
 
 const ACKS_ALL = -1;
 
+/**
+ * Bytes of keys and values per produce request. kafkajs puts a request's records for one partition
+ * into one record batch, and the broker refuses a batch above message.max.bytes (1 MiB by default).
+ */
+export const MAX_REQUEST_BYTES = 512 * 1024;
+
+const sizeOf = (v: string | Buffer | null): number => (v === null ? 0 : typeof v === 'string' ? Buffer.byteLength(v) : v.length);
+
+/** Consecutive slices of at most `maxBytes` (a larger single record gets a slice of its own). */
+export function sliceByBytes(records: readonly OutgoingRecord[], maxBytes = MAX_REQUEST_BYTES): OutgoingRecord[][] {
+  const out: OutgoingRecord[][] = [];
+  let current: OutgoingRecord[] = [];
+  let bytes = 0;
+  for (const r of records) {
+    const size = sizeOf(r.key) + sizeOf(r.value) + 64;
+    if (current.length > 0 && bytes + size > maxBytes) {
+      out.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(r);
+    bytes += size;
+  }
+  if (current.length > 0) out.push(current);
+  return out;
+}
+
+/** Sends in slices, one after the other: order per partition holds (one request in flight). */
 async function send(p: Pick<KjsProducer, 'sendBatch'>, records: readonly OutgoingRecord[]): Promise<PublishAck[]> {
-  if (records.length === 0) return [];
-  return toAcks(await p.sendBatch({ acks: ACKS_ALL, topicMessages: toTopicMessages(records) }));
+  const acks: PublishAck[] = [];
+  for (const slice of sliceByBytes(records)) acks.push(...toAcks(await p.sendBatch({ acks: ACKS_ALL, topicMessages: toTopicMessages(slice) })));
+  return acks;
 }
 
 export async function createProducer(kafka: KafkaJs): Promise<Producer> {
