@@ -173,6 +173,11 @@ export interface CompactedValue extends TopicPartition {
   readonly headers: Readonly<Record<string, Buffer>>;
 }
 
+/** A record seen by scanCompacted: a value, or a tombstone (null). */
+export interface CompactedRecord extends Omit<CompactedValue, 'value'> {
+  readonly value: Buffer | null;
+}
+
 export interface ReadCompactedOptions {
   /** Only these partitions (default: all). */
   readonly partitions?: readonly number[];
@@ -199,6 +204,11 @@ export interface Kafka {
    * call begins (committed data only); tombstones remove keys.
    */
   readCompacted(topic: string, options?: ReadCompactedOptions): Promise<Map<string, CompactedValue>>;
+  /**
+   * Every record of the topic in offset order (per partition) up to the same end offsets, tombstones
+   * included (`value` null), without holding them: for restoring more state than fits in memory.
+   */
+  scanCompacted(topic: string, visit: (key: string, record: CompactedRecord) => void, options?: ReadCompactedOptions): Promise<void>;
   /** Closes every producer, consumer and admin this instance created. */
   close(): Promise<void>;
 }

@@ -86,3 +86,18 @@ test('readCompacted returns the latest value per key, without tombstoned keys', 
   assert.equal((await bed.kafka.readCompacted(empty)).size, 0);
   await assert.rejects(bed.kafka.readCompacted(topic, { partitions: [7] }), /has no partition 7/);
 });
+
+test('scanCompacted visits every record of a key in offset order, tombstones included, without holding them', T, async () => {
+  const topic = await bed.topic('scanned', 2, { 'cleanup.policy': 'compact' });
+  const producer = await bed.kafka.producer();
+  await producer.send([{ topic, key: 'a', value: '1' }]);
+  await producer.send([{ topic, key: 'a', value: '2' }]);
+  await producer.send([{ topic, key: 'a', value: null }]);
+  await producer.send([{ topic, key: 'b', value: 'x' }]);
+  const seen: string[] = [];
+  await bed.kafka.scanCompacted(topic, (key, r) => seen.push(`${key}=${r.value === null ? '∅' : r.value.toString()}@${r.offset}`));
+  assert.deepEqual(seen.filter((x) => x.startsWith('a=')).map((x) => x.split('@')[0]), ['a=1', 'a=2', 'a=∅']);
+  assert.deepEqual(seen.filter((x) => x.startsWith('b=')).map((x) => x.split('@')[0]), ['b=x']);
+  const offsets = seen.filter((x) => x.startsWith('a=')).map((x) => BigInt(x.split('@')[1] ?? '-1'));
+  assert.deepEqual(offsets, [...offsets].sort((x, y) => (x < y ? -1 : 1)));
+});

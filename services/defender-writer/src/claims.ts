@@ -19,10 +19,14 @@ export interface Strength {
 
 const EVENT_ID = /^(\d+)-(\d+)$/;
 
-/** The ms part of an SSE event id `<ms>-<seq>`; 0 when it is not one (sorts as oldest). */
+/** The last millisecond a Date can print as ISO-8601 (9999-12-31T23:59:59.999Z). */
+const MAX_TIME = 253_402_300_799_999;
+
+/** The ms part of an SSE event id `<ms>-<seq>`; 0 when it is not one or not a printable date (sorts as oldest). */
 export function eventTime(eventId: string): number {
   const m = EVENT_ID.exec(eventId);
-  return m ? Number(m[1]) : 0;
+  const ms = m ? Number(m[1]) : 0;
+  return ms <= MAX_TIME ? ms : 0;
 }
 
 /** Orders SSE event ids of one stream; ids that do not parse sort first. */
@@ -68,7 +72,7 @@ export function foldCommand(claims: readonly Claim[], cmd: ClaimCommand): readon
   const existing = i < 0 ? undefined : claims[i];
   if (isStale(existing, source.streamId, source.eventId)) return claims;
   // The same event again (a replay): nothing changes, and the caller can tell by identity.
-  if (cmd.op === 'upsert' && existing?.streamId === source.streamId && existing.eventId === source.eventId) return claims;
+  if (cmd.op === 'upsert' && existing?.streamId === source.streamId && existing.eventId === source.eventId && JSON.stringify(existing.facts) === JSON.stringify(cmd.facts)) return claims;
   if (cmd.op === 'retract') return i < 0 ? claims : claims.filter((_, j) => j !== i);
   const claim: Claim = { sourceId: source.id, streamId: source.streamId, eventId: source.eventId, at: eventTime(source.eventId), facts: cmd.facts };
   return i < 0 ? [...claims, claim] : claims.map((c, j) => (j === i ? claim : c));

@@ -81,6 +81,8 @@ interface Partition {
   nextOffset: bigint;
   /** Commands after the last batch, as that batch's high watermark said. */
   behind: bigint;
+  /** When `behind` was measured. */
+  behindAt: number;
 }
 
 export interface WriterDeps {
@@ -108,6 +110,8 @@ export class Writer {
   readonly #store: StateStore;
   readonly #parts = new Map<number, Partition>();
   #pending = new Set<string>();
+  /** Keys whose local state differs from the changelog's (the reconciler forgot a lost indicator). */
+  readonly #unsaved = new Set<string>();
   #partitionCount = 0;
   #consumer: Consumer | undefined;
   #producer: TransactionalProducer | undefined;
@@ -127,6 +131,7 @@ export class Writer {
   #lastCapReconcile = -Infinity;
   /** When the current catch-up (Defender calls deferred) began. */
   #catchUpSince: number | undefined;
+  #catchUpTimer: NodeJS.Timeout | undefined;
   readonly #reconciler: ReconcileSchedule;
   readonly #onBreakerOpen = (): void => this.#pauseAll();
   readonly #onBreakerRecover = (): void => this.#resumeNow('breaker');
@@ -223,6 +228,7 @@ export class Writer {
     clearInterval(this.#lagTimer);
     clearTimeout(this.#tokenTimer);
     clearTimeout(this.#resumeTimer);
+    clearTimeout(this.#catchUpTimer);
     await this.#reconciler.stop();
     this.#client.off('open', this.#onBreakerOpen);
     this.#client.off('halfOpen', this.#onBreakerRecover);
@@ -274,6 +280,7 @@ export class Writer {
       // Defender lost it: forget what was applied so the plan imports it again.
       const { applied: _gone, ...rest } = s;
       this.#store.put(key, rest);
+      this.#unsaved.add(key);
       this.#cap.delete(key);
       this.#pending.add(key);
     }
@@ -361,39 +368,55 @@ export class Writer {
     const now = this.#now();
     for (const { partition } of partitions) {
       if (this.#parts.has(partition)) continue;
-      const stored = await this.#kafka.readCompacted(this.#cfg.stateTopic, { partitions: [partition] });
-      const part: Partition = { nextOffset: 0n, behind: 0n };
+      const part: Partition = { nextOffset: 0n, behind: 0n, behindAt: now };
       let restored = 0;
       // A partition this member held before (revoked, then assigned again) starts from the changelog.
       this.#store.dropPartition(partition);
       this.#cap.dropPartition(partition);
-      this.#store.transaction(() => {
-        for (const [key, v] of stored) {
-          const text = v.value.toString('utf8');
-          if (key.startsWith(META_PREFIX)) {
-            if (key === appliedOffsetKey(partition, this.#partitionCount)) part.nextOffset = BigInt((JSON.parse(text) as { next: string }).next);
-            continue;
-          }
-          let s: KeyState;
-          try {
-            s = decodeState(text);
-          } catch (err) {
-            this.#log.error({ err, key, offset: v.offset.toString() }, 'unreadable state record ignored');
-            continue;
-          }
-          this.#store.put(key, s, text);
-          restored++;
-          const d = desiredFor(s.claims, this.#policy, now);
-          if (d.present && d.hash !== s.rejectedHash) {
-            this.#cap.set(key, d.strength);
-            if (s.applied) this.#cap.confirm(key);
-          }
-          // What Defender holds is re-planned once: the cap share or the policy may have changed since.
-          if (s.applied || s.staleIds?.length) this.#pending.add(key);
-        }
-      });
+      const offsetKey = appliedOffsetKey(partition, this.#partitionCount);
+      // Streamed in offset order into one local transaction: later records of a key replace earlier
+      // ones, and memory holds a fetch, not the partition.
+      this.#store.db.exec('BEGIN');
+      try {
+        await this.#kafka.scanCompacted(
+          this.#cfg.stateTopic,
+          (key, r) => {
+            if (key.startsWith(META_PREFIX)) {
+              if (key === offsetKey && r.value) part.nextOffset = BigInt((JSON.parse(r.value.toString('utf8')) as { next: string }).next);
+              return;
+            }
+            if (r.value === null) {
+              this.#store.delete(key);
+              this.#cap.delete(key);
+              this.#pending.delete(key);
+              return;
+            }
+            const text = r.value.toString('utf8');
+            let s: KeyState;
+            try {
+              s = decodeState(text);
+            } catch (err) {
+              this.#log.error({ err, key, offset: r.offset.toString() }, 'unreadable state record ignored');
+              return;
+            }
+            this.#store.put(key, s, text);
+            restored++;
+            const d = desiredFor(s.claims, this.#policy, now);
+            if (d.present && d.hash !== s.rejectedHash) this.#cap.set(key, d.strength);
+            else this.#cap.delete(key);
+            // What Defender holds is re-planned once: the cap share or the policy may have changed since.
+            if (s.applied || s.staleIds?.length) this.#pending.add(key);
+            else this.#pending.delete(key);
+          },
+          { partitions: [partition] },
+        );
+        this.#store.db.exec('COMMIT');
+      } catch (err) {
+        this.#store.db.exec('ROLLBACK');
+        throw err;
+      }
       this.#parts.set(partition, part);
-      this.#log.info({ partition, keys: restored, nextOffset: part.nextOffset.toString() }, 'partition state restored');
+      this.#log.info({ partition, records: restored, nextOffset: part.nextOffset.toString() }, 'partition state restored');
     }
     // Where each partition ends now, so that catching up starts with the first batch of any of them.
     try {
@@ -429,7 +452,8 @@ export class Writer {
 
   /** A plan without commands: cap moves and pending keys. */
   async #maintain(): Promise<void> {
-    if (this.#closed || this.#suspended || this.#parts.size === 0) return;
+    // While catching up, the sync at its end plans everything once.
+    if (this.#closed || this.#suspended || this.#parts.size === 0 || this.#catchUpSince !== undefined) return;
     try {
       const ok = await this.#apply([], []);
       if (!ok) this.#suspend();
@@ -470,10 +494,14 @@ export class Writer {
       let ok: boolean;
       try {
         part.behind = batch.highWatermark - next;
+        part.behindAt = this.#now();
         ok = await this.#apply(commands, deadLetters, [{ topic: batch.topic, partition: batch.partition, offset: next }], this.#deferring());
       } catch (err) {
         // A fenced producer means another member took over this transactional id: stop for good.
-        if (err instanceof ProducerFencedError) throw err;
+        if (err instanceof ProducerFencedError) {
+          this.#failed = err;
+          throw err;
+        }
         this.#log.error({ err, partition: batch.partition }, 'writing the batch to Kafka failed; nothing committed, retrying after a pause');
         ok = false;
       }
@@ -498,18 +526,30 @@ export class Writer {
   #deferring(): boolean {
     const now = this.#now();
     let behind = 0n;
-    for (const p of this.#parts.values()) if (p.behind > behind) behind = p.behind;
+    // A measure no batch refreshed for a whole window is ignored: a partition ending in aborted
+    // records never delivers the batch that would bring it down.
+    for (const p of this.#parts.values()) if (p.behind > behind && now - p.behindAt < this.#cfg.catchUpMaxMs) behind = p.behind;
     if (this.#cfg.catchUpLag > 0 && behind > BigInt(this.#cfg.catchUpLag)) {
-      this.#catchUpSince ??= now;
+      if (this.#catchUpSince === undefined) {
+        this.#catchUpSince = now;
+        // The sync also comes when no batch follows (the stream went quiet within the window).
+        clearTimeout(this.#catchUpTimer);
+        this.#catchUpTimer = setTimeout(() => void this.#exclusive(() => (this.#endCatchUp() ? this.#maintain() : Promise.resolve())), this.#cfg.catchUpMaxMs).unref();
+      }
       if (now - this.#catchUpSince < this.#cfg.catchUpMaxMs) return true;
     }
-    if (this.#catchUpSince !== undefined) {
-      // The sync: what Defender holds, plus the cap's admission changes (its dirty keys, planned anyway).
-      this.#catchUpSince = undefined;
-      for (const [key] of this.#store.inDefender()) this.#pending.add(key);
-      this.#log.info({ pending: this.#pending.size }, 'caught up with the backlog: syncing Defender');
-    }
+    this.#endCatchUp();
     return false;
+  }
+
+  /** Ends a catch-up: what Defender holds is planned again, with the cap's moves (its dirty keys). */
+  #endCatchUp(): boolean {
+    clearTimeout(this.#catchUpTimer);
+    if (this.#catchUpSince === undefined) return false;
+    this.#catchUpSince = undefined;
+    for (const [key] of this.#store.inDefender()) this.#pending.add(key);
+    this.#log.info({ pending: this.#pending.size }, 'caught up with the backlog: syncing Defender');
+    return true;
   }
 
   #deadLetter(letter: Omit<WriterDeadLetter, 'origin'>): OutgoingRecord {
@@ -551,7 +591,7 @@ export class Writer {
     const encoded = new Map<string, string | null>();
     for (const [key, s] of result.states) {
       // Unchanged (a replay, or re-planned and still in sync): the changelog already holds it.
-      if (s === lookup(key)) continue;
+      if (s === lookup(key) && !this.#unsaved.has(key)) continue;
       const value = s ? encodeState(s) : null;
       encoded.set(key, value);
       records.push({ topic: this.#cfg.stateTopic, key, value });
@@ -569,11 +609,18 @@ export class Writer {
     if (records.length > 0 || offsets.length > 0) {
       const producer = this.#producer;
       if (!producer) throw new Error('writer not started');
-      await producer.transaction(async (tx) => {
-        if (records.length > 0) await tx.send(records);
-        if (offsets.length > 0) await tx.sendOffsets(this.#cfg.consumerGroup, offsets);
-      });
+      try {
+        await producer.transaction(async (tx) => {
+          if (records.length > 0) await tx.send(records);
+          if (offsets.length > 0) await tx.sendOffsets(this.#cfg.consumerGroup, offsets);
+        });
+      } catch (err) {
+        // The cap already counts this plan's outcomes as done (confirmed admissions): re-plan its keys.
+        for (const k of plan.keys) this.#pending.add(k);
+        throw err;
+      }
     }
+    for (const key of encoded.keys()) this.#unsaved.delete(key);
     this.#store.transaction(() => {
       for (const [key, value] of encoded) {
         const s = result.states.get(key);
@@ -661,6 +708,7 @@ export class Writer {
     if (assigned.length > 0) c.resume(assigned);
     this.#m.paused.set(0);
     this.#log.info({ why }, 'consumption resumed');
-    if (this.#pending.size > 0) void this.#exclusive(() => this.#maintain());
+    // Pending keys, and cap moves left by a bounded or failed round.
+    void this.#exclusive(() => this.#maintain());
   }
 }

@@ -67,3 +67,17 @@ describe('strongest claim', () => {
   test('missing score counts as 0', () => assert.equal(strongest([claim('a', null, 9), claim('b', 1, 1)])?.sourceId, 'b'));
   test('none for no claims', () => assert.equal(strongest([]), undefined));
 });
+
+describe('replays and odd event ids', () => {
+  test('the same event again leaves the claims array as it was; other facts under the same id replace it', () => {
+    const first = foldCommand([], upsert('a', facts({ score: 50 })));
+    assert.equal(foldCommand(first, upsert('a', facts({ score: 50 }))), first);
+    const changed = foldCommand(first, upsert('a', facts({ score: 80 })));
+    assert.notEqual(changed, first);
+    assert.equal(changed[0]?.facts.score, 80);
+  });
+  test('an event time past the last printable date counts as the oldest', () => {
+    assert.equal(eventTime('9999999999999999-0'), 0);
+    assert.equal(eventTime('253402300799999-0'), 253_402_300_799_999);
+  });
+});

@@ -157,7 +157,8 @@ describe('defender-writer against Kafka and the Defender emulator', () => {
       assert.ok(weakestHeld >= strongestLeft, `held down to score ${weakestHeld}, left out a ${strongestLeft}`);
       const stats = emu.stats();
       assert.ok(stats.import.items <= k + 50, `${stats.import.items} indicators sent for ${k} held`);
-      assert.ok(stats.batchDelete.calls <= 1, `${stats.batchDelete.calls} BatchDelete calls`);
+      // Commands after the sync (each partition's last batch, within the lag bound) may still evict.
+      assert.ok(stats.batchDelete.calls <= 2, `${stats.batchDelete.calls} BatchDelete calls`);
       assert.ok(w.lines.some((l) => l.includes('caught up with the backlog')));
     } finally {
       await w.stop();

@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { AssignerProtocol } from 'kafkajs';
 import type { Kafka as KafkaJs, PartitionAssigner } from 'kafkajs';
-import type { CompactedValue, ReadCompactedOptions } from '../port.ts';
+import type { CompactedRecord, CompactedValue, ReadCompactedOptions } from '../port.ts';
 import { toHeaders } from './records.ts';
 import { withRetries } from './retry.ts';
 
@@ -30,7 +30,20 @@ function onlyPartitions(topic: string, partitions: number[]): PartitionAssigner 
 
 export async function readCompacted(kafka: KafkaJs, clientId: string, topic: string, options: ReadCompactedOptions = {}): Promise<Map<string, CompactedValue>> {
   const result = new Map<string, CompactedValue>();
-  // End offsets first (last stable offsets: committed data only): the snapshot stops there.
+  await scanCompacted(
+    kafka,
+    clientId,
+    topic,
+    (key, r) => {
+      if (r.value === null) result.delete(key);
+      else result.set(key, { ...r, value: r.value });
+    },
+    options,
+  );
+  return result;
+}
+
+export async function scanCompacted(kafka: KafkaJs, clientId: string, topic: string, visit: (key: string, record: CompactedRecord) => void, options: ReadCompactedOptions = {}): Promise<void> {  // End offsets first (last stable offsets: committed data only): the snapshot stops there.
   const admin = kafka.admin();
   await admin.connect();
   let offsets;
@@ -45,7 +58,7 @@ export async function readCompacted(kafka: KafkaJs, clientId: string, topic: str
     if (!o) throw new Error(`topic ${topic} has no partition ${partition}`);
     if (BigInt(o.high) > BigInt(o.low)) ends.set(partition, BigInt(o.high));
   }
-  if (ends.size === 0) return result;
+  if (ends.size === 0) return;
 
   const consumer = kafka.consumer({
     groupId: `${clientId}.read-compacted.${randomUUID()}`,
@@ -82,9 +95,7 @@ export async function readCompacted(kafka: KafkaJs, clientId: string, topic: str
             for (const m of batch.messages) {
               const offset = BigInt(m.offset);
               if (offset >= end || m.key === null) continue;
-              const key = m.key.toString('utf8');
-              if (m.value === null) result.delete(key);
-              else result.set(key, { topic, partition: batch.partition, offset, value: m.value, headers: toHeaders(m.headers) });
+              visit(m.key.toString('utf8'), { topic, partition: batch.partition, offset, value: m.value, headers: toHeaders(m.headers) });
             }
             return Promise.resolve();
           },
@@ -95,5 +106,4 @@ export async function readCompacted(kafka: KafkaJs, clientId: string, topic: str
   } finally {
     await consumer.disconnect();
   }
-  return result;
 }

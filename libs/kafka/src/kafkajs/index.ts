@@ -4,7 +4,7 @@ import { Kafka as KafkaJs, logLevel } from 'kafkajs';
 import type { SASLOptions } from 'kafkajs';
 import type { Kafka, KafkaLogger } from '../port.ts';
 import { createAdmin } from './admin.ts';
-import { readCompacted } from './compacted.ts';
+import { readCompacted, scanCompacted } from './compacted.ts';
 import { createConsumer } from './consumer.ts';
 import { toLogCreator } from './logging.ts';
 import { createProducer, createTransactionalProducer } from './producer.ts';
@@ -49,6 +49,7 @@ export function createKafka(config: KafkajsConfig): Kafka {
     consumer: async (options) => track(await createConsumer(kafka, options, config.logger)),
     admin: async () => track(await createAdmin(kafka)),
     readCompacted: (topic, options) => readCompacted(kafka, config.clientId, topic, options),
+    scanCompacted: (topic, visit, options) => scanCompacted(kafka, config.clientId, topic, visit, options),
     async close() {
       await Promise.allSettled([...open].map((x) => x.close()));
     },
