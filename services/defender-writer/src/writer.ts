@@ -252,6 +252,11 @@ export class Writer {
   reconcile(): Promise<Drift | undefined> {
     return this.#exclusive(async () => {
       if (this.#closed || this.#parts.size === 0) return undefined;
+      // Mid catch-up the state is ahead of Defender on purpose: the sync at its end repairs it.
+      if (this.#catchUpSince !== undefined) {
+        this.#log.info('reconciliation skipped: catching up with a backlog');
+        return undefined;
+      }
       try {
         const drift = await this.#reconcileLocked();
         this.#m.reconciles.inc({ outcome: 'ok' });
