@@ -7,10 +7,36 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { LRUCache } from 'lru-cache';
+import { compareEventIds, compareStrength, strengthOf, type Claim } from './claims.ts';
 import type { KeyState } from './plan.ts';
 
 export function encodeState(s: KeyState): string {
   return JSON.stringify(s);
+}
+
+/**
+ * A state whose encoding fits `maxChars`: the weakest claims are dropped (and returned) when there
+ * are too many for one changelog record, which the broker would refuse (message.max.bytes).
+ */
+export function fitState(s: KeyState, maxChars: number): { state: KeyState; dropped: readonly Claim[] } {
+  const size = (x: unknown): number => JSON.stringify(x).length + 1;
+  const total = size(s);
+  if (total <= maxChars) return { state: s, dropped: [] };
+  const byStrength = [...s.claims].sort((a, b) => compareStrength(strengthOf(b), strengthOf(a)) || compareEventIds(b.eventId, a.eventId));
+  let budget = maxChars - (total - s.claims.reduce((n, c) => n + size(c), 0));
+  const kept: Claim[] = [];
+  const dropped: Claim[] = [];
+  for (const c of byStrength) {
+    const n = size(c);
+    // The strongest claim stays whatever its size: it decides the indicator.
+    if (n <= budget || kept.length === 0) {
+      kept.push(c);
+      budget -= n;
+    } else {
+      dropped.push(c);
+    }
+  }
+  return { state: { ...s, claims: kept }, dropped };
 }
 
 export function decodeState(text: string): KeyState {
@@ -106,6 +132,8 @@ export class StateStore {
       return out;
     } catch (err) {
       this.db.exec('ROLLBACK');
+      // The cache may hold what was rolled back.
+      this.#cache.clear();
       throw err;
     }
   }

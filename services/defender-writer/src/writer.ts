@@ -28,7 +28,7 @@ import { desiredFor } from './desired.ts';
 import type { ClaimCommand } from './facts.ts';
 import type { WriterMetrics } from './metrics.ts';
 import { applyOutcomes, chunk, planBatch, replacementDeletes, type KeyState, type Plan, type PlannedDelete } from './plan.ts';
-import { decodeState, encodeState, StateStore } from './state-store.ts';
+import { decodeState, encodeState, fitState, StateStore } from './state-store.ts';
 import type { Policy } from './policy.ts';
 import { findDrift, ReconcileSchedule, type Drift } from './reconciler.ts';
 import type { ImportOutcome } from './defender/model.ts';
@@ -37,6 +37,8 @@ import type { ImportOutcome } from './defender/model.ts';
 const MAX_DEAD_LETTER_RAW = 64 * 1024;
 /** Keys a plan examines besides its commands' (10 full import calls); the rest follow in later rounds. */
 const MAX_PLAN_KEYS = 5000;
+/** Longest state record (JSON characters): well under the broker's default message.max.bytes (1 MiB). */
+const MAX_STATE_CHARS = 256 * 1024;
 /** State-topic keys starting with this are the writer's own bookkeeping, never indicator keys. */
 const META_PREFIX = '__writer__/';
 
@@ -418,6 +420,7 @@ export class Writer {
         this.#store.db.exec('COMMIT');
       } catch (err) {
         this.#store.db.exec('ROLLBACK');
+        this.#store.dropPartition(partition);
         throw err;
       }
       this.#parts.set(partition, part);
@@ -593,15 +596,25 @@ export class Writer {
     }
     const result = this.#store.transaction(() => applyOutcomes(plan, { imported, deletedIds }, lookup, this.#cap));
     const records: OutgoingRecord[] = [...deadLetters];
-    const encoded = new Map<string, string | null>();
+    const at = new Date(now).toISOString();
+    const toStore = new Map<string, { state: KeyState; value: string } | null>();
     for (const [key, s] of result.states) {
       // Unchanged (a replay, or re-planned and still in sync): the changelog already holds it.
       if (s === lookup(key) && !this.#unsaved.has(key)) continue;
-      const value = s ? encodeState(s) : null;
-      encoded.set(key, value);
+      if (!s) {
+        toStore.set(key, null);
+        records.push({ topic: this.#cfg.stateTopic, key, value: null });
+        continue;
+      }
+      const { state, dropped } = fitState(s, MAX_STATE_CHARS);
+      if (dropped.length > 0) {
+        const sources = dropped.map((c) => c.sourceId);
+        records.push(this.#deadLetter({ key, reason: 'too_many_claims', detail: `${dropped.length} weakest claims dropped to fit one state record: ${sources.slice(0, 20).join(', ')}${sources.length > 20 ? ', …' : ''}`, at }));
+      }
+      const value = encodeState(state);
+      toStore.set(key, { state, value });
       records.push({ topic: this.#cfg.stateTopic, key, value });
     }
-    const at = new Date(now).toISOString();
     for (const r of result.rejected) {
       records.push(this.#deadLetter({ key: r.key, reason: 'defender_rejected', detail: r.reason, at }));
     }
@@ -625,11 +638,10 @@ export class Writer {
         throw err;
       }
     }
-    for (const key of encoded.keys()) this.#unsaved.delete(key);
+    for (const key of toStore.keys()) this.#unsaved.delete(key);
     this.#store.transaction(() => {
-      for (const [key, value] of encoded) {
-        const s = result.states.get(key);
-        if (s && value !== null) this.#store.put(key, s, value);
+      for (const [key, v] of toStore) {
+        if (v) this.#store.put(key, v.state, v.value);
         else this.#store.delete(key);
       }
     });

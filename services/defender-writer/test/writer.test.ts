@@ -390,6 +390,24 @@ describe('defender-writer against Kafka and the Defender emulator', () => {
     }
   });
 
+  test('a value claimed by more sources than one state record holds: the weakest claims are dead-lettered, the partition moves on', async () => {
+    const t = uniqueTopics();
+    await createCommandsTopic(t, 1);
+    const value = ip(1);
+    await publish(t, Array.from({ length: 1500 }, (_, i) => up(`src-${i}`, value, i % 100)));
+    const w = await startWriter(writerEnv(emu, t));
+    try {
+      await waitFor('committed', async () => (await groupLag(t)) === 0n);
+      assert.deepEqual(ours(emu), [`${value}:Block`]);
+      const kept = w.writer.state(`IpAddress:${value}`)?.claims.length ?? 0;
+      assert.ok(kept > 100 && kept < 1500, `${kept} claims kept`);
+      const letters = (await readDlq(t)).filter((d) => d.reason === 'too_many_claims');
+      assert.equal(letters[0]?.key, `IpAddress:${value}`);
+    } finally {
+      await w.stop();
+    }
+  });
+
   test('closing during a long Retry-After returns promptly without committing; the next writer converges', async () => {
     const t = uniqueTopics();
     await createCommandsTopic(t, 1);
