@@ -7,11 +7,10 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { openSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { startDefenderEmulator } from '@octi-defender/emulators';
 import { createKafka } from '@octi-defender/kafka';
 import { encodeCommand, type Command } from '@octi-defender/indicators';
-import { requireBrokers } from '@octi-defender/kafka/testing';
+import { freePort, requireBrokers } from '@octi-defender/kafka/testing';
 
 const N = Number(process.env.BENCH_COMMANDS ?? 200_000);
 const PARTITIONS = 6;
@@ -19,14 +18,6 @@ const CAP = 15_000;
 const TENANT = '11111111-2222-3333-4444-555555555555';
 const CLIENT_ID = '3f2b8c1e-6a4d-4e7b-9c2a-1d5e8f7a6b4c';
 const SECRET = 'bench-secret-value';
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => (typeof a === 'object' && a ? resolve(a.port) : reject(new Error('no port'))));
-    });
-  });
 
 const ipOf = (i: number): string => `${11 + ((i >> 24) & 63)}.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
 

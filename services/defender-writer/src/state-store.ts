@@ -131,11 +131,28 @@ export class StateStore {
       this.db.exec('COMMIT');
       return out;
     } catch (err) {
-      this.db.exec('ROLLBACK');
-      // The cache may hold what was rolled back.
-      this.#cache.clear();
+      this.#rollback();
       throw err;
     }
+  }
+
+  /** The same for an asynchronous `fn` (a restore streamed from Kafka); nothing else may use the store meanwhile. */
+  async transactionAsync<T>(fn: () => Promise<T>): Promise<T> {
+    this.db.exec('BEGIN');
+    try {
+      const out = await fn();
+      this.db.exec('COMMIT');
+      return out;
+    } catch (err) {
+      this.#rollback();
+      throw err;
+    }
+  }
+
+  #rollback(): void {
+    this.db.exec('ROLLBACK');
+    // The cache may hold what was rolled back.
+    this.#cache.clear();
   }
 
   /** The keys of one partition. */

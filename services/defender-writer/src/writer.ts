@@ -383,9 +383,8 @@ export class Writer {
       const offsetKey = appliedOffsetKey(partition, this.#partitionCount);
       // Streamed in offset order into one local transaction: later records of a key replace earlier
       // ones, and memory holds a fetch, not the partition.
-      this.#store.db.exec('BEGIN');
-      try {
-        await this.#kafka.scanCompacted(
+      await this.#store.transactionAsync(() =>
+        this.#kafka.scanCompacted(
           this.#cfg.stateTopic,
           (key, r) => {
             if (key.startsWith(META_PREFIX)) {
@@ -416,13 +415,8 @@ export class Writer {
             else this.#pending.delete(key);
           },
           { partitions: [partition] },
-        );
-        this.#store.db.exec('COMMIT');
-      } catch (err) {
-        this.#store.db.exec('ROLLBACK');
-        this.#store.dropPartition(partition);
-        throw err;
-      }
+        ),
+      );
       this.#parts.set(partition, part);
       this.#log.info({ partition, records: restored, nextOffset: part.nextOffset.toString() }, 'partition state restored');
     }
@@ -606,12 +600,15 @@ export class Writer {
         records.push({ topic: this.#cfg.stateTopic, key, value: null });
         continue;
       }
-      const { state, dropped } = fitState(s, MAX_STATE_CHARS);
-      if (dropped.length > 0) {
-        const sources = dropped.map((c) => c.sourceId);
-        records.push(this.#deadLetter({ key, reason: 'too_many_claims', detail: `${dropped.length} weakest claims dropped to fit one state record: ${sources.slice(0, 20).join(', ')}${sources.length > 20 ? ', …' : ''}`, at }));
+      let state = s;
+      let value = encodeState(s);
+      if (value.length > MAX_STATE_CHARS) {
+        const fitted = fitState(s, MAX_STATE_CHARS);
+        const sources = fitted.dropped.map((c) => c.sourceId);
+        records.push(this.#deadLetter({ key, reason: 'too_many_claims', detail: `${sources.length} weakest claims dropped to fit one state record: ${sources.slice(0, 20).join(', ')}${sources.length > 20 ? ', …' : ''}`, at }));
+        state = fitted.state;
+        value = encodeState(state);
       }
-      const value = encodeState(state);
       toStore.set(key, { state, value });
       records.push({ topic: this.#cfg.stateTopic, key, value });
     }

@@ -40,7 +40,7 @@ describe('StateStore', () => {
     store.close();
     assert.equal(existsSync(join(dir, file)), false);
   });
-  test('a failed transaction leaves nothing behind', () => {
+  test('a failed transaction, synchronous or not, leaves nothing behind', async () => {
     const store = new StateStore({ dir: ':memory:', cacheBytes: 1 << 20, partitionOf: () => 0 });
     assert.throws(() =>
       store.transaction(() => {
@@ -50,6 +50,14 @@ describe('StateStore', () => {
     );
     assert.equal(store.get('k'), undefined);
     assert.equal([...store.keys(0)].length, 0);
+    await assert.rejects(
+      store.transactionAsync(async () => {
+        store.put('k', state(1));
+        await Promise.resolve();
+        throw new Error('boom');
+      }),
+    );
+    assert.equal(store.get('k'), undefined);
     store.close();
   });
 });
