@@ -49,6 +49,12 @@ const isIdentStart = (c: number): boolean => (c >= 65 && c <= 90) || (c >= 97 &&
 const isIdentPart = (c: number): boolean => isIdentStart(c) || isDigit(c) || c === 45;
 const isHex = (c: number): boolean => isDigit(c) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102);
 const isBase64 = (c: number): boolean => (isIdentStart(c) && c !== 95) || isDigit(c) || c === 43 || c === 47 || c === 61;
+// STIX 2.1 BinaryLiteral: one or more groups of 4, the last one may end in `=` or `==` (RFC 4648 padding).
+function isPaddedBase64(body: string): boolean {
+  if (body.length === 0 || body.length % 4 !== 0) return false;
+  const pad = body.endsWith('==') ? 2 : body.endsWith('=') ? 1 : 0;
+  return pad === 0 ? !body.includes('=') : body.indexOf('=') === body.length - pad;
+}
 const isSpace = (c: number): boolean => c === 32 || c === 9 || c === 10 || c === 13 || c === 12;
 
 // RFC 3339 as the STIX grammar allows it in t'…': UTC only, optional fraction.
@@ -103,6 +109,9 @@ export function tokenize(src: string): Token[] {
       } else if (ch === 'b') {
         for (let k = 0; k < body.length; k++) {
           if (!isBase64(body.charCodeAt(k))) throw new PatternSyntaxError(i + 2 + k, ['base64 character'], `'${body[k]}'`);
+        }
+        if (!isPaddedBase64(body)) {
+          throw new PatternSyntaxError(start, ['base64 in groups of 4 characters, padded with = or =='], `b'${body.length > 20 ? `${body.slice(0, 20)}…` : body}'`);
         }
         tokens.push({ kind: 'binary', text: body, pos: start, length: close + 1 - start });
       } else {
