@@ -121,6 +121,10 @@ function pushKey(into: KeySet, stixId: string, type: DefenderIndicatorType, raw:
   return k.value.key;
 }
 
+/** Longest pattern quoted in a reject's `value` (rejects are logged; patterns may be megabytes). */
+const MAX_REJECT_PATTERN = 1024;
+const cut = (s: string, max: number): string => (s.length <= max ? s : `${s.slice(0, max - 1)}…`);
+
 const reject = (reason: RejectReason, detail: string, stixId?: string, value?: string): Reject =>
   value === undefined ? { reason, detail, ...(stixId === undefined ? {} : { stixId }) } : { reason, detail, value, ...(stixId === undefined ? {} : { stixId }) };
 
@@ -165,12 +169,21 @@ function indicatorKeys(stix: Stix, stixId: string, into: KeySet): void {
     return;
   }
   const parsed = parsePattern(stix.pattern);
+  const quoted = cut(stix.pattern, MAX_REJECT_PATTERN);
   if (!parsed.ok) {
-    into.rejects.push(reject('invalid_pattern', parsed.error.message, stixId, stix.pattern));
+    into.rejects.push(reject('invalid_pattern', parsed.error.message, stixId, quoted));
     return;
   }
   const { values, problems } = extractValues(parsed.pattern);
-  for (const p of problems) into.rejects.push(reject(p.reason, p.detail, stixId, stix.pattern));
+  // A pattern of 50,000 branches may have 50,000 times the same problem: reported once, with the count.
+  const counts = new Map<string, { problem: (typeof problems)[number]; n: number }>();
+  for (const p of problems) {
+    const id = `${p.reason}\u0000${p.detail}`;
+    const seen = counts.get(id);
+    if (seen === undefined) counts.set(id, { problem: p, n: 1 });
+    else seen.n++;
+  }
+  for (const { problem: p, n } of counts.values()) into.rejects.push(reject(p.reason, n === 1 ? p.detail : `${p.detail} (${n} times)`, stixId, quoted));
   for (const v of values) pushKey(into, stixId, v.type, v.raw);
   crossCheck(stix, stixId, into.seen, into.rejects);
 }

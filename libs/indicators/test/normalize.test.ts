@@ -348,3 +348,24 @@ describe('normalizeEvent: very large patterns', () => {
     assert.deepEqual(summary(run(event('delete', indicator(deep))).commands), ['retract IpAddress:8.8.8.8 (deleted)']);
   });
 });
+
+describe('normalizeEvent: rejects of very large patterns stay small', () => {
+  it('one reject per distinct problem, with its count; the pattern in `value` cut at 1,024 characters', () => {
+    const n = 50_000;
+    const src = Array.from({ length: n }, (_, i) => `[email-addr:value = 'a${i}@example.com']`).join(' OR ');
+    const r = run(event('create', indicator(`${src} OR [ipv4-addr:value = '8.8.8.8']`)));
+    assert.deepEqual(summary(r.commands), ['upsert IpAddress:8.8.8.8']);
+    assert.equal(r.rejects.length, 1); // before deepEqual: its diff of 50,000 entries would take minutes
+    assert.deepEqual(r.rejects.map((x) => [x.reason, x.detail]), [['unsupported_type', `email-addr not supported (${n} times)`]]);
+    assert.equal(r.rejects[0]?.value?.length, 1024);
+    assert.ok(r.rejects[0]?.value?.endsWith('…'));
+  });
+
+  it('a syntax error quotes at most 64 characters of what it found', () => {
+    const big = 'x'.repeat(100_000);
+    const r = run(event('create', indicator(`[ipv4-addr:value = '8.8.8.8'] '${big}'`)));
+    assert.deepEqual(reasons(r), ['invalid_pattern']);
+    assert.ok((r.rejects[0]?.detail.length ?? Infinity) < 200, r.rejects[0]?.detail.slice(0, 300));
+    assert.equal(r.rejects[0]?.value?.length, 1024);
+  });
+});
