@@ -2,6 +2,7 @@
 // independent detections, so each representable branch is kept and each other branch is reported.
 import type { DefenderIndicatorType } from '../types.ts';
 import type { ComparisonExpression, Literal, ObservationExpression, Pattern } from './ast.ts';
+import { QUALIFIER_NAMES } from './parser.ts';
 
 export interface ExtractedValue {
   readonly type: DefenderIndicatorType;
@@ -179,8 +180,6 @@ function fromComparison(root: ComparisonExpression, into: Extraction): void {
     }
   }
 }
-
-const QUALIFIER_NAMES = { within: 'WITHIN', repeats: 'REPEATS', startStop: 'START/STOP' } as const;
 
 function fromObservation(root: ObservationExpression, into: Extraction): void {
   const todo: ObservationExpression[] = [root];

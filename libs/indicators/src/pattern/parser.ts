@@ -32,7 +32,8 @@ const OBS_OPERATORS: Readonly<Record<string, Operator>> = {
   AND: { op: 'and', precedence: 3 },
 };
 const CMP_OPERATORS: Readonly<Record<string, Operator>> = { OR: { op: 'or', precedence: 1 }, AND: { op: 'and', precedence: 2 } };
-const QUALIFIER_NAMES = { within: 'WITHIN', repeats: 'REPEATS', startStop: 'START/STOP' } as const;
+/** How each qualifier kind is written, for messages. */
+export const QUALIFIER_NAMES = { within: 'WITHIN', repeats: 'REPEATS', startStop: 'START/STOP' } as const;
 
 interface OpenEntry {
   readonly kind: 'open';
@@ -79,6 +80,21 @@ class Parser {
         }
       }
     };
+    // Consumes a binary operator of the level, if one is next; otherwise reduces the level's
+    // pending operators, so that the operand stack holds the group's single result.
+    const binaryOperator = (level: 'obs' | 'cmp'): boolean => {
+      const t = this.peek();
+      const op = t.kind === 'keyword' ? (level === 'obs' ? OBS_OPERATORS : CMP_OPERATORS)[t.text] : undefined;
+      if (op === undefined) {
+        reduce(level, 0);
+        return false;
+      }
+      this.next();
+      reduce(level, op.precedence);
+      stack.push({ kind: level, ...op });
+      expectOperand = true;
+      return true;
+    };
     const innermostOpen = (): OpenEntry | undefined => {
       const top = stack.at(-1);
       return top?.kind === 'open' ? top : undefined;
@@ -95,15 +111,7 @@ class Parser {
           }
           continue;
         }
-        const op = t.kind === 'keyword' ? CMP_OPERATORS[t.text] : undefined;
-        if (op !== undefined) {
-          this.next();
-          reduce('cmp', op.precedence);
-          stack.push({ kind: 'cmp', ...op });
-          expectOperand = true;
-          continue;
-        }
-        reduce('cmp', 0);
+        if (binaryOperator('cmp')) continue;
         const open = innermostOpen() as OpenEntry; // inside brackets there is always one
         if (open.group === 'comparison' && this.accept('punct', ')')) {
           stack.pop();
@@ -143,15 +151,7 @@ class Parser {
         observations.push({ kind: 'qualified', expression, qualifier: q, pos: expression.pos });
         continue;
       }
-      const op = t.kind === 'keyword' ? OBS_OPERATORS[t.text] : undefined;
-      if (op !== undefined) {
-        this.next();
-        reduce('obs', op.precedence);
-        stack.push({ kind: 'obs', ...op });
-        expectOperand = true;
-        continue;
-      }
-      reduce('obs', 0);
+      if (binaryOperator('obs')) continue;
       const open = innermostOpen();
       if (open !== undefined && this.accept('punct', ')')) {
         stack.pop();
