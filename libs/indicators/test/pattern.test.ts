@@ -282,6 +282,13 @@ describe('parsePattern: STIX 2.1 qualifier and binary literal rules', () => {
     }
   });
 
+  it('counts the kinds of the whole chain on one observation', () => {
+    const e = errorOf("[a:b = 'x'] WITHIN 5 SECONDS REPEATS 2 TIMES WITHIN 1 SECONDS");
+    assert.equal(e.position, 45, e.message);
+    assert.match(e.message, /a second WITHIN qualifier/);
+    assert.match(errorOf("([a:b = 'x']) WITHIN 5 SECONDS OR [a:c = 'y'] REPEATS 2 TIMES REPEATS 2 TIMES").message, /a second REPEATS qualifier/);
+  });
+
   it('allows a qualifier kind again on a parenthesized group, and different kinds together', () => {
     parse("([a:b = 'x']) WITHIN 5 SECONDS WITHIN 6 SECONDS");
     parse("([a:b = 'x'] REPEATS 2 TIMES) REPEATS 2 TIMES");
@@ -314,6 +321,20 @@ describe('extractValues: values Defender can hold', () => {
       [{ type: 'CertificateThumbprint', raw: SHA1 }]);
   });
 
+  it('every other term on the same file only narrows it: EXISTS, NOT, other operators, unsupported hashes', () => {
+    for (const other of ['EXISTS file:name', "file:name NOT = 'a.exe'", "file:name LIKE '%.exe'", 'file:size > 1024', `file:hashes.'SHA-512' = 'ab'`, "file:x_list[*] = 'y'"]) {
+      assert.deepEqual(extract(`[file:hashes.'SHA-1' = '${SHA1}' AND ${other}]`), { values: [{ type: 'FileSha1', raw: SHA1 }], problems: [] }, other);
+    }
+    assert.deepEqual(extract(`[file:hashes.MD5 NOT = '${MD5}' AND file:hashes.'SHA-256' = '${SHA256}']`).values, [{ type: 'FileSha256', raw: SHA256 }]);
+    assert.deepEqual(extract(`[file:hashes.'SHA-256' = h'${SHA256}' AND file:name = 'a.exe']`).values, [{ type: 'FileSha256', raw: SHA256 }]);
+  });
+
+  it('two different values of one hash still contradict, with other properties around', () => {
+    assert.deepEqual(extract(`[file:name = 'a.exe' AND file:hashes.MD5 = '${MD5}' AND file:hashes.MD5 = '${'0'.repeat(32)}']`).problems,
+      [{ reason: 'unsupported_pattern', detail: 'AND of two different FileMd5 values' }]);
+    assert.deepEqual(extract(`[file:hashes.MD5 = '${MD5.toUpperCase()}' AND file:hashes.MD5 = '${MD5}' AND file:size = 1]`).values, [{ type: 'FileMd5', raw: MD5.toUpperCase() }]);
+  });
+
   it('properties of a file without a supported hash still publish nothing', () => {
     assert.deepEqual(extract("[file:name = 'a.exe' AND file:size = 10]").problems, [{ reason: 'unsupported_pattern', detail: 'file:name not supported' }]);
     assert.deepEqual(extract("[file:hashes.'SHA-512' = 'ab' AND file:name = 'a.exe']").problems,
@@ -330,6 +351,16 @@ describe('extractValues: values Defender can hold', () => {
       values: [{ type: 'DomainName', raw: 'evil.example.com' }],
       problems: [{ reason: 'unsupported_pattern', detail: 'non-string literal compared with domain-name:value' }],
     });
+  });
+
+  it('IN members follow the rules of = (hex on hashes, strings elsewhere), in order', () => {
+    assert.deepEqual(extract(`[file:hashes.'SHA-256' IN (h'${SHA256}', '${'a'.repeat(64)}')]`).values,
+      [{ type: 'FileSha256', raw: SHA256 }, { type: 'FileSha256', raw: 'a'.repeat(64) }]);
+    assert.deepEqual(extract(`[x509-certificate:hashes.'SHA-1' IN ('${SHA1}')]`).values, [{ type: 'CertificateThumbprint', raw: SHA1 }]);
+    assert.deepEqual(extract("[url:value IN (h'00ff')]").problems, [{ reason: 'unsupported_pattern', detail: 'non-string literal compared with url:value' }]);
+    assert.deepEqual(extract("[email-addr:value IN ('a@example.com')]").problems, [{ reason: 'unsupported_type', detail: 'email-addr not supported' }]);
+    assert.deepEqual(extract("[ipv4-addr:value IN ('8.8.8.8') OR domain-name:value IN ('evil.example.com', 'c2.example.net')]").values.map((v) => v.raw),
+      ['8.8.8.8', 'evil.example.com', 'c2.example.net']);
   });
 
   const refused: [string, string, string][] = [
