@@ -41,7 +41,10 @@ export const FactsSchema = z.object({
   validFrom: isoDate.nullable(),
   validUntil: isoDate.nullable(),
   revoked: z.boolean(),
-  /** OpenCTI `detection` flag; null for observables, which have none. */
+  /**
+   * OpenCTI `detection` flag as a fact (false unless someone set it: OpenCTI's default); null for
+   * observables, which have none. Whether it matters is the writer's policy, never a retraction here.
+   */
   detection: z.boolean().nullable(),
   /** `created_by_ref` (identity standard id); names are not on the stream with no-dependencies. */
   createdBy: nullableText,
@@ -49,6 +52,8 @@ export const FactsSchema = z.object({
   updated: isoDate.nullable(),
 });
 
+// `detection_disabled` is no longer produced (detection is a fact of upserts); it is still accepted so
+// that commands already on the topic decode.
 export const RETRACT_REASONS = ['deleted', 'left_filter', 'value_changed', 'merged', 'revoked', 'detection_disabled', 'expired'] as const;
 
 const keyField = z.string().min(3).refine((k) => parseIndicatorKey(k) !== undefined, {

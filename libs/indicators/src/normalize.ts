@@ -103,6 +103,8 @@ function entityKind(stix: Stix): EntityKind {
 
 interface KeySet {
   readonly keys: IndicatorKey[];
+  /** `keys` by key, for de-duplication and lookups in constant time (a pattern may hold 100,000 values). */
+  readonly seen: Set<string>;
   readonly rejects: Reject[];
 }
 
@@ -112,9 +114,16 @@ function pushKey(into: KeySet, stixId: string, type: DefenderIndicatorType, raw:
     into.rejects.push({ reason: k.error.reason, detail: `${type}: ${k.error.detail}`, value: raw, stixId });
     return undefined;
   }
-  if (!into.keys.some((x) => x.key === k.value.key)) into.keys.push(k.value);
+  if (!into.seen.has(k.value.key)) {
+    into.seen.add(k.value.key);
+    into.keys.push(k.value);
+  }
   return k.value.key;
 }
+
+/** Longest pattern quoted in a reject's `value` (rejects are logged; patterns may be megabytes). */
+const MAX_REJECT_PATTERN = 1024;
+const cut = (s: string, max: number): string => (s.length <= max ? s : `${s.slice(0, max - 1)}…`);
 
 const reject = (reason: RejectReason, detail: string, stixId?: string, value?: string): Reject =>
   value === undefined ? { reason, detail, ...(stixId === undefined ? {} : { stixId }) } : { reason, detail, value, ...(stixId === undefined ? {} : { stixId }) };
@@ -129,7 +138,7 @@ const OV_VALUE_TYPES: Readonly<Record<string, DefenderIndicatorType>> = {
  * while observable_values is a derived copy that can be stale or lossy. Values only in
  * observable_values are reported (`observable_values_mismatch`), never published.
  */
-function crossCheck(stix: Stix, stixId: string, patternKeys: readonly IndicatorKey[], rejects: Reject[]): void {
+function crossCheck(stix: Stix, stixId: string, patternKeys: ReadonlySet<string>, rejects: Reject[]): void {
   const ovs = ext(stix, OCTI_EXTENSION)?.observable_values;
   if (!Array.isArray(ovs)) return;
   for (const ov of ovs) {
@@ -143,7 +152,7 @@ function crossCheck(stix: Stix, stixId: string, patternKeys: readonly IndicatorK
     if (candidate === undefined) continue; // types Defender cannot take were reported from the pattern
     const k = indicatorKey(candidate.type, candidate.raw);
     if (!k.ok) continue; // the pattern side reports invalid values
-    if (!patternKeys.some((p) => p.key === k.value.key)) {
+    if (!patternKeys.has(k.value.key)) {
       rejects.push(reject('observable_values_mismatch', `observable_values has ${k.value.key}, which the pattern does not contain; the pattern wins`, stixId, candidate.raw));
     }
   }
@@ -160,14 +169,23 @@ function indicatorKeys(stix: Stix, stixId: string, into: KeySet): void {
     return;
   }
   const parsed = parsePattern(stix.pattern);
+  const quoted = cut(stix.pattern, MAX_REJECT_PATTERN);
   if (!parsed.ok) {
-    into.rejects.push(reject('invalid_pattern', parsed.error.message, stixId, stix.pattern));
+    into.rejects.push(reject('invalid_pattern', parsed.error.message, stixId, quoted));
     return;
   }
   const { values, problems } = extractValues(parsed.pattern);
-  for (const p of problems) into.rejects.push(reject(p.reason, p.detail, stixId, stix.pattern));
+  // A pattern of 50,000 branches may have 50,000 times the same problem: reported once, with the count.
+  const counts = new Map<string, { problem: (typeof problems)[number]; n: number }>();
+  for (const p of problems) {
+    const id = `${p.reason}\u0000${p.detail}`;
+    const seen = counts.get(id);
+    if (seen === undefined) counts.set(id, { problem: p, n: 1 });
+    else seen.n++;
+  }
+  for (const { problem: p, n } of counts.values()) into.rejects.push(reject(p.reason, n === 1 ? p.detail : `${p.detail} (${n} times)`, stixId, quoted));
   for (const v of values) pushKey(into, stixId, v.type, v.raw);
-  crossCheck(stix, stixId, into.keys, into.rejects);
+  crossCheck(stix, stixId, into.seen, into.rejects);
 }
 
 function observableKeys(stix: Stix, stixId: string, into: KeySet): void {
@@ -193,7 +211,7 @@ function observableKeys(stix: Stix, stixId: string, into: KeySet): void {
 
 /** The keys an entity asserts, and why any of its values could not be represented. */
 function keysOf(stix: Stix): KeySet {
-  const out: KeySet = { keys: [], rejects: [] };
+  const out: KeySet = { keys: [], seen: new Set(), rejects: [] };
   const stixId = String(stix.id);
   const kind = entityKind(stix);
   if (kind === 'indicator') indicatorKeys(stix, stixId, out);
@@ -214,14 +232,13 @@ function sourceOf(stix: Stix, event: StreamEvent): CommandSource {
   };
 }
 
-function factsOf(stix: Stix, key: IndicatorKey, markings: MarkingRegistry): IndicatorFacts {
+/** The facts every key of one entity shares (computed once: a pattern may hold thousands of values). */
+function factsOf(stix: Stix, markings: MarkingRegistry): Omit<IndicatorFacts, 'type' | 'value'> {
   const octi = ext(stix, OCTI_EXTENSION);
   const markingNames = markings.names(strings(stix.object_marking_refs));
   const score = num(attr(stix, 'score')) ?? num(stix.x_opencti_score);
-  const detection = attr(stix, 'detection');
+  const detection = attr(stix, 'detection') ?? stix.x_opencti_detection;
   return {
-    type: key.type,
-    value: key.value,
     name: str(stix.name),
     description: str(attr(stix, 'description')) ?? str(stix.x_opencti_description),
     score: score !== null && score >= 0 && score <= 100 ? score : null,
@@ -239,10 +256,12 @@ function factsOf(stix: Stix, key: IndicatorKey, markings: MarkingRegistry): Indi
   };
 }
 
-/** Why an entity must not be enforced right now, if it must not. */
+/**
+ * Why an entity must not be enforced right now, if it must not. `detection` is not one of these: OpenCTI
+ * stores false unless someone sets it, so whether it matters is the tenant's policy (the writer's).
+ */
 function inactiveReason(stix: Stix, now: Date): RetractReason | undefined {
   if (stix.revoked === true) return 'revoked';
-  if (attr(stix, 'detection') === false) return 'detection_disabled';
   if (typeof stix.valid_until === 'string') {
     const until = Date.parse(stix.valid_until);
     if (!Number.isNaN(until) && until <= now.getTime()) return 'expired';
@@ -289,13 +308,14 @@ function assertEntity(stix: Stix, current: KeySet, extraRetracts: readonly strin
     for (const k of extraRetracts) out.commands.push(retract(k, source, inactive));
     return;
   }
-  for (const k of current.keys) out.commands.push(upsert(k, source, factsOf(stix, k, markings)));
+  const facts = factsOf(stix, markings);
+  for (const k of current.keys) out.commands.push(upsert(k, source, { type: k.type, value: k.value, ...facts }));
   for (const k of extraRetracts) out.commands.push(retract(k, source, 'value_changed'));
 }
 
 /**
  * Turns one live-stream event into commands and rejects. Decides on the SSE event name:
- * - create → upsert each key (retract instead when revoked, detection=false or valid_until ≤ now);
+ * - create → upsert each key (retract instead when revoked or valid_until ≤ now; `detection` is a fact);
  * - update → the same for the current keys, plus retract of keys the update removed
  *   (found by applying `context.reverse_patch` to a copy);
  * - delete → retract every key (also the "left the filter" delete whose payload type is `update`);
@@ -310,8 +330,10 @@ export function normalizeEvent(event: StreamEvent, now: Date, markings: MarkingR
     out.rejects.push(reject('malformed_event', 'event data is not an object with a STIX object in `data`'));
     return out;
   }
-  if (String(payload.version) !== '4') {
-    out.rejects.push(reject('malformed_event', `event version ${JSON.stringify(payload.version)} is not 4`));
+  // OpenCTI streams versions it reads as `parseInt(version) >= 4`; a newer one is read field by field.
+  const version = typeof payload.version === 'string' || typeof payload.version === 'number' ? Number.parseInt(String(payload.version), 10) : NaN;
+  if (!(version >= 4)) {
+    out.rejects.push(reject('malformed_event', `event version ${JSON.stringify(payload.version)} is not 4 or later`));
     return out;
   }
   const stix = payload.data;
@@ -339,7 +361,7 @@ export function normalizeEvent(event: StreamEvent, now: Date, markings: MarkingR
       if (prev.error !== undefined) out.rejects.push(reject('malformed_event', `${prev.error}; keys it removed cannot be retracted`, stix.id));
       const gone = prev.stix === undefined || prev.stix === stix
         ? []
-        : keysOf(prev.stix).keys.filter((p) => !current.keys.some((c) => c.key === p.key)).map((k) => k.key);
+        : keysOf(prev.stix).keys.filter((p) => !current.seen.has(p.key)).map((k) => k.key);
       assertEntity(stix, current, gone, event, now, markings, out);
       break;
     }

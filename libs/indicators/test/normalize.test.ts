@@ -106,12 +106,23 @@ describe('normalizeEvent: create', () => {
     assert.deepEqual(r.rejects.map((x) => [x.reason, x.value]), [['observable_values_mismatch', '1.1.1.1'], ['observable_values_mismatch', SHA256]]);
   });
 
-  it('retracts instead of upserting a revoked, detection=false or expired indicator', () => {
+  it('retracts instead of upserting a revoked or expired indicator', () => {
     const p = "[ipv4-addr:value = '8.8.8.8']";
     assert.deepEqual(summary(run(event('create', indicator(p, { revoked: true }))).commands), ['retract IpAddress:8.8.8.8 (revoked)']);
-    assert.deepEqual(summary(run(event('create', indicator(p, {}, { detection: false }))).commands), ['retract IpAddress:8.8.8.8 (detection_disabled)']);
     assert.deepEqual(summary(run(event('create', indicator(p, { valid_until: '2026-03-01T11:59:59.000Z' }))).commands), ['retract IpAddress:8.8.8.8 (expired)']);
     assert.deepEqual(summary(run(event('create', indicator(p, { valid_until: '2026-03-01T12:00:01.000Z' }))).commands), ['upsert IpAddress:8.8.8.8']);
+  });
+
+  // OpenCTI's addIndicator stores `x_opencti_detection ?? false` (pycti's create sends false too), so
+  // most imported indicators say false: the flag is a fact for the writer's policy, never a retraction.
+  it('carries detection as a fact: false, true, or null when OpenCTI says nothing', () => {
+    const p = "[ipv4-addr:value = '8.8.8.8']";
+    const detection = (r: NormalizeResult): (boolean | null)[] => r.commands.map((c) => (c.op === 'upsert' ? c.facts.detection : assert.fail(`${c.op} ${c.key}`)));
+    assert.deepEqual(detection(run(event('create', indicator(p, {}, { detection: false })))), [false]);
+    assert.deepEqual(detection(run(event('create', indicator(p, {}, { detection: true })))), [true]);
+    assert.deepEqual(detection(run(event('create', indicator(p, { x_opencti_detection: false }, { detection: undefined })))), [false]);
+    assert.deepEqual(detection(run(event('create', indicator(p, {}, { detection: undefined })))), [null]);
+    assert.deepEqual(detection(run(event('create', observable('ipv4-addr', { value: '8.8.8.8' }, 'IPv4-Addr')))), [null]);
   });
 
   it('drops dates past year 9999 instead of producing a command the schema refuses', () => {
@@ -181,13 +192,17 @@ describe('normalizeEvent: update', () => {
     assert.deepEqual(summary(f.commands), [`upsert FileSha256:${SHA256}`, `retract FileMd5:${MD5} (value_changed)`]);
   });
 
-  it('retracts every key when the update revokes, disables detection or expires', () => {
+  it('upserts with detection false when an update turns detection off (the writer decides)', () => {
+    const off = indicator("[ipv4-addr:value = '8.8.8.8']", {}, { detection: false });
+    const r = run(event('update', off, 'update', { reverse_patch: [{ op: 'replace', path: path('detection'), value: true }] }));
+    assert.deepEqual(summary(r.commands), ['upsert IpAddress:8.8.8.8']);
+    assert.equal(r.commands[0]?.op === 'upsert' && r.commands[0].facts.detection, false);
+  });
+
+  it('retracts every key when the update revokes or expires', () => {
     const revoked = indicator("[ipv4-addr:value = '8.8.8.8'] OR [ipv4-addr:value = '1.1.1.1']", { revoked: true });
     assert.deepEqual(summary(run(event('update', revoked, 'update', { reverse_patch: [{ op: 'replace', path: '/revoked', value: false }] })).commands),
       ['retract IpAddress:8.8.8.8 (revoked)', 'retract IpAddress:1.1.1.1 (revoked)']);
-    const off = indicator("[ipv4-addr:value = '8.8.8.8']", {}, { detection: false });
-    assert.deepEqual(summary(run(event('update', off, 'update', { reverse_patch: [{ op: 'replace', path: path('detection'), value: true }] })).commands),
-      ['retract IpAddress:8.8.8.8 (detection_disabled)']);
     const expired = indicator("[ipv4-addr:value = '9.9.9.9']", { valid_until: '2026-02-01T00:00:00.000Z' });
     assert.deepEqual(summary(run(event('update', expired, 'update', {
       reverse_patch: [{ op: 'replace', path: '/pattern', value: "[ipv4-addr:value = '8.8.8.8']" }, { op: 'replace', path: '/valid_until', value: '2027-01-01T00:00:00.000Z' }],
@@ -276,6 +291,8 @@ describe('normalizeEvent: malformed events', () => {
     ['a string', 'not an object'],
     ['no STIX object', { version: '4', type: 'create' }],
     ['an old version', { version: '3', type: 'create', data: { id: 'indicator--1', type: 'indicator' } }],
+    ['no version', { type: 'create', data: { id: 'indicator--1', type: 'indicator' } }],
+    ['a version that is not a number', { version: 'four', type: 'create', data: { id: 'indicator--1', type: 'indicator' } }],
     ['a STIX object without id', { version: '4', type: 'create', data: { type: 'indicator', pattern: "[ipv4-addr:value = '8.8.8.8']" } }],
   ];
   for (const [what, data] of cases) {
@@ -286,6 +303,17 @@ describe('normalizeEvent: malformed events', () => {
     });
   }
 
+  // OpenCTI accepts `parseInt(version) >= 4` (MIN_LIVE_STREAM_EVENT_VERSION): a newer version keeps the
+  // fields normalization reads, which are validated one by one.
+  it('normalizes events of a version above 4', () => {
+    for (const version of ['5', 5, '4', '12']) {
+      const e = event('create', indicator("[ipv4-addr:value = '8.8.8.8']"));
+      const r = run({ ...e, data: { ...(e.data as Record<string, unknown>), version } });
+      assert.deepEqual(summary(r.commands), ['upsert IpAddress:8.8.8.8'], String(version));
+      assert.deepEqual(r.rejects, []);
+    }
+  });
+
   it('rejects an SSE event name that carries no entity', () => {
     const r = run({ streamId: 's', id: '1-0', name: 'heartbeat' as 'create', data: { version: '4', type: 'create', data: indicator("[ipv4-addr:value = '8.8.8.8']") } });
     assert.deepEqual(reasons(r), ['malformed_event']);
@@ -295,5 +323,49 @@ describe('normalizeEvent: malformed events', () => {
     const { encodeCommand } = await import('../src/index.ts');
     const r = run(event('merge', indicator("[ipv4-addr:value = '8.8.8.8']"), 'merge', { sources: [indicator("[ipv4-addr:value = '1.1.1.1']")] }));
     for (const c of r.commands) encodeCommand(c);
+  });
+});
+
+describe('normalizeEvent: very large patterns', () => {
+  const ip = (i: number): string => `11.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
+  const ored = (from: number, n: number): string => `[${Array.from({ length: n }, (_, i) => `ipv4-addr:value = '${ip(from + i)}'`).join(' OR ')}]`;
+
+  it('an indicator of 50,000 ORed values upserts each; an update to another range retracts exactly the values it removed', () => {
+    const created = run(event('create', indicator(ored(0, 50_000))));
+    assert.equal(created.commands.length, 50_000);
+    assert.ok(created.commands.every((c) => c.op === 'upsert'));
+    assert.equal(new Set(created.commands.map((c) => c.key)).size, 50_000);
+    const updated = run(event('update', indicator(ored(25_000, 50_000)), 'update', { reverse_patch: [{ op: 'replace', path: '/pattern', value: ored(0, 50_000) }] }));
+    const retracted = updated.commands.filter((c) => c.op === 'retract');
+    assert.equal(updated.commands.length - retracted.length, 50_000);
+    assert.equal(retracted.length, 25_000);
+    assert.deepEqual([retracted[0]?.key, retracted.at(-1)?.key], [`IpAddress:${ip(0)}`, `IpAddress:${ip(24_999)}`]);
+    assert.ok(retracted.every((c) => c.op === 'retract' && c.reason === 'value_changed'));
+  });
+
+  it('a delete of an indicator nested 100,000 parentheses deep retracts its value', () => {
+    const deep = `${'('.repeat(100_000)}[ipv4-addr:value = '8.8.8.8']${')'.repeat(100_000)}`;
+    assert.deepEqual(summary(run(event('delete', indicator(deep))).commands), ['retract IpAddress:8.8.8.8 (deleted)']);
+  });
+});
+
+describe('normalizeEvent: rejects of very large patterns stay small', () => {
+  it('one reject per distinct problem, with its count; the pattern in `value` cut at 1,024 characters', () => {
+    const n = 50_000;
+    const src = Array.from({ length: n }, (_, i) => `[email-addr:value = 'a${i}@example.com']`).join(' OR ');
+    const r = run(event('create', indicator(`${src} OR [ipv4-addr:value = '8.8.8.8']`)));
+    assert.deepEqual(summary(r.commands), ['upsert IpAddress:8.8.8.8']);
+    assert.equal(r.rejects.length, 1); // before deepEqual: its diff of 50,000 entries would take minutes
+    assert.deepEqual(r.rejects.map((x) => [x.reason, x.detail]), [['unsupported_type', `email-addr not supported (${n} times)`]]);
+    assert.equal(r.rejects[0]?.value?.length, 1024);
+    assert.ok(r.rejects[0]?.value?.endsWith('…'));
+  });
+
+  it('a syntax error quotes at most 64 characters of what it found', () => {
+    const big = 'x'.repeat(100_000);
+    const r = run(event('create', indicator(`[ipv4-addr:value = '8.8.8.8'] '${big}'`)));
+    assert.deepEqual(reasons(r), ['invalid_pattern']);
+    assert.ok((r.rejects[0]?.detail.length ?? Infinity) < 200, r.rejects[0]?.detail.slice(0, 300));
+    assert.equal(r.rejects[0]?.value?.length, 1024);
   });
 });

@@ -179,7 +179,6 @@ describe('extractValues', () => {
     ["[domain-name:value MATCHES '^evil']", 'unsupported_pattern', 'operator MATCHES not supported (domain-name:value)'],
     ["[domain-name:value LIKE 'evil%']", 'unsupported_pattern', 'operator LIKE not supported (domain-name:value)'],
     ["[ipv4-addr:value ISSUBSET '8.8.8.0/24']", 'unsupported_pattern', 'operator ISSUBSET not supported (ipv4-addr:value)'],
-    ["[ipv4-addr:value IN ('8.8.8.8')]", 'unsupported_pattern', 'operator IN not supported (ipv4-addr:value)'],
     ["[ipv4-addr:value != '8.8.8.8']", 'unsupported_pattern', '!= not supported (ipv4-addr:value)'],
     ["[ipv4-addr:value NOT = '8.8.8.8']", 'unsupported_pattern', 'NOT = on ipv4-addr:value not supported'],
     ["[ipv4-addr:value = '8.8.8.8'] FOLLOWEDBY [ipv4-addr:value = '1.1.1.1']", 'unsupported_pattern', 'FOLLOWEDBY not supported'],
@@ -189,7 +188,6 @@ describe('extractValues', () => {
     ["[ipv4-addr:value = '8.8.8.8'] START t'2020-01-01T00:00:00Z' STOP t'2021-01-01T00:00:00Z'", 'unsupported_pattern', 'qualifier START/STOP not supported'],
     ["[email-addr:value = 'a@example.com']", 'unsupported_type', 'email-addr not supported'],
     ["[ipv4-addr:value = '8.8.8.8' AND domain-name:value = 'evil.example.com']", 'unsupported_pattern', 'AND across different objects (ipv4-addr, domain-name)'],
-    [`[file:hashes.MD5 = '${MD5}' AND file:name = 'a.exe']`, 'unsupported_pattern', 'file:name not supported'],
     ["[domain-name:value = 'a.example.com' AND domain-name:value = 'b.example.com']", 'unsupported_pattern', 'AND of domain-name values not supported'],
     [`[file:hashes.MD5 = '${MD5}' AND file:hashes.MD5 = '${'0'.repeat(32)}']`, 'unsupported_pattern', 'AND of two different FileMd5 values'],
     [`[file:hashes.MD5 = '${MD5}' AND (file:hashes.'SHA-1' = '${SHA1}' OR file:hashes.'SHA-256' = '${SHA256}')]`, 'unsupported_pattern', 'OR nested inside AND not supported'],
@@ -206,5 +204,172 @@ describe('extractValues', () => {
       assert.deepEqual(r.values, []);
       assert.deepEqual(r.problems, [{ reason, detail }]);
     });
+  }
+});
+
+describe('parsePattern and extractValues: no recursion limit', () => {
+  const ip = (i: number): string => `11.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
+
+  it('100,000 nested parentheses around an observation', () => {
+    const src = `${'('.repeat(100_000)}[ipv4-addr:value = '8.8.8.8']${')'.repeat(100_000)}`;
+    assert.deepEqual(extractValues(parse(src)).values, [{ type: 'IpAddress', raw: '8.8.8.8' }]);
+  });
+
+  it('100,000 nested parentheses around a comparison', () => {
+    const src = `[${'('.repeat(100_000)}ipv4-addr:value = '8.8.8.8'${')'.repeat(100_000)}]`;
+    assert.deepEqual(extractValues(parse(src)).values, [{ type: 'IpAddress', raw: '8.8.8.8' }]);
+  });
+
+  it('100,000 unclosed parentheses are a syntax error at the end', () => {
+    const src = `${'('.repeat(100_000)}[ipv4-addr:value = '8.8.8.8']`;
+    const e = errorOf(src);
+    assert.equal(e.position, src.length);
+    assert.match(e.message, /expected '\)'/);
+  });
+
+  it('50,000 ORed comparisons in one observation', () => {
+    const n = 50_000;
+    const src = `[${Array.from({ length: n }, (_, i) => `ipv4-addr:value = '${ip(i)}'`).join(' OR ')}]`;
+    const r = extractValues(parse(src));
+    assert.equal(r.values.length, n);
+    assert.deepEqual(r.values[0], { type: 'IpAddress', raw: ip(0) });
+    assert.deepEqual(r.values[n - 1], { type: 'IpAddress', raw: ip(n - 1) });
+    assert.deepEqual(r.problems, []);
+  });
+
+  it('50,000 ORed observations, in source order', () => {
+    const n = 50_000;
+    const src = Array.from({ length: n }, (_, i) => `[ipv4-addr:value = '${ip(i)}']`).join(' OR ');
+    const r = extractValues(parse(src));
+    assert.equal(r.values.length, n);
+    assert.deepEqual(r.values.slice(0, 3).map((v) => v.raw), [ip(0), ip(1), ip(2)]);
+    assert.equal(r.values[n - 1]?.raw, ip(n - 1));
+  });
+
+  it('50,000 ANDed hashes of one file, and 50,000 FOLLOWEDBY observations', () => {
+    const sha = `[${Array.from({ length: 50_000 }, () => `file:hashes.'SHA-256' = '${SHA256}'`).join(' AND ')}]`;
+    assert.deepEqual(extractValues(parse(sha)).values, [{ type: 'FileSha256', raw: SHA256 }]);
+    const followed = Array.from({ length: 50_000 }, () => "[ipv4-addr:value = '8.8.8.8']").join(' FOLLOWEDBY ');
+    assert.deepEqual(extractValues(parse(followed)).problems, [{ reason: 'unsupported_pattern', detail: 'FOLLOWEDBY not supported' }]);
+  });
+
+  it('nested parentheses mixing observation and comparison groups keep the precedence', () => {
+    const p = parse("(([a:x = '1'] OR ([a:x = '2'])) AND [((a:y = '3') OR a:y = '4') AND a:z = '5'])");
+    assert.equal(p.kind, 'and');
+    if (p.kind !== 'and') return;
+    assert.equal(p.left.kind, 'or');
+    if (p.right.kind !== 'observation') return assert.fail();
+    assert.equal(p.right.comparison.kind, 'and');
+    if (p.right.comparison.kind !== 'and') return;
+    assert.equal(p.right.comparison.left.kind, 'or');
+  });
+});
+
+// STIX 2.1 grammar (cti-stix2-json-schemas pattern_grammar/STIXPattern.g4) and the reference validator
+// (cti-pattern-validator, stix2patterns/v21/validator.py).
+describe('parsePattern: STIX 2.1 qualifier and binary literal rules', () => {
+  it('refuses a qualifier kind repeated on one observation', () => {
+    const cases: [string, number, RegExp][] = [
+      ["[a:b = 'x'] WITHIN 5 SECONDS WITHIN 6 SECONDS", 29, /WITHIN/],
+      ["([a:b = 'x'] REPEATS 2 TIMES REPEATS 3 TIMES)", 29, /REPEATS/],
+      ["[a:b = 'x'] START t'2016-06-01T01:30:00.123Z' STOP t'2016-06-01T02:20:00.123Z' START t'2016-06-01T01:30:00.123Z' STOP t'2016-06-01T02:20:00.123Z'", 79, /START/],
+    ];
+    for (const [src, position, kind] of cases) {
+      const e = errorOf(src);
+      assert.equal(e.position, position, e.message);
+      assert.match(e.message, kind);
+      assert.match(e.message, /qualifier .* once/);
+    }
+  });
+
+  it('counts the kinds of the whole chain on one observation', () => {
+    const e = errorOf("[a:b = 'x'] WITHIN 5 SECONDS REPEATS 2 TIMES WITHIN 1 SECONDS");
+    assert.equal(e.position, 45, e.message);
+    assert.match(e.message, /a second WITHIN qualifier/);
+    assert.match(errorOf("([a:b = 'x']) WITHIN 5 SECONDS OR [a:c = 'y'] REPEATS 2 TIMES REPEATS 2 TIMES").message, /a second REPEATS qualifier/);
+  });
+
+  it('allows a qualifier kind again on a parenthesized group, and different kinds together', () => {
+    parse("([a:b = 'x']) WITHIN 5 SECONDS WITHIN 6 SECONDS");
+    parse("([a:b = 'x'] REPEATS 2 TIMES) REPEATS 2 TIMES");
+    parse("[a:b = 'x'] REPEATS 2 TIMES WITHIN 5 SECONDS START t'2016-06-01T01:30:00Z' STOP t'2016-06-01T02:20:00Z'");
+    parse("[a:b = 'x'] WITHIN 5 SECONDS AND [a:c = 'y'] WITHIN 5 SECONDS");
+  });
+
+  it('reads binary literals only as padded base64', () => {
+    for (const ok of ['AQID', 'SGVsbG8gV29ybGQ=', 'dGhpcyBpcyBhIHRlc3Q=', 'YQ==', 'ab+/']) parse(`[artifact:payload_bin = b'${ok}']`);
+    const bad: [string, number][] = [['====', 24], ['', 24], ['AQI', 24], ['A===', 24], ['AQ=D', 24], ['AQIDA', 24]];
+    for (const [body, position] of bad) {
+      const e = errorOf(`[artifact:payload_bin = b'${body}']`);
+      assert.equal(e.position, position, `${body}: ${e.message}`);
+      assert.match(e.message, /base64/);
+    }
+  });
+});
+
+describe('extractValues: values Defender can hold', () => {
+  const extract = (src: string) => extractValues(parse(src));
+
+  it('a file hash ANDed with other properties of the same file publishes the hash', () => {
+    // MISP's export: the hash identifies the file; name and size describe the same object.
+    assert.deepEqual(extract(`[file:hashes.MD5 = '${MD5}' AND file:name = 'a.exe']`), { values: [{ type: 'FileMd5', raw: MD5 }], problems: [] });
+    assert.deepEqual(extract(`[file:name = 'invoice.pdf.exe' AND file:size = 73802 AND file:hashes.'SHA-256' = '${SHA256}' AND file:hashes.MD5 = '${MD5}']`),
+      { values: [{ type: 'FileSha256', raw: SHA256 }], problems: [] });
+    assert.deepEqual(extract(`[file:hashes.'SHA-1' = '${SHA1}' AND file:name MATCHES '^inv' AND file:parent_directory_ref.path = 'C:\\\\Temp']`).values,
+      [{ type: 'FileSha1', raw: SHA1 }]);
+    assert.deepEqual(extract(`[x509-certificate:hashes.'SHA-1' = '${SHA1}' AND x509-certificate:issuer = 'CN=WEBMAIL']`).values,
+      [{ type: 'CertificateThumbprint', raw: SHA1 }]);
+  });
+
+  it('every other term on the same file only narrows it: EXISTS, NOT, other operators, unsupported hashes', () => {
+    for (const other of ['EXISTS file:name', "file:name NOT = 'a.exe'", "file:name LIKE '%.exe'", 'file:size > 1024', `file:hashes.'SHA-512' = 'ab'`, "file:x_list[*] = 'y'"]) {
+      assert.deepEqual(extract(`[file:hashes.'SHA-1' = '${SHA1}' AND ${other}]`), { values: [{ type: 'FileSha1', raw: SHA1 }], problems: [] }, other);
+    }
+    assert.deepEqual(extract(`[file:hashes.MD5 NOT = '${MD5}' AND file:hashes.'SHA-256' = '${SHA256}']`).values, [{ type: 'FileSha256', raw: SHA256 }]);
+    assert.deepEqual(extract(`[file:hashes.'SHA-256' = h'${SHA256}' AND file:name = 'a.exe']`).values, [{ type: 'FileSha256', raw: SHA256 }]);
+  });
+
+  it('two different values of one hash still contradict, with other properties around', () => {
+    assert.deepEqual(extract(`[file:name = 'a.exe' AND file:hashes.MD5 = '${MD5}' AND file:hashes.MD5 = '${'0'.repeat(32)}']`).problems,
+      [{ reason: 'unsupported_pattern', detail: 'AND of two different FileMd5 values' }]);
+    assert.deepEqual(extract(`[file:hashes.MD5 = '${MD5.toUpperCase()}' AND file:hashes.MD5 = '${MD5}' AND file:size = 1]`).values, [{ type: 'FileMd5', raw: MD5.toUpperCase() }]);
+  });
+
+  it('properties of a file without a supported hash still publish nothing', () => {
+    assert.deepEqual(extract("[file:name = 'a.exe' AND file:size = 10]").problems, [{ reason: 'unsupported_pattern', detail: 'file:name not supported' }]);
+    assert.deepEqual(extract("[file:hashes.'SHA-512' = 'ab' AND file:name = 'a.exe']").problems,
+      [{ reason: 'unsupported_type', detail: 'file hash SHA-512 not supported (MD5, SHA-1, SHA-256 only)' }]);
+  });
+
+  it('expands IN sets to each value', () => {
+    assert.deepEqual(extract("[ipv4-addr:value IN ('8.8.8.8', '1.1.1.1')]"), {
+      values: [{ type: 'IpAddress', raw: '8.8.8.8' }, { type: 'IpAddress', raw: '1.1.1.1' }], problems: [],
+    });
+    assert.deepEqual(extract(`[file:hashes.MD5 IN ('${MD5}', '${'0'.repeat(32)}') AND file:name = 'a.exe']`).values,
+      [{ type: 'FileMd5', raw: MD5 }, { type: 'FileMd5', raw: '0'.repeat(32) }]);
+    assert.deepEqual(extract("[domain-name:value IN ('evil.example.com', 5)]"), {
+      values: [{ type: 'DomainName', raw: 'evil.example.com' }],
+      problems: [{ reason: 'unsupported_pattern', detail: 'non-string literal compared with domain-name:value' }],
+    });
+  });
+
+  it('IN members follow the rules of = (hex on hashes, strings elsewhere), in order', () => {
+    assert.deepEqual(extract(`[file:hashes.'SHA-256' IN (h'${SHA256}', '${'a'.repeat(64)}')]`).values,
+      [{ type: 'FileSha256', raw: SHA256 }, { type: 'FileSha256', raw: 'a'.repeat(64) }]);
+    assert.deepEqual(extract(`[x509-certificate:hashes.'SHA-1' IN ('${SHA1}')]`).values, [{ type: 'CertificateThumbprint', raw: SHA1 }]);
+    assert.deepEqual(extract("[url:value IN (h'00ff')]").problems, [{ reason: 'unsupported_pattern', detail: 'non-string literal compared with url:value' }]);
+    assert.deepEqual(extract("[email-addr:value IN ('a@example.com')]").problems, [{ reason: 'unsupported_type', detail: 'email-addr not supported' }]);
+    assert.deepEqual(extract("[ipv4-addr:value IN ('8.8.8.8') OR domain-name:value IN ('evil.example.com', 'c2.example.net')]").values.map((v) => v.raw),
+      ['8.8.8.8', 'evil.example.com', 'c2.example.net']);
+  });
+
+  const refused: [string, string, string][] = [
+    ["[ipv4-addr:value NOT IN ('8.8.8.8')]", 'unsupported_pattern', 'NOT IN on ipv4-addr:value not supported'],
+    ['[ipv4-addr:value IN ()]', 'unsupported_pattern', 'empty IN set on ipv4-addr:value matches nothing'],
+    [`[file:hashes.MD5 IN ('${MD5}') AND file:hashes.'SHA-1' = '${SHA1}']`, 'unsupported_pattern', 'IN next to another hash of the same file not supported'],
+    [`[file:hashes.MD5 = '${MD5}' AND file:name = 'a.exe' AND ipv4-addr:value = '8.8.8.8']`, 'unsupported_pattern', 'AND across different objects (file, ipv4-addr)'],
+  ];
+  for (const [src, reason, detail] of refused) {
+    it(`reports ${detail}`, () => assert.deepEqual(extract(src), { values: [], problems: [{ reason, detail }] }));
   }
 });

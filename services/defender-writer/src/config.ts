@@ -432,6 +432,14 @@ export const writerEnv = {
     default: '5000',
     format: 'milliseconds',
   }),
+  // Detection as the tenant's policy.
+  requireDetection: envVar({
+    env: 'DEFENDER_REQUIRE_DETECTION',
+    description: 'Send only indicators whose OpenCTI detection flag is true (observables, which have none, still go); false ignores the flag, as OpenCTI’s Defender stream connector does (OpenCTI stores detection=false unless someone sets it)',
+    schema: parse.bool(),
+    default: 'false',
+    format: 'true or false',
+  }),
 };
 
 export type WriterEnv = ConfigOf<typeof writerEnv>;
@@ -463,6 +471,7 @@ export function policyFromConfig(c: WriterEnv): Policy {
     fixedAction: c.action,
     scoreRules: c.scoreActions,
     minScore: c.minScore,
+    requireDetection: c.requireDetection,
     expireDays: c.expireDays,
     expireDaysByType: c.expireDaysByType,
     tlpNever: new Set(c.tlpNever),

@@ -20,6 +20,8 @@ export interface Policy {
   /** Sorted by `min` descending, the last one at 0. */
   readonly scoreRules: readonly ScoreRule[];
   readonly minScore: number;
+  /** Claims whose OpenCTI `detection` is false are not sent (null, as on observables, passes). */
+  readonly requireDetection: boolean;
   readonly expireDays: number;
   readonly expireDaysByType: Partial<Record<IndicatorType, number>>;
   /** Normalized marking names (see normalizeTlp). */
@@ -239,7 +241,7 @@ export type Eligibility = { readonly ok: true; readonly expiresAt: number } | { 
 export function eligibility(facts: IndicatorFacts, at: number, policy: Policy, now: number): Eligibility {
   if (facts.markings?.some((m) => policy.tlpNever.has(normalizeTlp(m)))) return { ok: false, reason: 'tlp-never' };
   if (facts.revoked === true) return { ok: false, reason: 'revoked' };
-  if (facts.detection === false) return { ok: false, reason: 'detection-off' };
+  if (policy.requireDetection && facts.detection === false) return { ok: false, reason: 'detection-off' };
   if ((facts.score ?? 0) < policy.minScore) return { ok: false, reason: 'below-min-score' };
   let expiresAt = Math.ceil(at / DAY_MS) * DAY_MS + expirationDaysFor(facts, policy) * DAY_MS;
   const validUntil = facts.validUntil ? Date.parse(facts.validUntil) : NaN;

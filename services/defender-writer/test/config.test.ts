@@ -25,6 +25,8 @@ describe('writer configuration', () => {
     const p = policyFromConfig(c);
     assert.equal(configuredActionFor(65, p), 'Block');
     assert.deepEqual([...p.tlpNever], ['TLP:RED']);
+    assert.equal(p.requireDetection, false);
+    assert.equal(policyFromConfig(loadWriterConfig({ ...base, DEFENDER_REQUIRE_DETECTION: 'true' })).requireDetection, true);
   });
   test('connector forms: JSON array or comma list of RBAC groups, fixed action', () => {
     const c = loadWriterConfig({ ...base, MICROSOFT_DEFENDER_INTEL_RBAC_GROUP_NAMES: '["SOC", "Servers"]', MICROSOFT_DEFENDER_INTEL_ACTION: 'Alert' });

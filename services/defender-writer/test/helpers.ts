@@ -38,6 +38,7 @@ export function policy(over: Partial<Policy> = {}): Policy {
       { min: 0, action: 'Audit' },
     ],
     minScore: 0,
+    requireDetection: false,
     expireDays: 30,
     expireDaysByType: {},
     tlpNever: new Set(['TLP:RED']),

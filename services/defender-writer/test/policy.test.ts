@@ -97,8 +97,16 @@ describe('eligibility', () => {
   const nextMidnight = Math.ceil(at / DAY_MS) * DAY_MS;
   test('TLP:RED is never sent', () => assert.deepEqual(eligibility(facts({ markings: ['TLP:RED'] }), at, p, NOW), { ok: false, reason: 'tlp-never' }));
   test('revoked', () => assert.deepEqual(eligibility(facts({ revoked: true }), at, p, NOW), { ok: false, reason: 'revoked' }));
-  test('detection off', () => assert.deepEqual(eligibility(facts({ detection: false }), at, p, NOW), { ok: false, reason: 'detection-off' }));
-  test('detection null (observables) is fine', () => assert.equal(eligibility(facts({ detection: null }), at, p, NOW).ok, true));
+  // OpenCTI stores detection=false unless someone sets it; the official Defender connector ignores it.
+  test('detection is ignored by default (as OpenCTI’s Defender connector)', () => {
+    for (const detection of [false, true, null]) assert.equal(eligibility(facts({ detection }), at, p, NOW).ok, true, String(detection));
+  });
+  test('DEFENDER_REQUIRE_DETECTION: detection=false is not sent; true and null (observables have no flag) are', () => {
+    const strict = { ...p, requireDetection: true };
+    assert.deepEqual(eligibility(facts({ detection: false }), at, strict, NOW), { ok: false, reason: 'detection-off' });
+    assert.equal(eligibility(facts({ detection: true }), at, strict, NOW).ok, true);
+    assert.equal(eligibility(facts({ detection: null }), at, strict, NOW).ok, true);
+  });
   test('below the minimum score; a missing score counts as 0', () => {
     assert.deepEqual(eligibility(facts({ score: 19 }), at, p, NOW), { ok: false, reason: 'below-min-score' });
     assert.deepEqual(eligibility(facts({ score: null }), at, p, NOW), { ok: false, reason: 'below-min-score' });

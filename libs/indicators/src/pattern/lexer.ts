@@ -49,6 +49,12 @@ const isIdentStart = (c: number): boolean => (c >= 65 && c <= 90) || (c >= 97 &&
 const isIdentPart = (c: number): boolean => isIdentStart(c) || isDigit(c) || c === 45;
 const isHex = (c: number): boolean => isDigit(c) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102);
 const isBase64 = (c: number): boolean => (isIdentStart(c) && c !== 95) || isDigit(c) || c === 43 || c === 47 || c === 61;
+// STIX 2.1 BinaryLiteral: one or more groups of 4, the last one may end in `=` or `==` (RFC 4648 padding).
+function isPaddedBase64(body: string): boolean {
+  if (body.length === 0 || body.length % 4 !== 0) return false;
+  const pad = body.endsWith('==') ? 2 : body.endsWith('=') ? 1 : 0;
+  return pad === 0 ? !body.includes('=') : body.indexOf('=') === body.length - pad;
+}
 const isSpace = (c: number): boolean => c === 32 || c === 9 || c === 10 || c === 13 || c === 12;
 
 // RFC 3339 as the STIX grammar allows it in t'…': UTC only, optional fraction.
@@ -68,14 +74,18 @@ function isTimestamp(s: string): boolean {
   return !Number.isNaN(Date.parse(s));
 }
 
+// Error messages quote at most this much of a token (a literal may be megabytes long).
+const MAX_QUOTED = 64;
+const quote = (text: string): string => (text.length <= MAX_QUOTED ? text : `${text.slice(0, MAX_QUOTED - 1)}…`);
+
 /** Describes a token for error messages. */
 export function describe(t: Token): string {
   switch (t.kind) {
     case 'eof': return 'end of pattern';
-    case 'string': return `string '${t.text}'`;
-    case 'identifier': return `identifier '${t.text}'`;
+    case 'string': return `string '${quote(t.text)}'`;
+    case 'identifier': return `identifier '${quote(t.text)}'`;
     case 'keyword': return t.text;
-    default: return `'${t.text}'`;
+    default: return `'${quote(t.text)}'`;
   }
 }
 
@@ -104,10 +114,13 @@ export function tokenize(src: string): Token[] {
         for (let k = 0; k < body.length; k++) {
           if (!isBase64(body.charCodeAt(k))) throw new PatternSyntaxError(i + 2 + k, ['base64 character'], `'${body[k]}'`);
         }
+        if (!isPaddedBase64(body)) {
+          throw new PatternSyntaxError(start, ['base64 in groups of 4 characters, padded with = or =='], `b'${quote(body)}'`);
+        }
         tokens.push({ kind: 'binary', text: body, pos: start, length: close + 1 - start });
       } else {
         if (!isTimestamp(body)) {
-          throw new PatternSyntaxError(i + 2, ['RFC 3339 UTC timestamp (YYYY-MM-DDTHH:MM:SS[.s]Z)'], `'${body}'`);
+          throw new PatternSyntaxError(i + 2, ['RFC 3339 UTC timestamp (YYYY-MM-DDTHH:MM:SS[.s]Z)'], `'${quote(body)}'`);
         }
         tokens.push({ kind: 'timestamp', text: body, pos: start, length: close + 1 - start });
       }
@@ -167,7 +180,7 @@ export function tokenize(src: string): Token[] {
         while (k < n && isDigit(src.charCodeAt(k))) k++;
         if (k === fracStart) throw new PatternSyntaxError(k, ['digit'], k < n ? `'${src[k]}'` : 'end of pattern', 'incomplete float');
       } else if (src.charCodeAt(intStart) === 48 && k - intStart > 1) {
-        throw new PatternSyntaxError(intStart, [], `'${src.slice(start, k)}'`, 'integers may not have leading zeros');
+        throw new PatternSyntaxError(intStart, [], `'${quote(src.slice(start, k))}'`, 'integers may not have leading zeros');
       }
       const text = src.slice(start, k);
       tokens.push({ kind: isFloat ? 'float' : 'int', text, pos: start, length: k - start });

@@ -1,4 +1,4 @@
-// Recursive-descent parser for STIX 2.1 patterns. Precedence, tightest first:
+// Parser for STIX 2.1 patterns, without recursion (see `parse`). Precedence, tightest first:
 // comparison AND > comparison OR (inside brackets); qualifiers > observation AND > OR > FOLLOWEDBY.
 import type { ComparisonExpression, ComparisonOperator, Literal, ObjectPath, ObservationExpression, PathStep, Pattern, Qualifier } from './ast.ts';
 import { describe, PatternSyntaxError, tokenize, type Token } from './lexer.ts';
@@ -21,6 +21,28 @@ export function parsePattern(src: string): ParseResult {
 
 const COMPARISON_KEYWORDS = new Set(['IN', 'LIKE', 'MATCHES', 'ISSUBSET', 'ISSUPERSET']);
 
+interface Operator {
+  readonly op: 'and' | 'or' | 'followedBy';
+  /** Higher binds tighter; all operators are left-associative. */
+  readonly precedence: number;
+}
+const OBS_OPERATORS: Readonly<Record<string, Operator>> = {
+  FOLLOWEDBY: { op: 'followedBy', precedence: 1 },
+  OR: { op: 'or', precedence: 2 },
+  AND: { op: 'and', precedence: 3 },
+};
+const CMP_OPERATORS: Readonly<Record<string, Operator>> = { OR: { op: 'or', precedence: 1 }, AND: { op: 'and', precedence: 2 } };
+/** How each qualifier kind is written, for messages. */
+export const QUALIFIER_NAMES = { within: 'WITHIN', repeats: 'REPEATS', startStop: 'START/STOP' } as const;
+
+interface OpenEntry {
+  readonly kind: 'open';
+  /** `[` of an observation, `(` of an observation group, `(` of a comparison group. */
+  readonly group: 'bracket' | 'observation' | 'comparison';
+  readonly pos: number;
+}
+type StackEntry = OpenEntry | ({ readonly kind: 'obs' | 'cmp' } & Operator);
+
 class Parser {
   private readonly tokens: Token[];
   private i = 0;
@@ -29,10 +51,118 @@ class Parser {
     this.tokens = tokens;
   }
 
+  /**
+   * Shunting-yard over both levels with explicit stacks, so nesting depth and the length of operator
+   * chains are bounded by memory, not by the call stack. Observation level: `[` opens a comparison,
+   * `(` a group; binary operators FOLLOWEDBY < OR < AND, qualifiers bind to the operand before them.
+   * Inside brackets: OR < AND, `(` groups comparisons.
+   */
   parse(): Pattern {
-    const expr = this.observationExpressions();
-    this.expect('eof', undefined, ['AND', 'OR', 'FOLLOWEDBY', 'a qualifier', 'end of pattern']);
-    return expr;
+    const observations: ObservationExpression[] = [];
+    const comparisons: ComparisonExpression[] = [];
+    const stack: StackEntry[] = [];
+    let inBracket = false;
+    let expectOperand = true;
+    // Qualifier kinds applied directly to the last simple observation (undefined after a group).
+    let qualifierKinds: Set<Qualifier['kind']> | undefined;
+
+    const reduce = (level: 'obs' | 'cmp', minPrecedence: number): void => {
+      for (let top = stack.at(-1); top?.kind === level && top.precedence >= minPrecedence; top = stack.at(-1)) {
+        stack.pop();
+        if (level === 'obs') {
+          const right = observations.pop() as ObservationExpression;
+          const left = observations.pop() as ObservationExpression;
+          observations.push({ kind: top.op, left, right, pos: left.pos });
+        } else {
+          const right = comparisons.pop() as ComparisonExpression;
+          const left = comparisons.pop() as ComparisonExpression;
+          comparisons.push({ kind: top.op as 'and' | 'or', left, right, pos: left.pos });
+        }
+      }
+    };
+    // Consumes a binary operator of the level, if one is next; otherwise reduces the level's
+    // pending operators, so that the operand stack holds the group's single result.
+    const binaryOperator = (level: 'obs' | 'cmp'): boolean => {
+      const t = this.peek();
+      const op = t.kind === 'keyword' ? (level === 'obs' ? OBS_OPERATORS : CMP_OPERATORS)[t.text] : undefined;
+      if (op === undefined) {
+        reduce(level, 0);
+        return false;
+      }
+      this.next();
+      reduce(level, op.precedence);
+      stack.push({ kind: level, ...op });
+      expectOperand = true;
+      return true;
+    };
+    const innermostOpen = (): OpenEntry | undefined => {
+      const top = stack.at(-1);
+      return top?.kind === 'open' ? top : undefined;
+    };
+
+    for (;;) {
+      const t = this.peek();
+      if (inBracket) {
+        if (expectOperand) {
+          if (this.accept('punct', '(')) stack.push({ kind: 'open', group: 'comparison', pos: t.pos });
+          else {
+            comparisons.push(this.propTest());
+            expectOperand = false;
+          }
+          continue;
+        }
+        if (binaryOperator('cmp')) continue;
+        const open = innermostOpen() as OpenEntry; // inside brackets there is always one
+        if (open.group === 'comparison' && this.accept('punct', ')')) {
+          stack.pop();
+          continue;
+        }
+        if (open.group === 'bracket' && this.accept('punct', ']')) {
+          stack.pop();
+          observations.push({ kind: 'observation', comparison: comparisons.pop() as ComparisonExpression, pos: open.pos });
+          inBracket = false;
+          qualifierKinds = new Set();
+          continue;
+        }
+        throw this.error([open.group === 'bracket' ? "']'" : "')'", 'AND', 'OR']);
+      }
+
+      if (expectOperand) {
+        if (this.accept('punct', '[')) {
+          stack.push({ kind: 'open', group: 'bracket', pos: t.pos });
+          inBracket = true;
+        } else if (this.accept('punct', '(')) {
+          stack.push({ kind: 'open', group: 'observation', pos: t.pos });
+        } else {
+          throw this.error(["'['", "'('"]);
+        }
+        continue;
+      }
+      const q = this.qualifier();
+      if (q !== undefined) {
+        if (qualifierKinds !== undefined) {
+          // STIX 2.1 (and its reference validator): one qualifier of each kind on a simple observation.
+          if (qualifierKinds.has(q.kind)) {
+            throw new PatternSyntaxError(q.pos, [], `a second ${QUALIFIER_NAMES[q.kind]} qualifier`, 'STIX 2.1 allows each qualifier kind once per observation');
+          }
+          qualifierKinds.add(q.kind);
+        }
+        const expression = observations.pop() as ObservationExpression;
+        observations.push({ kind: 'qualified', expression, qualifier: q, pos: expression.pos });
+        continue;
+      }
+      if (binaryOperator('obs')) continue;
+      const open = innermostOpen();
+      if (open !== undefined && this.accept('punct', ')')) {
+        stack.pop();
+        qualifierKinds = undefined;
+        continue;
+      }
+      if (open === undefined && this.at('eof')) return observations[0] as ObservationExpression;
+      throw this.error(open === undefined
+        ? ['AND', 'OR', 'FOLLOWEDBY', 'a qualifier', 'end of pattern']
+        : ["')'", 'AND', 'OR', 'FOLLOWEDBY', 'a qualifier']);
+    }
   }
 
   private peek(): Token {
@@ -61,49 +191,6 @@ class Parser {
   private error(expected: readonly string[], hint?: string): PatternSyntaxError {
     const t = this.peek();
     return new PatternSyntaxError(t.pos, expected, describe(t), hint);
-  }
-
-  private observationExpressions(): ObservationExpression {
-    let left = this.observationOr();
-    while (this.accept('keyword', 'FOLLOWEDBY')) {
-      left = { kind: 'followedBy', left, right: this.observationOr(), pos: left.pos };
-    }
-    return left;
-  }
-
-  private observationOr(): ObservationExpression {
-    let left = this.observationAnd();
-    while (this.accept('keyword', 'OR')) left = { kind: 'or', left, right: this.observationAnd(), pos: left.pos };
-    return left;
-  }
-
-  private observationAnd(): ObservationExpression {
-    let left = this.qualifiedObservation();
-    while (this.accept('keyword', 'AND')) left = { kind: 'and', left, right: this.qualifiedObservation(), pos: left.pos };
-    return left;
-  }
-
-  private qualifiedObservation(): ObservationExpression {
-    let expr = this.observationPrimary();
-    for (let q = this.qualifier(); q !== undefined; q = this.qualifier()) {
-      expr = { kind: 'qualified', expression: expr, qualifier: q, pos: expr.pos };
-    }
-    return expr;
-  }
-
-  private observationPrimary(): ObservationExpression {
-    const open = this.accept('punct', '[');
-    if (open) {
-      const comparison = this.comparisonOr();
-      this.expect('punct', ']', ["']'", 'AND', 'OR']);
-      return { kind: 'observation', comparison, pos: open.pos };
-    }
-    if (this.accept('punct', '(')) {
-      const inner = this.observationExpressions();
-      this.expect('punct', ')', ["')'", 'AND', 'OR', 'FOLLOWEDBY']);
-      return inner;
-    }
-    throw this.error(["'['", "'('"]);
   }
 
   private qualifier(): Qualifier | undefined {
@@ -135,24 +222,8 @@ class Parser {
     return undefined;
   }
 
-  private comparisonOr(): ComparisonExpression {
-    let left = this.comparisonAnd();
-    while (this.accept('keyword', 'OR')) left = { kind: 'or', left, right: this.comparisonAnd(), pos: left.pos };
-    return left;
-  }
-
-  private comparisonAnd(): ComparisonExpression {
-    let left = this.propTest();
-    while (this.accept('keyword', 'AND')) left = { kind: 'and', left, right: this.propTest(), pos: left.pos };
-    return left;
-  }
-
+  /** One comparison (no parentheses: `parse` handles those). */
   private propTest(): ComparisonExpression {
-    if (this.accept('punct', '(')) {
-      const inner = this.comparisonOr();
-      this.expect('punct', ')', ["')'", 'AND', 'OR']);
-      return inner;
-    }
     const exists = this.accept('keyword', 'EXISTS');
     if (exists) return { kind: 'exists', path: this.objectPath(), pos: exists.pos };
     if (!this.at('identifier')) throw this.error(['object path', 'EXISTS', "'('"]);
