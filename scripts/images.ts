@@ -1,0 +1,320 @@
+// `npm run images:test`: builds the three images of the Dockerfile and checks them the way they are
+// deployed. The listener and the writer run `--read-only --user 1000 --cap-drop ALL` (only /tmp
+// writable, as in compose and Kubernetes), on host networking, against a real Kafka broker (the
+// kafka harness) and the OpenCTI and Defender emulators (from the emulators image). It checks
+// /healthz and /readyz, that indicators of the OpenCTI stream reach the Defender emulator, that each
+// image's HEALTHCHECK passes, and that a stop (SIGTERM through tini) ends every container gracefully:
+// exit code 0 within its grace period, and the services log "shutdown complete". Ports are free ones,
+// names and tags carry the run's id: two runs on one machine do not collide.
+// Engine: Docker when one answers, else podman (scripts/images/engine.ts); with podman the base image
+// is a local stand-in for node:24-bookworm-slim (scripts/images/node-base.ts) unless
+// IMAGES_NODE_IMAGE names one. Build logs: .cache/images/build-<target>.log.
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { freePort, startKafka } from '@octi-defender/kafka/testing';
+import type { TestKafka } from '@octi-defender/kafka/testing';
+import { detectEngine } from './images/engine.ts';
+import type { Engine } from './images/engine.ts';
+import { CACHE, standInNodeImage } from './images/node-base.ts';
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+const TARGETS = ['stream-listener', 'defender-writer', 'emulators'] as const;
+type Target = (typeof TARGETS)[number];
+const WAIT_MS = 180_000;
+// Each service's SHUTDOWN_TIMEOUT_MS here; the engine's stop waits a little longer before SIGKILL.
+const SHUTDOWN_TIMEOUT_MS = 20_000;
+const STOP_GRACE_S = SHUTDOWN_TIMEOUT_MS / 1000 + 5;
+
+// Exits non-zero, naming the leftover, when the runtime holds npm, corepack or Node's C headers, or
+// lacks node and tini.
+const RUNTIME_TRIMMED = [
+  'for f in /usr/local/include/node /usr/local/lib/node_modules /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack; do',
+  '  if [ -e "$f" ]; then echo "left in the runtime: $f" >&2; exit 1; fi',
+  'done',
+  'node --version > /dev/null && test -x /usr/bin/tini',
+].join('\n');
+
+const say = (msg: string): void => {
+  process.stderr.write(`images: ${msg}\n`);
+};
+const elapsed = (since: number): string => `${((Date.now() - since) / 1000).toFixed(1)} s`;
+
+/** The host's CA bundle for npm ci in the build (a TLS-inspecting proxy may sign registry traffic). */
+function hostCaBundle(): string | undefined {
+  const candidates = [process.env.NODE_EXTRA_CA_CERTS, process.env.npm_config_cafile, process.env.SSL_CERT_FILE, '/etc/ssl/certs/ca-certificates.crt'];
+  return candidates.find((f): f is string => f !== undefined && f !== '' && existsSync(f));
+}
+
+async function must(engine: Engine, args: string[], what: string): Promise<string> {
+  const r = await engine.run(args);
+  if (r.code !== 0) throw new Error(`${what} failed (exit ${r.code}): ${r.stderr.trim() || r.stdout.trim()}`);
+  return r.stdout.trim();
+}
+
+async function build(engine: Engine, target: Target, tag: string, nodeImage: string | undefined): Promise<void> {
+  const ca = hostCaBundle();
+  const log = join(CACHE, `build-${target}.log`);
+  const fd = openSync(log, 'w');
+  const started = Date.now();
+  const r = await engine
+    .run(
+      [
+        'build',
+        ...engine.buildFlags,
+        '--target', target,
+        '-t', tag,
+        ...(nodeImage === undefined ? [] : ['--build-arg', `NODE_IMAGE=${nodeImage}`]),
+        ...(ca === undefined ? [] : ['--secret', `id=npm-ca,src=${ca}`]),
+        ROOT,
+      ],
+      { logFile: fd },
+    )
+    .finally(() => {
+      closeSync(fd);
+    });
+  if (r.code !== 0) {
+    const tail = readFileSync(log, 'utf8').trimEnd().split('\n').slice(-40).join('\n');
+    throw new Error(`building ${target} failed (exit ${r.code}); the end of ${log}:\n${tail}`);
+  }
+  say(`built ${tag} in ${elapsed(started)}`);
+}
+
+interface Healthcheck {
+  Test?: string[];
+}
+
+async function imageFacts(engine: Engine, tag: string): Promise<{ size: number; healthcheck: Healthcheck | null; user: string }> {
+  const out = await must(engine, ['image', 'inspect', '--format', '{{.Size}}\n{{.Config.User}}\n{{json .Config.Healthcheck}}', tag], `inspecting ${tag}`);
+  const [size, user, health] = out.split('\n');
+  return { size: Number(size), healthcheck: JSON.parse(health ?? 'null') as Healthcheck | null, user: user ?? '' };
+}
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = WAIT_MS): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await probe();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    await sleep(500);
+  }
+  throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}${last instanceof Error ? ` (last error: ${last.message})` : ''}`);
+}
+
+async function httpOk(url: string): Promise<true | undefined> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(3000) });
+  await res.body?.cancel();
+  return res.ok ? true : undefined;
+}
+
+interface Container {
+  readonly name: string;
+  readonly service: boolean;
+  readonly httpPort?: number;
+}
+
+class Check {
+  readonly containers: Container[] = [];
+  private readonly engine: Engine;
+  private readonly runId: string;
+  constructor(engine: Engine, runId: string) {
+    this.engine = engine;
+    this.runId = runId;
+  }
+
+  async start(role: string, image: string, env: Record<string, string>, args: string[], opts: { service: boolean; httpPort?: number }): Promise<Container> {
+    const name = `octi-images-${this.runId}-${role}`;
+    const c: Container = { name, service: opts.service, httpPort: opts.httpPort };
+    this.containers.push(c);
+    await must(
+      this.engine,
+      [
+        'run', '-d', '--name', name,
+        ...this.engine.runFlags,
+        '--read-only', '--tmpfs', '/tmp',
+        '--user', '1000', '--cap-drop', 'ALL', '--security-opt', 'no-new-privileges',
+        ...Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]),
+        image,
+        ...args,
+      ],
+      `starting ${role}`,
+    );
+    return c;
+  }
+
+  async logs(c: Container): Promise<string> {
+    const r = await this.engine.run(['logs', c.name]);
+    return r.stdout + r.stderr;
+  }
+
+  async state(c: Container): Promise<{ running: boolean; exitCode: number }> {
+    const out = await must(this.engine, ['inspect', '--format', '{{.State.Running}} {{.State.ExitCode}}', c.name], `inspecting ${c.name}`);
+    const [running, code] = out.split(' ');
+    return { running: running === 'true', exitCode: Number(code) };
+  }
+
+  /** Running, and not restarted or exited behind our back. */
+  async alive(c: Container): Promise<void> {
+    const s = await this.state(c);
+    if (!s.running) throw new Error(`${c.name} exited (code ${s.exitCode}):\n${tail(await this.logs(c))}`);
+  }
+
+  async healthcheck(c: Container): Promise<void> {
+    if (this.engine.name === 'podman') {
+      await waitFor(`the HEALTHCHECK of ${c.name}`, async () => ((await this.engine.run(['healthcheck', 'run', c.name])).code === 0 ? true : undefined), 60_000);
+      return;
+    }
+    await waitFor(`the HEALTHCHECK of ${c.name} (Docker runs it every 15 s)`, async () => {
+      const s = await must(this.engine, ['inspect', '--format', '{{.State.Health.Status}}', c.name], `inspecting ${c.name}`);
+      if (s === 'unhealthy') throw new Error(`${c.name} is unhealthy`);
+      return s === 'healthy' ? true : undefined;
+    }, 90_000);
+  }
+
+  /** SIGTERM, then the exit code and, for a service, its "shutdown complete" log line. */
+  async stop(c: Container): Promise<string> {
+    const started = Date.now();
+    await must(this.engine, ['stop', '-t', String(STOP_GRACE_S), c.name], `stopping ${c.name}`);
+    const took = elapsed(started);
+    const s = await this.state(c);
+    const logs = await this.logs(c);
+    if (s.exitCode !== 0) throw new Error(`${c.name} exited with code ${s.exitCode} on SIGTERM (137: killed after the ${STOP_GRACE_S} s grace period):\n${tail(logs)}`);
+    if (c.service && !/"msg":"shutdown complete"/.test(logs)) throw new Error(`${c.name} exited without logging "shutdown complete":\n${tail(logs)}`);
+    return took;
+  }
+
+  async removeAll(): Promise<void> {
+    for (const c of this.containers) await this.engine.run(['rm', '-f', c.name]);
+  }
+}
+
+const tail = (text: string, lines = 30): string => text.trimEnd().split('\n').slice(-lines).join('\n');
+
+async function smoke(engine: Engine, kafka: TestKafka, tags: Record<Target, string>, runId: string): Promise<void> {
+  const check = new Check(engine, runId);
+  const [octiPort, mdePort, listenerPort, writerPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const tenant = `images${runId}`;
+  const mde = {
+    tenant: `${tenant}.onmicrosoft.com`,
+    clientId: '00000000-0000-4000-8000-000000000000',
+    // A throwaway secret of the emulator, passed to both containers.
+    secret: `images-check-${runId}`,
+  };
+  const opencti = { token: `images-token-${runId}`, stream: 'live-indicators' };
+  const topics = { KAFKA_TOPIC_COMMANDS: `images.${runId}.commands`, KAFKA_TOPIC_DLQ: `images.${runId}.dlq` };
+  const common = { KAFKA_BROKERS: kafka.brokers.join(','), SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_MS), CONNECTOR_LOG_LEVEL: 'info', ...topics };
+  try {
+    const octi = await check.start('opencti', tags.emulators, { HOST: '127.0.0.1', PORT: String(octiPort), OPENCTI_TOKEN: opencti.token, STREAM_ID: opencti.stream }, ['libs/emulators/src/bin/opencti.ts', '--generate', '50'], { service: false });
+    const defender = await check.start('defender', tags.emulators, { HOST: '127.0.0.1', PORT: String(mdePort), TENANT_ID: mde.tenant, CLIENT_ID: mde.clientId, CLIENT_SECRET: mde.secret }, ['libs/emulators/src/bin/defender.ts'], { service: false });
+    await waitFor('the OpenCTI emulator', async () => {
+      await check.alive(octi);
+      const res = await fetch(`http://127.0.0.1:${octiPort}/_emulator/state`, { signal: AbortSignal.timeout(3000) });
+      await res.body?.cancel();
+      return res.status < 500 ? true : undefined;
+    });
+    await waitFor('the Defender emulator', async () => {
+      await check.alive(defender);
+      return httpOk(`http://127.0.0.1:${mdePort}/_emulator/indicators`);
+    });
+
+    const listener = await check.start('listener', tags['stream-listener'], {
+      ...common,
+      HTTP_PORT: String(listenerPort),
+      OPENCTI_URL: `http://127.0.0.1:${octiPort}`,
+      OPENCTI_TOKEN: opencti.token,
+      CONNECTOR_LIVE_STREAM_ID: opencti.stream,
+      CONNECTOR_LIVE_STREAM_RECOVER: 'true',
+      KAFKA_TOPIC_CHECKPOINTS: `images.${runId}.checkpoints`,
+      LISTENER_GROUP_ID: `images-${runId}-listener`,
+    }, [], { service: true, httpPort: listenerPort });
+    const writer = await check.start('writer', tags['defender-writer'], {
+      ...common,
+      HTTP_PORT: String(writerPort),
+      WRITER_TENANT_NAME: tenant,
+      MICROSOFT_DEFENDER_INTEL_TENANT_ID: mde.tenant,
+      MICROSOFT_DEFENDER_INTEL_CLIENT_ID: mde.clientId,
+      MICROSOFT_DEFENDER_INTEL_CLIENT_SECRET: mde.secret,
+      MICROSOFT_DEFENDER_INTEL_BASE_URL: `http://127.0.0.1:${mdePort}`,
+      MICROSOFT_DEFENDER_INTEL_TOKEN_ENDPOINT: `http://127.0.0.1:${mdePort}/${mde.tenant}/oauth2/v2.0/token`,
+    }, [], { service: true, httpPort: writerPort });
+
+    for (const c of [listener, writer]) {
+      for (const probe of ['healthz', 'readyz']) {
+        const started = Date.now();
+        await waitFor(`${c.name} /${probe}`, async () => {
+          await check.alive(c);
+          return httpOk(`http://127.0.0.1:${c.httpPort}/${probe}`);
+        });
+        say(`${c.name}: /${probe} 200 after ${elapsed(started)}`);
+      }
+    }
+    const count = await waitFor('indicators in the Defender emulator', async () => {
+      await check.alive(listener);
+      await check.alive(writer);
+      const res = await fetch(`http://127.0.0.1:${mdePort}/_emulator/indicators`, { signal: AbortSignal.timeout(3000) });
+      const held = (await res.json()) as unknown[];
+      return held.length > 0 ? held.length : undefined;
+    });
+    say(`the Defender emulator holds ${count} indicators from the OpenCTI emulator's stream`);
+    for (const c of [listener, writer]) {
+      await check.healthcheck(c);
+      say(`${c.name}: HEALTHCHECK passes`);
+    }
+    for (const c of [listener, writer, octi, defender]) {
+      say(`${c.name}: stopped gracefully (exit 0${c.service ? ', "shutdown complete"' : ''}) in ${await check.stop(c)}`);
+    }
+  } finally {
+    await check.removeAll();
+  }
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const engine = detectEngine();
+  say(`engine: ${engine.name}`);
+  mkdirSync(CACHE, { recursive: true });
+  const runId = `${process.pid}${Date.now().toString(36).slice(-4)}`;
+  const nodeImage = process.env.IMAGES_NODE_IMAGE ?? (engine.name === 'podman' ? await standInNodeImage(engine, say) : undefined);
+  say(`base image: ${nodeImage ?? 'the Dockerfile default (node:24-bookworm-slim)'}`);
+  const tags = Object.fromEntries(TARGETS.map((t) => [t, engine.image(`octi-defender/${t}:check-${runId}`)])) as Record<Target, string>;
+  try {
+    for (const t of TARGETS) await build(engine, t, tags[t], nodeImage);
+    const sizes: string[] = [];
+    for (const t of TARGETS) {
+      const facts = await imageFacts(engine, tags[t]);
+      if (facts.user !== '1000:1000') throw new Error(`${t}: runs as "${facts.user}", not 1000:1000`);
+      const test = facts.healthcheck?.Test ?? [];
+      if (t === 'emulators') {
+        if (test.length > 0 && test[0] !== 'NONE') throw new Error(`${t}: unexpected HEALTHCHECK ${test.join(' ')}`);
+      } else if (!test.join(' ').includes('/healthz')) {
+        throw new Error(`${t}: no HEALTHCHECK on /healthz in the image (${JSON.stringify(facts.healthcheck)}): was it built in Docker format?`);
+      }
+      sizes.push(`${t} ${(facts.size / 1e6).toFixed(0)} MB`);
+    }
+    say(`image sizes: ${sizes.join(', ')}`);
+    // What the runtime does not need is gone (the three images share the runtime stage).
+    await must(engine, ['run', '--rm', ...engine.runFlags, '--entrypoint', '/bin/sh', tags['stream-listener'], '-c', RUNTIME_TRIMMED], 'checking the runtime is trimmed');
+    const kafka = await startKafka();
+    try {
+      await smoke(engine, kafka, tags, runId);
+    } finally {
+      await kafka.stop();
+    }
+  } finally {
+    // The layers stay in the engine's cache for the next run; only this run's tags go.
+    for (const t of TARGETS) await engine.run(['rmi', tags[t]]);
+  }
+  say(`all checks passed in ${elapsed(started)}`);
+}
+
+try {
+  await main();
+} catch (err) {
+  console.error(`images: ${err instanceof Error ? err.message : String(err)}`);
+  process.exitCode = 1;
+}
