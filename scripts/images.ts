@@ -39,6 +39,12 @@ const RUNTIME_TRIMMED = [
 const say = (msg: string): void => {
   process.stderr.write(`images: ${msg}\n`);
 };
+// Each check that held; the closing line counts them ("images: N passed, N failed").
+let passedChecks = 0;
+const pass = (msg: string): void => {
+  passedChecks += 1;
+  say(`ok: ${msg}`);
+};
 const elapsed = (since: number): string => `${((Date.now() - since) / 1000).toFixed(1)} s`;
 
 /** The host's CA bundle for npm ci in the build (a TLS-inspecting proxy may sign registry traffic). */
@@ -78,7 +84,7 @@ async function build(engine: Engine, target: Target, tag: string, nodeImage: str
     const tail = readFileSync(log, 'utf8').trimEnd().split('\n').slice(-40).join('\n');
     throw new Error(`building ${target} failed (exit ${r.code}); the end of ${log}:\n${tail}`);
   }
-  say(`built ${tag} in ${elapsed(started)}`);
+  pass(`built ${tag} in ${elapsed(started)}`);
 }
 
 interface Healthcheck {
@@ -250,7 +256,7 @@ async function smoke(engine: Engine, kafka: TestKafka, tags: Record<Target, stri
           await check.alive(c);
           return httpOk(`http://127.0.0.1:${c.httpPort}/${probe}`);
         });
-        say(`${c.name}: /${probe} 200 after ${elapsed(started)}`);
+        pass(`${c.name}: /${probe} 200 after ${elapsed(started)}`);
       }
     }
     const count = await waitFor('indicators in the Defender emulator', async () => {
@@ -260,13 +266,13 @@ async function smoke(engine: Engine, kafka: TestKafka, tags: Record<Target, stri
       const held = (await res.json()) as unknown[];
       return held.length > 0 ? held.length : undefined;
     });
-    say(`the Defender emulator holds ${count} indicators from the OpenCTI emulator's stream`);
+    pass(`the Defender emulator holds ${count} indicators from the OpenCTI emulator's stream`);
     for (const c of [listener, writer]) {
       await check.healthcheck(c);
-      say(`${c.name}: HEALTHCHECK passes`);
+      pass(`${c.name}: HEALTHCHECK passes`);
     }
     for (const c of [listener, writer, octi, defender]) {
-      say(`${c.name}: stopped gracefully (exit 0${c.service ? ', "shutdown complete"' : ''}) in ${await check.stop(c)}`);
+      pass(`${c.name}: stopped gracefully (exit 0${c.service ? ', "shutdown complete"' : ''}) in ${await check.stop(c)}`);
     }
   } finally {
     await check.removeAll();
@@ -296,9 +302,10 @@ async function main(): Promise<void> {
       }
       sizes.push(`${t} ${(facts.size / 1e6).toFixed(0)} MB`);
     }
-    say(`image sizes: ${sizes.join(', ')}`);
+    pass(`image sizes: ${sizes.join(', ')} (uid 1000:1000; HEALTHCHECK on /healthz in the service images)`);
     // What the runtime does not need is gone (the three images share the runtime stage).
     await must(engine, ['run', '--rm', ...engine.runFlags, '--entrypoint', '/bin/sh', tags['stream-listener'], '-c', RUNTIME_TRIMMED], 'checking the runtime is trimmed');
+    pass('the runtime holds node and tini, not npm, corepack or the C headers');
     const kafka = await startKafka();
     try {
       await smoke(engine, kafka, tags, runId);
@@ -310,11 +317,13 @@ async function main(): Promise<void> {
     for (const t of TARGETS) await engine.run(['rmi', tags[t]]);
   }
   say(`all checks passed in ${elapsed(started)}`);
+  console.log(`images: ${passedChecks} passed, 0 failed`);
 }
 
 try {
   await main();
 } catch (err) {
   console.error(`images: ${err instanceof Error ? err.message : String(err)}`);
+  console.log(`images: ${passedChecks} passed, 1 failed`);
   process.exitCode = 1;
 }
