@@ -41,7 +41,8 @@ COPY services/ /services/
 # ---------------------------------------------------------------------------------------------------
 # build-<target>: production dependencies of one workspace (npm ci --omit=dev --workspace), then
 # /out = package.json + node_modules + the folders of that workspace and of the libraries it depends
-# on. Links to workspaces the image does not ship (dev-only ones, e.g. the emulators) are dropped.
+# on. Links to workspaces the image does not ship (dev-only ones, e.g. the emulators) are dropped, and
+# so are the source maps and type declarations of the dependencies (Node.js loads neither).
 FROM manifests AS build-stream-listener
 ENV WORKSPACE=services/stream-listener
 RUN --mount=type=cache,target=/root/.npm --mount=type=secret,id=npm-ca \
@@ -50,7 +51,8 @@ RUN --mount=type=cache,target=/root/.npm --mount=type=secret,id=npm-ca \
 COPY --from=sources / ./
 RUN mkdir /out \
  && cp -a --parents package.json node_modules $(node scripts/image-workspaces.ts "$WORKSPACE") /out/ \
- && find /out/node_modules -maxdepth 2 -xtype l -delete
+ && find /out/node_modules -maxdepth 2 -xtype l -delete \
+ && find /out/node_modules -type f \( -name '*.map' -o -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' \) -delete
 
 FROM manifests AS build-defender-writer
 ENV WORKSPACE=services/defender-writer
@@ -60,7 +62,8 @@ RUN --mount=type=cache,target=/root/.npm --mount=type=secret,id=npm-ca \
 COPY --from=sources / ./
 RUN mkdir /out \
  && cp -a --parents package.json node_modules $(node scripts/image-workspaces.ts "$WORKSPACE") /out/ \
- && find /out/node_modules -maxdepth 2 -xtype l -delete
+ && find /out/node_modules -maxdepth 2 -xtype l -delete \
+ && find /out/node_modules -type f \( -name '*.map' -o -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' \) -delete
 
 FROM manifests AS build-emulators
 ENV WORKSPACE=libs/emulators
@@ -70,7 +73,8 @@ RUN --mount=type=cache,target=/root/.npm --mount=type=secret,id=npm-ca \
 COPY --from=sources / ./
 RUN mkdir /out \
  && cp -a --parents package.json node_modules $(node scripts/image-workspaces.ts "$WORKSPACE") /out/ \
- && find /out/node_modules -maxdepth 2 -xtype l -delete
+ && find /out/node_modules -maxdepth 2 -xtype l -delete \
+ && find /out/node_modules -type f \( -name '*.map' -o -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' \) -delete
 
 # ---------------------------------------------------------------------------------------------------
 # runtime: common base of the three images. The Node.js image minus what only builds need, flattened
