@@ -9,6 +9,7 @@
 // Engine: Docker when one answers, else podman (scripts/images/engine.ts); with podman the base image
 // is a local stand-in for node:24-bookworm-slim (scripts/images/node-base.ts) unless
 // IMAGES_NODE_IMAGE names one. Build logs: .cache/images/build-<target>.log.
+import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -49,8 +50,9 @@ const elapsed = (since: number): string => `${((Date.now() - since) / 1000).toFi
 
 /** The host's CA bundle for npm ci in the build (a TLS-inspecting proxy may sign registry traffic). */
 function hostCaBundle(): string | undefined {
-  const candidates = [process.env.NODE_EXTRA_CA_CERTS, process.env.npm_config_cafile, process.env.SSL_CERT_FILE, '/etc/ssl/certs/ca-certificates.crt'];
-  return candidates.find((f): f is string => f !== undefined && f !== '' && existsSync(f));
+  const npmCafile = spawnSync('npm', ['config', 'get', 'cafile'], { encoding: 'utf8', timeout: 30_000 }).stdout?.trim();
+  const candidates = [process.env.NODE_EXTRA_CA_CERTS, npmCafile, process.env.SSL_CERT_FILE, '/etc/ssl/certs/ca-certificates.crt'];
+  return candidates.find((f): f is string => f !== undefined && f !== '' && f !== 'null' && existsSync(f));
 }
 
 async function must(engine: Engine, args: string[], what: string): Promise<string> {
@@ -59,8 +61,7 @@ async function must(engine: Engine, args: string[], what: string): Promise<strin
   return r.stdout.trim();
 }
 
-async function build(engine: Engine, target: Target, tag: string, nodeImage: string | undefined): Promise<void> {
-  const ca = hostCaBundle();
+async function build(engine: Engine, target: Target, tag: string, nodeImage: string | undefined, ca: string | undefined): Promise<void> {
   const log = join(CACHE, `build-${target}.log`);
   const fd = openSync(log, 'w');
   const started = Date.now();
@@ -289,7 +290,9 @@ async function main(): Promise<void> {
   say(`base image: ${nodeImage ?? 'the Dockerfile default (node:24-bookworm-slim)'}`);
   const tags = Object.fromEntries(TARGETS.map((t) => [t, engine.image(`octi-defender/${t}:check-${runId}`)])) as Record<Target, string>;
   try {
-    for (const t of TARGETS) await build(engine, t, tags[t], nodeImage);
+    const ca = hostCaBundle();
+    say(ca === undefined ? 'no host CA bundle: npm ci trusts Node.js roots only' : `npm ci in the build trusts the host CA bundle ${ca} (a build secret)`);
+    for (const t of TARGETS) await build(engine, t, tags[t], nodeImage, ca);
     const sizes: string[] = [];
     for (const t of TARGETS) {
       const facts = await imageFacts(engine, tags[t]);
