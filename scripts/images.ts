@@ -46,6 +46,19 @@ const pass = (msg: string): void => {
   passedChecks += 1;
   say(`ok: ${msg}`);
 };
+// What this run leaves behind (containers, tags, the broker), undone last first at the end and on
+// SIGINT/SIGTERM: a container would outlive this process otherwise.
+const cleanups: (() => Promise<unknown>)[] = [];
+async function cleanUp(): Promise<void> {
+  for (let undo = cleanups.pop(); undo !== undefined; undo = cleanups.pop()) await undo().catch(() => undefined);
+}
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    say(`${signal}: removing this run's containers and tags`);
+    void cleanUp().finally(() => process.exit(130));
+  });
+}
+
 const elapsed = (since: number): string => `${((Date.now() - since) / 1000).toFixed(1)} s`;
 
 /** The host's CA bundle for npm ci in the build (a TLS-inspecting proxy may sign registry traffic). */
@@ -98,6 +111,9 @@ async function imageFacts(engine: Engine, tag: string): Promise<{ size: number; 
   return { size: Number(size), healthcheck: JSON.parse(health ?? 'null') as Healthcheck | null, user: user ?? '' };
 }
 
+/** A failure that waiting longer cannot mend (a container exited). */
+class FatalError extends Error {}
+
 async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = WAIT_MS): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
@@ -106,6 +122,7 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, tim
       const v = await probe();
       if (v !== undefined) return v;
     } catch (err) {
+      if (err instanceof FatalError) throw err;
       last = err;
     }
     await sleep(500);
@@ -126,7 +143,6 @@ interface Container {
 }
 
 class Check {
-  readonly containers: Container[] = [];
   private readonly engine: Engine;
   private readonly runId: string;
   constructor(engine: Engine, runId: string) {
@@ -137,7 +153,7 @@ class Check {
   async start(role: string, image: string, env: Record<string, string>, args: string[], opts: { service: boolean; httpPort?: number }): Promise<Container> {
     const name = `octi-images-${this.runId}-${role}`;
     const c: Container = { name, service: opts.service, httpPort: opts.httpPort };
-    this.containers.push(c);
+    cleanups.push(() => this.engine.run(['rm', '-f', name]));
     await must(
       this.engine,
       [
@@ -168,17 +184,30 @@ class Check {
   /** Running, and not restarted or exited behind our back. */
   async alive(c: Container): Promise<void> {
     const s = await this.state(c);
-    if (!s.running) throw new Error(`${c.name} exited (code ${s.exitCode}):\n${tail(await this.logs(c))}`);
+    if (!s.running) throw new FatalError(`${c.name} exited (code ${s.exitCode}):\n${tail(await this.logs(c))}`);
+  }
+
+  /** Waits for `probe` while `c` runs; a failure shows the end of its logs. */
+  async expect<T>(c: Container, what: string, probe: () => Promise<T | undefined>, timeoutMs?: number): Promise<T> {
+    try {
+      return await waitFor(`${c.name}: ${what}`, async () => {
+        await this.alive(c);
+        return probe();
+      }, timeoutMs);
+    } catch (err) {
+      if (err instanceof FatalError) throw err;
+      throw new Error(`${(err as Error).message}; its logs end with:\n${tail(await this.logs(c))}`, { cause: err });
+    }
   }
 
   async healthcheck(c: Container): Promise<void> {
     if (this.engine.name === 'podman') {
-      await waitFor(`the HEALTHCHECK of ${c.name}`, async () => ((await this.engine.run(['healthcheck', 'run', c.name])).code === 0 ? true : undefined), 60_000);
+      await this.expect(c, 'its HEALTHCHECK', async () => ((await this.engine.run(['healthcheck', 'run', c.name])).code === 0 ? true : undefined), 60_000);
       return;
     }
-    await waitFor(`the HEALTHCHECK of ${c.name} (Docker runs it every 15 s)`, async () => {
+    await this.expect(c, 'its HEALTHCHECK (Docker runs it every 15 s)', async () => {
       const s = await must(this.engine, ['inspect', '--format', '{{.State.Health.Status}}', c.name], `inspecting ${c.name}`);
-      if (s === 'unhealthy') throw new Error(`${c.name} is unhealthy`);
+      if (s === 'unhealthy') throw new FatalError(`${c.name} is unhealthy`);
       return s === 'healthy' ? true : undefined;
     }, 90_000);
   }
@@ -193,10 +222,6 @@ class Check {
     if (s.exitCode !== 0) throw new Error(`${c.name} exited with code ${s.exitCode} on SIGTERM (137: killed after the ${STOP_GRACE_S} s grace period):\n${tail(logs)}`);
     if (c.service && !/"msg":"shutdown complete"/.test(logs)) throw new Error(`${c.name} exited without logging "shutdown complete":\n${tail(logs)}`);
     return took;
-  }
-
-  async removeAll(): Promise<void> {
-    for (const c of this.containers) await this.engine.run(['rm', '-f', c.name]);
   }
 }
 
@@ -215,68 +240,56 @@ async function smoke(engine: Engine, kafka: TestKafka, tags: Record<Target, stri
   const opencti = { token: `images-token-${runId}`, stream: 'live-indicators' };
   const topics = { KAFKA_TOPIC_COMMANDS: `images.${runId}.commands`, KAFKA_TOPIC_DLQ: `images.${runId}.dlq` };
   const common = { KAFKA_BROKERS: kafka.brokers.join(','), SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_MS), CONNECTOR_LOG_LEVEL: 'info', ...topics };
-  try {
-    const octi = await check.start('opencti', tags.emulators, { HOST: '127.0.0.1', PORT: String(octiPort), OPENCTI_TOKEN: opencti.token, STREAM_ID: opencti.stream }, ['libs/emulators/src/bin/opencti.ts', '--generate', '50'], { service: false });
-    const defender = await check.start('defender', tags.emulators, { HOST: '127.0.0.1', PORT: String(mdePort), TENANT_ID: mde.tenant, CLIENT_ID: mde.clientId, CLIENT_SECRET: mde.secret }, ['libs/emulators/src/bin/defender.ts'], { service: false });
-    await waitFor('the OpenCTI emulator', async () => {
-      await check.alive(octi);
-      const res = await fetch(`http://127.0.0.1:${octiPort}/_emulator/state`, { signal: AbortSignal.timeout(3000) });
-      await res.body?.cancel();
-      return res.status < 500 ? true : undefined;
-    });
-    await waitFor('the Defender emulator', async () => {
-      await check.alive(defender);
-      return httpOk(`http://127.0.0.1:${mdePort}/_emulator/indicators`);
-    });
+  const octi = await check.start('opencti', tags.emulators, { HOST: '127.0.0.1', PORT: String(octiPort), OPENCTI_TOKEN: opencti.token, STREAM_ID: opencti.stream }, ['libs/emulators/src/bin/opencti.ts', '--generate', '50'], { service: false });
+  const defender = await check.start('defender', tags.emulators, { HOST: '127.0.0.1', PORT: String(mdePort), TENANT_ID: mde.tenant, CLIENT_ID: mde.clientId, CLIENT_SECRET: mde.secret }, ['libs/emulators/src/bin/defender.ts'], { service: false });
+  await check.expect(octi, 'the OpenCTI emulator answers', async () => {
+    const res = await fetch(`http://127.0.0.1:${octiPort}/_emulator/state`, { signal: AbortSignal.timeout(3000) });
+    await res.body?.cancel();
+    return res.status < 500 ? true : undefined;
+  });
+  await check.expect(defender, 'the Defender emulator answers', () => httpOk(`http://127.0.0.1:${mdePort}/_emulator/indicators`));
 
-    const listener = await check.start('listener', tags['stream-listener'], {
-      ...common,
-      HTTP_PORT: String(listenerPort),
-      OPENCTI_URL: `http://127.0.0.1:${octiPort}`,
-      OPENCTI_TOKEN: opencti.token,
-      CONNECTOR_LIVE_STREAM_ID: opencti.stream,
-      CONNECTOR_LIVE_STREAM_RECOVER: 'true',
-      KAFKA_TOPIC_CHECKPOINTS: `images.${runId}.checkpoints`,
-      LISTENER_GROUP_ID: `images-${runId}-listener`,
-    }, [], { service: true, httpPort: listenerPort });
-    const writer = await check.start('writer', tags['defender-writer'], {
-      ...common,
-      HTTP_PORT: String(writerPort),
-      WRITER_TENANT_NAME: tenant,
-      MICROSOFT_DEFENDER_INTEL_TENANT_ID: mde.tenant,
-      MICROSOFT_DEFENDER_INTEL_CLIENT_ID: mde.clientId,
-      MICROSOFT_DEFENDER_INTEL_CLIENT_SECRET: mde.secret,
-      MICROSOFT_DEFENDER_INTEL_BASE_URL: `http://127.0.0.1:${mdePort}`,
-      MICROSOFT_DEFENDER_INTEL_TOKEN_ENDPOINT: `http://127.0.0.1:${mdePort}/${mde.tenant}/oauth2/v2.0/token`,
-    }, [], { service: true, httpPort: writerPort });
+  const listener = await check.start('listener', tags['stream-listener'], {
+    ...common,
+    HTTP_PORT: String(listenerPort),
+    OPENCTI_URL: `http://127.0.0.1:${octiPort}`,
+    OPENCTI_TOKEN: opencti.token,
+    CONNECTOR_LIVE_STREAM_ID: opencti.stream,
+    CONNECTOR_LIVE_STREAM_RECOVER: 'true',
+    KAFKA_TOPIC_CHECKPOINTS: `images.${runId}.checkpoints`,
+    LISTENER_GROUP_ID: `images-${runId}-listener`,
+  }, [], { service: true, httpPort: listenerPort });
+  const writer = await check.start('writer', tags['defender-writer'], {
+    ...common,
+    HTTP_PORT: String(writerPort),
+    WRITER_TENANT_NAME: tenant,
+    MICROSOFT_DEFENDER_INTEL_TENANT_ID: mde.tenant,
+    MICROSOFT_DEFENDER_INTEL_CLIENT_ID: mde.clientId,
+    MICROSOFT_DEFENDER_INTEL_CLIENT_SECRET: mde.secret,
+    MICROSOFT_DEFENDER_INTEL_BASE_URL: `http://127.0.0.1:${mdePort}`,
+    MICROSOFT_DEFENDER_INTEL_TOKEN_ENDPOINT: `http://127.0.0.1:${mdePort}/${mde.tenant}/oauth2/v2.0/token`,
+  }, [], { service: true, httpPort: writerPort });
 
-    for (const c of [listener, writer]) {
-      for (const probe of ['healthz', 'readyz']) {
-        const started = Date.now();
-        await waitFor(`${c.name} /${probe}`, async () => {
-          await check.alive(c);
-          return httpOk(`http://127.0.0.1:${c.httpPort}/${probe}`);
-        });
-        pass(`${c.name}: /${probe} 200 after ${elapsed(started)}`);
-      }
+  for (const c of [listener, writer]) {
+    for (const probe of ['healthz', 'readyz']) {
+      const started = Date.now();
+      await check.expect(c, `/${probe} 200`, () => httpOk(`http://127.0.0.1:${c.httpPort}/${probe}`));
+      pass(`${c.name}: /${probe} 200 after ${elapsed(started)}`);
     }
-    const count = await waitFor('indicators in the Defender emulator', async () => {
-      await check.alive(listener);
-      await check.alive(writer);
-      const res = await fetch(`http://127.0.0.1:${mdePort}/_emulator/indicators`, { signal: AbortSignal.timeout(3000) });
-      const held = (await res.json()) as unknown[];
-      return held.length > 0 ? held.length : undefined;
-    });
-    pass(`the Defender emulator holds ${count} indicators from the OpenCTI emulator's stream`);
-    for (const c of [listener, writer]) {
-      await check.healthcheck(c);
-      pass(`${c.name}: HEALTHCHECK passes`);
-    }
-    for (const c of [listener, writer, octi, defender]) {
-      pass(`${c.name}: stopped gracefully (exit 0${c.service ? ', "shutdown complete"' : ''}) in ${await check.stop(c)}`);
-    }
-  } finally {
-    await check.removeAll();
+  }
+  const count = await check.expect(writer, 'indicators reach the Defender emulator', async () => {
+    await check.alive(listener);
+    const res = await fetch(`http://127.0.0.1:${mdePort}/_emulator/indicators`, { signal: AbortSignal.timeout(3000) });
+    const held = (await res.json()) as unknown[];
+    return held.length > 0 ? held.length : undefined;
+  });
+  pass(`the Defender emulator holds ${count} indicators from the OpenCTI emulator's stream`);
+  for (const c of [listener, writer]) {
+    await check.healthcheck(c);
+    pass(`${c.name}: HEALTHCHECK passes`);
+  }
+  for (const c of [listener, writer, octi, defender]) {
+    pass(`${c.name}: stopped gracefully (exit 0${c.service ? ', "shutdown complete"' : ''}) in ${await check.stop(c)}`);
   }
 }
 
@@ -289,6 +302,10 @@ async function main(): Promise<void> {
   const nodeImage = process.env.IMAGES_NODE_IMAGE ?? (engine.name === 'podman' ? await standInNodeImage(engine, say) : undefined);
   say(`base image: ${nodeImage ?? 'the Dockerfile default (node:24-bookworm-slim)'}`);
   const tags = Object.fromEntries(TARGETS.map((t) => [t, engine.image(`octi-defender/${t}:check-${runId}`)])) as Record<Target, string>;
+  // The layers stay in the engine's cache for the next run; only this run's tags go.
+  cleanups.push(async () => {
+    for (const t of TARGETS) await engine.run(['rmi', tags[t]]);
+  });
   try {
     const ca = hostCaBundle();
     say(ca === undefined ? 'no host CA bundle: npm ci trusts Node.js roots only' : `npm ci in the build trusts the host CA bundle ${ca} (a build secret)`);
@@ -310,14 +327,10 @@ async function main(): Promise<void> {
     await must(engine, ['run', '--rm', ...engine.runFlags, '--entrypoint', '/bin/sh', tags['stream-listener'], '-c', RUNTIME_TRIMMED], 'checking the runtime is trimmed');
     pass('the runtime holds node and tini, not npm, corepack or the C headers');
     const kafka = await startKafka();
-    try {
-      await smoke(engine, kafka, tags, runId);
-    } finally {
-      await kafka.stop();
-    }
+    cleanups.push(() => kafka.stop());
+    await smoke(engine, kafka, tags, runId);
   } finally {
-    // The layers stay in the engine's cache for the next run; only this run's tags go.
-    for (const t of TARGETS) await engine.run(['rmi', tags[t]]);
+    await cleanUp();
   }
   say(`all checks passed in ${elapsed(started)}`);
   console.log(`images: ${passedChecks} passed, 0 failed`);
