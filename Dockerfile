@@ -7,9 +7,15 @@
 # Node.js 24 runs the TypeScript sources directly (type stripping), so there is no compile step: an
 # image is production node_modules (npm ci --omit=dev for that one workspace) plus the sources of the
 # workspace and of the @octi-defender/* libraries it depends on (scripts/image-workspaces.ts).
-# Runtime: node:24-slim, tini as PID 1 (forwards SIGTERM to Node and reaps zombies; the services
-# install their own SIGTERM handlers for graceful shutdown), non-root uid 1000, nothing written to the
-# filesystem (runs with a read-only root; mount an emptyDir at /tmp if a dependency ever needs it).
+# Runtime: node:24-bookworm-slim without what only builds need (npm, yarn, corepack, the C headers),
+# tini as PID 1 (forwards SIGTERM to Node and reaps zombies; the services install their own SIGTERM
+# handlers for graceful shutdown), non-root uid 1000, a read-only root filesystem (the writer's
+# local state database goes to WRITER_STATE_DIR, /tmp by default: mount an emptyDir or tmpfs there).
+# Build in Docker format (podman build --format docker): the OCI format has no HEALTHCHECK.
+#
+# Behind a TLS-inspecting proxy, give npm ci the proxy's CA bundle as a build secret (never stored in
+# an image):  docker build --secret id=npm-ca,src=/etc/ssl/certs/ca-certificates.crt …
+# `npm run images:test` (scripts/images.ts) builds, runs and checks all three images.
 
 ARG NODE_IMAGE=node:24-bookworm-slim
 
@@ -35,41 +41,57 @@ COPY services/ /services/
 # ---------------------------------------------------------------------------------------------------
 # build-<target>: production dependencies of one workspace (npm ci --omit=dev --workspace), then
 # /out = package.json + node_modules + the folders of that workspace and of the libraries it depends
-# on. Links to workspaces the image does not ship (dev-only ones, e.g. the emulators) are dropped.
+# on. Links to workspaces the image does not ship (dev-only ones, e.g. the emulators) are dropped, and
+# so are the source maps and type declarations of the dependencies (Node.js loads neither).
 FROM manifests AS build-stream-listener
 ENV WORKSPACE=services/stream-listener
-RUN --mount=type=cache,target=/root/.npm \
-    npm ci --omit=dev --ignore-scripts --no-audit --no-fund --workspace "$WORKSPACE"
+RUN --mount=type=cache,target=/root/.npm --mount=type=secret,id=npm-ca \
+    if [ -f /run/secrets/npm-ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/npm-ca; fi \
+ && npm ci --omit=dev --ignore-scripts --no-audit --no-fund --no-update-notifier --workspace "$WORKSPACE"
 COPY --from=sources / ./
 RUN mkdir /out \
  && cp -a --parents package.json node_modules $(node scripts/image-workspaces.ts "$WORKSPACE") /out/ \
- && find /out/node_modules -maxdepth 2 -xtype l -delete
+ && find /out/node_modules -maxdepth 2 -xtype l -delete \
+ && find /out/node_modules -type f \( -name '*.map' -o -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' \) -delete
 
 FROM manifests AS build-defender-writer
 ENV WORKSPACE=services/defender-writer
-RUN --mount=type=cache,target=/root/.npm \
-    npm ci --omit=dev --ignore-scripts --no-audit --no-fund --workspace "$WORKSPACE"
+RUN --mount=type=cache,target=/root/.npm --mount=type=secret,id=npm-ca \
+    if [ -f /run/secrets/npm-ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/npm-ca; fi \
+ && npm ci --omit=dev --ignore-scripts --no-audit --no-fund --no-update-notifier --workspace "$WORKSPACE"
 COPY --from=sources / ./
 RUN mkdir /out \
  && cp -a --parents package.json node_modules $(node scripts/image-workspaces.ts "$WORKSPACE") /out/ \
- && find /out/node_modules -maxdepth 2 -xtype l -delete
+ && find /out/node_modules -maxdepth 2 -xtype l -delete \
+ && find /out/node_modules -type f \( -name '*.map' -o -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' \) -delete
 
 FROM manifests AS build-emulators
 ENV WORKSPACE=libs/emulators
-RUN --mount=type=cache,target=/root/.npm \
-    npm ci --omit=dev --ignore-scripts --no-audit --no-fund --workspace "$WORKSPACE"
+RUN --mount=type=cache,target=/root/.npm --mount=type=secret,id=npm-ca \
+    if [ -f /run/secrets/npm-ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/npm-ca; fi \
+ && npm ci --omit=dev --ignore-scripts --no-audit --no-fund --no-update-notifier --workspace "$WORKSPACE"
 COPY --from=sources / ./
 RUN mkdir /out \
  && cp -a --parents package.json node_modules $(node scripts/image-workspaces.ts "$WORKSPACE") /out/ \
- && find /out/node_modules -maxdepth 2 -xtype l -delete
+ && find /out/node_modules -maxdepth 2 -xtype l -delete \
+ && find /out/node_modules -type f \( -name '*.map' -o -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' \) -delete
 
 # ---------------------------------------------------------------------------------------------------
-# runtime: common base of the three images.
-FROM ${NODE_IMAGE} AS runtime
-RUN apt-get update \
- && apt-get install -y --no-install-recommends tini \
- && rm -rf /var/lib/apt/lists/*
-ENV NODE_ENV=production \
+# runtime: common base of the three images. The Node.js image minus what only builds need, flattened
+# into one layer (FROM scratch + COPY) so the removed files do not stay in a lower layer.
+FROM ${NODE_IMAGE} AS runtime-root
+RUN if ! command -v tini > /dev/null; then \
+      apt-get update && apt-get install -y --no-install-recommends tini && rm -rf /var/lib/apt/lists/*; \
+    fi \
+ && rm -rf /usr/local/include/node /usr/local/lib/node_modules /opt/yarn-* \
+      /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack /usr/local/bin/yarn /usr/local/bin/yarnpkg \
+      /usr/local/share/doc/node /usr/local/share/man/man1/node.1 /root/.npm /tmp/* \
+ && node --version
+
+FROM scratch AS runtime
+COPY --from=runtime-root / /
+ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    NODE_ENV=production \
     HTTP_PORT=9464
 WORKDIR /app
 # The official image's unprivileged user; numeric so Kubernetes' runAsNonRoot can verify it.
