@@ -496,38 +496,45 @@ export class DefenderClient {
 }
 
 /**
- * Pairs import results with the indicators sent. Defender answers in order; when an echoed value
- * says otherwise, each indicator takes the unused result echoing its exact value, else the first
- * unused one whose value compares equal (`comparableKey`: Defender may echo another spelling, e.g.
- * a URL without its trailing slash). Only a result that matches nothing is a protocol error.
+ * Pairs import results with the indicators sent. Each indicator takes the first unused result
+ * echoing its exact value, else the first unused one whose value compares equal (`comparableKey`:
+ * Defender may echo another spelling, e.g. a URL without its trailing slash), else the result in
+ * its position if that one echoes no value. In the usual case (in order, exact) this is positional.
+ * Only an indicator left without a result is a protocol error.
  */
 export function matchImportResults(sent: readonly DefenderIndicator[], json: unknown): ImportOutcome[] {
   const value = (json as { value?: unknown } | null)?.value;
   if (!Array.isArray(value)) throw new DefenderProtocolError('import response has no value array');
   if (value.length !== sent.length) throw new DefenderProtocolError(`import returned ${value.length} results for ${sent.length} indicators`);
   const items = value as ImportResultItem[];
-  const same = (r: ImportResultItem, s: DefenderIndicator | undefined) =>
-    r.indicator == null || (s !== undefined && (r.indicator === s.indicatorValue || comparableKey(s.indicatorType, r.indicator) === comparableKey(s.indicatorType, s.indicatorValue)));
-  let ordered = items;
-  if (!items.every((r, i) => same(r, sent[i]))) {
-    const unused = new Set(items.keys());
-    const take = (s: DefenderIndicator, exact: boolean): ImportResultItem | undefined => {
-      for (const i of unused) {
-        const r = items[i] as ImportResultItem;
-        if (exact ? r.indicator === s.indicatorValue : same(r, s)) {
-          unused.delete(i);
-          return r;
-        }
-      }
-      return undefined;
-    };
-    const exact = sent.map((s) => take(s, true));
-    ordered = sent.map((s, i) => {
-      const r = exact[i] ?? take(s, false);
-      if (!r) throw new DefenderProtocolError(`import returned no result for ${s.indicatorType} ${s.indicatorValue}`);
-      return r;
-    });
-  }
+  const used = new Set<number>();
+  const byEcho = new Map<string, number[]>();
+  items.forEach((r, i) => {
+    if (r.indicator != null) byEcho.set(r.indicator, [...(byEcho.get(r.indicator) ?? []), i]);
+  });
+  const matched: (number | undefined)[] = sent.map((s) => {
+    const i = byEcho.get(s.indicatorValue)?.shift();
+    if (i !== undefined) used.add(i);
+    return i;
+  });
+  sent.forEach((s, i) => {
+    if (matched[i] !== undefined) return;
+    // Compared in the sent indicator's type: the result echoes no type.
+    const want = comparableKey(s.indicatorType, s.indicatorValue);
+    const j = items.findIndex((r, k) => !used.has(k) && r.indicator != null && comparableKey(s.indicatorType, r.indicator) === want);
+    if (j >= 0) {
+      used.add(j);
+      matched[i] = j;
+    } else if (!used.has(i) && items[i]?.indicator == null) {
+      used.add(i);
+      matched[i] = i;
+    }
+  });
+  const ordered = sent.map((s, i) => {
+    const j = matched[i];
+    if (j === undefined) throw new DefenderProtocolError(`import returned no result for ${s.indicatorType} ${s.indicatorValue}`);
+    return items[j] as ImportResultItem;
+  });
   return ordered.map((r): ImportOutcome => {
     if (r.isFailed === true) {
       const reason = r.failureReason ?? 'failed without a reason';
