@@ -284,7 +284,7 @@ export class Writer {
   async #reconcileLocked(): Promise<Drift> {
     const view = { partitionCount: this.#partitionCount, ownedPartitions: () => this.ownedPartitions(), states: () => this.#store.inDefender() };
     const listing = await listTenant(this.#client, this.#cfg.clientId);
-    this.#useListing(listing);
+    const requeued = this.#useListing(listing);
     const drift = findDrift(listing, { application: this.#cfg.application, clientId: this.#cfg.clientId }, view, this.#now());
     this.#m.drift.set({ kind: 'missing' }, drift.missing.length);
     this.#m.drift.set({ kind: 'orphaned' }, drift.orphaned.length);
@@ -317,7 +317,7 @@ export class Writer {
       this.#cap.delete(key);
       this.#pending.add(key);
     }
-    if (drift.missing.length > 0 || drift.adopted.length > 0) {
+    if (drift.missing.length > 0 || drift.adopted.length > 0 || requeued > 0) {
       const ok = await this.#apply([], []);
       if (!ok) throw new Error('re-importing missing indicators failed transiently; they stay pending');
       this.#m.repairs.inc({ kind: 'missing' }, drift.missing.length);
@@ -328,20 +328,27 @@ export class Writer {
   /**
    * A fresh listing of the tenant replaces the foreign index: keys it no longer holds back are
    * planned again, and keys of ours it now holds are planned (our indicator of them is deleted).
+   * Returns how many keys it made pending.
    */
-  #useListing(listing: TenantListing): void {
+  #useListing(listing: TenantListing): number {
     const index = listing.foreign;
     this.#foreign = index;
     this.#foreignStale = false;
+    let requeued = 0;
+    const requeue = (key: string): void => {
+      this.#pending.add(key);
+      requeued++;
+    };
     for (const key of this.#held) {
       if (index.holds(key)) continue;
       this.#held.delete(key);
-      this.#pending.add(key);
+      requeue(key);
     }
-    for (const [key, s] of this.#store.inDefender()) if (index.holds(key) || (s.applied && index.isForeignId(s.applied.id))) this.#pending.add(key);
+    for (const [key, s] of this.#store.inDefender()) if (index.holds(key) || (s.applied && index.isForeignId(s.applied.id))) requeue(key);
     this.#m.foreignIndicators.set(index.size);
     this.#m.foreignHeld.set(this.#held.size);
-    this.#log.info({ listed: listing.listed, foreign: index.size, held: this.#held.size }, 'tenant listed: other creators’ indicators indexed');
+    this.#log.info({ listed: listing.listed, foreign: index.size, held: this.#held.size, requeued }, 'tenant listed: other creators’ indicators indexed');
+    return requeued;
   }
 
   /** Serializes batches, rebalances and reconciliations: they all read and write the states. */
@@ -816,6 +823,7 @@ export class Writer {
     if (this.#client.breakerState === 'open') return;
     // A Retry-After is honoured in full: no call before it has passed.
     const delay = Math.max(this.#client.throttledForMs(), Math.min(60_000, this.#cfg.retryPauseMs * 2 ** Math.min(10, this.#failures - 1)));
+    if (delay >= 60_000) this.#log.info({ resumeInMs: Math.round(delay) }, 'consumption paused until Defender’s Retry-After has passed');
     this.#resumeTimer = setTimeout(() => this.#resumeNow('backoff'), delay);
     this.#resumeTimer.unref();
   }
