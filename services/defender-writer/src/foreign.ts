@@ -6,7 +6,7 @@
 import { parseIndicatorKey } from '@octi-defender/indicators';
 import type { DefenderClient } from './defender/client.ts';
 import type { DefenderIndicatorRecord } from './defender/model.ts';
-import { comparableKey } from './defender/values.ts';
+import { comparableCanonical, comparableKey } from './defender/values.ts';
 
 /** Another creator's indicator, as listed. */
 export interface ForeignIndicator {
@@ -20,9 +20,10 @@ export function createdByUs(r: DefenderIndicatorRecord, clientId: string): boole
   return typeof r.createdBy === 'string' && r.createdBy.toLowerCase() === clientId.toLowerCase();
 }
 
+/** Keys are canonical by construction (the listener's `indicatorKey`), so no parsing here: plans ask for every key. */
 function comparableOf(key: string): string {
   const k = parseIndicatorKey(key);
-  return k ? comparableKey(k.type, k.value) : key;
+  return k ? comparableCanonical(k.type, k.value) : key;
 }
 
 /**
@@ -51,11 +52,11 @@ export class ForeignIndex {
 
   /** Another creator's indicators on this key's value + type (empty: none known). */
   holders(key: string): readonly ForeignIndicator[] {
-    return this.#byKey.get(comparableOf(key)) ?? [];
+    return this.#byKey.size === 0 ? [] : (this.#byKey.get(comparableOf(key)) ?? []);
   }
 
   holds(key: string): boolean {
-    return this.#byKey.has(comparableOf(key));
+    return this.#byKey.size > 0 && this.#byKey.has(comparableOf(key));
   }
 
   isForeignId(id: string): boolean {

@@ -10,7 +10,11 @@ const TYPES: ReadonlySet<string> = new Set(DEFENDER_INDICATOR_TYPES);
 /** `<type>:<value>` with the value canonical (when it parses), lower-case, and a URL's trailing slashes removed. */
 export function comparableKey(type: string, value: string): string {
   const c = TYPES.has(type) ? canonicalizeValue(type as DefenderIndicatorType, value) : undefined;
-  let v = (c?.ok ? c.value : value.trim()).toLowerCase();
-  if (type === 'Url') v = v.replace(/\/+$/, '');
-  return `${type}:${v}`;
+  return comparableCanonical(type, c?.ok ? c.value : value.trim());
+}
+
+/** `comparableKey` of a value already canonical (an indicator key's value): no parsing on the hot path. */
+export function comparableCanonical(type: string, canonical: string): string {
+  const v = canonical.toLowerCase();
+  return `${type}:${type === 'Url' ? v.replace(/\/+$/, '') : v}`;
 }
