@@ -119,6 +119,8 @@ describe('per-item failures: an explicit classification', () => {
     assert.equal(classifyFailure('Invalid IP address'), 'invalid');
     assert.equal(classifyFailure('Recieved an empty indicator value.'), 'invalid');
     assert.equal(classifyFailure('BlockAndRemediate is not supported for this indicator type'), 'invalid');
+    assert.equal(classifyFailure("The 'Audit' action requires 'generateAlert' to be true."), 'invalid');
+    assert.equal(classifyFailure("'educateUrl' applies only to Url indicators with the Block or Warn action."), 'invalid');
     // Free text with none of those words: neither retried forever nor dead-lettered at once.
     assert.equal(classifyFailure('Something unexpected happened'), 'unknown');
     assert.equal(classifyFailure('Internal error, please retry'), 'unknown');

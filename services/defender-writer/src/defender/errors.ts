@@ -139,8 +139,8 @@ export function isOutage(e: unknown): boolean {
  *   the batch waits and is retried whole, unbounded (Defender is alive and asks for time);
  * - `cap`: the tenant's active-indicator limit ("limit"/"maximum" next to "indicators"): the batch
  *   waits, a reconciliation removes our orphans; unbounded (room frees as indicators expire);
- * - `invalid`: validation wording ("invalid", "malformed", "not supported", "not allowed", "empty",
- *   "required", "must"): permanent, dead-lettered at once with Defender's text;
+ * - `invalid`: validation wording ("invalid", "not valid", "malformed", "not supported", "not allowed",
+ *   "applies only", "empty", "require(d|s)", "must"): permanent, dead-lettered at once with Defender's text;
  * - `unknown`: anything else, server trouble included: the key is retried in later rounds without
  *   holding the partition, at most `WRITER_ITEM_MAX_ATTEMPTS` times, then dead-lettered with the text.
  * The checks run in this order ("Rate limit is exceeded" is throttling, not the cap).
@@ -151,7 +151,7 @@ export function classifyFailure(reason: string | null | undefined): FailureCateg
   const r = reason ?? '';
   if (/too many requests|throttl|rate limit|quota/i.test(r)) return 'throttled';
   if (/\b(limit|maximum)\b.{0,60}\bindicators?\b|\bindicators?\b.{0,60}\b(limit|maximum)\b/i.test(r)) return 'cap';
-  if (/invalid|malformed|not supported|unsupported|not allowed|empty|required|\bmust\b/i.test(r)) return 'invalid';
+  if (/invalid|not valid|malformed|not supported|unsupported|not allowed|applies only|empty|\brequire[ds]?\b|\bmust\b/i.test(r)) return 'invalid';
   return 'unknown';
 }
 
