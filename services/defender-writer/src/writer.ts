@@ -340,10 +340,13 @@ export class Writer {
       requeued++;
     };
     for (const key of this.#held) {
-      if (index.holds(key)) continue;
+      const owned = this.#parts.has(partitionForKey(key, this.#partitionCount));
+      if (owned && index.holds(key)) continue;
       this.#held.delete(key);
-      requeue(key);
+      // A key of a partition revoked since is its new owner's business.
+      if (owned) requeue(key);
     }
+    for (const key of this.#itemAttempts.keys()) if (!this.#parts.has(partitionForKey(key, this.#partitionCount))) this.#itemAttempts.delete(key);
     for (const [key, s] of this.#store.inDefender()) if (index.holds(key) || (s.applied && index.isForeignId(s.applied.id))) requeue(key);
     this.#m.foreignIndicators.set(index.size);
     this.#m.foreignHeld.set(this.#held.size);
