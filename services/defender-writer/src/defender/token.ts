@@ -2,9 +2,10 @@
 // per instance), with single-flight acquisition (msal does not de-duplicate parallel cold calls)
 // and a forced refresh for a 401. After a 5xx or 429 from the token endpoint msal refuses every
 // identical request for the Retry-After or 60 s (msal-common ThrottlingUtils keeps a throttling
-// entry in the instance's cache and answers from it without a network call); a failed attempt
-// clears that cache (`clearCache()`, which keeps the authority metadata), so that the next attempt
-// reaches Entra and a recovered endpoint is used within the caller's backoff, not a minute later.
+// entry in the instance's cache and answers from it without a network call); an attempt that got a
+// 5xx clears that cache (`clearCache()`, which keeps the authority metadata), so that the next
+// attempt reaches Entra and a recovered endpoint is used within the caller's backoff, not a minute
+// later. A 429's entry is kept: it is Entra's own Retry-After.
 import { ConfidentialClientApplication, type Configuration } from '@azure/msal-node';
 import { DefenderAuthError } from './errors.ts';
 
@@ -80,7 +81,9 @@ export class TokenProvider implements TokenSource {
       token = (await this.#cca.acquireTokenByClientCredential({ scopes: [this.#scope], skipCache }))?.accessToken;
     } catch (e) {
       const transient = isTransientTokenFailure(e);
-      if (transient) this.#cca.clearCache();
+      // After a 5xx msal would refuse every retry for 60 s; a 429's entry is Entra's own Retry-After: kept.
+      const status = (e as { status?: unknown } | null)?.status;
+      if (typeof status === 'number' && status >= 500) this.#cca.clearCache();
       throw new DefenderAuthError((e as { errorCode?: string }).errorCode, e, transient);
     }
     if (!token) throw new DefenderAuthError('empty_token');
