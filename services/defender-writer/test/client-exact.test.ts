@@ -11,7 +11,7 @@ import { DefenderClient, matchImportResults, type DefenderClientOptions } from '
 import { classifyFailure, DefenderAuthError, DefenderThrottledError, DefenderUnavailableError } from '../src/defender/errors.ts';
 import { DefenderMetrics } from '../src/defender/metrics.ts';
 import type { DefenderIndicator } from '../src/defender/model.ts';
-import type { Clock } from '../src/defender/quota.ts';
+import { DEFENDER_QUOTAS, QuotaLimiter, type Clock } from '../src/defender/quota.ts';
 import { TokenProvider, type TokenProviderOptions } from '../src/defender/token.ts';
 
 const TENANT = '11111111-2222-3333-4444-555555555555';
@@ -107,6 +107,20 @@ describe('Retry-After as Defender gives it (retrying sooner earns another 429)',
     assert.ok(clock.now() - before >= 90_000, `waited ${clock.now() - before} ms`);
     assert.equal(emu.requests('import').length, 2);
     await c.close();
+  });
+});
+
+describe('QuotaLimiter.blockFor', () => {
+  test('no call before the block ends; a shorter later block never shortens it', async () => {
+    const clock = manualClock();
+    const q = new QuotaLimiter(DEFENDER_QUOTAS, 1, clock);
+    q.blockFor('import', 10_000);
+    q.blockFor('import', 2_000);
+    assert.equal(q.blockedForMs('import'), 10_000);
+    assert.equal(q.blockedForMs('list'), 0, 'per endpoint');
+    await q.acquire('import');
+    assert.ok(clock.now() >= 10_000, `acquired at ${clock.now()}`);
+    assert.equal(q.blockedForMs('import'), 0);
   });
 });
 
