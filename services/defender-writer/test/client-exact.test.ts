@@ -212,4 +212,16 @@ describe('the breaker on a sustained outage, with the default settings', () => {
     assert.equal(emu.requests('import').length, sent, 'fails fast while open');
     await c.close();
   });
+
+  test('opened by the run of failures, it half-opens after its reset timeout and closes on a success', async () => {
+    const c = client({ breaker: { resetTimeout: 50 } });
+    const events: string[] = [];
+    c.on('open', () => events.push('open')).on('halfOpen', () => events.push('halfOpen')).on('close', () => events.push('close'));
+    emu.faults({ type: 'status', status: 503, endpoints: ['import'], calls: 5 });
+    await assert.rejects(c.import([ind(1)]), DefenderUnavailableError);
+    if (c.breakerState !== 'halfOpen') await new Promise<void>((resolve) => c.on('halfOpen', resolve));
+    assert.equal((await c.import([ind(1)]))[0]?.ok, true);
+    assert.deepEqual(events, ['open', 'halfOpen', 'close']);
+    await c.close();
+  });
 });
