@@ -187,6 +187,31 @@ describe('exactness against Defender', () => {
     }
   });
 
+  test('with the default breaker settings, a sustained outage after a busy run opens the breaker within a few failed attempts and pauses the writer', async () => {
+    const t = uniqueTopics();
+    await createCommandsTopic(t, 1);
+    // The breaker's defaults; the import quota raised so that the busy run fits in a few seconds.
+    const defaults = { DEFENDER_BREAKER_VOLUME_THRESHOLD: '5', DEFENDER_BREAKER_RESET_MS: '30000', DEFENDER_HTTP_MAX_RETRIES: '5', DEFENDER_QUOTA_IMPORT_PER_MINUTE: '1000' };
+    const w = await startWriter(writerEnv(emu, t, defaults));
+    try {
+      // A busy window: 30 successful imports, one batch each.
+      for (let i = 1; i <= 30; i++) {
+        await publish(t, [up('src-a', ip(i))]);
+        await waitFor(`indicator ${i}`, () => ours(emu).length === i);
+      }
+      await waitFor('committed', async () => (await groupLag(t)) === 0n);
+      emu.faults({ type: 'status', status: 503, endpoints: ['import'] });
+      await publish(t, [up('src-a', ip(31))]);
+      await waitFor('breaker open', async () => (await gauge(w.registry, 'defender_api_breaker_state')) === 2);
+      const failed = emu.requests('import').filter((r) => r.status === 503).length;
+      assert.ok(failed <= 6, `${failed} failed attempts before the breaker opened (the 50 % rule alone needed as many as the window's successes)`);
+      assert.equal(await gauge(w.registry, 'octi_writer_paused'), 1);
+      assert.equal(await groupLag(t), 1n, 'nothing committed during the outage');
+    } finally {
+      await w.stop();
+    }
+  });
+
   test('a token-endpoint 5xx is recovered within the call: no batch retried, no minute lost to msal’s throttling', async () => {
     const t = uniqueTopics();
     await createCommandsTopic(t, 1);
