@@ -336,7 +336,7 @@ export const writerEnv = {
   }),
   retryMaxMs: envVar({
     env: 'DEFENDER_RETRY_MAX_MS',
-    description: 'Longest retry delay, Retry-After included',
+    description: 'Longest retry delay within one call; a longer Retry-After is honoured in full by ending the call (the writer pauses until then, and the endpoint takes no call before it)',
     schema: ms(1),
     default: '120000',
     format: 'milliseconds',
@@ -439,6 +439,21 @@ export const writerEnv = {
     schema: parse.bool(),
     default: 'false',
     format: 'true or false',
+  }),
+  // Exactness against Defender's own behaviour (per-item failures, outages).
+  itemMaxAttempts: envVar({
+    env: 'WRITER_ITEM_MAX_ATTEMPTS',
+    description: 'Attempts of an indicator whose import fails per item for a reason Defender does not explain (no validation, throttling or cap wording) before it is dead-lettered with Defender’s text (defender_failed); the rest of the partition proceeds meanwhile',
+    schema: parse.int({ min: 1, max: 100 }),
+    default: '5',
+    format: '1 to 100',
+  }),
+  breakerConsecutiveFailures: envVar({
+    env: 'DEFENDER_BREAKER_CONSECUTIVE_FAILURES',
+    description: 'Failed attempts in a row (5xx, no answer, unreachable; 429 excluded) that open the circuit breaker whatever the window’s error percentage; 0 = only the percentage rule',
+    schema: parse.int({ min: 0, max: 1000 }),
+    default: '5',
+    format: 'a count, 0 = off',
   }),
 };
 

@@ -21,6 +21,8 @@ export * from './defender/token.ts';
 export * from './defender/client.ts';
 export * from './metrics.ts';
 export * from './reconciler.ts';
+export * from './foreign.ts';
+export * from './defender/values.ts';
 export * from './writer.ts';
 
 /** The client as configured: one token provider, the tenant quotas scaled by `share`. */
@@ -55,6 +57,7 @@ export function createDefenderClient(c: WriterConfig, deps: { logger: Logger; re
       volumeThreshold: c.breakerVolumeThreshold,
       rollingCountTimeout: c.breakerWindowMs,
       resetTimeout: c.breakerResetMs,
+      consecutiveFailures: c.breakerConsecutiveFailures,
     },
   });
 }

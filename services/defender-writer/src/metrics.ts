@@ -14,6 +14,9 @@ export interface WriterMetrics {
   readonly drift: Gauge<'kind'>;
   readonly reconciles: Counter<'outcome'>;
   readonly repairs: Counter<'kind'>;
+  readonly foreignIndicators: Gauge;
+  readonly foreignHeld: Gauge;
+  readonly foreignHolds: Counter;
 }
 
 export function createWriterMetrics(registry: Registry): WriterMetrics {
@@ -29,6 +32,9 @@ export function createWriterMetrics(registry: Registry): WriterMetrics {
     paused: new Gauge({ name: 'octi_writer_paused', help: '1 while consumption is paused after a transient Defender failure or an open breaker', registers }),
     drift: new Gauge({ name: 'octi_writer_reconcile_drift', help: 'Drift found by the last reconciliation, by kind (missing: state says present, Defender lacks it; orphaned: ours in Defender, no state claims it)', labelNames: ['kind'], registers }),
     reconciles: new Counter({ name: 'octi_writer_reconciles_total', help: 'Reconciliations, by outcome', labelNames: ['outcome'], registers }),
-    repairs: new Counter({ name: 'octi_writer_reconcile_repairs_total', help: 'Indicators repaired by the reconciler, by kind', labelNames: ['kind'], registers }),
+    repairs: new Counter({ name: 'octi_writer_reconcile_repairs_total', help: 'Indicators repaired by the reconciler, by kind (missing: re-imported; orphaned: deleted; adopted: an id that is another creator’s, no longer owned, never deleted)', labelNames: ['kind'], registers }),
+    foreignIndicators: new Gauge({ name: 'octi_writer_foreign_indicators', help: 'Values + types other creators hold in Defender, as last listed', registers }),
+    foreignHeld: new Gauge({ name: 'octi_writer_foreign_held_keys', help: 'Keys of this writer held back (not imported: foreign-indicator) because another creator holds their value + type', registers }),
+    foreignHolds: new Counter({ name: 'octi_writer_foreign_holds_total', help: 'Times a key was held back because another creator holds its value + type (counted when it starts being held)', registers }),
   };
 }

@@ -3,7 +3,7 @@
 // `applyOutcomes` turns their results into the next per-key state (what the changelog stores).
 import { foldCommand, type Claim } from './claims.ts';
 import type { CapIndex } from './cap.ts';
-import type { DefenderIndicator, ImportOutcome } from './defender/model.ts';
+import type { DefenderIndicator, ImportFailureCategory, ImportOutcome } from './defender/model.ts';
 import { desiredFor, type Desired } from './desired.ts';
 import type { ClaimCommand } from './facts.ts';
 import type { DropReason, Policy } from './policy.ts';
@@ -29,7 +29,17 @@ export interface KeyState {
   readonly staleIds?: readonly string[] | undefined;
 }
 
-export type PlanDropReason = DropReason | 'no-claims' | 'rejected';
+/**
+ * Besides the policy's reasons: `rejected` (Defender refused this version for good) and
+ * `foreign-indicator` (another creator holds this value + type in Defender: never imported over).
+ */
+export type PlanDropReason = DropReason | 'no-claims' | 'rejected' | 'foreign-indicator';
+
+/** What Defender holds for other creators (a `ForeignIndex`). */
+export interface ForeignView {
+  holds(key: string): boolean;
+  isForeignId(id: string): boolean;
+}
 
 export interface PlannedImport {
   readonly key: string;
@@ -56,8 +66,13 @@ export interface Plan {
   /** Superseded ids left over from earlier batches; replacements made now come from `replacementDeletes`. */
   readonly staleDeletes: readonly PlannedDelete[];
   readonly unchanged: readonly string[];
-  /** Keys whose Defender indicator has expired, so Defender already deleted it: no call needed. */
+  /**
+   * Keys whose applied indicator is no longer ours to delete: expired (Defender already deleted it)
+   * or created by someone else (never deleted). No call; the state forgets it.
+   */
   readonly gone: readonly string[];
+  /** Superseded ids that turned out to be another creator's: forgotten without a call. */
+  readonly released: readonly string[];
   readonly dropped: readonly { readonly key: string; readonly reason: PlanDropReason }[];
   /** The claims after folding the batch's commands, for the touched keys. */
   readonly claims: ReadonlyMap<string, readonly Claim[]>;
@@ -80,6 +95,8 @@ export interface PlanInput {
    * plans the moves once, instead of every batch planning the growing set of moved keys).
    */
   readonly touchedOnly?: boolean;
+  /** Other creators' indicators: their keys are held back, their ids never deleted nor kept as ours. */
+  readonly foreign?: ForeignView | undefined;
   /**
    * Examine at most this many keys besides the commands' own (bounds the memory and the event-loop
    * time of a plan after a restore or a catch-up); the rest stay pending or moved for the next plan.
@@ -95,6 +112,10 @@ export function chunk<T>(items: readonly T[], size = MAX_BATCH): T[][] {
 
 export function planBatch(input: PlanInput): Plan {
   const { lookup, policy, cap, now } = input;
+  const foreignId = (id: string): boolean => input.foreign?.isForeignId(id) ?? false;
+  // A key is held back when another creator holds its value + type, or when the id we stored for it is theirs.
+  const held = (key: string, state: KeyState | undefined): boolean =>
+    (input.foreign?.holds(key) ?? false) || (state?.applied !== undefined && foreignId(state.applied.id));
   const claims = new Map<string, readonly Claim[]>();
   for (const cmd of input.commands) {
     claims.set(cmd.key, foldCommand(claims.get(cmd.key) ?? lookup(cmd.key)?.claims ?? [], cmd));
@@ -103,7 +124,8 @@ export function planBatch(input: PlanInput): Plan {
   const desired = new Map<string, Desired>();
   const track = (key: string, d: Desired): void => {
     desired.set(key, d);
-    if (d.present && d.hash !== lookup(key)?.rejectedHash) cap.set(key, d.strength);
+    const state = lookup(key);
+    if (d.present && d.hash !== state?.rejectedHash && !held(key, state)) cap.set(key, d.strength);
     else cap.delete(key);
   };
   for (const [key, c] of claims) track(key, desiredFor(c, policy, now));
@@ -131,6 +153,7 @@ export function planBatch(input: PlanInput): Plan {
   const staleDeletes: PlannedDelete[] = [];
   const unchanged: string[] = [];
   const gone: string[] = [];
+  const released: string[] = [];
   const dropped: { key: string; reason: PlanDropReason }[] = [];
   for (const key of keys) {
     const state = lookup(key);
@@ -138,13 +161,18 @@ export function planBatch(input: PlanInput): Plan {
     if (!d) {
       // Moved by the cap only: its claims did not change, but time may have expired them.
       d = desiredFor(state?.claims ?? [], policy, now);
-      if (!d.present) cap.delete(key);
+      if (!d.present || held(key, state)) cap.delete(key);
     }
-    for (const id of state?.staleIds ?? []) staleDeletes.push({ key, id, reason: 'replaced' });
+    for (const id of state?.staleIds ?? []) {
+      if (foreignId(id)) released.push(id);
+      else staleDeletes.push({ key, id, reason: 'replaced' });
+    }
     const applied = state?.applied;
     const reason: PlanDropReason | undefined = !d.present
       ? d.reason
-      : d.hash === state?.rejectedHash
+      : held(key, state)
+        ? 'foreign-indicator'
+        : d.hash === state?.rejectedHash
         ? 'rejected'
         : cap.isAdmitted(key)
           ? undefined
@@ -152,7 +180,8 @@ export function planBatch(input: PlanInput): Plan {
     if (!d.present || reason !== undefined) {
       const why = reason ?? (d.present ? 'no-claims' : d.reason);
       if (why !== 'no-claims') dropped.push({ key, reason: why });
-      if (applied && applied.expiresAt > now) deletes.push({ key, id: applied.id, reason: why });
+      // Our own indicator of a held key is deleted too: the other creator's decision on the value stands.
+      if (applied && applied.expiresAt > now && !foreignId(applied.id)) deletes.push({ key, id: applied.id, reason: why });
       else if (applied) gone.push(key);
       else if (!state?.staleIds?.length) cap.confirm(key);
       continue;
@@ -172,18 +201,26 @@ export function planBatch(input: PlanInput): Plan {
     });
   }
   const size = input.chunkSize ?? MAX_BATCH;
-  return { keys: [...keys], deletes: chunk(deletes, size), imports: chunk(imports, size), staleDeletes, unchanged, gone, dropped, claims, remaining };
+  return { keys: [...keys], deletes: chunk(deletes, size), imports: chunk(imports, size), staleDeletes, unchanged, gone, released, dropped, claims, remaining };
+}
+
+/** The superseded id an accepted import really replaced: none when Defender updated it in place (same id back). */
+function replacedBy(p: PlannedImport, r: ImportOutcome | undefined): string | undefined {
+  return p.replaces !== undefined && r?.ok && r.id !== p.replaces ? p.replaces : undefined;
 }
 
 /**
- * The ids to delete after the imports: each superseded id whose replacement was accepted (a failed
- * replacement keeps the old indicator), plus the leftovers of earlier batches.
+ * The ids to delete after the imports: each superseded id whose replacement was accepted under
+ * another id (a failed replacement keeps the old indicator; an identity change Defender applied in
+ * place, e.g. only the RBAC groups, answers with the same id, which is the live indicator), plus the
+ * leftovers of earlier batches.
  */
 export function replacementDeletes(plan: Plan, imported: ReadonlyMap<string, ImportOutcome>, size = MAX_BATCH): PlannedDelete[][] {
   const out: PlannedDelete[] = [...plan.staleDeletes];
   for (const c of plan.imports) {
     for (const p of c) {
-      if (p.replaces !== undefined && imported.get(p.key)?.ok) out.push({ key: p.key, id: p.replaces, reason: 'replaced' });
+      const id = replacedBy(p, imported.get(p.key));
+      if (id !== undefined) out.push({ key: p.key, id, reason: 'replaced' });
     }
   }
   return chunk(out, size);
@@ -200,7 +237,7 @@ export interface Applied {
   /** The next state per examined key (the same object when nothing changed); undefined = forget the key (a changelog tombstone). */
   readonly states: ReadonlyMap<string, KeyState | undefined>;
   /** Permanent rejections, for the DLQ. */
-  readonly rejected: readonly { readonly key: string; readonly reason: string }[];
+  readonly rejected: readonly { readonly key: string; readonly reason: string; readonly category: ImportFailureCategory }[];
   /** Keys not yet in sync (transient failures, calls not made): pass them as `pending` next time. */
   readonly pending: readonly string[];
 }
@@ -212,33 +249,35 @@ export function applyOutcomes(plan: Plan, outcomes: Outcomes, lookup: (key: stri
   for (const c of plan.deletes) for (const p of c) deletes.set(p.key, p);
 
   const gone = new Set(plan.gone);
+  const deletedIds = plan.released.length === 0 ? outcomes.deletedIds : new Set([...outcomes.deletedIds, ...plan.released]);
   const states = new Map<string, KeyState | undefined>();
-  const rejected: { key: string; reason: string }[] = [];
+  const rejected: { key: string; reason: string; category: ImportFailureCategory }[] = [];
   const pending: string[] = [];
   for (const key of plan.keys) {
     const before = lookup(key);
     const claims = plan.claims.get(key) ?? before?.claims ?? [];
     let applied = before?.applied;
     let rejectedHash = before?.rejectedHash;
-    let staleIds = (before?.staleIds ?? []).filter((id) => !outcomes.deletedIds.has(id));
+    let staleIds = (before?.staleIds ?? []).filter((id) => !deletedIds.has(id));
     let synced = true;
     const imp = imports.get(key);
     const del = deletes.get(key);
     if (imp) {
       const r = outcomes.imported.get(key);
       if (r?.ok) {
-        if (imp.replaces !== undefined && !outcomes.deletedIds.has(imp.replaces)) staleIds = [...staleIds, imp.replaces];
+        const replaced = replacedBy(imp, r);
+        if (replaced !== undefined && !deletedIds.has(replaced)) staleIds = [...staleIds, replaced];
         applied = { id: r.id, identity: imp.identity, hash: imp.hash, expiresAt: imp.expiresAt };
         rejectedHash = undefined;
       } else if (r && r.permanent) {
-        rejected.push({ key, reason: r.reason });
+        rejected.push({ key, reason: r.reason, category: r.category });
         rejectedHash = imp.hash;
         cap.delete(key);
       } else {
         synced = false;
       }
     } else if (del) {
-      if (outcomes.deletedIds.has(del.id)) applied = undefined;
+      if (deletedIds.has(del.id)) applied = undefined;
       else synced = false;
     } else if (gone.has(key)) {
       applied = undefined;

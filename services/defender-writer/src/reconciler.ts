@@ -1,10 +1,14 @@
-// Drift between Defender and the state of this writer's partitions. Only indicators this writer's
-// application created (application AND createdBy = our client id) and whose key belongs to one of
-// its partitions are ever considered; anything else in the tenant is invisible here.
+// Drift between Defender and the state of this writer's partitions, from one listing of the whole
+// tenant (`listTenant`). Only indicators this writer's application created (application AND
+// createdBy = our client id) whose key belongs to one of its partitions are ever deleted; an id a
+// state holds that the listing shows created by someone else is `adopted`: the state stops owning
+// it, and nothing deletes it.
+import { indicatorKey } from '@octi-defender/indicators';
 import { partitionForKey } from '@octi-defender/kafka';
 import type { Logger } from '@octi-defender/platform';
-import { DRY_RUN_ID, odataEq, type DefenderClient } from './defender/client.ts';
+import { DRY_RUN_ID } from './defender/client.ts';
 import type { DefenderIndicatorRecord } from './defender/model.ts';
+import { createdByUs, type TenantListing } from './foreign.ts';
 import type { KeyState } from './plan.ts';
 
 export interface OwnedView {
@@ -18,8 +22,10 @@ export interface Drift {
   readonly missing: readonly string[];
   /** Our indicators on our partitions that no state claims. */
   readonly orphaned: readonly { readonly id: string; readonly key: string }[];
+  /** Keys whose state holds an id that another creator's indicator has (an import upserted over it). */
+  readonly adopted: readonly { readonly key: string; readonly id: string; readonly createdBy: string }[];
   readonly listed: number;
-  /** Listed with our application name but created by someone else: never touched. */
+  /** Values + types other creators hold: never touched, held back from our imports. */
   readonly foreign: number;
 }
 
@@ -27,42 +33,38 @@ export function keyOfRecord(r: DefenderIndicatorRecord): string {
   return `${r.indicatorType}:${r.indicatorValue}`;
 }
 
+/** Ours to delete when no state knows it: created by our client id under our application name. */
 export function isOurs(r: DefenderIndicatorRecord, application: string, clientId: string): boolean {
-  return r.application === application && typeof r.createdBy === 'string' && r.createdBy.toLowerCase() === clientId.toLowerCase();
+  return r.application === application && createdByUs(r, clientId);
 }
 
-export async function findDrift(client: DefenderClient, who: { application: string; clientId: string }, view: OwnedView, now: number): Promise<Drift> {
+export function findDrift(listing: TenantListing, who: { application: string; clientId: string }, view: OwnedView, now: number): Drift {
   const owned = view.ownedPartitions();
-  const listedIds = new Set<string>();
-  const ours: DefenderIndicatorRecord[] = [];
-  let listed = 0;
-  let foreign = 0;
-  for await (const page of client.listAll({ filter: odataEq('application', who.application) })) {
-    for (const r of page) {
-      listed++;
-      if (!isOurs(r, who.application, who.clientId)) {
-        foreign++;
-        continue;
-      }
-      listedIds.add(String(r.id));
-      ours.push(r);
-    }
-  }
+  const ourIds = new Set(listing.ours.map((r) => String(r.id)));
   const known = new Set<string>();
   const missing: string[] = [];
+  const adopted: { key: string; id: string; createdBy: string }[] = [];
   for (const [key, s] of view.states()) {
     if (s.applied) known.add(s.applied.id);
     for (const id of s.staleIds ?? []) known.add(id);
     const a = s.applied;
-    if (a && a.id !== DRY_RUN_ID && a.expiresAt > now && !listedIds.has(a.id)) missing.push(key);
+    if (!a || a.id === DRY_RUN_ID) continue;
+    const creator = ourIds.has(a.id) ? undefined : listing.creators.get(a.id);
+    if (creator !== undefined) adopted.push({ key, id: a.id, createdBy: creator });
+    else if (a.expiresAt > now && !ourIds.has(a.id)) missing.push(key);
   }
   const orphaned: { id: string; key: string }[] = [];
-  for (const r of ours) {
+  for (const r of listing.ours) {
+    if (!isOurs(r, who.application, who.clientId)) continue;
     const key = keyOfRecord(r);
+    // Our keys are canonical values: a value Defender spells otherwise may hash to another writer's
+    // partition, whose state (not ours) knows its id; such a record is never treated as an orphan here.
+    const canonical = indicatorKey(r.indicatorType, r.indicatorValue);
+    if (!canonical.ok || canonical.value.key !== key) continue;
     if (!owned.has(partitionForKey(key, view.partitionCount))) continue;
     if (!known.has(String(r.id))) orphaned.push({ id: String(r.id), key });
   }
-  return { missing, orphaned, listed, foreign };
+  return { missing, orphaned, adopted, listed: listing.listed, foreign: listing.foreign.size };
 }
 
 /** Runs `run` every `intervalMs` (0: never) and on demand; runs never overlap. */

@@ -21,8 +21,8 @@ import {
 import type { Logger } from '@octi-defender/platform';
 import { CapIndex } from './cap.ts';
 import { policyFromConfig, type WriterConfig } from './config.ts';
-import { failureCategory, type DefenderClient } from './defender/client.ts';
-import { DefenderClientClosedError } from './defender/errors.ts';
+import type { DefenderClient } from './defender/client.ts';
+import { blocksBatch, DefenderClientClosedError } from './defender/errors.ts';
 import type { TokenSource } from './defender/token.ts';
 import { desiredFor } from './desired.ts';
 import type { ClaimCommand } from './facts.ts';
@@ -31,6 +31,7 @@ import { applyOutcomes, chunk, planBatch, replacementDeletes, type KeyState, typ
 import { decodeState, encodeState, fitState, StateStore } from './state-store.ts';
 import type { Policy } from './policy.ts';
 import { findDrift, ReconcileSchedule, type Drift } from './reconciler.ts';
+import { listTenant, type ForeignIndex, type TenantListing } from './foreign.ts';
 import type { ImportOutcome } from './defender/model.ts';
 
 /** The raw record kept in a dead letter is cut to this many characters. */
@@ -135,6 +136,15 @@ export class Writer {
   #catchUpSince: number | undefined;
   #catchUpTimer: NodeJS.Timeout | undefined;
   readonly #reconciler: ReconcileSchedule;
+  /** Other creators' values + types, from the last listing of the tenant. */
+  #foreign: ForeignIndex | undefined;
+  /** Set on assignment: the tenant is listed again before the next Defender call. */
+  #foreignStale = true;
+  /** Keys held back (foreign-indicator), planned again when a listing no longer shows the other's indicator. */
+  readonly #held = new Set<string>();
+  /** Attempts of keys whose import failed per item for an unknown reason (by the hash that failed). */
+  readonly #itemAttempts = new Map<string, { hash: string; n: number }>();
+  #itemRetryTimer: NodeJS.Timeout | undefined;
   readonly #onBreakerOpen = (): void => this.#pauseAll();
   readonly #onBreakerRecover = (): void => this.#resumeNow('breaker');
 
@@ -231,6 +241,7 @@ export class Writer {
     clearTimeout(this.#tokenTimer);
     clearTimeout(this.#resumeTimer);
     clearTimeout(this.#catchUpTimer);
+    clearTimeout(this.#itemRetryTimer);
     await this.#reconciler.stop();
     this.#client.off('open', this.#onBreakerOpen);
     this.#client.off('halfOpen', this.#onBreakerRecover);
@@ -272,10 +283,25 @@ export class Writer {
 
   async #reconcileLocked(): Promise<Drift> {
     const view = { partitionCount: this.#partitionCount, ownedPartitions: () => this.ownedPartitions(), states: () => this.#store.inDefender() };
-    const drift = await findDrift(this.#client, { application: this.#cfg.application, clientId: this.#cfg.clientId }, view, this.#now());
+    const listing = await listTenant(this.#client, this.#cfg.clientId);
+    const requeued = this.#useListing(listing);
+    const drift = findDrift(listing, { application: this.#cfg.application, clientId: this.#cfg.clientId }, view, this.#now());
     this.#m.drift.set({ kind: 'missing' }, drift.missing.length);
     this.#m.drift.set({ kind: 'orphaned' }, drift.orphaned.length);
-    this.#log.info({ listed: drift.listed, foreign: drift.foreign, missing: drift.missing.length, orphaned: drift.orphaned.length, dryRun: this.#cfg.dryRun }, 'reconciliation');
+    this.#m.drift.set({ kind: 'adopted' }, drift.adopted.length);
+    this.#log.info({ listed: drift.listed, foreign: drift.foreign, missing: drift.missing.length, orphaned: drift.orphaned.length, adopted: drift.adopted.length, dryRun: this.#cfg.dryRun }, 'reconciliation');
+    for (const a of drift.adopted) {
+      const s = this.#store.get(a.key);
+      if (!s) continue;
+      // An import upserted over another creator's indicator: it is theirs; stop owning it, never delete it.
+      this.#log.warn({ key: a.key, id: a.id, createdBy: a.createdBy }, 'an indicator this writer held is another creator’s: no longer owned, left untouched');
+      const { applied: _theirs, ...rest } = s;
+      this.#store.put(a.key, rest);
+      this.#unsaved.add(a.key);
+      this.#cap.delete(a.key);
+      this.#pending.add(a.key);
+    }
+    if (drift.adopted.length > 0) this.#m.repairs.inc({ kind: 'adopted' }, drift.adopted.length);
     for (const ids of chunk(drift.orphaned.map((o) => o.id))) {
       const { rejected } = await this.#client.batchDelete(ids);
       for (const r of rejected) this.#log.warn({ id: r.id, reason: r.reason }, 'Defender refused to delete an orphaned indicator; it is reported again by the next reconciliation');
@@ -291,12 +317,41 @@ export class Writer {
       this.#cap.delete(key);
       this.#pending.add(key);
     }
-    if (drift.missing.length > 0) {
+    if (drift.missing.length > 0 || drift.adopted.length > 0 || requeued > 0) {
       const ok = await this.#apply([], []);
       if (!ok) throw new Error('re-importing missing indicators failed transiently; they stay pending');
       this.#m.repairs.inc({ kind: 'missing' }, drift.missing.length);
     }
     return drift;
+  }
+
+  /**
+   * A fresh listing of the tenant replaces the foreign index: keys it no longer holds back are
+   * planned again, and keys of ours it now holds are planned (our indicator of them is deleted).
+   * Returns how many keys it made pending.
+   */
+  #useListing(listing: TenantListing): number {
+    const index = listing.foreign;
+    this.#foreign = index;
+    this.#foreignStale = false;
+    let requeued = 0;
+    const requeue = (key: string): void => {
+      this.#pending.add(key);
+      requeued++;
+    };
+    for (const key of this.#held) {
+      const owned = this.#parts.has(partitionForKey(key, this.#partitionCount));
+      if (owned && index.holds(key)) continue;
+      this.#held.delete(key);
+      // A key of a partition revoked since is its new owner's business.
+      if (owned) requeue(key);
+    }
+    for (const key of this.#itemAttempts.keys()) if (!this.#parts.has(partitionForKey(key, this.#partitionCount))) this.#itemAttempts.delete(key);
+    for (const [key, s] of this.#store.inDefender()) if (index.holds(key) || (s.applied && index.isForeignId(s.applied.id))) requeue(key);
+    this.#m.foreignIndicators.set(index.size);
+    this.#m.foreignHeld.set(this.#held.size);
+    this.#log.info({ listed: listing.listed, foreign: index.size, held: this.#held.size, requeued }, 'tenant listed: other creators’ indicators indexed');
+    return requeued;
   }
 
   /** Serializes batches, rebalances and reconciliations: they all read and write the states. */
@@ -430,6 +485,7 @@ export class Writer {
       this.#log.debug({ err }, 'end offsets not read; catch-up starts with the first batch behind');
     }
     this.#joined = true;
+    this.#foreignStale = true;
     this.#updateShare();
     this.#updateOwned();
     // Settle the cap with the new capacity and retry pending keys, even if no command arrives.
@@ -575,9 +631,19 @@ export class Writer {
   async #apply(commands: readonly ClaimCommand[], deadLetters: readonly OutgoingRecord[], offsets: readonly TopicPartitionOffset[] = [], defer = false): Promise<boolean> {
     const lookup = (key: string): KeyState | undefined => this.#store.get(key);
     const now = this.#now();
+    // Nothing is sent before the tenant was listed since the assignment: other creators' keys must be known.
+    if (!defer && this.#foreignStale) {
+      try {
+        this.#useListing(await listTenant(this.#client, this.#cfg.clientId));
+      } catch (err) {
+        if (!(err instanceof DefenderClientClosedError)) this.#log.warn({ err }, 'listing the tenant failed; nothing sent, retrying after a pause');
+        return false;
+      }
+    }
     const pending = defer ? [] : [...this.#pending].filter((k) => this.#parts.has(partitionForKey(k, this.#partitionCount)));
     // One local transaction for the cap's many small writes.
-    const plan = this.#store.transaction(() => planBatch({ commands, lookup, policy: this.#policy, cap: this.#cap, now, pending, touchedOnly: defer, maxKeys: MAX_PLAN_KEYS }));
+    const plan = this.#store.transaction(() => planBatch({ commands, lookup, policy: this.#policy, cap: this.#cap, now, pending, touchedOnly: defer, maxKeys: MAX_PLAN_KEYS, foreign: this.#foreign }));
+    if (!defer) this.#noteHeld(plan);
     let sent: Sent = NOTHING_SENT;
     if (!defer) {
       const out = await this.#send(plan);
@@ -613,7 +679,7 @@ export class Writer {
       records.push({ topic: this.#cfg.stateTopic, key, value });
     }
     for (const r of result.rejected) {
-      records.push(this.#deadLetter({ key: r.key, reason: 'defender_rejected', detail: r.reason, at }));
+      records.push(this.#deadLetter({ key: r.key, reason: r.category === 'unknown' ? 'defender_failed' : 'defender_rejected', detail: r.reason, at }));
     }
     for (const r of refusedDeletes) {
       records.push(this.#deadLetter({ key: r.key, reason: 'defender_delete_rejected', detail: `id ${r.id}: ${r.reason}`, at }));
@@ -647,10 +713,57 @@ export class Writer {
       for (const k of examined) this.#pending.delete(k);
       for (const k of result.pending) this.#pending.add(k);
       if (plan.remaining > 0) void this.#exclusive(() => this.#maintain());
+      if ([...imported.values()].some((o) => !o.ok && !o.permanent)) this.#retryItemsLater();
     }
     this.#failures = 0;
     this.#updateOwned();
     return true;
+  }
+
+  /** Keys the plan held back for another creator: counted and logged when they start being held. */
+  #noteHeld(plan: Plan): void {
+    for (const d of plan.dropped) {
+      if (d.reason !== 'foreign-indicator' || this.#held.has(d.key)) continue;
+      this.#held.add(d.key);
+      this.#m.foreignHolds.inc();
+      const holders = this.#foreign?.holders(d.key) ?? [];
+      this.#log.info({ key: d.key, holders }, 'held back: another creator holds this value + type in Defender (foreign-indicator); re-checked at the next listing');
+    }
+    this.#m.foreignHeld.set(this.#held.size);
+  }
+
+  /** Pending keys whose items failed for an unknown reason are tried again after a pause (bounded by WRITER_ITEM_MAX_ATTEMPTS). */
+  #retryItemsLater(): void {
+    if (this.#itemRetryTimer !== undefined || this.#closed) return;
+    this.#itemRetryTimer = setTimeout(() => {
+      this.#itemRetryTimer = undefined;
+      void this.#exclusive(() => this.#maintain());
+    }, this.#cfg.retryPauseMs).unref();
+  }
+
+  /**
+   * An import's per-item outcome, checked: the id of another creator's indicator never becomes ours
+   * (the key is held back from now on); an unknown failure counts an attempt and, at the bound,
+   * becomes permanent (dead-lettered with Defender's text).
+   */
+  #checkOutcome(key: string, hash: string, o: ImportOutcome): ImportOutcome {
+    if (o.ok) {
+      this.#itemAttempts.delete(key);
+      if (!this.#foreign?.isForeignId(o.id)) return o;
+      this.#foreign.hold(key, { id: o.id, action: 'unknown', createdBy: 'another creator' });
+      this.#log.warn({ key, id: o.id }, 'Defender answered an import with another creator’s indicator id: not taken as ours, the key is held back');
+      return { ok: false, permanent: false, category: 'foreign', reason: `Defender answered with id ${o.id}, another creator’s indicator` };
+    }
+    if (o.category !== 'unknown' || o.permanent) return o;
+    const prev = this.#itemAttempts.get(key);
+    const n = prev?.hash === hash ? prev.n + 1 : 1;
+    if (n < this.#cfg.itemMaxAttempts) {
+      this.#itemAttempts.set(key, { hash, n });
+      this.#log.warn({ key, attempt: n, reason: o.reason }, 'Defender refused an item for an unknown reason; retried later');
+      return o;
+    }
+    this.#itemAttempts.delete(key);
+    return { ...o, permanent: true, reason: `${o.reason} (after ${n} attempts)` };
   }
 
   /** The plan's Defender calls; undefined when they failed transiently (nothing to commit). */
@@ -658,8 +771,11 @@ export class Writer {
     const sent = { imported: new Map<string, ImportOutcome>(), deletedIds: new Set<string>(), refusedDeletes: [] as RefusedDelete[] };
     // An id Defender refuses to delete on its own is refused every time: it counts as gone (else it
     // would be planned again in every batch) and its key is dead-lettered with Defender's reason.
+    // Another creator's id is never sent (the plan does not plan it; this is the last guard).
     const remove = async (c: readonly PlannedDelete[]): Promise<void> => {
-      const { rejected } = await this.#client.batchDelete(c.map((d) => d.id));
+      const ids = c.filter((d) => !this.#foreign?.isForeignId(d.id)).map((d) => d.id);
+      if (ids.length < c.length) this.#log.warn({ skipped: c.length - ids.length }, 'another creator’s ids left out of a BatchDelete');
+      const { rejected } = await this.#client.batchDelete(ids);
       for (const d of c) sent.deletedIds.add(d.id);
       for (const r of rejected) sent.refusedDeletes.push({ key: c.find((x) => x.id === r.id)?.key ?? '', id: r.id, reason: r.reason });
     };
@@ -669,7 +785,7 @@ export class Writer {
         const out = await this.#client.import(c.map((p) => p.indicator));
         c.forEach((p, i) => {
           const o = out[i];
-          if (o) sent.imported.set(p.key, o);
+          if (o) sent.imported.set(p.key, this.#checkOutcome(p.key, p.hash, o));
         });
       }
       for (const c of replacementDeletes(plan, sent.imported)) await remove(c);
@@ -677,11 +793,12 @@ export class Writer {
       if (!(err instanceof DefenderClientClosedError)) this.#log.warn({ err, breaker: this.#client.breakerState }, 'Defender call failed; batch not committed, consumption paused');
       return undefined;
     }
-    const transient = [...sent.imported.values()].filter((o) => !o.ok && !o.permanent);
+    // Throttling and the tenant cap hold the whole batch back; other transient items only their key (pending).
+    const transient = [...sent.imported.values()].filter((o) => !o.ok && !o.permanent && o.category !== 'foreign' && blocksBatch(o.category));
     if (transient.length > 0) {
       // Defender's tenant cap reached: ours may hold orphans (applied by an attempt whose commit was
       // lost) or another tool filled it. A reconciliation removes our orphans; at most once a minute.
-      if (transient.some((o) => !o.ok && failureCategory(o.reason) === 'cap') && this.#now() - this.#lastCapReconcile > 60_000) {
+      if (transient.some((o) => !o.ok && o.category === 'cap') && this.#now() - this.#lastCapReconcile > 60_000) {
         this.#lastCapReconcile = this.#now();
         this.#reconciler.runNow().catch((err: unknown) => this.#log.warn({ err }, 'reconciliation after the tenant cap was reached failed'));
       }
@@ -707,7 +824,9 @@ export class Writer {
     this.#failures++;
     clearTimeout(this.#resumeTimer);
     if (this.#client.breakerState === 'open') return;
-    const delay = Math.min(60_000, this.#cfg.retryPauseMs * 2 ** Math.min(10, this.#failures - 1));
+    // A Retry-After is honoured in full: no call before it has passed.
+    const delay = Math.max(this.#client.throttledForMs(), Math.min(60_000, this.#cfg.retryPauseMs * 2 ** Math.min(10, this.#failures - 1)));
+    if (delay >= 60_000) this.#log.info({ resumeInMs: Math.round(delay) }, 'consumption paused until Defender’s Retry-After has passed');
     this.#resumeTimer = setTimeout(() => this.#resumeNow('backoff'), delay);
     this.#resumeTimer.unref();
   }

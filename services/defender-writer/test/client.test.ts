@@ -202,7 +202,7 @@ describe('whole-call refusals are bisected', () => {
     // Defender refuses every import whose body carries this item, as it does a malformed one.
     emu.faults({ type: 'status', status: 400, code: 'InvalidRequestBody', message: "Indicator '93.184.216.6' could not be read.", endpoints: ['import'], bodyIncludes: '"93.184.216.6"' });
     const out = await c.import(batch);
-    assert.deepEqual(out[5], { ok: false, permanent: true, reason: "400 InvalidRequestBody: Indicator '93.184.216.6' could not be read." });
+    assert.deepEqual(out[5], { ok: false, permanent: true, category: 'invalid', reason: "400 InvalidRequestBody: Indicator '93.184.216.6' could not be read." });
     assert.ok(out.every((o, i) => i === 5 || o.ok), JSON.stringify(out));
     assert.deepEqual(emu.indicators().map((x) => x.indicatorValue).sort(), batch.filter((_, i) => i !== 5).map((x) => x.indicatorValue).sort());
     // 8 → 4 + 4 → 2 + 2 → 1 + 1: one call for the batch, two per level.
@@ -219,10 +219,10 @@ describe('whole-call refusals are bisected', () => {
     emu.faults({ type: 'status', status: 400, message: 'bad', endpoints: ['import'], bodyIncludes: '"93.184.216.4"' });
     const out = await c.import(batch);
     assert.deepEqual(out, [
-      { ok: false, permanent: true, reason: '413 RequestEntityTooLarge: too large' },
+      { ok: false, permanent: true, category: 'invalid', reason: '413 RequestEntityTooLarge: too large' },
       out[1],
       out[2],
-      { ok: false, permanent: true, reason: '400 BadRequest: bad' },
+      { ok: false, permanent: true, category: 'invalid', reason: '400 BadRequest: bad' },
     ]);
     assert.ok(out[1]?.ok && out[2]?.ok);
     assert.equal(emu.indicators().length, 2);

@@ -4,7 +4,9 @@ import { CapIndex } from '../src/cap.ts';
 import { foldCommands } from '../src/claims.ts';
 import { desiredFor, identityOf, indicatorHash } from '../src/desired.ts';
 import { applyOutcomes, chunk, planBatch, replacementDeletes, type KeyState, type Plan } from '../src/plan.ts';
-import type { ImportOutcome } from '../src/defender/model.ts';
+import type { ImportFailureCategory, ImportOutcome } from '../src/defender/model.ts';
+import { ForeignIndex } from '../src/foreign.ts';
+import type { ForeignView } from '../src/plan.ts';
 import type { ClaimCommand } from '../src/facts.ts';
 import { DAY_MS } from '../src/policy.ts';
 import { NOW, facts, policy, retract, upsert } from './helpers.ts';
@@ -17,12 +19,14 @@ function harness(capacity = 100, p = policy()) {
   const cap = new CapIndex(capacity);
   let nextId = 1;
   const lookup = (k: string) => store.get(k);
-  const run = (commands: ClaimCommand[], now = NOW, fail: Record<string, { reason: string; permanent: boolean }> = {}) => {
-    const plan = planBatch({ commands, lookup, policy: p, cap, now });
+  const run = (commands: ClaimCommand[], now = NOW, fail: Record<string, { reason: string; permanent: boolean; category: ImportFailureCategory }> = {}, opts: { foreign?: ForeignView; sameId?: boolean } = {}) => {
+    const plan = planBatch({ commands, lookup, policy: p, cap, now, foreign: opts.foreign });
     const imported = new Map<string, ImportOutcome>(
       plan.imports.flat().map((i): [string, ImportOutcome] => {
         const f = fail[i.key];
-        return [i.key, f ? { ok: false, ...f } : { ok: true, id: String(nextId++) }];
+        // sameId: Defender updated the indicator in place (its upsert key did not change).
+        const id = opts.sameId && i.replaces !== undefined ? i.replaces : String(nextId++);
+        return [i.key, f ? { ok: false, ...f } : { ok: true, id }];
       }),
     );
     const deletedIds = new Set([...plan.deletes.flat(), ...replacementDeletes(plan, imported).flat()].map((d) => d.id));
@@ -116,7 +120,7 @@ describe('planBatch', () => {
     const h = harness();
     h.run([upsert('a', facts({ score: 80 }))]);
     const plan = planBatch({ commands: [upsert('a', facts({ score: 40 }), NOW - 500)], lookup: (k) => h.store.get(k), policy: policy(), cap: h.cap, now: NOW });
-    const failed = new Map([[IP, { ok: false as const, reason: 'busy', permanent: false }]]);
+    const failed = new Map([[IP, { ok: false as const, reason: 'busy', permanent: false, category: 'unknown' as const }]]);
     assert.deepEqual(replacementDeletes(plan, failed), []);
     const ok = new Map([[IP, { ok: true as const, id: '9' }]]);
     assert.deepEqual(replacementDeletes(plan, ok).flat().map((d) => d.id), ['1']);
@@ -189,8 +193,8 @@ describe('planBatch', () => {
   });
   test('a permanent rejection is reported once and not retried until the facts change', () => {
     const h = harness();
-    const first = h.run([upsert('a', facts())], NOW, { [IP]: { reason: 'Invalid IP', permanent: true } });
-    assert.deepEqual(first.applied.rejected, [{ key: IP, reason: 'Invalid IP' }]);
+    const first = h.run([upsert('a', facts())], NOW, { [IP]: { reason: 'Invalid IP', permanent: true, category: 'invalid' } });
+    assert.deepEqual(first.applied.rejected, [{ key: IP, reason: 'Invalid IP', category: 'invalid' }]);
     const again = h.run([upsert('a', facts())]);
     assert.deepEqual(again.plan.dropped, [{ key: IP, reason: 'rejected' }]);
     assert.equal(again.plan.imports.length, 0);
@@ -199,7 +203,7 @@ describe('planBatch', () => {
   });
   test('a transient failure leaves the key pending and unapplied', () => {
     const h = harness();
-    const r = h.run([upsert('a', facts())], NOW, { [IP]: { reason: 'busy', permanent: false } });
+    const r = h.run([upsert('a', facts())], NOW, { [IP]: { reason: 'busy', permanent: false, category: 'unknown' } });
     assert.deepEqual(r.applied.pending, [IP]);
     assert.equal(h.store.get(IP)?.applied, undefined);
     const plan = planBatch({ commands: [], lookup: (k) => h.store.get(k), policy: policy(), cap: h.cap, now: NOW, pending: r.applied.pending });
@@ -252,5 +256,88 @@ describe('planBatch', () => {
     assert.equal(round.remaining, 4);
     assert.equal(round.imports.length, 0, 'nothing is imported while evictions are left');
     assert.equal(round.deletes.flat().length, 2);
+  });
+});
+
+describe('identity changes Defender applies in place', () => {
+  test('only the RBAC groups change: Defender answers with the same id, which is neither deleted nor kept as stale', () => {
+    const h = harness(100, policy({ rbacGroupNames: ['A'] }));
+    h.run([upsert('a', facts())]);
+    const before = h.store.get(IP)?.applied;
+    assert.ok(before);
+    // The operator changes the groups: a new identity, the same Defender upsert key (value + type + action).
+    const plan = planBatch({ commands: [], lookup: (k) => h.store.get(k), policy: policy({ rbacGroupNames: ['B'] }), cap: h.cap, now: NOW, pending: [IP] });
+    const imp = plan.imports.flat()[0];
+    assert.equal(imp?.replaces, before.id);
+    const sameId = new Map<string, ImportOutcome>([[IP, { ok: true, id: before.id }]]);
+    assert.deepEqual(replacementDeletes(plan, sameId).flat(), [], 'the id the import just returned is not deleted');
+    const applied = applyOutcomes(plan, { imported: sameId, deletedIds: new Set() }, (k) => h.store.get(k), h.cap);
+    assert.equal(applied.states.get(IP)?.applied?.id, before.id);
+    assert.equal(applied.states.get(IP)?.staleIds, undefined);
+    assert.deepEqual(applied.pending, []);
+  });
+});
+
+describe('another creator’s indicators', () => {
+  const theirs = (value: string, id = '900', action = 'Block') =>
+    ForeignIndex.fromRecords([{ id, indicatorValue: value, indicatorType: 'IpAddress', action, createdBy: 'analyst-app' }], 'our-client');
+  test('a key another creator holds is held back (foreign-indicator): no import, no cap room', () => {
+    const h = harness(1);
+    const foreign = theirs('203.0.113.7');
+    const { plan } = h.run([upsert('a', facts()), upsert('b', facts({ value: '198.51.100.1' }))], NOW, {}, { foreign });
+    assert.deepEqual(plan.dropped, [{ key: IP, reason: 'foreign-indicator' }]);
+    assert.deepEqual(plan.imports.flat().map((i) => i.key), ['IpAddress:198.51.100.1'], 'the cap room went to the other key');
+    assert.equal(h.store.get(IP)?.applied, undefined);
+    assert.ok(h.store.get(IP)?.claims.length, 'the claims are kept for when the other indicator goes');
+  });
+  test('matching is by comparable value (case, a URL’s trailing slash), whatever the action', () => {
+    const index = ForeignIndex.fromRecords(
+      [
+        { id: '1', indicatorValue: 'https://Example.com/path/', indicatorType: 'Url', action: 'Allowed', createdBy: 'x' },
+        { id: '2', indicatorValue: 'ABCDEF0123456789ABCDEF0123456789', indicatorType: 'FileMd5', action: 'Block', createdBy: 'x' },
+        { id: '3', indicatorValue: '198.51.100.9', indicatorType: 'IpAddress', action: 'Block', createdBy: 'OUR-CLIENT' },
+      ],
+      'our-client',
+    );
+    assert.equal(index.holds('Url:https://example.com/path'), true);
+    assert.equal(index.holds('FileMd5:abcdef0123456789abcdef0123456789'), true);
+    assert.equal(index.holds('IpAddress:198.51.100.9'), false, 'ours (client ids compare case-insensitively)');
+    assert.equal(index.isForeignId('3'), false);
+    assert.equal(index.isForeignId('1'), true);
+  });
+  test('our own indicator of a value another creator then holds is deleted (their decision stands); theirs never', () => {
+    const h = harness();
+    h.run([upsert('a', facts())]);
+    const ours = h.store.get(IP)?.applied?.id;
+    assert.ok(ours);
+    const foreign = theirs('203.0.113.7', '900', 'Allowed');
+    const plan = planBatch({ commands: [], lookup: (k) => h.store.get(k), policy: policy(), cap: h.cap, now: NOW, pending: [IP], foreign });
+    assert.deepEqual(plan.deletes.flat().map((d) => [d.id, d.reason]), [[ours, 'foreign-indicator']]);
+    assert.equal(plan.imports.length, 0);
+  });
+  test('an id a state holds that turns out to be another creator’s is forgotten, never deleted; a stale one too', () => {
+    const h = harness();
+    h.store.set(IP, { claims: foldCommands([], [upsert('a', facts())]), applied: { id: '900', identity: 'Block', hash: 'h', expiresAt: NOW + DAY_MS }, staleIds: ['901'] });
+    const foreign = ForeignIndex.fromRecords(
+      [
+        { id: '900', indicatorValue: '192.0.2.1', indicatorType: 'IpAddress', action: 'Block', createdBy: 'x' },
+        { id: '901', indicatorValue: '192.0.2.2', indicatorType: 'IpAddress', action: 'Block', createdBy: 'x' },
+      ],
+      'our-client',
+    );
+    const plan = planBatch({ commands: [], lookup: (k) => h.store.get(k), policy: policy(), cap: h.cap, now: NOW, pending: [IP], foreign });
+    assert.deepEqual(plan.dropped, [{ key: IP, reason: 'foreign-indicator' }]);
+    assert.deepEqual([...plan.deletes.flat(), ...plan.staleDeletes], [], 'nothing of theirs is deleted');
+    assert.deepEqual(plan.released, ['901']);
+    const applied = applyOutcomes(plan, { imported: new Map(), deletedIds: new Set() }, (k) => h.store.get(k), h.cap);
+    const next = applied.states.get(IP);
+    assert.equal(next?.applied, undefined);
+    assert.equal(next?.staleIds, undefined);
+  });
+  test('once the other indicator is gone, the key is planned again', () => {
+    const h = harness();
+    h.run([upsert('a', facts())], NOW, {}, { foreign: theirs('203.0.113.7') });
+    const plan = planBatch({ commands: [], lookup: (k) => h.store.get(k), policy: policy(), cap: h.cap, now: NOW, pending: [IP], foreign: ForeignIndex.fromRecords([], 'our-client') });
+    assert.deepEqual(plan.imports.flat().map((i) => i.key), [IP]);
   });
 });

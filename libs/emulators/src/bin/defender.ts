@@ -1,6 +1,7 @@
 // Standalone Defender for Endpoint API + Entra token endpoint emulator for the demo and docker-compose.
 // Usage: npm run emulator:defender -- [--port 4001] [--host 127.0.0.1] [--tenant ID] [--client-id ID]
 //        [--client-secret S] [--time-scale 1] [--no-rate-limits] [--cap 15000] [--token-lifetime 3599]
+//        [--strip-url-trailing-slash]
 import { parseArgs } from 'node:util';
 import { startDefenderEmulator } from '../index.ts';
 
@@ -15,6 +16,7 @@ const { values } = parseArgs({
     'no-rate-limits': { type: 'boolean', default: false },
     cap: { type: 'string', default: '15000' },
     'token-lifetime': { type: 'string', default: '3599' },
+    'strip-url-trailing-slash': { type: 'boolean', default: false },
   },
 });
 
@@ -27,6 +29,7 @@ const mde = await startDefenderEmulator({
   rateLimits: !values['no-rate-limits'],
   cap: Number(values.cap),
   tokenLifetimeSec: Number(values['token-lifetime']),
+  stripUrlTrailingSlash: values['strip-url-trailing-slash'],
 });
 
 console.log(`Defender API emulator listening on ${mde.url}`);

@@ -54,6 +54,11 @@ export interface DefenderEmulatorOptions extends ListenOptions, ValidationOption
   maxRequestLog?: number;
   /** Seed of the fault-injection randomness. */
   seed?: number;
+  /**
+   * Store and echo Url values without their trailing slashes (`https://x.example/` → `https://x.example`),
+   * as a Defender that normalizes values might; undocumented, so off by default (values kept as sent).
+   */
+  stripUrlTrailingSlash?: boolean;
 }
 
 export interface Indicator {
@@ -84,8 +89,10 @@ export interface Indicator {
 
 export interface FaultSpec {
   /** status: answer `status` (default 503); latency: delay then answer normally; timeout: never answer;
-   *  drop: destroy the connection; unauthorized: 401 even for valid tokens (a "401 storm"). */
-  type: 'status' | 'latency' | 'timeout' | 'drop' | 'unauthorized';
+   *  drop: destroy the connection; unauthorized: 401 even for valid tokens (a "401 storm");
+   *  item: an import answers 200 with the matching items failed (`isFailed`, `failureReason` = `message`),
+   *  the others imported (items match when their JSON contains `bodyIncludes`; all when unset). */
+  type: 'status' | 'latency' | 'timeout' | 'drop' | 'unauthorized' | 'item';
   endpoints?: Endpoint[];
   status?: number;
   latencyMs?: number;
@@ -97,7 +104,7 @@ export interface FaultSpec {
   durationMs?: number;
   /** status faults: Defender's `error.code` (default from the status, as in common-errors.md, e.g. 400 BadRequest). */
   code?: string;
-  /** status faults: Defender's `error.message`. Default "Injected fault.". */
+  /** status faults: Defender's `error.message`; item faults: the `failureReason`. Default "Injected fault.". */
   message?: string;
   /** status faults: a Retry-After header, in seconds. */
   retryAfterSec?: number;
@@ -165,6 +172,11 @@ const dotNetTime = (ms: number): string => new Date(ms).toISOString().replace(/\
 const b64url = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url');
 const RESOURCES = ['https://api.securitycenter.microsoft.com', 'https://api.security.microsoft.com', 'https://securitycenter.onmicrosoft.com/windowsatpservice', 'https://api.securitycenter.windows.com', 'https://api-gcc.securitycenter.microsoft.us', 'https://api-gov.securitycenter.microsoft.us'];
 
+/** The value as stored and echoed (see `stripUrlTrailingSlash`). */
+function storedValue(type: string, value: string, stripUrlTrailingSlash: boolean): string {
+  return stripUrlTrailingSlash && type === 'Url' ? value.replace(/\/+$/, '') : value;
+}
+
 function indicatorKey(type: string, value: string, action: string): string {
   const normalized = type === 'Url' || type === 'IpAddress' ? value : value.toLowerCase();
   return `${type}|${normalized}|${action}`;
@@ -216,7 +228,8 @@ export async function startDefenderEmulator(options: DefenderEmulatorOptions): P
   };
 
   /** Submit-or-update keyed on value + type + action; `application` and the creator are set only on create. */
-  const upsert = (input: IndicatorInput, client: { clientId: string; displayName?: string }): Indicator => {
+  const upsert = (sent: IndicatorInput, client: { clientId: string; displayName?: string }): Indicator => {
+    const input = { ...sent, indicatorValue: storedValue(sent.indicatorType, sent.indicatorValue, options.stripUrlTrailingSlash === true) };
     const key = indicatorKey(input.indicatorType, input.indicatorValue, input.action);
     const existingId = byKey.get(key);
     const t = dotNetTime(now());
@@ -442,8 +455,15 @@ export async function startDefenderEmulator(options: DefenderEmulatorOptions): P
         if (!Array.isArray(list)) return { status: apiError(res, 400, 'InvalidRequestBody', "The request body must be {\"Indicators\": [...]} (parameter names are case-sensitive)."), body };
         if (list.length === 0) return { status: apiError(res, 400, 'InvalidRequestBody', 'The Indicators list is empty.'), body, items: 0 };
         if (list.length > 500) return { status: apiError(res, 400, 'MaximumBatchSizeExceeded', `Maximum batch size exceeded. Received: ${list.length}, allowed: 500.`), body, items: list.length };
+        const itemFaults = faultList.filter((f) => f.type === 'item' && (f.endpoints ?? API_ENDPOINTS).includes('import'));
         const value = list.map((item: unknown) => {
           const indicatorValue = isRecord(item) && typeof item.indicatorValue === 'string' ? item.indicatorValue : null;
+          const text = JSON.stringify(item);
+          const failing = itemFaults.find((f) => (f.calls === undefined || f.used < f.calls) && (f.bodyIncludes === undefined || text.includes(f.bodyIncludes)) && random.next() < (f.rate ?? 1));
+          if (failing) {
+            failing.used += 1;
+            return { id: null, indicator: indicatorValue, isFailed: true, failureReason: failing.message ?? 'Injected fault.' };
+          }
           try {
             const stored = upsert(validateIndicator(item, options), client);
             return { id: stored.id, indicator: stored.indicatorValue, isFailed: false, failureReason: null };
@@ -493,6 +513,7 @@ export async function startDefenderEmulator(options: DefenderEmulatorOptions): P
     const peek = endpoint !== 'token' && faultList.some((f) => f.bodyIncludes !== undefined && (f.endpoints ?? API_ENDPOINTS).includes(endpoint));
     const body = peek ? await bodyText(req) : undefined;
     for (const fault of pickFault(endpoint, body)) {
+      if (fault.type === 'item') continue; // applied per item by the import handler
       fault.used += 1;
       if (fault.type === 'latency') {
         await new Promise((r) => setTimeout(r, fault.latencyMs ?? 1000));
@@ -578,7 +599,7 @@ export async function startDefenderEmulator(options: DefenderEmulatorOptions): P
   };
 
   const addFault = (spec: FaultSpec): string => {
-    if (!['status', 'latency', 'timeout', 'drop', 'unauthorized'].includes(spec.type)) throw new HttpError(400, `unknown fault type ${String(spec.type)}`);
+    if (!['status', 'latency', 'timeout', 'drop', 'unauthorized', 'item'].includes(spec.type)) throw new HttpError(400, `unknown fault type ${String(spec.type)}`);
     const id = randomUUID();
     faultList.push({ ...spec, id, used: 0, until: spec.durationMs === undefined ? undefined : Date.now() + spec.durationMs });
     return id;

@@ -9,17 +9,20 @@ import {
   DefenderClientClosedError,
   DefenderHttpError,
   DefenderProtocolError,
+  DefenderThrottledError,
   DefenderUnavailableError,
+  classifyFailure,
   isBreakerNeutral,
   isContentRefusal,
+  isOutage,
   isRetryable,
-  isTransientFailure,
   parseRetryAfter,
 } from './errors.ts';
 import { BREAKER_STATE, type DefenderMetrics } from './metrics.ts';
 import type { BatchDeleteRejection, BatchDeleteResult, DefenderIndicator, DefenderIndicatorRecord, ImportOutcome } from './model.ts';
 import { abortable, DEFENDER_QUOTAS, QuotaLimiter, systemClock, type Clock, type Endpoint, type Quotas } from './quota.ts';
 import type { TokenSource } from './token.ts';
+import { comparableKey } from './values.ts';
 
 export const MAX_ITEMS_PER_CALL = 500;
 export const MAX_PAGE_SIZE = 10_000;
@@ -40,21 +43,16 @@ export function refusalReason(e: DefenderHttpError): string {
   return `${e.statusCode}${e.code ? ` ${e.code}` : ''}: ${e.defenderMessage ?? 'no message'}`;
 }
 
-/** A bounded label for a per-item failure reason (the text itself goes to logs and the DLQ). */
-export function failureCategory(reason: string): string {
-  if (/limit|exceed|quota|maximum/i.test(reason)) return 'cap';
-  if (/throttl|too many/i.test(reason)) return 'throttled';
-  if (/action/i.test(reason)) return 'action';
-  if (/invalid|malformed|format|empty/i.test(reason)) return 'invalid_value';
-  if (isTransientFailure(reason)) return 'transient';
-  return 'other';
-}
-
 export interface BreakerOptions {
   readonly errorThresholdPercentage?: number;
   readonly volumeThreshold?: number;
   readonly rollingCountTimeout?: number;
   readonly resetTimeout?: number;
+  /**
+   * Outage failures in a row (5xx, no answer, unreachable; not 429) that open the breaker whatever
+   * the window's percentage: after a busy minute the window's successes would hide a total outage.
+   */
+  readonly consecutiveFailures?: number;
 }
 
 export interface DefenderClientOptions {
@@ -114,6 +112,8 @@ export class DefenderClient {
   readonly #timeoutMs: number;
   /** Aborted by abort()/close(): every wait and HTTP exchange listens to it. */
   readonly #closer = new AbortController();
+  /** Outage failures since the last success (see BreakerOptions.consecutiveFailures). */
+  #outageRun = 0;
 
   constructor(opts: DefenderClientOptions) {
     this.#opts = opts;
@@ -149,6 +149,17 @@ export class DefenderClient {
       errorFilter: isBreakerNeutral,
       name: 'defender',
     });
+    const openAfter = b.consecutiveFailures ?? 5;
+    this.#breaker.on('success', () => {
+      this.#outageRun = 0;
+    });
+    this.#breaker.on('failure', (e: unknown) => {
+      this.#outageRun = isOutage(e) ? this.#outageRun + 1 : 0;
+      if (openAfter > 0 && this.#outageRun >= openAfter && this.#breaker.closed) {
+        this.#log.warn({ failures: this.#outageRun }, 'Defender failed this many calls in a row: opening the circuit breaker');
+        this.#breaker.open();
+      }
+    });
     this.#metrics.breakerState.set(BREAKER_STATE.closed);
     for (const state of ['open', 'halfOpen', 'close'] as const) {
       this.#breaker.on(state, () => {
@@ -179,6 +190,11 @@ export class DefenderClient {
 
   get share(): number {
     return this.#quota.share;
+  }
+
+  /** Milliseconds before every endpoint may be called again after a Retry-After (0: none pending). */
+  throttledForMs(): number {
+    return Math.max(this.#quota.blockedForMs('import'), this.#quota.blockedForMs('batchDelete'), this.#quota.blockedForMs('list'));
   }
 
   /** On rebalance: this writer's partitions / all partitions. */
@@ -230,7 +246,7 @@ export class DefenderClient {
     for (const o of outcomes) {
       const labels = o.ok
         ? { outcome: 'accepted', reason: 'none' }
-        : { outcome: o.permanent ? 'rejected' : 'transient', reason: failureCategory(o.reason) };
+        : { outcome: o.permanent ? 'rejected' : 'transient', reason: o.category };
       this.#metrics.items.inc({ endpoint: 'import', ...labels });
     }
     return outcomes;
@@ -279,7 +295,7 @@ export class DefenderClient {
       if (indicators.length === 1 && only) {
         const reason = refusalReason(e);
         this.#log.warn({ endpoint: 'import', status: e.statusCode, code: e.code, target: e.target, indicatorType: only.indicatorType, indicatorValue: only.indicatorValue }, 'Defender refused an indicator alone: permanent failure');
-        return [{ ok: false, permanent: true, reason }];
+        return [{ ok: false, permanent: true, reason, category: 'invalid' }];
       }
       const [a, b] = this.#split('import', e, indicators);
       return [...(await this.#importOrSplit(url, a)), ...(await this.#importOrSplit(url, b))];
@@ -298,7 +314,7 @@ export class DefenderClient {
         if (ids.length === 1 && only !== undefined) {
           const reason = refusalReason(e);
           this.#log.warn({ endpoint: 'batchDelete', status: e.statusCode, code: e.code, target: e.target, id: only }, 'Defender refused to delete an id alone');
-          this.#metrics.items.inc({ endpoint: 'batchDelete', outcome: 'rejected', reason: failureCategory(reason) });
+          this.#metrics.items.inc({ endpoint: 'batchDelete', outcome: 'rejected', reason: 'invalid' });
           rejected.push({ id: only, reason });
           return;
         }
@@ -387,12 +403,17 @@ export class DefenderClient {
   /**
    * Quota, breaker, retries; `read` runs inside the attempt so a malformed 200 is retried too. Once
    * the client is closed, every wait (quota, retry delay, HTTP) ends with DefenderClientClosedError.
+   * A Retry-After is honoured as given: the endpoint takes no call before it (the quota limiter
+   * holds every caller); one longer than `retryMaxMs` ends the call with DefenderThrottledError
+   * instead of holding the caller's batch, and so does any call made before it has passed.
    */
   async #call<T>(endpoint: Endpoint, method: Method, url: string, body: unknown, read: (json: unknown) => T): Promise<T> {
     const signal = this.#closer.signal;
     for (let attempt = 0; ; attempt++) {
       this.#throwIfClosed();
       if (this.#breaker.opened) throw new DefenderUnavailableError();
+      const blocked = this.#quota.blockedForMs(endpoint);
+      if (blocked > this.#retryMaxMs) throw new DefenderThrottledError(endpoint, blocked);
       const waited = await this.#quota.acquire(endpoint, signal);
       this.#metrics.quotaWait.observe({ endpoint }, waited / 1000);
       try {
@@ -401,12 +422,19 @@ export class DefenderClient {
         // Whatever the attempt ended with (an aborted request, a shut-down breaker), the client is closed.
         if (signal.aborted) throw this.#closedError();
         if ((e as { code?: unknown }).code === 'EOPENBREAKER') throw new DefenderUnavailableError(e);
-        if (!isRetryable(e) || attempt >= this.#maxRetries) throw e;
-        const backoff = this.#random() * Math.min(this.#retryMaxMs, this.#retryBaseMs * 2 ** attempt);
         const retryAfter = e instanceof DefenderHttpError ? e.retryAfterMs : undefined;
-        const delay = Math.min(this.#retryMaxMs, retryAfter ?? backoff);
-        this.#log.warn({ endpoint, attempt: attempt + 1, delayMs: Math.round(delay), err: e }, 'Defender call failed, retrying');
-        await abortable(this.#clock.sleep(delay, signal), signal);
+        if (retryAfter !== undefined) {
+          this.#quota.blockFor(endpoint, retryAfter);
+          if (retryAfter > this.#retryMaxMs) {
+            this.#log.warn({ endpoint, retryAfterMs: retryAfter, err: e }, 'Defender asked for a long pause (Retry-After): the call ends, the endpoint waits');
+            throw new DefenderThrottledError(endpoint, retryAfter, e);
+          }
+        }
+        if (!isRetryable(e) || attempt >= this.#maxRetries) throw e;
+        // After a Retry-After the quota limiter waits exactly that long; otherwise backoff with full jitter.
+        const delay = retryAfter === undefined ? this.#random() * Math.min(this.#retryMaxMs, this.#retryBaseMs * 2 ** attempt) : 0;
+        this.#log.warn({ endpoint, attempt: attempt + 1, delayMs: Math.round(retryAfter ?? delay), err: e }, 'Defender call failed, retrying');
+        if (delay > 0) await abortable(this.#clock.sleep(delay, signal), signal);
       }
     }
   }
@@ -468,34 +496,52 @@ export class DefenderClient {
 }
 
 /**
- * Pairs import results with the indicators sent. Defender answers in order; when the echoed values
- * say otherwise, results are matched by value (case-insensitive) instead.
+ * Pairs import results with the indicators sent. Each indicator takes the first unused result
+ * echoing its exact value, else the first unused one whose value compares equal (`comparableKey`:
+ * Defender may echo another spelling, e.g. a URL without its trailing slash), else the result in
+ * its position if that one echoes no value. In the usual case (in order, exact) this is positional.
+ * Only an indicator left without a result is a protocol error.
  */
 export function matchImportResults(sent: readonly DefenderIndicator[], json: unknown): ImportOutcome[] {
   const value = (json as { value?: unknown } | null)?.value;
   if (!Array.isArray(value)) throw new DefenderProtocolError('import response has no value array');
   if (value.length !== sent.length) throw new DefenderProtocolError(`import returned ${value.length} results for ${sent.length} indicators`);
   const items = value as ImportResultItem[];
-  const same = (a: string | null | undefined, b: string) => a == null || a.toLowerCase() === b.toLowerCase();
-  let ordered = items;
-  if (!items.every((r, i) => same(r.indicator, sent[i]?.indicatorValue ?? ''))) {
-    const byValue = new Map<string, ImportResultItem[]>();
-    for (const r of items) {
-      const k = (r.indicator ?? '').toLowerCase();
-      byValue.set(k, [...(byValue.get(k) ?? []), r]);
+  const used = new Set<number>();
+  const byEcho = new Map<string, number[]>();
+  items.forEach((r, i) => {
+    if (r.indicator != null) byEcho.set(r.indicator, [...(byEcho.get(r.indicator) ?? []), i]);
+  });
+  const matched: (number | undefined)[] = sent.map((s) => {
+    const i = byEcho.get(s.indicatorValue)?.shift();
+    if (i !== undefined) used.add(i);
+    return i;
+  });
+  sent.forEach((s, i) => {
+    if (matched[i] !== undefined) return;
+    // Compared in the sent indicator's type: the result echoes no type.
+    const want = comparableKey(s.indicatorType, s.indicatorValue);
+    const j = items.findIndex((r, k) => !used.has(k) && r.indicator != null && comparableKey(s.indicatorType, r.indicator) === want);
+    if (j >= 0) {
+      used.add(j);
+      matched[i] = j;
+    } else if (!used.has(i) && items[i]?.indicator == null) {
+      used.add(i);
+      matched[i] = i;
     }
-    ordered = sent.map((s) => {
-      const r = byValue.get(s.indicatorValue.toLowerCase())?.shift();
-      if (!r) throw new DefenderProtocolError(`import returned no result for ${s.indicatorType} ${s.indicatorValue}`);
-      return r;
-    });
-  }
+  });
+  const ordered = sent.map((s, i) => {
+    const j = matched[i];
+    if (j === undefined) throw new DefenderProtocolError(`import returned no result for ${s.indicatorType} ${s.indicatorValue}`);
+    return items[j] as ImportResultItem;
+  });
   return ordered.map((r): ImportOutcome => {
     if (r.isFailed === true) {
       const reason = r.failureReason ?? 'failed without a reason';
-      return { ok: false, reason, permanent: !isTransientFailure(reason) };
+      const category = classifyFailure(reason);
+      return { ok: false, reason, permanent: category === 'invalid', category };
     }
-    if (r.id == null || r.id === '') return { ok: false, reason: 'accepted without an id', permanent: false };
+    if (r.id == null || r.id === '') return { ok: false, reason: 'accepted without an id', permanent: false, category: 'unknown' };
     return { ok: true, id: String(r.id) };
   });
 }

@@ -25,10 +25,30 @@ export class DefenderHttpError extends Error {
 /** The token request failed (bad credentials, Entra unreachable…). */
 export class DefenderAuthError extends Error {
   readonly code: string | undefined;
-  constructor(code: string | undefined, cause?: unknown) {
+  /** Entra unreachable, 5xx or 429 (worth retrying within the call); false for a refusal of the credentials. */
+  readonly transient: boolean;
+  constructor(code: string | undefined, cause?: unknown, transient = false) {
     super(`Entra token request failed${code ? `: ${code}` : ''}`, { cause });
     this.name = 'DefenderAuthError';
     this.code = code;
+    this.transient = transient;
+  }
+}
+
+/**
+ * Defender asked for a pause (Retry-After) longer than the client waits within one call
+ * (`DEFENDER_RETRY_MAX_MS`): the call ends now, and the endpoint takes no call before `retryAfterMs`
+ * has passed (retrying sooner only earns another 429). Not retryable within the call; not a breaker
+ * failure (Defender is answering).
+ */
+export class DefenderThrottledError extends Error {
+  readonly endpoint: string;
+  readonly retryAfterMs: number;
+  constructor(endpoint: string, retryAfterMs: number, cause?: unknown) {
+    super(`Defender ${endpoint} throttled: no call for ${Math.ceil(retryAfterMs / 1000)} s (Retry-After)`, { cause });
+    this.name = 'DefenderThrottledError';
+    this.endpoint = endpoint;
+    this.retryAfterMs = retryAfterMs;
   }
 }
 
@@ -76,7 +96,8 @@ const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ENOTFOUND', 'EAI_A
 
 /** Worth another attempt: 5xx, 408, 429, network and timeout errors, malformed success bodies. */
 export function isRetryable(e: unknown): boolean {
-  if (e instanceof DefenderClientClosedError) return false;
+  if (e instanceof DefenderClientClosedError || e instanceof DefenderThrottledError) return false;
+  if (e instanceof DefenderAuthError) return e.transient;
   if (e instanceof DefenderHttpError) return e.statusCode >= 500 || e.statusCode === 408 || e.statusCode === 429;
   if (e instanceof DefenderProtocolError) return true;
   const code = (e as { code?: unknown } | null)?.code;
@@ -88,7 +109,7 @@ export function isRetryable(e: unknown): boolean {
  * closing: they say nothing about Defender's health.
  */
 export function isBreakerNeutral(e: unknown): boolean {
-  if (e instanceof DefenderClientClosedError) return true;
+  if (e instanceof DefenderClientClosedError || e instanceof DefenderThrottledError) return true;
   return e instanceof DefenderHttpError && e.statusCode >= 400 && e.statusCode < 500 && ![401, 408, 429].includes(e.statusCode);
 }
 
@@ -102,9 +123,39 @@ export function parseRetryAfter(value: string | string[] | undefined, now = Date
 }
 
 /**
- * Per-item import failures: those that may pass later (cap reached, throttling, server trouble) are
- * transient; everything else (invalid value, unsupported action…) is permanent and goes to the DLQ.
+ * Whether a failed attempt says Defender is down (5xx, no answer, unreachable), as opposed to busy
+ * (429) or refusing the request: a run of these opens the breaker whatever the earlier successes.
  */
-export function isTransientFailure(reason: string | null | undefined): boolean {
-  return /limit|quota|exceed|throttl|too many|try again|retry|timeout|timed out|temporar|internal (server )?error|unavailable|busy/i.test(reason ?? '');
+export function isOutage(e: unknown): boolean {
+  if (e instanceof DefenderHttpError) return e.statusCode >= 500;
+  if (e instanceof DefenderAuthError) return e.transient;
+  return isRetryable(e) && !(e instanceof DefenderProtocolError);
+}
+
+/**
+ * What a per-item import failure means. Defender documents no catalogue of `failureReason` texts
+ * (free text), so the classification is explicit and deliberately narrow:
+ * - `throttled`: rate limit or quota wording ("too many requests", "throttl", "rate limit", "quota"):
+ *   the batch waits and is retried whole, unbounded (Defender is alive and asks for time);
+ * - `cap`: the tenant's active-indicator limit ("limit"/"maximum" next to "indicators"): the batch
+ *   waits, a reconciliation removes our orphans; unbounded (room frees as indicators expire);
+ * - `invalid`: validation wording ("invalid", "not valid", "malformed", "not supported", "not allowed",
+ *   "applies only", "empty", "require(d|s)", "must"): permanent, dead-lettered at once with Defender's text;
+ * - `unknown`: anything else, server trouble included: the key is retried in later rounds without
+ *   holding the partition, at most `WRITER_ITEM_MAX_ATTEMPTS` times, then dead-lettered with the text.
+ * The checks run in this order ("Rate limit is exceeded" is throttling, not the cap).
+ */
+export type FailureCategory = 'throttled' | 'cap' | 'invalid' | 'unknown';
+
+export function classifyFailure(reason: string | null | undefined): FailureCategory {
+  const r = reason ?? '';
+  if (/too many requests|throttl|rate limit|quota/i.test(r)) return 'throttled';
+  if (/\b(limit|maximum)\b.{0,60}\bindicators?\b|\bindicators?\b.{0,60}\b(limit|maximum)\b/i.test(r)) return 'cap';
+  if (/invalid|not valid|malformed|not supported|unsupported|not allowed|applies only|empty|\brequire[ds]?\b|\bmust\b/i.test(r)) return 'invalid';
+  return 'unknown';
+}
+
+/** Categories that hold the whole batch back (retried after a pause) rather than only the item. */
+export function blocksBatch(category: FailureCategory): boolean {
+  return category === 'throttled' || category === 'cap';
 }

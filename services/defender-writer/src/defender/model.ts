@@ -2,6 +2,7 @@
 // (research/defender-api.md §3). Only the fields this writer sends or reads are typed.
 
 import type { DefenderIndicatorType } from '@octi-defender/indicators';
+import type { FailureCategory } from './errors.ts';
 
 export { DEFENDER_INDICATOR_TYPES as INDICATOR_TYPES } from '@octi-defender/indicators';
 export type IndicatorType = DefenderIndicatorType;
@@ -49,16 +50,24 @@ export interface DefenderIndicatorRecord {
   readonly action: string;
   readonly application?: string | null;
   readonly createdBy?: string | null;
+  readonly createdBySource?: string | null;
+  readonly createdByDisplayName?: string | null;
   readonly expirationTime?: string | null;
   readonly externalId?: string | null;
   readonly rbacGroupNames?: readonly string[] | null;
   readonly [field: string]: unknown;
 }
 
-/** The per-item outcome of an import: Defender's id, or its reason and whether a retry may pass. */
+/**
+ * Why an item was not imported: Defender's per-item failure (`classifyFailure`), or `foreign` when
+ * Defender answered with the id of another creator's indicator (the writer never takes it as its own).
+ */
+export type ImportFailureCategory = FailureCategory | 'foreign';
+
+/** The per-item outcome of an import: Defender's id, or its reason, its category and whether a retry may pass. */
 export type ImportOutcome =
   | { readonly ok: true; readonly id: string }
-  | { readonly ok: false; readonly reason: string; readonly permanent: boolean };
+  | { readonly ok: false; readonly reason: string; readonly permanent: boolean; readonly category: ImportFailureCategory };
 
 /** An id Defender refused to delete on its own (a whole-call 400 on a one-id BatchDelete), with why. */
 export interface BatchDeleteRejection {

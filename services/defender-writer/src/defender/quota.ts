@@ -124,6 +124,8 @@ export class QuotaLimiter {
   readonly #clock: Clock;
   readonly #buckets: Record<Endpoint, SlidingWindow[]>;
   readonly #queues: Record<Endpoint, Promise<unknown>> = { import: Promise.resolve(), batchDelete: Promise.resolve(), list: Promise.resolve() };
+  /** Clock time before which an endpoint takes no call (Defender's Retry-After). */
+  readonly #blockedUntil: Record<Endpoint, number> = { import: 0, batchDelete: 0, list: 0 };
   #share: number;
 
   constructor(quotas: Quotas, share: number, clock: Clock = systemClock) {
@@ -148,6 +150,16 @@ export class QuotaLimiter {
     for (const bs of Object.values(this.#buckets)) for (const b of bs) b.setShare(share);
   }
 
+  /** No call to `endpoint` for `ms` from now (a Retry-After); a later block never shortens an earlier one. */
+  blockFor(endpoint: Endpoint, ms: number): void {
+    this.#blockedUntil[endpoint] = Math.max(this.#blockedUntil[endpoint], this.#clock.now() + ms);
+  }
+
+  /** Milliseconds before `endpoint` may be called again because of a Retry-After (0: not blocked). */
+  blockedForMs(endpoint: Endpoint): number {
+    return Math.max(0, this.#blockedUntil[endpoint] - this.#clock.now());
+  }
+
   /**
    * Waits (FIFO per endpoint) until every window of the endpoint allows a call; returns the ms waited.
    * When `signal` aborts, rejects at once with its reason, takes no slot, and the callers queued
@@ -160,7 +172,7 @@ export class QuotaLimiter {
       for (;;) {
         signal?.throwIfAborted();
         const now = this.#clock.now();
-        const wait = Math.max(0, ...this.#buckets[endpoint].map((b) => b.waitMs(now)));
+        const wait = Math.max(this.#blockedUntil[endpoint] - now, ...this.#buckets[endpoint].map((b) => b.waitMs(now)));
         if (wait <= 0) break;
         await abortable(this.#clock.sleep(Math.ceil(wait), signal), signal);
       }
