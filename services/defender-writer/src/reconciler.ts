@@ -3,7 +3,7 @@
 // its partitions are ever considered; anything else in the tenant is invisible here.
 import { partitionForKey } from '@octi-defender/kafka';
 import type { Logger } from '@octi-defender/platform';
-import { DRY_RUN_ID, odataEq, type DefenderClient } from './defender/client.ts';
+import { DRY_RUN_ID, odataEq, type CallOptions, type DefenderClient } from './defender/client.ts';
 import type { DefenderIndicatorRecord } from './defender/model.ts';
 import type { KeyState } from './plan.ts';
 
@@ -31,13 +31,14 @@ export function isOurs(r: DefenderIndicatorRecord, application: string, clientId
   return r.application === application && typeof r.createdBy === 'string' && r.createdBy.toLowerCase() === clientId.toLowerCase();
 }
 
-export async function findDrift(client: DefenderClient, who: { application: string; clientId: string }, view: OwnedView, now: number): Promise<Drift> {
+/** `call`: the caller's cancellation (the writer's lease). */
+export async function findDrift(client: DefenderClient, who: { application: string; clientId: string }, view: OwnedView, now: number, call: CallOptions = {}): Promise<Drift> {
   const owned = view.ownedPartitions();
   const listedIds = new Set<string>();
   const ours: DefenderIndicatorRecord[] = [];
   let listed = 0;
   let foreign = 0;
-  for await (const page of client.listAll({ filter: odataEq('application', who.application) })) {
+  for await (const page of client.listAll({ filter: odataEq('application', who.application) }, call)) {
     for (const r of page) {
       listed++;
       if (!isOurs(r, who.application, who.clientId)) {

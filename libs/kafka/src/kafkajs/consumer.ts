@@ -180,7 +180,7 @@ export async function createConsumer(kafka: KafkaJs, options: ConsumerOptions, l
           const { topic, partition } = batch;
           // kafkajs heartbeats only between batches: keep the session alive while this one waits for
           // its restore and runs (kafkajs sends at most one heartbeat per heartbeatInterval).
-          const ticker = setInterval(() => payload.heartbeat().catch(onHeartbeatError), Math.max(100, heartbeatInterval / 2));
+          const ticker = setInterval(() => void payload.heartbeat().catch(onHeartbeatError), Math.max(100, heartbeatInterval / 2));
           try {
             await restored.get(tpKey({ topic, partition }));
             if (batch.messages.length === 0) return;
