@@ -49,6 +49,8 @@ const META_PREFIX = '__writer__/';
  * listing). It also lets the calls the previous owner sent before its lease ended land first.
  */
 const ASSIGN_RECONCILE_DELAY_MS = 10_000;
+/** A batch arriving without a valid lease waits this long before it returns (no busy refetching). */
+const LEASE_WAIT_MS = 200;
 
 /** This process's identity in logs and Kafka client ids: unique even among processes sharing a host name. */
 export function instanceIdentity(): string {
@@ -596,8 +598,12 @@ export class Writer {
       const part = this.#parts.get(batch.partition);
       // Not resolving = the records come back after resume or go to the partition's new owner.
       if (this.#suspended || this.#closed || batch.isStale() || !part) return;
-      // Not owned under a valid lease: return at once, so that kafkajs rejoins.
-      if (this.#leaseRemaining() <= 0) return;
+      // Not owned under a valid lease: return without committing, so that kafkajs rejoins (after a
+      // short wait: the adapter's heartbeats may renew the lease, and the same records come back).
+      if (this.#leaseRemaining() <= 0) {
+        await new Promise((r) => setTimeout(r, LEASE_WAIT_MS));
+        return;
+      }
       const commands: ClaimCommand[] = [];
       const deadLetters: OutgoingRecord[] = [];
       const at = new Date(this.#now()).toISOString();
