@@ -245,8 +245,7 @@ export class Writer {
         // A member with nothing assigned (more replicas than partitions) has joined too: it is ready.
         if (assignment.length === 0) this.#joined = true;
         // A partition dropped after its producer was fenced but kept by this join is restored again.
-        const again = assignment.filter((tp) => this.#fenced.has(tp.partition));
-        if (again.length > 0) void this.#exclusive(() => this.#assigned(again));
+        if (this.#fenced.size > 0) void this.#exclusive(() => this.#retakeFenced());
       },
       onLeaseLost: (reason) => this.#loseLease(reason),
       onRevoked: (partitions) => this.#exclusive(() => this.#revoked(partitions)),
@@ -420,7 +419,9 @@ export class Writer {
 
   async #assigned(partitions: readonly TopicPartition[]): Promise<void> {
     const now = this.#now();
-    const fresh = partitions.filter((tp) => !this.#parts.has(tp.partition));
+    // A partition a later join already took away is not registered: its producer would fence the new owner's.
+    const current = new Set(this.#consumer?.assignment().map((tp) => tp.partition));
+    const fresh = partitions.filter((tp) => !this.#parts.has(tp.partition) && current.has(tp.partition));
     if (fresh.length === 0) return;
     for (const { partition } of fresh) {
       this.#fenced.delete(partition);
@@ -524,6 +525,18 @@ export class Writer {
     this.#consumer?.pause([{ topic: this.#cfg.commandsTopic, partition }]);
     await this.#revoked([{ topic: this.#cfg.commandsTopic, partition }]);
     this.#fenced.add(partition);
+    void this.#exclusive(() => this.#retakeFenced());
+  }
+
+  /**
+   * Fenced partitions the consumer still holds under a valid lease are registered and restored again:
+   * no other member can own them then (the fencer was an owner whose assignment had already ended,
+   * e.g. one that registered late), so waiting for the next join would leave them unconsumed.
+   */
+  async #retakeFenced(): Promise<void> {
+    if (this.#closed || this.#leaseRemaining() <= 0) return;
+    const again = (this.#consumer?.assignment() ?? []).filter((tp) => this.#fenced.has(tp.partition));
+    if (again.length > 0) await this.#assigned(again);
   }
 
   /** The lease ended: every call and commit of the operations started under it stops. */

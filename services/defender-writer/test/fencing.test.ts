@@ -7,9 +7,9 @@ import { once } from 'node:events';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import type { ChildProcess } from 'node:child_process';
 import type { DefenderEmulator, RecordedRequest } from '@octi-defender/emulators';
-import { createKafka } from '@octi-defender/kafka';
+import { createKafka, partitionForKey } from '@octi-defender/kafka';
 import { requireBrokers } from '@octi-defender/kafka/testing';
-import { appliedOffsetKey } from '../src/writer.ts';
+import { appliedOffsetKey, partitionTransactionalId } from '../src/writer.ts';
 import { CLIENT_ID, createCommandsTopic, emulator, groupLag, ip, ours, publish, spawnWriter, startWriter, uniqueTopics, up, waitFor, writerEnv, type Topics } from './harness.ts';
 
 let emu: DefenderEmulator;
@@ -193,6 +193,36 @@ describe('writer ownership under faults', () => {
       throw new Error(`${String(err)}\nA:\n${a.output.join('')}\nB:\n${b.output.join('')}`, { cause: err });
     } finally {
       await Promise.all([stopChild(a.child), stopChild(b.child)]);
+    }
+  });
+
+  test('a partition whose producer is fenced while the writer still owns it is registered and restored again; the other partition carries on', async () => {
+    const t = uniqueTopics();
+    await createCommandsTopic(t, 2);
+    const onPartition = (p: number, from: number): string[] => {
+      const out: string[] = [];
+      for (let i = from; out.length < 3; i++) if (partitionForKey(`IpAddress:${ip(i)}`, 2) === p) out.push(ip(i));
+      return out;
+    };
+    const first = [...onPartition(0, 1), ...onPartition(1, 1)];
+    const w = await startWriter(writerEnv(emu, t));
+    const kafka = createKafka({ brokers: requireBrokers(), clientId: 'writer-test-fencer' });
+    try {
+      await publish(t, first.map((v) => up('src-a', v)));
+      await waitFor('first applied', async () => ours(emu).length === first.length && (await groupLag(t)) === 0n, 60_000);
+      // Registering partition 0's transactional id elsewhere fences the writer's producer for it, as an
+      // owner whose assignment had ended would by registering late.
+      await kafka.transactionalProducer(partitionTransactionalId(t.group, 0));
+      const second = [...onPartition(0, 100), ...onPartition(1, 100)];
+      await publish(t, second.map((v) => up('src-a', v)));
+      await waitFor('second applied and committed', async () => ours(emu).length === first.length + second.length && (await groupLag(t)) === 0n, 60_000);
+      assert.ok(w.lines.some((l) => l.includes('partition producer fenced')), 'the fencing happened');
+      assert.ok(w.writer.live());
+      assert.deepEqual([...w.writer.ownedPartitions()].sort(), [0, 1]);
+      assert.deepEqual(heldTwice(emu), []);
+    } finally {
+      await kafka.close();
+      await w.stop();
     }
   });
 });
