@@ -51,7 +51,10 @@ export interface Batch extends TopicPartition {
    * that pauses its partition without resolving gets the same records after `resume`.
    */
   resolveOffset(offset: bigint): void;
-  /** Call during long batches so the group does not evict this member. */
+  /**
+   * Sends a heartbeat now (at most one per heartbeat interval). The adapter already heartbeats while
+   * the handler runs, so a long batch (a slow call, a long wait) does not get this member evicted.
+   */
   heartbeat(): Promise<void>;
   /** False once the consumer is closing: stop early, resolve what is done. */
   isRunning(): boolean;
@@ -84,6 +87,14 @@ export interface ConsumerOptions {
    * restart on. Nothing is consumed any more; the service should report itself unhealthy.
    */
   readonly onFailed?: (error: Error) => void;
+  /**
+   * The lease ended before its time: a heartbeat was answered REBALANCE_IN_PROGRESS,
+   * UNKNOWN_MEMBER_ID or ILLEGAL_GENERATION, or the client rejoins or crashed. Stop work that needs
+   * the assignment (see Consumer.leaseRemainingMs); the next join renews it.
+   */
+  readonly onLeaseLost?: (reason: string) => void;
+  /** The lease ends this long before the session timeout would (default: a fifth of it, ≥ 1 s). */
+  readonly leaseMarginMs?: number;
   readonly sessionTimeoutMs?: number;
   readonly rebalanceTimeoutMs?: number;
   readonly heartbeatIntervalMs?: number;
@@ -114,6 +125,16 @@ export interface Consumer {
   paused(): TopicPartition[];
   /** Partitions currently assigned to this member. */
   assignment(): TopicPartition[];
+  /**
+   * How long this member's assignment is still certainly its own, in ms (0: not any more, or not yet):
+   * the session timeout minus the lease margin, counted from when the last heartbeat (or join) the
+   * broker accepted was sent, and 0 from a rebalance or eviction answer until the next join. The
+   * broker gives no partition of this member to another before the session timeout has passed
+   * since it received that heartbeat, so work checked against a positive lease cannot overlap
+   * with the next owner's (a partition kept across a join stays owned throughout: a join after an
+   * eviction, or after a generation this member missed, revokes and assigns everything again).
+   */
+  leaseRemainingMs(): number;
   /**
    * Committed vs end offsets for every partition of the subscribed topics. Rejects with
    * ConsumerClosedError once close() was called, and opens no connection then.

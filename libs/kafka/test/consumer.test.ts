@@ -233,3 +233,53 @@ test('lag() after close rejects with ConsumerClosedError and opens nothing; clos
   await waitFor('sockets closed', () => sockets() <= before, 5_000).catch(() => undefined);
   assert.ok(sockets() <= before, `${sockets()} TCP sockets open, ${before} before: ${process.getActiveResourcesInfo().join(',')}`);
 });
+
+test('the lease: a handler longer than the session timeout keeps its member (the adapter heartbeats); a rebalance ends the lease until the next join', { timeout: 120_000 }, async () => {
+  const topic = await bed.topic('lease', 1);
+  const groupId = unique('group');
+  const producer = await bed.kafka.producer();
+  await producer.send([{ topic, key: 'k', value: 'v1' }]);
+  const lost: string[] = [];
+  const revoked: number[] = [];
+  let release: () => void = () => undefined;
+  const leaseSeen: number[] = [];
+  const a = await bed.kafka.consumer({
+    groupId,
+    topics: [topic],
+    maxWaitTimeMs: 100,
+    sessionTimeoutMs: 6000,
+    heartbeatIntervalMs: 500,
+    onLeaseLost: (reason) => lost.push(reason),
+    onRevoked: (tps) => (revoked.push(...tps.map((tp) => tp.partition)), Promise.resolve()),
+  });
+  let batches = 0;
+  await a.run(async (batch) => {
+    batches++;
+    if (batches === 1) {
+      // Longer than the session timeout: without heartbeats the broker would evict this member.
+      await new Promise((r) => setTimeout(r, 9000));
+      leaseSeen.push(a.leaseRemainingMs());
+      // Hold the batch until the test has seen the rebalance below end the lease.
+      await new Promise<void>((r) => (release = r));
+    }
+    batch.resolveOffset(batch.lastOffset);
+  });
+  await waitFor('slow batch past the session timeout', () => leaseSeen.length === 1, 60_000);
+  assert.ok((leaseSeen[0] ?? 0) > 0, 'the lease was renewed while the handler ran');
+  assert.deepEqual(lost, []);
+  assert.deepEqual(revoked, []);
+  // A second member joins: a's next heartbeat is answered REBALANCE_IN_PROGRESS, which ends its lease at once.
+  const b = await bed.kafka.consumer({ groupId, topics: [topic], maxWaitTimeMs: 100, sessionTimeoutMs: 6000, heartbeatIntervalMs: 500 });
+  // run() resolves once b joined, which waits for a to rejoin: not awaited before a's batch ends.
+  const bRunning = b.run((batch) => {
+    batch.resolveOffset(batch.lastOffset);
+    return Promise.resolve();
+  });
+  await waitFor('lease lost', () => lost.length > 0, 30_000);
+  assert.equal(a.leaseRemainingMs(), 0);
+  release();
+  await bRunning;
+  await waitFor('a rejoined with a lease', () => a.leaseRemainingMs() > 0, 30_000);
+  await Promise.all([a.close(), b.close()]);
+  await producer.close();
+});

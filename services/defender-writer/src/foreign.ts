@@ -4,7 +4,7 @@
 // before any import, from who created each indicator (`createdBy` = our client id), never from a
 // display field or an import's answer: a value + type another creator holds is held back.
 import { parseIndicatorKey } from '@octi-defender/indicators';
-import type { DefenderClient } from './defender/client.ts';
+import type { CallOptions, DefenderClient } from './defender/client.ts';
 import type { DefenderIndicatorRecord } from './defender/model.ts';
 import { comparableCanonical, comparableKey } from './defender/values.ts';
 
@@ -88,9 +88,10 @@ export interface TenantListing {
  * the list quota of 100/min and 1,500/h). Needs `Ti.ReadWrite.All` (with `Ti.ReadWrite` an app sees
  * only its own indicators, and nothing here could protect the others').
  */
-export async function listTenant(client: DefenderClient, clientId: string): Promise<TenantListing> {
+/** `call`: the caller's cancellation (the writer's lease). */
+export async function listTenant(client: DefenderClient, clientId: string, call: CallOptions = {}): Promise<TenantListing> {
   const all: DefenderIndicatorRecord[] = [];
-  for await (const page of client.listAll()) all.push(...page);
+  for await (const page of client.listAll({}, call)) all.push(...page);
   const creators = new Map<string, string>();
   for (const r of all) creators.set(String(r.id), r.createdBy ?? 'unknown');
   return { ours: all.filter((r) => createdByUs(r, clientId)), foreign: ForeignIndex.fromRecords(all, clientId), creators, listed: all.length };

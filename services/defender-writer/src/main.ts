@@ -6,17 +6,19 @@ import { loadWriterConfig, writerEnv } from './config.ts';
 import { TokenProvider } from './defender/token.ts';
 import { createDefenderClient } from './index.ts';
 import { createWriterMetrics } from './metrics.ts';
-import { Writer } from './writer.ts';
+import { instanceIdentity, Writer } from './writer.ts';
 
 const cfg = loadConfigOrExit('defender-writer', () => loadWriterConfig());
 
-const logger = createLogger({ name: 'defender-writer', level: cfg.logLevel, secrets: secretValues(writerEnv) });
+// Unique per process (host name, pid, random): writers sharing a host name stay distinguishable.
+const instance = instanceIdentity();
+const logger = createLogger({ name: 'defender-writer', level: cfg.logLevel, secrets: secretValues(writerEnv) }).child({ instance });
 const registry = createRegistry({ prefix: 'octi_writer' });
 const metrics = createWriterMetrics(registry);
-const kafka = connectKafka(cfg, 'defender-writer', logger.child({ component: 'kafka' }));
+const kafka = connectKafka(cfg, `defender-writer-${instance}`, logger.child({ component: 'kafka' }));
 const tokens = new TokenProvider(cfg);
 const client = createDefenderClient(cfg, { logger: logger.child({ component: 'defender' }), registry, tokens });
-const writer = new Writer(cfg, { kafka, client, tokens, logger: logger.child({ component: 'writer' }), metrics });
+const writer = new Writer(cfg, { kafka, client, tokens, logger: logger.child({ component: 'writer' }), metrics, instanceId: instance });
 // Liveness never depends on Defender: an open breaker pauses consumption, it does not need a restart.
 const health = new HealthServer({ port: cfg.httpPort, registry })
   .liveness('process', () => writer.live())

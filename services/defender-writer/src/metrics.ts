@@ -23,7 +23,7 @@ export function createWriterMetrics(registry: Registry): WriterMetrics {
   const registers = [registry];
   return {
     commands: new Counter({ name: 'octi_writer_commands_total', help: 'Commands applied, by op (replayed offsets already applied are not counted)', labelNames: ['op'], registers }),
-    batches: new Counter({ name: 'octi_writer_batches_total', help: 'Batches processed, by outcome (applied, retry: Defender failed transiently, nothing committed)', labelNames: ['outcome'], registers }),
+    batches: new Counter({ name: 'octi_writer_batches_total', help: 'Batches processed, by outcome (applied; retry: a transient failure, nothing committed; lost: the lease ended or the partition was fenced, nothing committed)', labelNames: ['outcome'], registers }),
     deadLetters: new Counter({ name: 'octi_writer_dead_letters_total', help: 'Records written to the dead-letter topic, by reason', labelNames: ['reason'], registers }),
     lag: new Gauge({ name: 'octi_writer_consumer_lag', help: 'Commands not yet committed by the group, per partition of the commands topic', labelNames: ['partition'], registers }),
     owned: new Gauge({ name: 'octi_writer_owned_indicators', help: 'Indicators this writer holds in Defender (its partitions)', registers }),

@@ -1,9 +1,12 @@
 // The defender-writer component: one member of the tenant's consumer group on the commands topic.
 // Per partition it keeps the KeyStates restored from the compacted state topic (partition p of the
 // state topic is the changelog of commands partition p), applies each batch to Defender, then writes
-// the new states, the dead letters and the consumer offsets in ONE Kafka transaction. A crash before
+// the new states, the dead letters and the consumer offsets in one Kafka transaction per partition,
+// through that partition's own transactional producer (its next owner's fences it). A crash before
 // that transaction replays commands whose application is idempotent; a transient Defender failure
-// pauses the partitions without committing, and the same records come back after resume.
+// pauses the partitions without committing, and the same records come back after resume. Every
+// Defender call and every commit is made under the member's lease (see #guard).
+import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { decodeCommand } from '@octi-defender/indicators';
 import {
@@ -21,8 +24,8 @@ import {
 import type { Logger } from '@octi-defender/platform';
 import { CapIndex } from './cap.ts';
 import { policyFromConfig, type WriterConfig } from './config.ts';
-import type { DefenderClient } from './defender/client.ts';
-import { blocksBatch, DefenderClientClosedError } from './defender/errors.ts';
+import type { CallOptions, DefenderClient } from './defender/client.ts';
+import { blocksBatch, DefenderCallCancelledError, DefenderClientClosedError } from './defender/errors.ts';
 import type { TokenSource } from './defender/token.ts';
 import { desiredFor } from './desired.ts';
 import type { ClaimCommand } from './facts.ts';
@@ -42,6 +45,34 @@ const MAX_PLAN_KEYS = 5000;
 const MAX_STATE_CHARS = 256 * 1024;
 /** State-topic keys starting with this are the writer's own bookkeeping, never indicator keys. */
 const META_PREFIX = '__writer__/';
+/**
+ * Delay of the reconciliation after an assignment (debounced: a cascade of rebalances costs one
+ * listing). It also lets the calls the previous owner sent before its lease ended land first.
+ */
+const ASSIGN_RECONCILE_DELAY_MS = 10_000;
+/** A batch arriving without a valid lease waits this long before it returns (no busy refetching). */
+const LEASE_WAIT_MS = 200;
+
+/** This process's identity in logs and Kafka client ids: unique even among processes sharing a host name. */
+export function instanceIdentity(): string {
+  return `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+}
+
+/** The transactional id of a partition's producer: the same on every member, so the next owner fences the previous one. */
+export function partitionTransactionalId(group: string, partition: number): string {
+  return `${group}.p${partition}`;
+}
+
+/** The member's lease ended (rebalance, eviction, a pause longer than the session): stop work for its partitions. */
+export class LeaseLostError extends Error {
+  constructor(reason: string) {
+    super(`group lease lost: ${reason}`);
+    this.name = 'LeaseLostError';
+  }
+}
+
+/** How an application of commands ended: committed, to be retried after a pause, or abandoned (ownership lost). */
+type Applied = 'ok' | 'retry' | 'lost';
 
 export interface WriterDeadLetter {
   readonly origin: 'defender-writer';
@@ -94,7 +125,7 @@ export interface WriterDeps {
   readonly tokens: TokenSource;
   readonly logger: Logger;
   readonly metrics: WriterMetrics;
-  /** Distinguishes this member's transactional id (default: host name). */
+  /** This process's identity in logs (default: instanceIdentity()). */
   readonly instanceId?: string;
   readonly now?: () => number;
 }
@@ -117,7 +148,16 @@ export class Writer {
   readonly #unsaved = new Set<string>();
   #partitionCount = 0;
   #consumer: Consumer | undefined;
-  #producer: TransactionalProducer | undefined;
+  /** One transactional producer per owned partition. */
+  readonly #producers = new Map<number, TransactionalProducer>();
+  /** Aborted when the lease is lost: the operations started under it stop (see #callOptions). */
+  #lease = new AbortController();
+  #leaseTimer: NodeJS.Timeout | undefined;
+  #assignReconcileTimer: NodeJS.Timeout | undefined;
+  /** A post-assignment reconciliation was skipped by a catch-up: it runs when the catch-up ends. */
+  #reconcileDue = false;
+  /** Partitions dropped because their producer was fenced while the consumer still had them. */
+  readonly #fenced = new Set<number>();
   #lock: Promise<unknown> = Promise.resolve();
   #joined = false;
   #tokenOk = false;
@@ -157,7 +197,7 @@ export class Writer {
     this.#m = deps.metrics;
     this.#policy = policyFromConfig(cfg);
     this.#now = deps.now ?? Date.now;
-    this.#instanceId = deps.instanceId ?? hostname();
+    this.#instanceId = deps.instanceId ?? instanceIdentity();
     const partitionOf = (key: string): number => partitionForKey(key, this.#partitionCount);
     this.#store = new StateStore({ dir: cfg.stateDir, cacheBytes: cfg.stateCacheMb * 2 ** 20, partitionOf });
     this.#cap = new CapIndex(0, { db: this.#store.db, partitionOf });
@@ -203,7 +243,6 @@ export class Writer {
     this.#client.on('open', this.#onBreakerOpen);
     this.#client.on('halfOpen', this.#onBreakerRecover);
     this.#client.on('close', this.#onBreakerRecover);
-    this.#producer = await this.#kafka.transactionalProducer(`${this.#cfg.consumerGroup}.${this.#instanceId}`);
     this.#consumer = await this.#kafka.consumer({
       groupId: this.#cfg.consumerGroup,
       topics: [this.#cfg.commandsTopic],
@@ -212,10 +251,13 @@ export class Writer {
       maxBytesPerPartition: this.#cfg.fetchBytesPerPartition,
       heartbeatIntervalMs: Math.max(500, Math.floor(this.#cfg.sessionTimeoutMs / 10)),
       onAssigned: (partitions) => this.#exclusive(() => this.#assigned(partitions)),
-      // A member with nothing assigned (more replicas than partitions) has joined too: it is ready.
       onJoined: (assignment) => {
+        // A member with nothing assigned (more replicas than partitions) has joined too: it is ready.
         if (assignment.length === 0) this.#joined = true;
+        // A partition dropped after its producer was fenced but kept by this join is restored again.
+        if (this.#fenced.size > 0) void this.#exclusive(() => this.#retakeFenced());
       },
+      onLeaseLost: (reason) => this.#loseLease(reason),
       onRevoked: (partitions) => this.#exclusive(() => this.#revoked(partitions)),
       onFailed: (err) => {
         this.#failed = err;
@@ -231,7 +273,7 @@ export class Writer {
     }, this.#cfg.lagIntervalMs);
     this.#lagTimer.unref();
     this.#reconciler.start();
-    this.#log.info({ group: this.#cfg.consumerGroup, topic: this.#cfg.commandsTopic, stateTopic: this.#cfg.stateTopic, partitions: this.#partitionCount, dryRun: this.#cfg.dryRun }, 'writer started');
+    this.#log.info({ group: this.#cfg.consumerGroup, topic: this.#cfg.commandsTopic, stateTopic: this.#cfg.stateTopic, partitions: this.#partitionCount, dryRun: this.#cfg.dryRun, instance: this.#instanceId }, 'writer started');
   }
 
   async close(): Promise<void> {
@@ -242,6 +284,8 @@ export class Writer {
     clearTimeout(this.#resumeTimer);
     clearTimeout(this.#catchUpTimer);
     clearTimeout(this.#itemRetryTimer);
+    clearTimeout(this.#leaseTimer);
+    clearTimeout(this.#assignReconcileTimer);
     await this.#reconciler.stop();
     this.#client.off('open', this.#onBreakerOpen);
     this.#client.off('halfOpen', this.#onBreakerRecover);
@@ -257,7 +301,7 @@ export class Writer {
     // Waits for the running batch (which ends with its transaction or without committing), then leaves the group.
     await this.#consumer?.close();
     await this.#lock.catch(() => undefined);
-    await this.#producer?.close().catch((err: unknown) => this.#log.warn({ err }, 'closing the producer failed'));
+    await Promise.all([...this.#producers.keys()].map((p) => this.#closeProducer(p)));
     this.#store.close();
   }
 
@@ -267,7 +311,8 @@ export class Writer {
       if (this.#closed || this.#parts.size === 0) return undefined;
       // Mid catch-up the state is ahead of Defender on purpose: the sync at its end repairs it.
       if (this.#catchUpSince !== undefined) {
-        this.#log.info('reconciliation skipped: catching up with a backlog');
+        this.#log.info('reconciliation skipped: catching up with a backlog; it runs when the catch-up ends');
+        this.#reconcileDue = true;
         return undefined;
       }
       try {
@@ -283,7 +328,8 @@ export class Writer {
 
   async #reconcileLocked(): Promise<Drift> {
     const view = { partitionCount: this.#partitionCount, ownedPartitions: () => this.ownedPartitions(), states: () => this.#store.inDefender() };
-    const listing = await listTenant(this.#client, this.#cfg.clientId);
+    const call = this.#callOptions();
+    const listing = await listTenant(this.#client, this.#cfg.clientId, call);
     const requeued = this.#useListing(listing);
     const drift = findDrift(listing, { application: this.#cfg.application, clientId: this.#cfg.clientId }, view, this.#now());
     this.#m.drift.set({ kind: 'missing' }, drift.missing.length);
@@ -303,7 +349,7 @@ export class Writer {
     }
     if (drift.adopted.length > 0) this.#m.repairs.inc({ kind: 'adopted' }, drift.adopted.length);
     for (const ids of chunk(drift.orphaned.map((o) => o.id))) {
-      const { rejected } = await this.#client.batchDelete(ids);
+      const { rejected } = await this.#client.batchDelete(ids, call);
       for (const r of rejected) this.#log.warn({ id: r.id, reason: r.reason }, 'Defender refused to delete an orphaned indicator; it is reported again by the next reconciliation');
       this.#m.repairs.inc({ kind: 'orphaned' }, ids.length - rejected.length);
     }
@@ -318,8 +364,8 @@ export class Writer {
       this.#pending.add(key);
     }
     if (drift.missing.length > 0 || drift.adopted.length > 0 || requeued > 0) {
-      const ok = await this.#apply([], []);
-      if (!ok) throw new Error('re-importing missing indicators failed transiently; they stay pending');
+      const outcome = await this.#apply([], []);
+      if (outcome !== 'ok') throw new Error('re-importing missing indicators did not complete; they stay pending');
       this.#m.repairs.inc({ kind: 'missing' }, drift.missing.length);
     }
     return drift;
@@ -428,9 +474,17 @@ export class Writer {
 
   async #assigned(partitions: readonly TopicPartition[]): Promise<void> {
     const now = this.#now();
-    for (const { partition } of partitions) {
-      if (this.#parts.has(partition)) continue;
+    // A partition a later join already took away is not registered: its producer would fence the new owner's.
+    const current = new Set(this.#consumer?.assignment().map((tp) => tp.partition));
+    const fresh = partitions.filter((tp) => !this.#parts.has(tp.partition) && current.has(tp.partition));
+    if (fresh.length === 0) return;
+    for (const { partition } of fresh) {
+      this.#fenced.delete(partition);
       const part: Partition = { nextOffset: 0n, behind: 0n, behindAt: now };
+      // The partition's producer first: its registration fences the previous owner's and aborts that
+      // one's open transaction, so the restore below (committed data only) sees all it committed.
+      await this.#closeProducer(partition);
+      this.#producers.set(partition, await this.#kafka.transactionalProducer(partitionTransactionalId(this.#cfg.consumerGroup, partition)));
       let restored = 0;
       // A partition this member held before (revoked, then assigned again) starts from the changelog.
       this.#store.dropPartition(partition);
@@ -488,12 +542,102 @@ export class Writer {
     this.#foreignStale = true;
     this.#updateShare();
     this.#updateOwned();
+    // A partition paused when it was lost is consumed again.
+    const c = this.#consumer;
+    if (c && !this.#suspended) {
+      const paused = new Set(c.paused().map((tp) => tp.partition));
+      const again = fresh.filter((tp) => paused.has(tp.partition));
+      if (again.length > 0) c.resume(again);
+    }
+    // What a previous owner (or this process before a crash) sent without committing is found by a
+    // reconciliation soon after the assignment.
+    this.#reconcileSoon();
     // Settle the cap with the new capacity and retry pending keys, even if no command arrives.
     void this.#exclusive(() => this.#maintain());
   }
 
-  #revoked(partitions: readonly TopicPartition[]): Promise<void> {
+  /** The debounced reconciliation after an assignment; retried while it fails. */
+  #reconcileSoon(): void {
+    if (this.#closed || this.#cfg.dryRun) return;
+    clearTimeout(this.#assignReconcileTimer);
+    this.#assignReconcileTimer = setTimeout(() => {
+      this.#reconciler.runNow().catch((err: unknown) => {
+        this.#log.warn({ err }, 'reconciliation after an assignment failed; retrying');
+        this.#reconcileSoon();
+      });
+    }, ASSIGN_RECONCILE_DELAY_MS).unref();
+  }
+
+  async #closeProducer(partition: number): Promise<void> {
+    const p = this.#producers.get(partition);
+    if (!p) return;
+    this.#producers.delete(partition);
+    await p.close().catch((err: unknown) => this.#log.warn({ err, partition }, 'closing a partition producer failed'));
+  }
+
+  /** Drops a partition whose producer was fenced: another member owns it now. Its state goes; the process carries on. */
+  async #lose(partition: number): Promise<void> {
+    this.#log.warn({ partition }, 'partition producer fenced: another member owns the partition; its state is dropped');
+    this.#consumer?.pause([{ topic: this.#cfg.commandsTopic, partition }]);
+    await this.#revoked([{ topic: this.#cfg.commandsTopic, partition }]);
+    this.#fenced.add(partition);
+    void this.#exclusive(() => this.#retakeFenced());
+  }
+
+  /**
+   * Fenced partitions the consumer still holds under a valid lease are registered and restored again:
+   * no other member can own them then (the fencer was an owner whose assignment had already ended,
+   * e.g. one that registered late), so waiting for the next join would leave them unconsumed.
+   */
+  async #retakeFenced(): Promise<void> {
+    if (this.#closed || this.#leaseRemaining() <= 0) return;
+    const again = (this.#consumer?.assignment() ?? []).filter((tp) => this.#fenced.has(tp.partition));
+    if (again.length > 0) await this.#assigned(again);
+  }
+
+  /** The lease ended: every call and commit of the operations started under it stops. */
+  #loseLease(reason: string): void {
+    if (this.#lease.signal.aborted) return;
+    clearTimeout(this.#leaseTimer);
+    this.#lease.abort(new LeaseLostError(reason));
+  }
+
+  /**
+   * The options of one operation's Defender calls (a batch, a maintenance round, a reconciliation):
+   * cancelled when the lease is lost, and each HTTP request re-checks the lease right before it is
+   * sent (#guard): a check made when the operation started says nothing after a long quota wait, a
+   * Retry-After or a pause of the process. An operation started under a lost lease gets a new one only
+   * when the consumer holds a valid lease again.
+   */
+  #callOptions(): CallOptions {
+    if (this.#lease.signal.aborted && this.#leaseRemaining() > 0) this.#lease = new AbortController();
+    const lease = this.#lease;
+    this.#armLeaseTimer();
+    return { signal: lease.signal, guard: () => this.#guard(lease) };
+  }
+
+  #leaseRemaining(): number {
+    return this.#consumer?.leaseRemainingMs() ?? 0;
+  }
+
+  #guard(lease: AbortController): void {
+    if (!lease.signal.aborted && this.#leaseRemaining() <= 0) this.#loseLease('session lease expired');
+    lease.signal.throwIfAborted();
+  }
+
+  /** Aborts the calls in flight when the lease runs out without being renewed (heartbeats not getting through). */
+  #armLeaseTimer(): void {
+    clearTimeout(this.#leaseTimer);
+    if (this.#lease.signal.aborted) return;
+    const remaining = this.#leaseRemaining();
+    if (remaining <= 0) return this.#loseLease('session lease expired');
+    this.#leaseTimer = setTimeout(() => this.#armLeaseTimer(), remaining + 1).unref();
+  }
+
+  async #revoked(partitions: readonly TopicPartition[]): Promise<void> {
     for (const { partition } of partitions) {
+      this.#fenced.delete(partition);
+      await this.#closeProducer(partition);
       const part = this.#parts.get(partition);
       if (!part) continue;
       this.#store.dropPartition(partition);
@@ -505,7 +649,6 @@ export class Writer {
     this.#log.info({ partitions: partitions.map((p) => p.partition) }, 'partitions revoked; their state dropped');
     this.#updateShare();
     this.#updateOwned();
-    return Promise.resolve();
   }
 
   /** A plan without commands: cap moves and pending keys. */
@@ -513,8 +656,7 @@ export class Writer {
     // While catching up, the sync at its end plans everything once.
     if (this.#closed || this.#suspended || this.#parts.size === 0 || this.#catchUpSince !== undefined) return;
     try {
-      const ok = await this.#apply([], []);
-      if (!ok) this.#suspend();
+      if ((await this.#apply([], [])) === 'retry') this.#suspend();
     } catch (err) {
       this.#log.error({ err }, 'maintenance round failed');
     }
@@ -525,6 +667,12 @@ export class Writer {
       const part = this.#parts.get(batch.partition);
       // Not resolving = the records come back after resume or go to the partition's new owner.
       if (this.#suspended || this.#closed || batch.isStale() || !part) return;
+      // Not owned under a valid lease: return without committing, so that kafkajs rejoins (after a
+      // short wait: the adapter's heartbeats may renew the lease, and the same records come back).
+      if (this.#leaseRemaining() <= 0) {
+        await new Promise((r) => setTimeout(r, LEASE_WAIT_MS));
+        return;
+      }
       const commands: ClaimCommand[] = [];
       const deadLetters: OutgoingRecord[] = [];
       const at = new Date(this.#now()).toISOString();
@@ -549,28 +697,20 @@ export class Writer {
         commands.push(d.value);
       }
       const next = batch.lastOffset + 1n;
-      let ok: boolean;
-      try {
-        part.behind = batch.highWatermark - next;
-        part.behindAt = this.#now();
-        ok = await this.#apply(commands, deadLetters, [{ topic: batch.topic, partition: batch.partition, offset: next }], this.#deferring());
-      } catch (err) {
-        // A fenced producer means another member took over this transactional id: stop for good.
-        if (err instanceof ProducerFencedError) {
-          this.#failed = err;
-          throw err;
-        }
-        this.#log.error({ err, partition: batch.partition }, 'writing the batch to Kafka failed; nothing committed, retrying after a pause');
-        ok = false;
+      part.behind = batch.highWatermark - next;
+      part.behindAt = this.#now();
+      const outcome = await this.#apply(commands, deadLetters, [{ topic: batch.topic, partition: batch.partition, offset: next }], this.#deferring());
+      if (outcome === 'lost') {
+        this.#m.batches.inc({ outcome: 'lost' });
+        return;
       }
-      if (!ok) {
+      if (outcome === 'retry') {
         this.#m.batches.inc({ outcome: 'retry' });
         this.#suspend();
         return;
       }
       for (const c of commands) this.#m.commands.inc({ op: c.op });
       this.#m.batches.inc({ outcome: 'applied' });
-      part.nextOffset = next;
       batch.resolveOffset(batch.lastOffset);
     });
   }
@@ -607,6 +747,11 @@ export class Writer {
     this.#catchUpSince = undefined;
     for (const [key] of this.#store.inDefender()) this.#pending.add(key);
     this.#log.info({ pending: this.#pending.size }, 'caught up with the backlog: syncing Defender');
+    if (this.#reconcileDue) {
+      this.#reconcileDue = false;
+      // Queued behind the sync's first round.
+      this.#reconciler.runNow().catch((err: unknown) => this.#log.warn({ err }, 'reconciliation after a catch-up failed'));
+    }
     return true;
   }
 
@@ -623,31 +768,41 @@ export class Writer {
   }
 
   /**
-   * Plans, calls Defender, then commits states + dead letters (+ offsets) in one transaction and only
-   * then updates memory. Returns false on a transient Defender failure: nothing written, nothing
-   * committed, memory untouched (the caller replays). `defer`: no Defender call, the state only
-   * (catching up; the sync after it finds the keys to send).
+   * Plans, calls Defender, then commits states + dead letters (+ offsets) in one transaction per
+   * partition involved and only then updates memory. `retry`: a transient failure (Defender, or a
+   * Kafka write): what was not committed is re-planned, the caller pauses and replays. `lost`: the
+   * lease ended or the batch's partition was fenced: nothing more is sent or committed for it, and
+   * the caller returns at once (the partition's next owner replays it). `defer`: no Defender call, the
+   * state only (catching up; the sync after it finds the keys to send). Dead letters belong to the
+   * partition of `offsets` (the batch's).
    */
-  async #apply(commands: readonly ClaimCommand[], deadLetters: readonly OutgoingRecord[], offsets: readonly TopicPartitionOffset[] = [], defer = false): Promise<boolean> {
+  async #apply(commands: readonly ClaimCommand[], deadLetters: readonly OutgoingRecord[], offsets: readonly TopicPartitionOffset[] = [], defer = false): Promise<Applied> {
+    const call = this.#callOptions();
+    if (call.signal?.aborted) return 'lost';
     const lookup = (key: string): KeyState | undefined => this.#store.get(key);
     const now = this.#now();
     // Nothing is sent before the tenant was listed since the assignment: other creators' keys must be known.
     if (!defer && this.#foreignStale) {
       try {
-        this.#useListing(await listTenant(this.#client, this.#cfg.clientId));
+        this.#useListing(await listTenant(this.#client, this.#cfg.clientId, call));
       } catch (err) {
+        if (err instanceof DefenderCallCancelledError) return 'lost';
         if (!(err instanceof DefenderClientClosedError)) this.#log.warn({ err }, 'listing the tenant failed; nothing sent, retrying after a pause');
-        return false;
+        return 'retry';
       }
     }
-    const pending = defer ? [] : [...this.#pending].filter((k) => this.#parts.has(partitionForKey(k, this.#partitionCount)));
+    const pending = defer ? [] : [...this.#pending].filter((k) => this.#parts.has(this.#partitionOf(k)));
     // One local transaction for the cap's many small writes.
     const plan = this.#store.transaction(() => planBatch({ commands, lookup, policy: this.#policy, cap: this.#cap, now, pending, touchedOnly: defer, maxKeys: MAX_PLAN_KEYS, foreign: this.#foreign }));
     if (!defer) this.#noteHeld(plan);
     let sent: Sent = NOTHING_SENT;
     if (!defer) {
-      const out = await this.#send(plan);
-      if (!out) return false;
+      const out = await this.#send(plan, call);
+      if (out === 'lost') {
+        for (const k of plan.keys) this.#pending.add(k);
+        return 'lost';
+      }
+      if (!out) return 'retry';
       sent = out;
     }
     const { imported, deletedIds, refusedDeletes } = sent;
@@ -655,69 +810,82 @@ export class Writer {
       this.#log.info({ dryRun: true, imports: plan.imports.flat().length, deletes: plan.deletes.flat().length, dropped: plan.dropped.length, unchanged: plan.unchanged.length }, 'dry run: plan');
     }
     const result = this.#store.transaction(() => applyOutcomes(plan, { imported, deletedIds }, lookup, this.#cap));
-    const records: OutgoingRecord[] = [...deadLetters];
+    const home = offsets[0]?.partition;
+    const commits = new Map<number, { records: OutgoingRecord[]; offsets: TopicPartitionOffset[]; toStore: Map<string, { state: KeyState; value: string } | null> }>();
+    const commitOf = (partition: number) => {
+      let c = commits.get(partition);
+      if (!c) commits.set(partition, (c = { records: [], offsets: [], toStore: new Map() }));
+      return c;
+    };
+    if (home !== undefined) commitOf(home).records.push(...deadLetters);
     const at = new Date(now).toISOString();
-    const toStore = new Map<string, { state: KeyState; value: string } | null>();
     for (const [key, s] of result.states) {
       // Unchanged (a replay, or re-planned and still in sync): the changelog already holds it.
       if (s === lookup(key) && !this.#unsaved.has(key)) continue;
+      const c = commitOf(this.#partitionOf(key));
       if (!s) {
-        toStore.set(key, null);
-        records.push({ topic: this.#cfg.stateTopic, key, value: null });
+        c.toStore.set(key, null);
+        c.records.push({ topic: this.#cfg.stateTopic, key, value: null });
         continue;
       }
       let state = s;
       let value = encodeState(s);
       if (value.length > MAX_STATE_CHARS) {
         const fitted = fitState(s, MAX_STATE_CHARS);
-        const sources = fitted.dropped.map((c) => c.sourceId);
-        records.push(this.#deadLetter({ key, reason: 'too_many_claims', detail: `${sources.length} weakest claims dropped to fit one state record: ${sources.slice(0, 20).join(', ')}${sources.length > 20 ? ', …' : ''}`, at }));
+        const sources = fitted.dropped.map((x) => x.sourceId);
+        c.records.push(this.#deadLetter({ key, reason: 'too_many_claims', detail: `${sources.length} weakest claims dropped to fit one state record: ${sources.slice(0, 20).join(', ')}${sources.length > 20 ? ', …' : ''}`, at }));
         state = fitted.state;
         value = encodeState(state);
       }
-      toStore.set(key, { state, value });
-      records.push({ topic: this.#cfg.stateTopic, key, value });
+      c.toStore.set(key, { state, value });
+      c.records.push({ topic: this.#cfg.stateTopic, key, value });
     }
     for (const r of result.rejected) {
-      records.push(this.#deadLetter({ key: r.key, reason: r.category === 'unknown' ? 'defender_failed' : 'defender_rejected', detail: r.reason, at }));
+      commitOf(this.#partitionOf(r.key)).records.push(this.#deadLetter({ key: r.key, reason: r.category === 'unknown' ? 'defender_failed' : 'defender_rejected', detail: r.reason, at }));
     }
     for (const r of refusedDeletes) {
-      records.push(this.#deadLetter({ key: r.key, reason: 'defender_delete_rejected', detail: `id ${r.id}: ${r.reason}`, at }));
+      commitOf(this.#partitionOf(r.key)).records.push(this.#deadLetter({ key: r.key, reason: 'defender_delete_rejected', detail: `id ${r.id}: ${r.reason}`, at }));
     }
     for (const o of offsets) {
-      records.push({ topic: this.#cfg.stateTopic, key: appliedOffsetKey(o.partition, this.#partitionCount), value: JSON.stringify({ next: o.offset.toString() }) });
+      const c = commitOf(o.partition);
+      c.offsets.push(o);
+      c.records.push({ topic: this.#cfg.stateTopic, key: appliedOffsetKey(o.partition, this.#partitionCount), value: JSON.stringify({ next: o.offset.toString() }) });
     }
-    if (records.length > 0 || offsets.length > 0) {
-      const producer = this.#producer;
-      if (!producer) throw new Error('writer not started');
-      try {
-        await producer.transaction(async (tx) => {
-          if (records.length > 0) await tx.send(records);
-          if (offsets.length > 0) await tx.sendOffsets(this.#cfg.consumerGroup, offsets);
-        });
-      } catch (err) {
-        // The cap already counts this plan's outcomes as done (confirmed admissions): re-plan its keys.
-        for (const k of plan.keys) this.#pending.add(k);
-        throw err;
+    let outcome: Applied = 'ok';
+    const failed = new Set<number>();
+    for (const [partition, c] of [...commits].sort(([x], [y]) => x - y)) {
+      const committed = await this.#commit(partition, c.records, c.offsets, call);
+      if (committed !== 'ok') {
+        failed.add(partition);
+        // The batch's own partition decides; another partition's Kafka failure still means a pause and a retry.
+        if (partition === home) outcome = committed;
+        else if (committed === 'retry' && outcome === 'ok') outcome = 'retry';
+        continue;
       }
+      for (const key of c.toStore.keys()) this.#unsaved.delete(key);
+      this.#store.transaction(() => {
+        for (const [key, v] of c.toStore) {
+          if (v) this.#store.put(key, v.state, v.value);
+          else this.#store.delete(key);
+        }
+      });
+      const part = this.#parts.get(partition);
+      for (const o of c.offsets) if (part) part.nextOffset = o.offset;
     }
-    for (const key of toStore.keys()) this.#unsaved.delete(key);
-    this.#store.transaction(() => {
-      for (const [key, v] of toStore) {
-        if (v) this.#store.put(key, v.state, v.value);
-        else this.#store.delete(key);
-      }
-    });
     if (!defer) {
-      const examined = new Set(plan.keys);
-      for (const k of examined) this.#pending.delete(k);
+      // The cap counts the outcomes of partitions whose commit failed as done: their keys are re-planned.
+      for (const k of plan.keys) {
+        const p = this.#partitionOf(k);
+        if (!failed.has(p)) this.#pending.delete(k);
+        else if (this.#parts.has(p)) this.#pending.add(k);
+      }
       for (const k of result.pending) this.#pending.add(k);
       if (plan.remaining > 0) void this.#exclusive(() => this.#maintain());
       if ([...imported.values()].some((o) => !o.ok && !o.permanent)) this.#retryItemsLater();
     }
-    this.#failures = 0;
+    if (outcome === 'ok') this.#failures = 0;
     this.#updateOwned();
-    return true;
+    return outcome;
   }
 
   /** Keys the plan held back for another creator: counted and logged when they start being held. */
@@ -766,8 +934,42 @@ export class Writer {
     return { ...o, permanent: true, reason: `${o.reason} (after ${n} attempts)` };
   }
 
-  /** The plan's Defender calls; undefined when they failed transiently (nothing to commit). */
-  async #send(plan: Plan): Promise<Sent | undefined> {
+  #partitionOf(key: string): number {
+    return partitionForKey(key, this.#partitionCount);
+  }
+
+  /**
+   * One partition's transaction through its own producer, under the lease. `lost`: the lease ended
+   * or the producer was fenced (the partition is dropped, the process carries on); `retry`: another
+   * Kafka failure (nothing committed).
+   */
+  async #commit(partition: number, records: readonly OutgoingRecord[], offsets: readonly TopicPartitionOffset[], call: CallOptions): Promise<Applied> {
+    if (records.length === 0 && offsets.length === 0) return 'ok';
+    const producer = this.#producers.get(partition);
+    if (!producer || !this.#parts.has(partition)) return 'lost';
+    try {
+      call.guard?.();
+    } catch {
+      return 'lost';
+    }
+    try {
+      await producer.transaction(async (tx) => {
+        if (records.length > 0) await tx.send(records);
+        if (offsets.length > 0) await tx.sendOffsets(this.#cfg.consumerGroup, offsets);
+      });
+      return 'ok';
+    } catch (err) {
+      if (err instanceof ProducerFencedError) {
+        await this.#lose(partition);
+        return 'lost';
+      }
+      this.#log.error({ err, partition }, 'writing to Kafka failed; nothing committed for the partition, retrying after a pause');
+      return 'retry';
+    }
+  }
+
+  /** The plan's Defender calls; undefined when they failed transiently (nothing to commit), `lost` when the lease ended. */
+  async #send(plan: Plan, call: CallOptions): Promise<Sent | 'lost' | undefined> {
     const sent = { imported: new Map<string, ImportOutcome>(), deletedIds: new Set<string>(), refusedDeletes: [] as RefusedDelete[] };
     // An id Defender refuses to delete on its own is refused every time: it counts as gone (else it
     // would be planned again in every batch) and its key is dead-lettered with Defender's reason.
@@ -775,14 +977,14 @@ export class Writer {
     const remove = async (c: readonly PlannedDelete[]): Promise<void> => {
       const ids = c.filter((d) => !this.#foreign?.isForeignId(d.id)).map((d) => d.id);
       if (ids.length < c.length) this.#log.warn({ skipped: c.length - ids.length }, 'another creator’s ids left out of a BatchDelete');
-      const { rejected } = await this.#client.batchDelete(ids);
+      const { rejected } = await this.#client.batchDelete(ids, call);
       for (const d of c) sent.deletedIds.add(d.id);
       for (const r of rejected) sent.refusedDeletes.push({ key: c.find((x) => x.id === r.id)?.key ?? '', id: r.id, reason: r.reason });
     };
     try {
       for (const c of plan.deletes) await remove(c);
       for (const c of plan.imports) {
-        const out = await this.#client.import(c.map((p) => p.indicator));
+        const out = await this.#client.import(c.map((p) => p.indicator), call);
         c.forEach((p, i) => {
           const o = out[i];
           if (o) sent.imported.set(p.key, this.#checkOutcome(p.key, p.hash, o));
@@ -790,6 +992,10 @@ export class Writer {
       }
       for (const c of replacementDeletes(plan, sent.imported)) await remove(c);
     } catch (err) {
+      if (err instanceof DefenderCallCancelledError) {
+        this.#log.warn({ reason: (err.cause as Error | undefined)?.message }, 'Defender calls stopped: the group lease ended; nothing committed');
+        return 'lost';
+      }
       if (!(err instanceof DefenderClientClosedError)) this.#log.warn({ err, breaker: this.#client.breakerState }, 'Defender call failed; batch not committed, consumption paused');
       return undefined;
     }

@@ -5,7 +5,7 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import { startDefenderEmulator, type DefenderEmulator } from '@octi-defender/emulators';
 import { createLogger, createRegistry } from '@octi-defender/platform';
 import { DefenderClient, odataEq, type DefenderClientOptions } from '../src/defender/client.ts';
-import { DefenderClientClosedError, DefenderHttpError, DefenderUnavailableError, isBreakerNeutral, isRetryable } from '../src/defender/errors.ts';
+import { DefenderCallCancelledError, DefenderClientClosedError, DefenderHttpError, DefenderUnavailableError, isBreakerNeutral, isRetryable } from '../src/defender/errors.ts';
 import { DefenderMetrics } from '../src/defender/metrics.ts';
 import type { DefenderIndicator } from '../src/defender/model.ts';
 import { systemClock } from '../src/defender/quota.ts';
@@ -314,6 +314,44 @@ describe('abort() cancels every wait', () => {
     await assert.rejects(hanging, DefenderClientClosedError);
     assert.equal(c.breakerState, 'closed');
     assert.equal(c.closed, true);
+    await c.close();
+  });
+});
+
+describe('per-call cancellation (CallOptions)', () => {
+  test('the guard runs before each HTTP request, also the retry after a Retry-After: a refusal stops the call there', async () => {
+    const c = client();
+    emu.faults({ type: 'status', status: 429, retryAfterSec: 1, endpoints: ['import'], calls: 1 });
+    let checks = 0;
+    const guard = (): void => {
+      if (++checks > 1) throw new Error('lease ended');
+    };
+    const err = await c.import([ind(1)], { guard }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof DefenderCallCancelledError, String(err));
+    assert.match(err.message, /lease ended/);
+    assert.equal(isRetryable(err), false);
+    assert.equal(isBreakerNeutral(err), true);
+    assert.equal(emu.requests('import').length, 1, 'the retry was not sent');
+    assert.equal(c.breakerState, 'closed');
+    // The client itself is not closed: other calls go on.
+    assert.equal((await c.import([ind(2)]))[0]?.ok, true);
+    await c.close();
+  });
+
+  test('aborting the signal cancels that call in flight only', async () => {
+    const c = client({ maxRetries: 0, breaker: { volumeThreshold: 1, errorThresholdPercentage: 1 } });
+    emu.faults({ type: 'timeout', endpoints: ['import'], calls: 1 });
+    const ctl = new AbortController();
+    const hanging = c.import([ind(1)], { signal: ctl.signal });
+    await until('the request', () => emu.requests('import').length === 1);
+    ctl.abort(new Error('revoked'));
+    await assert.rejects(hanging, DefenderCallCancelledError);
+    assert.equal(c.breakerState, 'closed');
+    assert.equal(c.closed, false);
+    assert.equal((await c.import([ind(2)]))[0]?.ok, true);
     await c.close();
   });
 });

@@ -1,5 +1,6 @@
 // Fixtures of the writer's integration tests: a real Kafka broker (KAFKA_BROKERS), the Defender
 // emulator over real HTTP (msal pointed at its token endpoint), unique topics per test.
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { startDefenderEmulator, type DefenderEmulator, type DefenderEmulatorOptions } from '@octi-defender/emulators';
@@ -104,6 +105,18 @@ export async function startWriter(env: Record<string, string>, opts: { clock?: C
         await kafka.close();
       })()),
   };
+}
+
+/** The writer's real entry point (src/main.ts) as a child process; its output is kept for failures. */
+export function spawnWriter(env: Record<string, string>): { child: ChildProcess; output: string[] } {
+  const output: string[] = [];
+  const child = spawn(process.execPath, ['--disable-warning=TimeoutNegativeWarning', new URL('../src/main.ts', import.meta.url).pathname], {
+    env: { PATH: process.env.PATH ?? '', HTTP_PORT: '0', CONNECTOR_LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout?.on('data', (c: Buffer) => output.push(c.toString()));
+  child.stderr?.on('data', (c: Buffer) => output.push(c.toString()));
+  return { child, output };
 }
 
 export async function createCommandsTopic(t: Topics, partitions: number): Promise<void> {

@@ -1,28 +1,14 @@
 // The writer end to end: real Kafka broker, Defender emulator over real HTTP (msal token flow).
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import type { DefenderEmulator } from '@octi-defender/emulators';
 import { encodeCommand } from '@octi-defender/indicators';
 import { createKafka } from '@octi-defender/kafka';
 import { requireBrokers } from '@octi-defender/kafka/testing';
-import { CLIENT_ID, SECRET, committedOffsets, createCommandsTopic, down, emulator, gauge, groupLag, ip, maxInWindow, ours, publish, publishRaw, readDlq, scaledClock, stateSnapshot, startWriter, uniqueTopics, up, waitFor, writerEnv, writes } from './harness.ts';
+import { CLIENT_ID, SECRET, committedOffsets, spawnWriter, createCommandsTopic, down, emulator, gauge, groupLag, ip, maxInWindow, ours, publish, publishRaw, readDlq, scaledClock, stateSnapshot, startWriter, uniqueTopics, up, waitFor, writerEnv, writes } from './harness.ts';
 
 let emu: DefenderEmulator;
-
-/** The writer's real entry point (src/main.ts) as a child process; its output is kept for failures. */
-function spawnWriter(env: Record<string, string>): { child: ChildProcess; output: string[] } {
-  const output: string[] = [];
-  const child = spawn(process.execPath, ['--disable-warning=TimeoutNegativeWarning', new URL('../src/main.ts', import.meta.url).pathname], {
-    env: { PATH: process.env.PATH ?? '', HTTP_PORT: '0', CONNECTOR_LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout?.on('data', (c: Buffer) => output.push(c.toString()));
-  child.stderr?.on('data', (c: Buffer) => output.push(c.toString()));
-  return { child, output };
-}
-
 
 async function deleteById(e: DefenderEmulator, id: string): Promise<void> {
   // Out-of-band delete (an admin in the portal): the emulator's API, with its own token.

@@ -1,10 +1,17 @@
-// Group consumer over kafkajs: batches per partition, manual commits only, read_committed, and
-// assignment callbacks derived from GROUP_JOIN (kafkajs has eager rebalances and no revoke hook).
+// Group consumer over kafkajs: batches per partition, manual commits only, read_committed,
+// assignment callbacks derived from GROUP_JOIN (kafkajs has eager rebalances and no revoke hook), and
+// the member's lease: how long its assignment is certainly still its own (see leaseRemainingMs).
 import type { Admin as KjsAdmin, Kafka as KafkaJs } from 'kafkajs';
 import { ConsumerClosedError } from '../port.ts';
 import type { BatchHandler, Consumer, ConsumerOptions, KafkaLogger, PartitionLag, TopicPartition } from '../port.ts';
 import { byTopic, offsetsByTopic, toIncoming, tpKey } from './records.ts';
 import { withRetries } from './retry.ts';
+
+/** kafkajs' defaults (consumer/index.js). */
+const KAFKAJS_SESSION_TIMEOUT = 30_000;
+const KAFKAJS_HEARTBEAT_INTERVAL = 3000;
+/** Heartbeat answers meaning this member's assignment is over (a rebalance, or the member is gone). */
+const LEASE_ENDING = new Set(['REBALANCE_IN_PROGRESS', 'UNKNOWN_MEMBER_ID', 'ILLEGAL_GENERATION', 'FENCED_INSTANCE_ID', 'NOT_COORDINATOR', 'NOT_COORDINATOR_FOR_GROUP']);
 
 export async function createConsumer(kafka: KafkaJs, options: ConsumerOptions, logger: KafkaLogger | undefined): Promise<Consumer> {
   const c = kafka.consumer({
@@ -20,6 +27,44 @@ export async function createConsumer(kafka: KafkaJs, options: ConsumerOptions, l
   });
   await c.connect();
   await c.subscribe({ topics: [...options.topics], fromBeginning: options.fromBeginning ?? true });
+
+  // The lease: the broker keeps this member (and its assignment) for a session timeout after it
+  // RECEIVED the last heartbeat or join it accepted, so counting from when that request was SENT
+  // (kafkajs' request instrumentation) is safe; the margin covers what happens between a check of
+  // the lease and its effect. Times are monotonic (performance.now), so a wall-clock jump changes nothing.
+  const sessionTimeout = options.sessionTimeoutMs ?? KAFKAJS_SESSION_TIMEOUT;
+  const heartbeatInterval = options.heartbeatIntervalMs ?? KAFKAJS_HEARTBEAT_INTERVAL;
+  const margin = options.leaseMarginMs ?? Math.max(1000, sessionTimeout / 5);
+  const monotonic = (epochMs: number): number => performance.now() - (Date.now() - epochMs);
+  let leaseFrom = -Infinity;
+  let leaseLost = true;
+  let heartbeatSent = -Infinity;
+  let joinSent = -Infinity;
+  let joinsSinceGroupJoin = 0;
+  let memberId: string | undefined;
+  const loseLease = (reason: string): void => {
+    if (leaseLost) return;
+    leaseLost = true;
+    logger?.warn({ groupId: options.groupId, reason }, 'group membership lease lost');
+    options.onLeaseLost?.(reason);
+  };
+  c.on(c.events.REQUEST, ({ payload }) => {
+    if (payload.apiName === 'Heartbeat') heartbeatSent = monotonic(payload.sentAt);
+    else if (payload.apiName === 'JoinGroup') {
+      joinSent = monotonic(payload.sentAt);
+      joinsSinceGroupJoin++;
+    }
+  });
+  // Emitted once the broker accepted the heartbeat (an error answer throws instead).
+  c.on(c.events.HEARTBEAT, () => {
+    if (!leaseLost) leaseFrom = Math.max(leaseFrom, heartbeatSent);
+  });
+  c.on(c.events.REBALANCING, () => loseLease('rebalancing'));
+  const onHeartbeatError = (err: unknown): void => {
+    const type = (err as { type?: unknown }).type;
+    if (typeof type === 'string' && LEASE_ENDING.has(type)) loseLease(type);
+    else logger?.debug({ err, groupId: options.groupId }, 'heartbeat failed');
+  };
 
   let assigned = new Map<string, TopicPartition>();
   // Per partition: settles when onAssigned for it has; batches wait for it.
@@ -46,6 +91,16 @@ export async function createConsumer(kafka: KafkaJs, options: ConsumerOptions, l
     for (const [topic, partitions] of Object.entries(payload.memberAssignment)) {
       for (const partition of partitions) next.set(tpKey({ topic, partition }), { topic, partition });
     }
+    // A partition is kept only when this join directly follows the previous one in the same
+    // membership: a new member id (this one was evicted) or more than one JoinGroup since (a
+    // generation completed without this member learning its assignment) means another member may
+    // have owned it meanwhile, so everything is revoked and assigned again (state restored afresh).
+    const sameSession = payload.memberId === memberId && joinsSinceGroupJoin === 1;
+    memberId = payload.memberId;
+    joinsSinceGroupJoin = 0;
+    leaseFrom = joinSent;
+    leaseLost = false;
+    if (!sameSession && assigned.size > 0) void revokeAll();
     const lost = [...assigned].filter(([k]) => !next.has(k)).map(([, tp]) => tp);
     const gained = [...next].filter(([k]) => !assigned.has(k)).map(([, tp]) => tp);
     assigned = next;
@@ -62,6 +117,7 @@ export async function createConsumer(kafka: KafkaJs, options: ConsumerOptions, l
   });
   // kafkajs restarts a crashed consumer with a fresh join, which reports everything as gained.
   c.on(c.events.CRASH, ({ payload }) => {
+    loseLease('crash');
     void revokeAll();
     if (!payload.restart) options.onFailed?.(payload.error);
   });
@@ -122,9 +178,13 @@ export async function createConsumer(kafka: KafkaJs, options: ConsumerOptions, l
         eachBatch: async (payload) => {
           const { batch } = payload;
           const { topic, partition } = batch;
-          await restored.get(tpKey({ topic, partition }));
-          if (batch.messages.length === 0) return;
-          await handler({
+          // kafkajs heartbeats only between batches: keep the session alive while this one waits for
+          // its restore and runs (kafkajs sends at most one heartbeat per heartbeatInterval).
+          const ticker = setInterval(() => void payload.heartbeat().catch(onHeartbeatError), Math.max(100, heartbeatInterval / 2));
+          try {
+            await restored.get(tpKey({ topic, partition }));
+            if (batch.messages.length === 0) return;
+            await handler({
             topic,
             partition,
             records: batch.messages.map((m) => toIncoming(topic, partition, m)),
@@ -134,7 +194,10 @@ export async function createConsumer(kafka: KafkaJs, options: ConsumerOptions, l
             heartbeat: () => payload.heartbeat(),
             isRunning: () => payload.isRunning(),
             isStale: () => payload.isStale(),
-          });
+            });
+          } finally {
+            clearInterval(ticker);
+          }
         },
       });
     },
@@ -143,6 +206,7 @@ export async function createConsumer(kafka: KafkaJs, options: ConsumerOptions, l
     resume: (partitions) => c.resume(byTopic(partitions)),
     paused: () => c.paused().flatMap(({ topic, partitions }) => partitions.map((partition) => ({ topic, partition }))),
     assignment: () => [...assigned.values()],
+    leaseRemainingMs: () => (leaseLost || closing ? 0 : Math.max(0, leaseFrom + sessionTimeout - margin - performance.now())),
     lag(): Promise<PartitionLag[]> {
       if (closing) return Promise.reject(new ConsumerClosedError(options.groupId));
       const p = measureLag();

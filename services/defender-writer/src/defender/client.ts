@@ -6,6 +6,7 @@ import type { Logger } from '@octi-defender/platform';
 import CircuitBreaker from 'opossum';
 import { Agent, request, type Dispatcher } from 'undici';
 import {
+  DefenderCallCancelledError,
   DefenderClientClosedError,
   DefenderHttpError,
   DefenderProtocolError,
@@ -79,9 +80,21 @@ export interface DefenderClientOptions {
   readonly random?: () => number;
 }
 
+/**
+ * Per call: `signal` cancels it (its quota, token and retry waits and the HTTP exchange in flight);
+ * `guard` runs right before each HTTP request goes out and throws to stop the call there (e.g. a lease
+ * the caller must still hold: a check made when the call started says nothing after a long quota
+ * wait or a process pause). Either way the call rejects with DefenderCallCancelledError, which is not
+ * retried and not counted by the breaker.
+ */
+export interface CallOptions {
+  readonly signal?: AbortSignal | undefined;
+  readonly guard?: (() => void) | undefined;
+}
+
 type Method = 'GET' | 'POST';
 type BreakerEvent = 'open' | 'halfOpen' | 'close';
-type Attempt = (endpoint: Endpoint, method: Method, url: string, body: unknown) => Promise<unknown>;
+type Attempt = (endpoint: Endpoint, method: Method, url: string, body: unknown, call: CallOptions) => Promise<unknown>;
 
 interface ImportResultItem {
   readonly id?: string | null;
@@ -231,7 +244,7 @@ export class DefenderClient {
    * whole-call refusal for the content (400, 413, 422) is bisected (see #importOrSplit): an item
    * refused alone gets a permanent outcome with Defender's status, code and message.
    */
-  async import(indicators: readonly DefenderIndicator[]): Promise<ImportOutcome[]> {
+  async import(indicators: readonly DefenderIndicator[], call: CallOptions = {}): Promise<ImportOutcome[]> {
     if (indicators.length === 0) return [];
     if (indicators.length > MAX_ITEMS_PER_CALL) throw new RangeError(`import takes at most ${MAX_ITEMS_PER_CALL} indicators, got ${indicators.length}`);
     this.#throwIfClosed();
@@ -242,7 +255,7 @@ export class DefenderClient {
       this.#metrics.items.inc({ endpoint: 'import', outcome: 'dry_run', reason: 'none' }, indicators.length);
       return indicators.map(() => ({ ok: true, id: DRY_RUN_ID }));
     }
-    const outcomes = await this.#importOrSplit(url, indicators);
+    const outcomes = await this.#importOrSplit(url, indicators, call);
     for (const o of outcomes) {
       const labels = o.ok
         ? { outcome: 'accepted', reason: 'none' }
@@ -260,7 +273,7 @@ export class DefenderClient {
    * (400, 413, 422) is bisected like an import: an id refused alone is returned in `rejected` with
    * Defender's status, code and message; the other ids are deleted.
    */
-  async batchDelete(ids: readonly string[]): Promise<BatchDeleteResult> {
+  async batchDelete(ids: readonly string[], call: CallOptions = {}): Promise<BatchDeleteResult> {
     if (ids.length === 0) return { rejected: [] };
     if (ids.length > MAX_ITEMS_PER_CALL) throw new RangeError(`BatchDelete takes at most ${MAX_ITEMS_PER_CALL} ids, got ${ids.length}`);
     this.#throwIfClosed();
@@ -271,7 +284,7 @@ export class DefenderClient {
       return { rejected: [] };
     }
     const rejected: BatchDeleteRejection[] = [];
-    await this.#deleteOrSplit(url, ids, rejected);
+    await this.#deleteOrSplit(url, ids, rejected, call);
     return { rejected };
   }
 
@@ -286,9 +299,9 @@ export class DefenderClient {
    * each further refused item adds up to 2·log2(n) more; if every item is refused, 2n − 1 calls.
    * Splits are counted in `defender_api_bisections_total{endpoint}`.
    */
-  async #importOrSplit(url: string, indicators: readonly DefenderIndicator[]): Promise<ImportOutcome[]> {
+  async #importOrSplit(url: string, indicators: readonly DefenderIndicator[], call: CallOptions): Promise<ImportOutcome[]> {
     try {
-      return await this.#call('import', 'POST', url, { Indicators: indicators }, (json) => matchImportResults(indicators, json));
+      return await this.#call('import', 'POST', url, { Indicators: indicators }, (json) => matchImportResults(indicators, json), call);
     } catch (e) {
       if (!isContentRefusal(e)) throw e;
       const [only] = indicators;
@@ -298,14 +311,14 @@ export class DefenderClient {
         return [{ ok: false, permanent: true, reason, category: 'invalid' }];
       }
       const [a, b] = this.#split('import', e, indicators);
-      return [...(await this.#importOrSplit(url, a)), ...(await this.#importOrSplit(url, b))];
+      return [...(await this.#importOrSplit(url, a, call)), ...(await this.#importOrSplit(url, b, call))];
     }
   }
 
   /** BatchDelete of `ids` with the 404 recovery; bisected on a whole-call content refusal (same cost as #importOrSplit). */
-  async #deleteOrSplit(url: string, ids: readonly string[], rejected: BatchDeleteRejection[]): Promise<void> {
+  async #deleteOrSplit(url: string, ids: readonly string[], rejected: BatchDeleteRejection[], call: CallOptions): Promise<void> {
     try {
-      await this.#call('batchDelete', 'POST', url, { IndicatorIds: ids }, () => undefined);
+      await this.#call('batchDelete', 'POST', url, { IndicatorIds: ids }, () => undefined, call);
       this.#metrics.items.inc({ endpoint: 'batchDelete', outcome: 'deleted', reason: 'none' }, ids.length);
       return;
     } catch (e) {
@@ -319,26 +332,26 @@ export class DefenderClient {
           return;
         }
         const [a, b] = this.#split('batchDelete', e, ids);
-        await this.#deleteOrSplit(url, a, rejected);
-        await this.#deleteOrSplit(url, b, rejected);
+        await this.#deleteOrSplit(url, a, rejected, call);
+        await this.#deleteOrSplit(url, b, rejected, call);
         return;
       }
       if (!(e instanceof DefenderHttpError && e.statusCode === 404)) throw e;
     }
     const owned = new Set<string>();
-    for await (const page of this.listAll({ filter: odataEq('application', this.#opts.application) })) {
+    for await (const page of this.listAll({ filter: odataEq('application', this.#opts.application) }, call)) {
       for (const r of page) owned.add(String(r.id));
     }
     const existing = ids.filter((id) => owned.has(id));
     this.#metrics.items.inc({ endpoint: 'batchDelete', outcome: 'already_gone', reason: 'none' }, ids.length - existing.length);
     this.#log.info({ requested: ids.length, stillExisting: existing.length }, 'BatchDelete 404: retrying with the ids that still exist');
     if (existing.length === 0) return;
-    await this.#call('batchDelete', 'POST', url, { IndicatorIds: existing }, () => undefined);
+    await this.#call('batchDelete', 'POST', url, { IndicatorIds: existing }, () => undefined, call);
     this.#metrics.items.inc({ endpoint: 'batchDelete', outcome: 'deleted', reason: 'none' }, existing.length);
   }
 
   /** One page of `GET /api/indicators` ($top ≤ 10000). */
-  async list(opts: { readonly filter?: string; readonly top?: number; readonly skip?: number } = {}): Promise<ListPage> {
+  async list(opts: { readonly filter?: string; readonly top?: number; readonly skip?: number } = {}, call: CallOptions = {}): Promise<ListPage> {
     const top = opts.top ?? MAX_PAGE_SIZE;
     if (top < 1 || top > MAX_PAGE_SIZE) throw new RangeError(`$top must be 1 to ${MAX_PAGE_SIZE}`);
     const query = [
@@ -346,25 +359,25 @@ export class DefenderClient {
       `$top=${top}`,
       ...(opts.skip ? [`$skip=${opts.skip}`] : []),
     ];
-    return this.#listUrl(`${this.#url('/api/indicators')}?${query.join('&')}`);
+    return this.#listUrl(`${this.#url('/api/indicators')}?${query.join('&')}`, call);
   }
 
   /**
    * Every page matching the filter: follows @odata.nextLink when Defender sends one, else pages with
    * $skip until a short page. Offsets shift if indicators change meanwhile; the reconciler tolerates it.
    */
-  async *listAll(opts: { readonly filter?: string; readonly pageSize?: number } = {}): AsyncGenerator<DefenderIndicatorRecord[]> {
+  async *listAll(opts: { readonly filter?: string; readonly pageSize?: number } = {}, call: CallOptions = {}): AsyncGenerator<DefenderIndicatorRecord[]> {
     const top = opts.pageSize ?? MAX_PAGE_SIZE;
-    let page = await this.list({ ...opts, top });
+    let page = await this.list({ ...opts, top }, call);
     for (let skip = top; ; skip += top) {
       if (page.value.length > 0) yield page.value;
-      if (page.nextLink !== undefined) page = await this.#listUrl(page.nextLink);
-      else if (page.value.length >= top) page = await this.list({ ...opts, top, skip });
+      if (page.nextLink !== undefined) page = await this.#listUrl(page.nextLink, call);
+      else if (page.value.length >= top) page = await this.list({ ...opts, top, skip }, call);
       else return;
     }
   }
 
-  async #listUrl(url: string): Promise<ListPage> {
+  async #listUrl(url: string, call: CallOptions): Promise<ListPage> {
     // The bearer token is only ever sent to the configured Defender origin.
     if (new URL(url).origin !== this.#base.origin) throw new DefenderProtocolError(`@odata.nextLink points to another origin: ${new URL(url).origin}`);
     return this.#call('list', 'GET', url, undefined, (json) => {
@@ -372,7 +385,7 @@ export class DefenderClient {
       if (!Array.isArray(value)) throw new DefenderProtocolError('list response has no value array');
       const next = (json as Record<string, unknown>)['@odata.nextLink'];
       return { value: value as DefenderIndicatorRecord[], nextLink: typeof next === 'string' && next !== '' ? next : undefined };
-    });
+    }, call);
   }
 
   /** The two halves of a batch Defender refused as a whole; counted and logged. */
@@ -407,20 +420,21 @@ export class DefenderClient {
    * holds every caller); one longer than `retryMaxMs` ends the call with DefenderThrottledError
    * instead of holding the caller's batch, and so does any call made before it has passed.
    */
-  async #call<T>(endpoint: Endpoint, method: Method, url: string, body: unknown, read: (json: unknown) => T): Promise<T> {
-    const signal = this.#closer.signal;
+  async #call<T>(endpoint: Endpoint, method: Method, url: string, body: unknown, read: (json: unknown) => T, call: CallOptions): Promise<T> {
+    const signal = this.#signal(call);
     for (let attempt = 0; ; attempt++) {
-      this.#throwIfClosed();
+      this.#throwIfCancelled(call);
       if (this.#breaker.opened) throw new DefenderUnavailableError();
       const blocked = this.#quota.blockedForMs(endpoint);
       if (blocked > this.#retryMaxMs) throw new DefenderThrottledError(endpoint, blocked);
-      const waited = await this.#quota.acquire(endpoint, signal);
+      const waited = await this.#cancellable(this.#quota.acquire(endpoint, signal), call);
       this.#metrics.quotaWait.observe({ endpoint }, waited / 1000);
       try {
-        return read(await this.#breaker.fire(endpoint, method, url, body));
+        return read(await this.#breaker.fire(endpoint, method, url, body, call));
       } catch (e) {
         // Whatever the attempt ended with (an aborted request, a shut-down breaker), the client is closed.
-        if (signal.aborted) throw this.#closedError();
+        if (signal.aborted) this.#throwIfCancelled(call);
+        if (e instanceof DefenderCallCancelledError) throw e;
         if ((e as { code?: unknown }).code === 'EOPENBREAKER') throw new DefenderUnavailableError(e);
         const retryAfter = e instanceof DefenderHttpError ? e.retryAfterMs : undefined;
         if (retryAfter !== undefined) {
@@ -434,19 +448,39 @@ export class DefenderClient {
         // After a Retry-After the quota limiter waits exactly that long; otherwise backoff with full jitter.
         const delay = retryAfter === undefined ? this.#random() * Math.min(this.#retryMaxMs, this.#retryBaseMs * 2 ** attempt) : 0;
         this.#log.warn({ endpoint, attempt: attempt + 1, delayMs: Math.round(retryAfter ?? delay), err: e }, 'Defender call failed, retrying');
-        if (delay > 0) await abortable(this.#clock.sleep(delay, signal), signal);
+        if (delay > 0) await this.#cancellable(abortable(this.#clock.sleep(delay, signal), signal), call);
       }
     }
   }
 
+  /** The client's closing, and the call's own signal when it has one. */
+  #signal(call: CallOptions): AbortSignal {
+    return call.signal ? AbortSignal.any([this.#closer.signal, call.signal]) : this.#closer.signal;
+  }
+
+  /** Closed client first (DefenderClientClosedError), then the call's own cancellation. */
+  #throwIfCancelled(call: CallOptions): void {
+    this.#throwIfClosed();
+    if (call.signal?.aborted) throw new DefenderCallCancelledError(call.signal.reason);
+  }
+
+  async #cancellable<T>(wait: Promise<T>, call: CallOptions): Promise<T> {
+    try {
+      return await wait;
+    } catch (e) {
+      this.#throwIfCancelled(call);
+      throw e;
+    }
+  }
+
   /** One HTTP exchange; a 401 gets one new token and one more try before it counts as a failure. */
-  async #attempt(endpoint: Endpoint, method: Method, url: string, body: unknown): Promise<unknown> {
-    const signal = this.#closer.signal;
-    let token = await abortable(this.#opts.tokens.get(), signal);
-    let res = await this.#http(endpoint, method, url, body, token);
+  async #attempt(endpoint: Endpoint, method: Method, url: string, body: unknown, call: CallOptions): Promise<unknown> {
+    const signal = this.#signal(call);
+    let token = await this.#cancellable(abortable(this.#opts.tokens.get(), signal), call);
+    let res = await this.#http(endpoint, method, url, body, token, call);
     if (res.status === 401) {
-      token = await abortable(this.#opts.tokens.refresh(token), signal);
-      res = await this.#http(endpoint, method, url, body, token);
+      token = await this.#cancellable(abortable(this.#opts.tokens.refresh(token), signal), call);
+      res = await this.#http(endpoint, method, url, body, token, call);
     }
     if (res.status >= 200 && res.status < 300) return res.json;
     const err = (res.json as { error?: { code?: unknown; message?: unknown; target?: unknown } } | undefined)?.error;
@@ -461,7 +495,13 @@ export class DefenderClient {
     });
   }
 
-  async #http(endpoint: Endpoint, method: Method, url: string, body: unknown, token: string): Promise<{ status: number; json: unknown; retryAfter: string | string[] | undefined }> {
+  async #http(endpoint: Endpoint, method: Method, url: string, body: unknown, token: string, call: CallOptions): Promise<{ status: number; json: unknown; retryAfter: string | string[] | undefined }> {
+    this.#throwIfCancelled(call);
+    try {
+      call.guard?.();
+    } catch (e) {
+      throw new DefenderCallCancelledError(e);
+    }
     const end = this.#metrics.duration.startTimer({ endpoint });
     try {
       const res = await request(url, {
@@ -471,7 +511,7 @@ export class DefenderClient {
         ...(body !== undefined && { body: JSON.stringify(body) }),
         headersTimeout: this.#timeoutMs,
         bodyTimeout: this.#timeoutMs,
-        signal: this.#closer.signal,
+        signal: this.#signal(call),
       });
       const text = await res.body.text();
       this.#metrics.calls.inc({ endpoint, status: String(res.statusCode) });
@@ -483,9 +523,9 @@ export class DefenderClient {
       }
       return { status: res.statusCode, json, retryAfter: res.headers['retry-after'] };
     } catch (e) {
-      if (this.#closer.signal.aborted) {
+      if (this.#closer.signal.aborted || call.signal?.aborted) {
         this.#metrics.calls.inc({ endpoint, status: 'aborted' });
-        throw this.#closedError();
+        this.#throwIfCancelled(call);
       }
       if (!(e instanceof DefenderProtocolError)) this.#metrics.calls.inc({ endpoint, status: 'network' });
       throw e;

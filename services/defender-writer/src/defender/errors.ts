@@ -80,6 +80,14 @@ export class DefenderClientClosedError extends Error {
   }
 }
 
+/** A call its caller cancelled (CallOptions: its signal aborted or its guard refused); `cause` says why. */
+export class DefenderCallCancelledError extends Error {
+  constructor(cause: unknown) {
+    super(`Defender call cancelled: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.name = 'DefenderCallCancelledError';
+  }
+}
+
 /**
  * HTTP statuses by which Defender refuses a whole call because of what the request contains (bad
  * body, too large, unprocessable): splitting the batch isolates the items at fault. Not 401/403
@@ -109,7 +117,7 @@ export function isRetryable(e: unknown): boolean {
  * closing: they say nothing about Defender's health.
  */
 export function isBreakerNeutral(e: unknown): boolean {
-  if (e instanceof DefenderClientClosedError || e instanceof DefenderThrottledError) return true;
+  if (e instanceof DefenderClientClosedError || e instanceof DefenderCallCancelledError || e instanceof DefenderThrottledError) return true;
   return e instanceof DefenderHttpError && e.statusCode >= 400 && e.statusCode < 500 && ![401, 408, 429].includes(e.statusCode);
 }
 
