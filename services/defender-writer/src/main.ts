@@ -1,6 +1,6 @@
 // Entry point: configuration → logger (secrets scrubbed), metrics, Kafka → writer → probes; graceful
 // shutdown on SIGTERM (stop probes, finish the batch and its transaction, leave the group, close).
-import { connectKafka } from '@octi-defender/kafka';
+import { connectKafka, unreachableKafka } from '@octi-defender/kafka';
 import { createLogger, createRegistry, HealthServer, installShutdown, loadConfigOrExit, secretValues } from '@octi-defender/platform';
 import { loadWriterConfig, writerEnv } from './config.ts';
 import { TokenProvider } from './defender/token.ts';
@@ -34,10 +34,10 @@ installShutdown({
   ],
 });
 
-await health.start();
 try {
+  await health.start();
   await writer.start();
 } catch (err) {
-  logger.fatal({ err }, 'defender-writer could not start');
+  logger.fatal({ err }, unreachableKafka(err, cfg) ?? 'defender-writer could not start');
   process.exit(1);
 }

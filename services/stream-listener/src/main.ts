@@ -1,5 +1,5 @@
 // Entry point: configuration → logger, metrics, probes → listener; graceful shutdown on SIGTERM.
-import { connectKafka } from '@octi-defender/kafka';
+import { connectKafka, unreachableKafka } from '@octi-defender/kafka';
 import { createLogger, createRegistry, HealthServer, installShutdown, loadConfigOrExit, secretValues } from '@octi-defender/platform';
 import { listenerEnv, loadListenerConfig } from './config.ts';
 import { Listener } from './listener.ts';
@@ -27,10 +27,10 @@ installShutdown({
   ],
 });
 
-await health.start();
 try {
+  await health.start();
   await listener.start();
 } catch (err) {
-  logger.fatal({ err }, 'stream-listener could not start');
+  logger.fatal({ err }, unreachableKafka(err, cfg) ?? 'stream-listener could not start');
   process.exit(1);
 }
