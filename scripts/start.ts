@@ -116,18 +116,28 @@ function stop(code: number): Promise<never> {
   return stopping;
 }
 
-let signals = 0;
+let firstSignal: number | undefined;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
-    signals += 1;
-    if (signals > 1) {
-      // A second Ctrl-C: no more waiting.
+    // Under `npm start` one Ctrl-C arrives twice (from the terminal, and forwarded by npm): only a
+    // signal a moment after the first means "stop waiting".
+    if (firstSignal !== undefined && performance.now() - firstSignal > 1000) {
+      say('second signal: killing everything now');
       for (const c of children) if (c.pid) process.kill(-c.pid, 'SIGKILL');
       process.exit(130);
     }
+    firstSignal ??= performance.now();
     void stop(0);
   });
 }
+
+// npm 11 exits on SIGTERM without passing it on, and a closed terminal sends SIGHUP: when whoever
+// started this process is gone, stop as if signalled.
+process.on('SIGHUP', () => void stop(0));
+const parent = process.ppid;
+setInterval(() => {
+  if (process.ppid !== parent) void stop(0);
+}, 1000).unref();
 
 // --- start -------------------------------------------------------------------------------------
 async function main(): Promise<void> {

@@ -106,7 +106,8 @@ export class Child {
       const entry = readLogLine(line);
       if (entry && (entry.level === 'error' || entry.level === 'fatal')) reason = entry.text;
     }
-    reason ??= [...this.#lines].reverse().find((l) => l.trim() !== '' && !l.startsWith('    at '));
+    // Else what it printed outside its log, e.g. an uncaught exception (its message, not the stack).
+    reason ??= [...this.#lines].reverse().find((l) => l.trim() !== '' && !l.startsWith('{') && !/^\s+at /.test(l) && !l.startsWith('Node.js v'));
     return `${this.name} stopped (${status})${reason ? `: ${reason}` : ''}; its output: ${this.logFile}`;
   }
 
