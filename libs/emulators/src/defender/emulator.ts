@@ -118,6 +118,7 @@ const FAULT_CODES: Record<number, string> = { 400: 'BadRequest', 401: 'Unauthori
 
 export interface RecordedRequest {
   seq: number;
+  /** Arrival, in emulated time (the clock the rate windows use). */
   time: string;
   method: string;
   path: string;
@@ -388,7 +389,7 @@ export async function startDefenderEmulator(options: DefenderEmulatorOptions): P
 
   const record = (entry: Omit<RecordedRequest, 'seq' | 'time'>): void => {
     seq += 1;
-    log.push({ seq, time: new Date().toISOString(), ...entry });
+    log.push({ seq, time: new Date(now()).toISOString(), ...entry });
     if (log.length > maxLog) log = log.slice(log.length - maxLog);
     if (entry.endpoint === 'unknown') return;
     const s = counters[entry.endpoint];
