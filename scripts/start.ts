@@ -4,7 +4,7 @@
 // as supervised child processes on this Node.js, a demo stream fed into the OpenCTI emulator, and a
 // live view until Ctrl-C or SIGTERM, which stop everything in order. A child that stops on its own
 // stops the run, saying which and why.
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -140,8 +140,16 @@ setInterval(() => {
 }, 1000).unref();
 
 // --- start -------------------------------------------------------------------------------------
+/** Keeps the logs of the last few runs only. */
+function pruneLogs(keep: number): void {
+  const runs = join(ROOT, '.cache', 'start');
+  const dirs = readdirSync(runs).sort();
+  for (const old of dirs.slice(0, Math.max(0, dirs.length - keep))) rmSync(join(runs, old), { recursive: true, force: true });
+}
+
 async function main(): Promise<void> {
   mkdirSync(LOG_DIR, { recursive: true });
+  pruneLogs(5);
   if (env.KAFKA_BROKERS?.trim()) process.env.KAFKA_BROKERS = env.KAFKA_BROKERS;
   try {
     kafka = await startKafka();
