@@ -26,6 +26,10 @@ export interface Summary {
 
 const delta = (a: number, b: number): number => Math.max(0, a - b);
 
+/** Stream events, heartbeats aside (one every 5 s per stream, not activity). */
+const streamEvents = (r: Reading): number =>
+  Object.entries(byLabel(r.listener.samples, 'octi_listener_events_total', 'event')).reduce((n, [event, v]) => (event === 'heartbeat' ? n : n + v), 0);
+
 /** The newest reading taken at least `ms` before `last`, else the oldest one. */
 function before(history: readonly Reading[], last: Reading, ms: number): Reading {
   let pick = history[0]!;
@@ -41,7 +45,7 @@ export function summarize(history: readonly Reading[]): Summary | undefined {
   const recent = before(history, last, 5000);
   const minuteAgo = before(history, last, 60_000);
   const seconds = (last.at - recent.at) / 1000;
-  const events = total(l, 'octi_listener_events_total');
+  const events = streamEvents(last);
   const calls: Summary['calls'] = {};
   for (const e of ENDPOINTS) {
     const now = total(w, 'defender_api_calls_total', { endpoint: e });
@@ -57,7 +61,7 @@ export function summarize(history: readonly Reading[]): Summary | undefined {
   }
   const breakerSample = w.find((s) => s.name === 'defender_api_breaker_state');
   return {
-    eventsPerSecond: seconds > 0 ? delta(events, total(recent.listener.samples, 'octi_listener_events_total')) / seconds : 0,
+    eventsPerSecond: seconds > 0 ? delta(events, streamEvents(recent)) / seconds : 0,
     events,
     published: byLabel(l, 'octi_listener_commands_total', 'op'),
     applied: byLabel(w, 'octi_writer_commands_total', 'op'),

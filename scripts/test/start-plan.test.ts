@@ -53,6 +53,7 @@ test('the view: rates over the recent readings, totals by label, Defender holdin
       '# HELP octi_listener_events_total x',
       'octi_listener_events_total{stream="s",event="create"} 40',
       'octi_listener_events_total{stream="s",event="update"} 20',
+      'octi_listener_events_total{stream="s",event="heartbeat"} 3',
       'octi_listener_commands_total{op="upsert",type="IpAddress"} 7',
       'octi_listener_commands_total{op="retract",type="IpAddress"} 2',
       'octi_listener_dead_letters_total{reason="bad_json"} 1',
