@@ -62,6 +62,10 @@ test('npm start: indicators reach the Defender emulator, no error is logged, SIG
       KAFKA_TOPIC_CHECKPOINTS: `start-${run}.checkpoints`,
       LISTENER_GROUP_ID: `start-${run}-listener`,
       WRITER_TENANT_NAME: `start-${run}`,
+      // Empty wins over a developer's .env: the emulators, never a real OpenCTI or Defender tenant.
+      ...Object.fromEntries(
+        ['OPENCTI_URL', 'OPENCTI_TOKEN', 'CONNECTOR_LIVE_STREAM_ID', 'MICROSOFT_DEFENDER_INTEL_TENANT_ID', 'MICROSOFT_DEFENDER_INTEL_CLIENT_ID', 'MICROSOFT_DEFENDER_INTEL_CLIENT_SECRET', 'MICROSOFT_DEFENDER_INTEL_BASE_URL'].map((v) => [v, '']),
+      ),
     },
   });
   // npm itself exits at the signal; the script goes on stopping what it started, and its output
