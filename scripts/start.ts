@@ -119,8 +119,8 @@ function stop(code: number): Promise<never> {
 let firstSignal: number | undefined;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
-    // Under `npm start` one Ctrl-C arrives twice (from the terminal, and forwarded by npm): only a
-    // signal a moment after the first means "stop waiting".
+    // One Ctrl-C can arrive twice (from the terminal, and again from an npm that passes signals
+    // on): only a signal a moment after the first means "stop waiting".
     if (firstSignal !== undefined && performance.now() - firstSignal > 1000) {
       say('second signal: killing everything now');
       for (const c of children) if (c.pid) process.kill(-c.pid, 'SIGKILL');
