@@ -37,7 +37,7 @@ export class ConfigError extends Error {
 }
 
 /** The value .env.example gives the variables an operator must fill in. */
-export const PLACEHOLDER = 'ChangeMe';
+const PLACEHOLDER = 'ChangeMe';
 
 export function envVar<T>(spec: EnvVar<T>): EnvVar<T> {
   return spec;
