@@ -1,7 +1,7 @@
 // `npm start` as a user runs it, without a terminal (so the live view prints plain lines): indicators
 // arrive in the Defender emulator, the healthy run logs no error, and SIGTERM to its process group
-// (what Ctrl-C does) stops everything it started. Kafka is the suite's broker (KAFKA_BROKERS), with
-// this run's own topics and groups.
+// (what Ctrl-C does) stops everything it started; a process that dies stops the run, which says
+// which and why. Kafka is the suite's broker (KAFKA_BROKERS), with each run's own topics and groups.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -47,11 +47,21 @@ const alive = (pid: number): boolean => {
   }
 };
 
-test('npm start: indicators reach the Defender emulator, no error is logged, SIGTERM leaves nothing running', async () => {
+interface Run {
+  readonly pid: number;
+  /** Resolves once the script's output has ended (npm itself exits at a signal; the script goes on). */
+  readonly finished: Promise<unknown>;
+  readonly out: { stdout: string; stderr: string };
+  /** Every process of the run seen so far (descendants of npm). */
+  readonly pids: Set<number>;
+  output(): string;
+}
+
+/** `npm start` in its own process group, like a shell job, on the suite's broker with its own topics. */
+function npmStart(): Run {
   const run = randomBytes(4).toString('hex');
   const child = spawn('npm', ['start'], {
     cwd: ROOT,
-    // Its own process group, like a shell job: the signal below reaches npm and the script, as Ctrl-C does.
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: {
@@ -68,44 +78,86 @@ test('npm start: indicators reach the Defender emulator, no error is logged, SIG
       ),
     },
   });
-  // npm itself exits at the signal; the script goes on stopping what it started, and its output
-  // ends when it has.
-  const finished = Promise.all([new Promise((r) => child.stdout.on('close', r)), new Promise((r) => child.stderr.on('close', r))]);
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const pids = new Set<number>();
-  const output = (): string => `stdout:\n${stdout}\nstderr:\n${stderr}`;
+  const out = { stdout: '', stderr: '' };
+  child.stdout.on('data', (d: Buffer) => (out.stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out.stderr += d.toString()));
+  return {
+    pid: child.pid!,
+    finished: Promise.all([new Promise((r) => child.stdout.on('close', r)), new Promise((r) => child.stderr.on('close', r))]),
+    out,
+    pids: new Set<number>(),
+    output: () => `stdout:\n${out.stdout}\nstderr:\n${out.stderr}`,
+  };
+}
 
-  try {
-    // A safety net only: the condition is what the test waits for.
-    const deadline = performance.now() + 240_000;
-    let held = 0;
-    while (held === 0) {
-      assert.ok(performance.now() < deadline, `no indicator arrived in Defender\n${output()}`);
-      assert.equal(child.exitCode, null, `npm start exited early\n${output()}`);
-      for (const pid of descendants(child.pid!)) pids.add(pid);
-      const lines = [...stdout.matchAll(/defender holds (\d+)\/\d+ indicators/g)];
-      held = Number(lines.at(-1)?.[1] ?? 0);
-      await new Promise((r) => setTimeout(r, 500));
-    }
-    // The admin view the run printed holds them too.
-    const admin = /admin view: (http:\/\/127\.0\.0\.1:\d+)\/_emulator\/indicators/.exec(stderr)?.[1];
-    assert.ok(admin, `the Defender emulator's admin view is printed\n${output()}`);
-    const indicators = (await (await fetch(`${admin}/_emulator/indicators`)).json()) as { application: string }[];
-    assert.ok(indicators.length > 0 && indicators.every((i) => i.application === 'OpenCTI Defender Sync'), `the writer's indicators are in the emulator\n${output()}`);
-    assert.match(stderr, /stream-listener {2}http:\/\/127\.0\.0\.1:\d+\/metrics {2}http:\/\/127\.0\.0\.1:\d+\/readyz/, 'where to look is printed');
-    assert.match(stderr, /Kafka {12}.* \(KAFKA_BROKERS\)/, 'says which Kafka it uses');
-    for (const pid of descendants(child.pid!)) pids.add(pid);
-    // npm, the script, both emulators and both services at least.
-    assert.ok(pids.size >= 5, `processes seen: ${[...pids].join(', ')}`);
-  } finally {
-    process.kill(-child.pid!, 'SIGTERM');
+/** Polls until `cond` holds, noting the run's processes; the deadline is a safety net only. */
+async function until(run: Run, what: string, cond: () => boolean): Promise<void> {
+  const deadline = performance.now() + 240_000;
+  while (!cond()) {
+    assert.ok(performance.now() < deadline, `${what}\n${run.output()}`);
+    for (const pid of descendants(run.pid)) run.pids.add(pid);
+    await new Promise((r) => setTimeout(r, 500));
   }
-  await finished;
-  assert.match(stderr, /start: stopping…\n(.*\n)*start: stopped; logs in/, output());
-  assert.doesNotMatch(stderr, /^start: \S+ (error|fatal): /m, 'no process logged an error');
-  const left = [...pids].filter(alive);
-  assert.deepEqual(left, [], `processes left running:\n${left.map((p) => { try { return readFileSync(`/proc/${p}/cmdline`, 'utf8').replaceAll('\0', ' '); } catch { return String(p); } }).join('\n')}`);
+  for (const pid of descendants(run.pid)) run.pids.add(pid);
+}
+
+function assertNothingLeft(run: Run): void {
+  const left = [...run.pids].filter(alive);
+  const describe = (p: number): string => {
+    try {
+      return readFileSync(`/proc/${p}/cmdline`, 'utf8').replaceAll('\0', ' ');
+    } catch {
+      return String(p);
+    }
+  };
+  assert.deepEqual(left, [], `processes left running:\n${left.map(describe).join('\n')}`);
+}
+
+const held = (run: Run): number => Number([...run.out.stdout.matchAll(/defender holds (\d+)\/\d+ indicators/g)].at(-1)?.[1] ?? 0);
+
+test('npm start: indicators reach the Defender emulator, no error is logged, SIGTERM leaves nothing running', async () => {
+  const run = npmStart();
+  try {
+    await until(run, 'no indicator arrived in Defender', () => held(run) > 0);
+    // The admin view the run printed holds them too.
+    const admin = /admin view: (http:\/\/127\.0\.0\.1:\d+)\/_emulator\/indicators/.exec(run.out.stderr)?.[1];
+    assert.ok(admin, `the Defender emulator's admin view is printed\n${run.output()}`);
+    const indicators = (await (await fetch(`${admin}/_emulator/indicators`)).json()) as { application: string }[];
+    assert.ok(indicators.length > 0 && indicators.every((i) => i.application === 'OpenCTI Defender Sync'), `the writer's indicators are in the emulator\n${run.output()}`);
+    assert.match(run.out.stderr, /stream-listener {2}http:\/\/127\.0\.0\.1:\d+\/metrics {2}http:\/\/127\.0\.0\.1:\d+\/readyz/, 'where to look is printed');
+    assert.match(run.out.stderr, /Kafka {12}.* \(KAFKA_BROKERS\)/, 'says which Kafka it uses');
+    // npm, the script, both emulators and both services at least.
+    assert.ok(run.pids.size >= 5, `processes seen: ${[...run.pids].join(', ')}`);
+  } finally {
+    // To the group, as Ctrl-C does.
+    process.kill(-run.pid, 'SIGTERM');
+  }
+  await run.finished;
+  assert.match(run.out.stderr, /start: stopping…\n(.*\n)*start: stopped; logs in/, run.output());
+  assert.doesNotMatch(run.out.stderr, /^start: \S+ (error|fatal): /m, 'no process logged an error');
+  assertNothingLeft(run);
+});
+
+test('npm start: a process that dies stops the run, which says which and why and leaves nothing running', async () => {
+  const run = npmStart();
+  let writer: number | undefined;
+  try {
+    await until(run, 'the writer never started', () => {
+      writer = [...run.pids].find((p) => {
+        try {
+          return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('services/defender-writer/src/main.ts');
+        } catch {
+          return false;
+        }
+      });
+      return writer !== undefined && held(run) > 0;
+    });
+    process.kill(writer!, 'SIGKILL');
+    await run.finished;
+  } finally {
+    if (alive(run.pid)) process.kill(-run.pid, 'SIGTERM');
+  }
+  assert.match(run.out.stderr, /start: defender-writer stopped \(killed by SIGKILL\); its output: .*defender-writer\.log\n/, run.output());
+  assert.match(run.out.stderr, /start: stopped; logs in/, run.output());
+  assertNothingLeft(run);
 });
