@@ -3,7 +3,8 @@
 #   - kustomize, built once per machine from the Go module proxy into .cache/bin (git-ignored);
 #   - docker-compose (Debian package), whose `docker-compose config` validates docker-compose.yml
 #     without a Docker engine.
-# Run by .ci/run, or by hand: npm run deploy:tools
+# Run by the deployment tests when a tool is missing (so `npm test` needs no prior step), or by
+# hand: npm run deploy:tools
 set -euo pipefail
 cd "$(dirname "$0")/.."
 KUSTOMIZE_VERSION="${KUSTOMIZE_VERSION:-v5.7.1}"

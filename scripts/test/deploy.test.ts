@@ -6,8 +6,9 @@
 // Limit: the Kubernetes OpenAPI schemas do not forbid unknown fields, so a misspelt optional field
 // passes schema validation; the explicit checks below (security context, probes, scalers…) catch it
 // where it matters. Required fields, types, formats and enums are all checked.
-// Tools: kustomize and docker-compose (`npm run deploy:tools` installs both; CI runs it). A missing
-// tool fails the test, never skips it.
+// Tools: kustomize and docker-compose. When one is missing the test installs both once with
+// deploy/tools.sh (idempotent; kustomize is built into .cache/bin and reused), so `npm test` needs no
+// prior step; a tool that still cannot be had fails the test, never skips it.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,7 +26,6 @@ import { imageWorkspaces, workspaceFolders } from '../image-workspaces.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const K8S = join(ROOT, 'deploy/k8s');
-const HOW = 'install it with `npm run deploy:tools` (kustomize: go install into .cache/bin; docker-compose: apt-get install docker-compose)';
 
 type Obj = Record<string, unknown>;
 type K8sObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; [k: string]: unknown };
@@ -39,16 +39,29 @@ const commandsTopic = topicDefinitions().find((t) => t.role === 'commands');
 assert.ok(commandsTopic, 'topics.ts defines the commands topic');
 const commands = commandsTopic;
 
+let installed: string | undefined;
+/** Runs deploy/tools.sh once per test process; its output explains a tool that could not be had. */
+function installTools(): string {
+  if (installed === undefined) {
+    const r = spawnSync('bash', [join(ROOT, 'deploy/tools.sh')], { encoding: 'utf8', cwd: ROOT });
+    installed = `deploy/tools.sh exited with ${String(r.status ?? r.signal)}:\n${r.stdout}${r.stderr}`;
+  }
+  return installed;
+}
+
 function kustomizeCommand(): string[] {
   const cached = join(ROOT, '.cache/bin/kustomize');
-  if (existsSync(cached)) return [cached];
-  if (spawnSync('kustomize', ['version']).status === 0) return ['kustomize'];
-  assert.fail(`kustomize not found (${process.env.CI === 'true' ? 'CI must install it: .ci/run runs deploy/tools.sh' : HOW})`);
+  const found = (): string[] | undefined => (existsSync(cached) ? [cached] : spawnSync('kustomize', ['version']).status === 0 ? ['kustomize'] : undefined);
+  const before = found();
+  if (before) return before;
+  const output = installTools();
+  return found() ?? assert.fail(`kustomize not found, and installing it failed (${output})`);
 }
 
 function dockerCompose(args: string[]): string {
   if (spawnSync('docker-compose', ['version']).error) {
-    assert.fail(`docker-compose not found (${process.env.CI === 'true' ? 'CI must install it: .ci/run runs deploy/tools.sh' : HOW})`);
+    const output = installTools();
+    if (spawnSync('docker-compose', ['version']).error) assert.fail(`docker-compose not found, and installing it failed (${output})`);
   }
   const r = spawnSync('docker-compose', ['-f', join(ROOT, 'docker-compose.yml'), ...args], { encoding: 'utf8', cwd: ROOT });
   assert.equal(r.status, 0, `docker-compose ${args.join(' ')} failed:\n${r.stderr}`);

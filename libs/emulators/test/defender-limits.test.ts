@@ -4,10 +4,13 @@ import { startDefenderEmulator } from '../src/index.ts';
 import { api, CLIENT, indicator, OTHER, TENANT, token } from './defender-helpers.ts';
 
 type ErrorBody = { error: { code: string; message: string; target: string } };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+// Emulated time is frozen (a fixed real-time source) and moves only with advanceClock, so no limit
+// depends on how fast a loaded machine makes the calls.
+const frozen = (): number => 1_750_000_000_000;
 
-test('import is limited to 30 calls per minute: 429 TooManyRequests with Retry-After; a scaled minute later it passes', async () => {
-  const mde = await startDefenderEmulator({ tenantId: TENANT, clients: [CLIENT, OTHER], timeScale: 120 });
+test('import is limited to 30 calls per minute: 429 TooManyRequests with Retry-After in real seconds; a minute later it passes', async () => {
+  // At 120x an emulated minute is half a real second: Retry-After says 1.
+  const mde = await startDefenderEmulator({ tenantId: TENANT, clients: [CLIENT, OTHER], timeScale: 120, clock: frozen });
   try {
     const call = api(mde, await token(mde));
     for (let i = 0; i < 30; i++) assert.equal((await call('POST', '/api/indicators/import', { Indicators: [indicator(`9.9.${i}.1`)] })).status, 200);
@@ -17,7 +20,9 @@ test('import is limited to 30 calls per minute: 429 TooManyRequests with Retry-A
     assert.equal(limited.headers.get('retry-after'), '1');
     // Another application has its own budget.
     assert.equal((await api(mde, await token(mde, OTHER))('POST', '/api/indicators/import', { Indicators: [indicator('9.9.98.1')] })).status, 200);
-    await sleep(600); // > 60 s of emulated time at 120x
+    mde.advanceClock(59_000);
+    assert.equal((await call('POST', '/api/indicators/import', { Indicators: [indicator('9.9.99.1')] })).status, 429, 'still inside the minute');
+    mde.advanceClock(1_001);
     assert.equal((await call('POST', '/api/indicators/import', { Indicators: [indicator('9.9.99.1')] })).status, 200);
   } finally {
     await mde.close();
@@ -25,7 +30,7 @@ test('import is limited to 30 calls per minute: 429 TooManyRequests with Retry-A
 });
 
 test('single calls: 100 per minute and 1,500 per hour; BatchDelete 30 per minute', async () => {
-  const mde = await startDefenderEmulator({ tenantId: TENANT, clients: [CLIENT] });
+  const mde = await startDefenderEmulator({ tenantId: TENANT, clients: [CLIENT], clock: frozen });
   try {
     const call = api(mde, await token(mde));
     for (let i = 0; i < 100; i++) assert.equal((await call('POST', '/api/indicators', indicator(`9.8.0.${i + 1}`))).status, 200);
@@ -48,7 +53,7 @@ test('single calls: 100 per minute and 1,500 per hour; BatchDelete 30 per minute
 });
 
 test('rate limits can be switched off for throughput benchmarks, and on again', async () => {
-  const mde = await startDefenderEmulator({ tenantId: TENANT, clients: [CLIENT], rateLimits: false });
+  const mde = await startDefenderEmulator({ tenantId: TENANT, clients: [CLIENT], rateLimits: false, clock: frozen });
   try {
     const call = api(mde, await token(mde));
     for (let i = 0; i < 40; i++) assert.equal((await call('POST', '/api/indicators/import', { Indicators: [indicator(`9.7.0.${i + 1}`)] })).status, 200);
@@ -62,7 +67,7 @@ test('rate limits can be switched off for throughput benchmarks, and on again', 
 });
 
 test('faults: 5xx for a number of calls, latency, timeouts, dropped connections, a 401 storm for a window, a rate', async () => {
-  const mde = await startDefenderEmulator({ tenantId: TENANT, clients: [CLIENT], rateLimits: false, seed: 3 });
+  const mde = await startDefenderEmulator({ tenantId: TENANT, clients: [CLIENT], rateLimits: false, seed: 3, clock: frozen });
   try {
     const call = api(mde, await token(mde));
     mde.faults({ type: 'status', status: 503, endpoints: ['import'], calls: 2 });
@@ -85,7 +90,8 @@ test('faults: 5xx for a number of calls, latency, timeouts, dropped connections,
     const storm = await call('GET', '/api/indicators');
     assert.equal(storm.status, 401);
     assert.equal((storm.json() as ErrorBody).error.code, 'Unauthorized');
-    await sleep(350);
+    assert.equal((await call('GET', '/api/indicators')).status, 401, 'the storm lasts its window');
+    mde.advanceClock(300);
     assert.equal((await call('GET', '/api/indicators')).status, 200);
 
     mde.faults({ type: 'status', status: 500, rate: 0.5, endpoints: ['list'] });

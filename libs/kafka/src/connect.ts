@@ -30,3 +30,16 @@ export function connectKafka(settings: KafkaSettings, defaultClientId: string, l
     ...(mechanism && username && password ? { sasl: { mechanism, username, password } } : {}),
   });
 }
+
+/**
+ * When `err` (what a service's start threw) means no broker could be reached, the message an operator
+ * needs: which brokers and which variable to fix. Otherwise undefined.
+ */
+export function unreachableKafka(err: unknown, settings: Pick<KafkaSettings, 'kafkaBrokers' | 'kafkaSsl'>): string | undefined {
+  for (let e: unknown = err; e instanceof Error; e = e.cause) {
+    if (e.name === 'KafkaJSConnectionError') {
+      return `Kafka is unreachable at ${settings.kafkaBrokers.join(',')} (${e.message}): check KAFKA_BROKERS${settings.kafkaSsl ? ' and KAFKA_SSL' : ''}`;
+    }
+  }
+  return undefined;
+}

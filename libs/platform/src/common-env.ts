@@ -1,5 +1,6 @@
 // Variables every service takes: logging, the probe/metrics server, the Kafka connection.
 import { envVar, parse } from './config.ts';
+import type { ConfigOf } from './config.ts';
 
 export const observabilityEnv = {
   logLevel: envVar({
@@ -90,3 +91,16 @@ export const kafkaEnv = {
     format: 'a topic name',
   }),
 };
+
+/** The Kafka settings that only make sense together, checked once every variable parsed. */
+export function kafkaProblems(c: ConfigOf<typeof kafkaEnv>): string[] {
+  const problems: string[] = [];
+  if (c.kafkaSaslMechanism && (!c.kafkaSaslUsername || !c.kafkaSaslPassword)) {
+    problems.push('KAFKA_SASL_MECHANISM is set: KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD are required too');
+  }
+  if (!c.kafkaSaslMechanism && (c.kafkaSaslUsername || c.kafkaSaslPassword)) {
+    problems.push('KAFKA_SASL_USERNAME or KAFKA_SASL_PASSWORD is set without KAFKA_SASL_MECHANISM (plain, scram-sha-256 or scram-sha-512), so SASL would stay off');
+  }
+  if (c.kafkaSslCaFile && !c.kafkaSsl) problems.push('KAFKA_SSL_CA_FILE is set but KAFKA_SSL is false: set KAFKA_SSL=true to connect over TLS');
+  return problems;
+}

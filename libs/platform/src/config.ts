@@ -36,6 +36,9 @@ export class ConfigError extends Error {
   }
 }
 
+/** The value .env.example gives the variables an operator must fill in. */
+const PLACEHOLDER = 'ChangeMe';
+
 export function envVar<T>(spec: EnvVar<T>): EnvVar<T> {
   return spec;
 }
@@ -53,6 +56,11 @@ export function loadConfig<S extends ConfigSpec>(spec: S, env: NodeJS.ProcessEnv
         continue;
       }
       problems.push(`${v.env} is required: ${v.description} (expected ${v.format})`);
+      continue;
+    }
+    // .env.example's placeholder, left in place: refused whatever the variable's form would accept.
+    if (value.toLowerCase() === PLACEHOLDER.toLowerCase()) {
+      problems.push(`${v.env} is still the placeholder ${PLACEHOLDER}: ${v.description} (expected ${v.format})`);
       continue;
     }
     const parsed = v.schema.safeParse(value);

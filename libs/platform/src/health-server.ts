@@ -54,7 +54,12 @@ export class HealthServer {
     });
     this.#server = server;
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
+      server.once('error', (err: NodeJS.ErrnoException) => {
+        this.#server = undefined;
+        // The port is the one setting an operator can change here: name it.
+        if (err.code === 'EADDRINUSE') reject(new Error(`port ${this.#opts.port} is already in use: set HTTP_PORT to a free port`, { cause: err }));
+        else reject(err);
+      });
       server.listen(this.#opts.port, this.#opts.host ?? '0.0.0.0', () => {
         server.off('error', reject);
         resolve();

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError, envVar, loadConfig, parse, secretValues } from '../src/index.ts';
+import { ConfigError, envVar, kafkaEnv, kafkaProblems, loadConfig, parse, secretValues } from '../src/index.ts';
 
 const spec = {
   url: envVar({ env: 'OPENCTI_URL', description: 'OpenCTI base URL', schema: parse.url(), format: 'an http(s) URL' }),
@@ -73,4 +73,27 @@ loadConfigOrExit('svc', () => loadConfig({ t: envVar({ env: 'SVC_TOKEN', descrip
   assert.equal(r.status, 2);
   assert.match(r.stderr, /^svc: Invalid configuration \(1 problem\):\n {2}- SVC_TOKEN is invalid: /);
   assert.ok(!r.stderr.includes('short-secret-value'));
+});
+
+test('the ChangeMe placeholder of .env.example is refused for any variable, secrets included, without echoing values', () => {
+  assert.throws(
+    () => loadConfig(spec, { OPENCTI_URL: 'https://opencti.example.com', OPENCTI_TOKEN: 'ChangeMe', CONNECTOR_LIVE_STREAM_ID: 'changeme' }),
+    (err: unknown) => {
+      assert.ok(err instanceof ConfigError);
+      assert.deepEqual(err.problems, [
+        'OPENCTI_TOKEN is still the placeholder ChangeMe: OpenCTI API token (expected a token)',
+        'CONNECTOR_LIVE_STREAM_ID is still the placeholder ChangeMe: Live stream ids (expected comma-separated ids)',
+      ]);
+      return true;
+    },
+  );
+});
+
+test('an incomplete SASL or TLS setting is a problem', () => {
+  const kafka = (env: Record<string, string>) => kafkaProblems(loadConfig(kafkaEnv, { KAFKA_BROKERS: 'k:9092', ...env }));
+  assert.deepEqual(kafka({}), []);
+  assert.deepEqual(kafka({ KAFKA_SASL_MECHANISM: 'scram-sha-512', KAFKA_SASL_USERNAME: 'u', KAFKA_SASL_PASSWORD: 'p4ssword' }), []);
+  assert.deepEqual(kafka({ KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_USERNAME: 'u' }), ['KAFKA_SASL_MECHANISM is set: KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD are required too']);
+  assert.match(kafka({ KAFKA_SASL_PASSWORD: 'p4ssword' })[0] ?? '', /^KAFKA_SASL_USERNAME or KAFKA_SASL_PASSWORD is set without KAFKA_SASL_MECHANISM/);
+  assert.match(kafka({ KAFKA_SSL_CA_FILE: '/ca.pem' })[0] ?? '', /^KAFKA_SSL_CA_FILE is set but KAFKA_SSL is false/);
 });

@@ -53,3 +53,13 @@ test('a throwing check reports not ready with its message', async (t) => {
   assert.equal(res.status, 503);
   assert.deepEqual(await res.json(), { status: 'unavailable', checks: { boom: { ok: false, detail: 'broker gone' } } });
 });
+
+test('a port already in use is refused with the variable to change', async (t) => {
+  const registry = createRegistry({ prefix: 'test_busy' });
+  const first = new HealthServer({ port: 0, host: '127.0.0.1', registry });
+  const port = await first.start();
+  t.after(() => first.close());
+  const second = new HealthServer({ port, host: '127.0.0.1', registry });
+  await assert.rejects(second.start(), { message: `port ${port} is already in use: set HTTP_PORT to a free port` });
+  await second.close();
+});

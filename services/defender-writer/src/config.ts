@@ -1,7 +1,7 @@
 // defender-writer configuration: the one place its environment variables are defined. Names follow
 // the OpenCTI Microsoft Defender Intel connectors (MICROSOFT_DEFENDER_INTEL_*) where those exist, so
 // an existing deployment's variables carry over; the rest are DEFENDER_* and WRITER_*.
-import { ConfigError, envVar, kafkaEnv, loadConfig, observabilityEnv, parse, type ConfigOf, type EnvVar } from '@octi-defender/platform';
+import { ConfigError, envVar, kafkaEnv, kafkaProblems, loadConfig, observabilityEnv, parse, type ConfigOf, type EnvVar } from '@octi-defender/platform';
 import { INDICATOR_TYPES, type IndicatorType } from './defender/model.ts';
 import { CONFIGURED_ACTIONS, Safelist, normalizeTlp, type ConfiguredAction, type Policy, type ScoreRule } from './policy.ts';
 
@@ -84,6 +84,8 @@ const ms = (min: number) => parse.int({ min });
 
 export const writerEnv = {
   ...observabilityEnv,
+  // Not the listener's 9464, so both services run on one machine with their defaults.
+  httpPort: envVar({ ...observabilityEnv.httpPort, default: '9465' }),
   ...kafkaEnv,
   tenantName: envVar({
     env: 'WRITER_TENANT_NAME',
@@ -467,7 +469,7 @@ export interface WriterConfig extends WriterEnv {
 /** Loads the spec, then checks the rules that span several variables; one ConfigError lists all. */
 export function loadWriterConfig(env: NodeJS.ProcessEnv = process.env): WriterConfig {
   const c = loadConfig(writerEnv, env);
-  const problems: string[] = [];
+  const problems = kafkaProblems(c);
   if (c.retryBaseMs > c.retryMaxMs) problems.push('DEFENDER_RETRY_BASE_MS must not exceed DEFENDER_RETRY_MAX_MS');
   if (c.tlpNever.some((m) => m in c.tlpExpireDays)) {
     problems.push('DEFENDER_TLP_EXPIRATION_DAYS names a marking that DEFENDER_TLP_NEVER excludes');

@@ -1,7 +1,7 @@
 // Entry point: configuration → logger (secrets scrubbed), metrics, Kafka → writer → probes; graceful
 // shutdown on SIGTERM (stop probes, finish the batch and its transaction, leave the group, close).
-import { connectKafka } from '@octi-defender/kafka';
-import { createLogger, createRegistry, HealthServer, installShutdown, loadConfigOrExit, secretValues } from '@octi-defender/platform';
+import { connectKafka, unreachableKafka } from '@octi-defender/kafka';
+import { createLogger, createRegistry, HealthServer, installShutdown, loadConfigOrExit, logProgress, metricTotal, secretValues } from '@octi-defender/platform';
 import { loadWriterConfig, writerEnv } from './config.ts';
 import { TokenProvider } from './defender/token.ts';
 import { createDefenderClient } from './index.ts';
@@ -24,11 +24,22 @@ const health = new HealthServer({ port: cfg.httpPort, registry })
   .liveness('process', () => writer.live())
   .readiness('writer', () => writer.ready());
 
+// Totals since start: commands applied, indicators imported and deleted, what it holds, its lag.
+const stopProgress = logProgress(logger, async () => ({
+  applied: await metricTotal(registry, 'octi_writer_commands_total'),
+  imported: await metricTotal(registry, 'defender_api_items_total', { endpoint: 'import', outcome: 'accepted' }),
+  deleted: await metricTotal(registry, 'defender_api_items_total', { endpoint: 'batchDelete', outcome: 'deleted' }),
+  held: await metricTotal(registry, 'octi_writer_owned_indicators'),
+  deadLetters: await metricTotal(registry, 'octi_writer_dead_letters_total'),
+  lag: await metricTotal(registry, 'octi_writer_consumer_lag'),
+}));
+
 installShutdown({
   logger,
   timeoutMs: cfg.shutdownTimeoutMs,
   steps: [
     { name: 'stop probes', run: () => health.drain() },
+    { name: 'progress', run: stopProgress },
     { name: 'writer', run: () => writer.close() },
     { name: 'defender client', run: () => client.close() },
     { name: 'kafka', run: () => kafka.close() },
@@ -36,10 +47,10 @@ installShutdown({
   ],
 });
 
-await health.start();
 try {
+  await health.start();
   await writer.start();
 } catch (err) {
-  logger.fatal({ err }, 'defender-writer could not start');
+  logger.fatal({ err }, unreachableKafka(err, cfg) ?? 'defender-writer could not start');
   process.exit(1);
 }

@@ -14,7 +14,7 @@ import { createDefenderClient } from '../src/index.ts';
 import { createWriterMetrics } from '../src/metrics.ts';
 import { Writer } from '../src/writer.ts';
 import type { DefenderClient } from '../src/defender/client.ts';
-import { systemClock, type Clock } from '../src/defender/quota.ts';
+import type { Clock } from '../src/defender/quota.ts';
 import { facts } from './helpers.ts';
 
 export const TENANT = '11111111-2222-3333-4444-555555555555';
@@ -257,9 +257,22 @@ export async function gauge(registry: Registry, name: string): Promise<number | 
   return m?.values[0]?.value;
 }
 
-/** A clock running `scale` times faster than real time, like the emulator's `timeScale`. */
-export function scaledClock(scale: number): Clock {
-  return { now: () => performance.now() * scale, sleep: (ms, signal) => systemClock.sleep(ms / scale, signal) };
+/**
+ * Time that passes only when the client waits (a quota wait or a backoff moves it at once) and not
+ * during a request. Given to the writer and, as its clock, to the emulator, both see the same instants
+ * whatever the machine's load: a call is sent and received at the same time, and a rate measured by
+ * the emulator is the rate the writer chose.
+ */
+export function virtualClock(): Clock {
+  let t = 0;
+  return {
+    now: () => t,
+    sleep: (ms, signal) => {
+      if (signal?.aborted) return Promise.reject(signal.reason as Error);
+      t += ms;
+      return new Promise((resolve) => setImmediate(resolve));
+    },
+  };
 }
 
 /** The most requests in any window of `windowMs` (by their recorded times). */

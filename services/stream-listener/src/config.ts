@@ -1,6 +1,6 @@
 // stream-listener configuration: the one place its environment variables are defined. The README's
 // configuration table is generated from this spec (scripts/config-docs.ts) and checked by a test.
-import { envVar, kafkaEnv, loadConfig, observabilityEnv, parse, type ConfigOf } from '@octi-defender/platform';
+import { ConfigError, envVar, kafkaEnv, kafkaProblems, loadConfig, observabilityEnv, parse, type ConfigOf } from '@octi-defender/platform';
 
 const START_FROM = /^(\d+(-\d+)?|\d{4}-\d{2}-\d{2}T[\d:.]+(Z|[+-]\d{2}:\d{2}))$/;
 
@@ -139,6 +139,10 @@ export const listenerEnv = {
 
 export type ListenerConfig = ConfigOf<typeof listenerEnv>;
 
+/** Loads the spec, then checks the settings that only make sense together; one ConfigError lists all. */
 export function loadListenerConfig(env: NodeJS.ProcessEnv = process.env): ListenerConfig {
-  return loadConfig(listenerEnv, env);
+  const c = loadConfig(listenerEnv, env);
+  const problems = kafkaProblems(c);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return c;
 }

@@ -1,6 +1,6 @@
 // Entry point: configuration → logger, metrics, probes → listener; graceful shutdown on SIGTERM.
-import { connectKafka } from '@octi-defender/kafka';
-import { createLogger, createRegistry, HealthServer, installShutdown, loadConfigOrExit, secretValues } from '@octi-defender/platform';
+import { connectKafka, unreachableKafka } from '@octi-defender/kafka';
+import { createLogger, createRegistry, HealthServer, installShutdown, loadConfigOrExit, logProgress, metricTotal, secretValues } from '@octi-defender/platform';
 import { listenerEnv, loadListenerConfig } from './config.ts';
 import { Listener } from './listener.ts';
 import { createListenerMetrics } from './metrics.ts';
@@ -16,21 +16,30 @@ const health = new HealthServer({ port: cfg.httpPort, registry })
   .liveness('process', () => listener.role !== 'closed')
   .readiness('listener', () => listener.ready());
 
+// Totals since start: events read from OpenCTI, commands published, dead letters, events queued.
+const stopProgress = logProgress(logger, async () => ({
+  events: await metricTotal(registry, 'octi_listener_events_total'),
+  published: await metricTotal(registry, 'octi_listener_commands_total'),
+  deadLetters: await metricTotal(registry, 'octi_listener_dead_letters_total'),
+  queued: await metricTotal(registry, 'octi_listener_queue_depth'),
+}));
+
 installShutdown({
   logger,
   timeoutMs: cfg.shutdownTimeoutMs,
   steps: [
     { name: 'stop probes', run: () => health.drain() },
+    { name: 'progress', run: stopProgress },
     { name: 'listener', run: () => listener.close() },
     { name: 'kafka', run: () => kafka.close() },
     { name: 'http', run: () => health.close() },
   ],
 });
 
-await health.start();
 try {
+  await health.start();
   await listener.start();
 } catch (err) {
-  logger.fatal({ err }, 'stream-listener could not start');
+  logger.fatal({ err }, unreachableKafka(err, cfg) ?? 'stream-listener could not start');
   process.exit(1);
 }

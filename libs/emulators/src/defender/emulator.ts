@@ -44,6 +44,11 @@ export interface DefenderEmulatorOptions extends ListenOptions, ValidationOption
   tokenLifetimeSec?: number;
   /** Emulated clock start (ISO or epoch ms); default now. */
   startTime?: string | number;
+  /**
+   * Source of real time (epoch ms), default Date.now. Tests pass a fixed one, so emulated time moves
+   * only with advanceClock and nothing depends on how fast the machine runs.
+   */
+  clock?: () => number;
   /** First indicator id handed out. Default 1. */
   firstId?: number;
   /** Rows per list response before `@odata.nextLink` (and the `$top` maximum). Default 10000. */
@@ -100,7 +105,7 @@ export interface FaultSpec {
   rate?: number;
   /** Stop after this many affected requests. */
   calls?: number;
-  /** Stop after this many real milliseconds. */
+  /** Stop after this many milliseconds of emulated time (advanceClock moves it too). */
   durationMs?: number;
   /** status faults: Defender's `error.code` (default from the status, as in common-errors.md, e.g. 400 BadRequest). */
   code?: string;
@@ -120,6 +125,7 @@ const FAULT_CODES: Record<number, string> = { 400: 'BadRequest', 401: 'Unauthori
 
 export interface RecordedRequest {
   seq: number;
+  /** Arrival, in emulated time (the clock the rate windows use). */
   time: string;
   method: string;
   path: string;
@@ -192,10 +198,11 @@ export async function startDefenderEmulator(options: DefenderEmulatorOptions): P
   const maxLog = options.maxRequestLog ?? 10_000;
   const clients = new Map(options.clients.map((c) => [c.clientId, c]));
   const random = new Random(options.seed ?? 1);
-  const realStart = Date.now();
+  const clock = options.clock ?? Date.now;
+  const realStart = clock();
   const clockStart = options.startTime === undefined ? realStart : typeof options.startTime === 'number' ? options.startTime : Date.parse(options.startTime);
   let clockOffset = 0;
-  const now = (): number => clockStart + clockOffset + (Date.now() - realStart) * timeScale;
+  const now = (): number => clockStart + clockOffset + (clock() - realStart) * timeScale;
   let limitsEnabled = options.rateLimits !== false;
   const limits: Partial<Record<Endpoint, RateLimit[]>> = { ...DEFAULT_RATE_LIMITS, ...(isRecord(options.rateLimits) ? options.rateLimits : {}) };
 
@@ -367,7 +374,7 @@ export async function startDefenderEmulator(options: DefenderEmulatorOptions): P
   };
 
   const pickFault = (endpoint: Endpoint, body: string | undefined): ActiveFault[] => {
-    const t = Date.now();
+    const t = now();
     faultList = faultList.filter((f) => (f.until === undefined || f.until > t) && (f.calls === undefined || f.used < f.calls));
     return faultList.filter((f) => (f.endpoints ?? API_ENDPOINTS).includes(endpoint) && (f.bodyIncludes === undefined || (body?.includes(f.bodyIncludes) ?? false)) && random.next() < (f.rate ?? 1));
   };
@@ -395,7 +402,7 @@ export async function startDefenderEmulator(options: DefenderEmulatorOptions): P
 
   const record = (entry: Omit<RecordedRequest, 'seq' | 'time'>): void => {
     seq += 1;
-    log.push({ seq, time: new Date().toISOString(), ...entry });
+    log.push({ seq, time: new Date(now()).toISOString(), ...entry });
     if (log.length > maxLog) log = log.slice(log.length - maxLog);
     if (entry.endpoint === 'unknown') return;
     const s = counters[entry.endpoint];
@@ -601,7 +608,7 @@ export async function startDefenderEmulator(options: DefenderEmulatorOptions): P
   const addFault = (spec: FaultSpec): string => {
     if (!['status', 'latency', 'timeout', 'drop', 'unauthorized', 'item'].includes(spec.type)) throw new HttpError(400, `unknown fault type ${String(spec.type)}`);
     const id = randomUUID();
-    faultList.push({ ...spec, id, used: 0, until: spec.durationMs === undefined ? undefined : Date.now() + spec.durationMs });
+    faultList.push({ ...spec, id, used: 0, until: spec.durationMs === undefined ? undefined : now() + spec.durationMs });
     return id;
   };
 

@@ -1,4 +1,5 @@
 // The kafkajs adapter of the Kafka port (libs/kafka/src/port.ts).
+import './timer-warning.ts';
 import type { ConnectionOptions } from 'node:tls';
 import { Kafka as KafkaJs, logLevel } from 'kafkajs';
 import type { SASLOptions } from 'kafkajs';

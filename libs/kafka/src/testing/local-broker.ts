@@ -225,9 +225,10 @@ export async function prepareBroker(): Promise<PreparedBroker> {
 }
 
 // Supervises the JVM from a shell so that it dies, and its data goes, however this Node.js process
-// ends (even SIGKILL): the watcher reads our stdin pipe and kills the JVM at EOF. Ctrl-C reaches the
-// shell (same process group); background jobs of a non-interactive shell ignore SIGINT, so the trap
-// forwards it.
+// ends (even SIGKILL): the watcher reads our stdin pipe and kills the JVM at EOF. The shell has its
+// own process group, so Ctrl-C reaches only this process, which decides when the broker goes (after
+// the clients it serves have closed); the trap covers a signal sent to the shell itself (background
+// jobs of a non-interactive shell ignore SIGINT).
 const SUPERVISOR = `
 data=$1; log=$2; shift 2
 exec 3<&0
@@ -254,6 +255,7 @@ export async function startLocalBroker(): Promise<RunningBroker> {
   const child: ChildProcess = spawn('/bin/sh', ['-c', SUPERVISOR, 'kafka-supervisor', b.dataDir, b.logFile, b.java, ...b.javaArgs], {
     // The shell's own stderr only says "Killed" when the JVM is stopped; the JVM writes to the log.
     stdio: ['pipe', 'pipe', 'ignore'],
+    detached: true,
   });
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
   const jvmPid = await new Promise<number>((resolve, reject) => {

@@ -1,5 +1,6 @@
 // Readiness = the broker answers a real Metadata request listing itself and an active controller
 // (an open port is not enough).
+import '../kafkajs/timer-warning.ts';
 import { Kafka, logLevel } from 'kafkajs';
 import { setTimeout as sleep } from 'node:timers/promises';
 

@@ -23,12 +23,22 @@ export class DefenderHttpError extends Error {
 }
 
 /** The token request failed (bad credentials, Entra unreachable…). */
+// Entra's OAuth error codes for a credential an operator set wrong → the variable to fix (AADSTS7000215
+// invalid secret and 7000222 expired secret are invalid_client; 700016 unknown application is
+// unauthorized_client; 90002 unknown tenant is invalid_request).
+const AUTH_HINTS: Record<string, string> = {
+  invalid_client: 'Entra refused the client secret: check MICROSOFT_DEFENDER_INTEL_CLIENT_SECRET (the secret value, not its id, and not expired)',
+  unauthorized_client: 'Entra does not know this application in the tenant: check MICROSOFT_DEFENDER_INTEL_CLIENT_ID and MICROSOFT_DEFENDER_INTEL_TENANT_ID',
+  invalid_request: 'Entra refused the request, e.g. an unknown tenant: check MICROSOFT_DEFENDER_INTEL_TENANT_ID',
+};
+
 export class DefenderAuthError extends Error {
   readonly code: string | undefined;
   /** Entra unreachable, 5xx or 429 (worth retrying within the call); false for a refusal of the credentials. */
   readonly transient: boolean;
   constructor(code: string | undefined, cause?: unknown, transient = false) {
-    super(`Entra token request failed${code ? `: ${code}` : ''}`, { cause });
+    const hint = code === undefined ? undefined : AUTH_HINTS[code];
+    super(`Entra token request failed${code ? `: ${code}` : ''}${hint ? ` (${hint})` : ''}`, { cause });
     this.name = 'DefenderAuthError';
     this.code = code;
     this.transient = transient;

@@ -1,0 +1,94 @@
+// What `npm start` runs and shows, from the environment and from readings (pure parts).
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseEnv } from 'node:util';
+import { ConfigError } from '@octi-defender/platform';
+import { loadListenerConfig } from '../../services/stream-listener/src/config.ts';
+import { loadWriterConfig } from '../../services/defender-writer/src/config.ts';
+import { listenerEnvironment, planRun, writerEnvironment } from '../start/plan.ts';
+import { parseMetrics } from '../start/prom.ts';
+import type { Reading } from '../start/scrape.ts';
+import { line, summarize } from '../start/view.ts';
+
+const at = { brokers: ['127.0.0.1:9092'], openctiUrl: 'http://127.0.0.1:4000', defenderUrl: 'http://127.0.0.1:4001', listenerPort: 9464, writerPort: 9465 };
+
+test('nothing configured: both emulators, and services configured for them that pass their own validation', () => {
+  const plan = planRun({});
+  assert.deepEqual(plan, { opencti: 'emulator', defender: 'emulator' });
+  const listener = loadListenerConfig(listenerEnvironment({}, plan, at));
+  assert.equal(listener.openctiUrl, 'http://127.0.0.1:4000');
+  assert.deepEqual(listener.kafkaBrokers, ['127.0.0.1:9092']);
+  assert.equal(listener.httpPort, 9464);
+  const writer = loadWriterConfig(writerEnvironment({}, plan, at));
+  assert.equal(writer.baseUrl, 'http://127.0.0.1:4001');
+  assert.equal(writer.httpPort, 9465);
+});
+
+test('a configured OpenCTI or Defender replaces its emulator, and the user’s values win over the demo ones', () => {
+  const env = { OPENCTI_URL: 'https://opencti.example.com', OPENCTI_TOKEN: 'a-real-token', CONNECTOR_LIVE_STREAM_ID: 'abc', WRITER_TENANT_NAME: 'contoso', HTTP_PORT: '1234' };
+  const plan = planRun(env);
+  assert.deepEqual(plan, { opencti: 'configured', defender: 'emulator' });
+  const listener = listenerEnvironment(env, plan, { ...at, openctiUrl: undefined });
+  assert.equal(listener.OPENCTI_URL, 'https://opencti.example.com');
+  assert.equal(listener.HTTP_PORT, '9464', 'each service gets its own port');
+  assert.equal(writerEnvironment(env, plan, at).WRITER_TENANT_NAME, 'contoso');
+  assert.deepEqual(planRun({ MICROSOFT_DEFENDER_INTEL_CLIENT_SECRET: 's3cret-value' }), { opencti: 'emulator', defender: 'configured' });
+  assert.equal(writerEnvironment({ MICROSOFT_DEFENDER_INTEL_TENANT_ID: 'contoso.onmicrosoft.com' }, { opencti: 'emulator', defender: 'configured' }, at).MICROSOFT_DEFENDER_INTEL_BASE_URL, undefined, 'no emulator URL for a real tenant');
+  assert.deepEqual(planRun({ OPENCTI_URL: '  ' }), { opencti: 'emulator', defender: 'emulator' }, 'an empty value is unset');
+});
+
+const reading = (t: number, listener: string, writer: string): Reading => ({
+  at: t,
+  listener: { samples: parseMetrics(listener), ready: { ok: true, detail: 'ok' } },
+  writer: { samples: parseMetrics(writer), ready: { ok: false, detail: 'writer: restoring' } },
+  defender: { total: 3, byType: { IpAddress: 2, DomainName: 1 }, byAction: { Block: 2, Audit: 1 } },
+});
+
+test('the view: rates over the recent readings, totals by label, Defender holdings against the cap', () => {
+  const first = reading(0, 'octi_listener_events_total{stream="s",event="create"} 10\n', 'defender_api_calls_total{endpoint="import",status="200"} 1\n');
+  const last = reading(
+    10_000,
+    [
+      '# HELP octi_listener_events_total x',
+      'octi_listener_events_total{stream="s",event="create"} 40',
+      'octi_listener_events_total{stream="s",event="update"} 20',
+      'octi_listener_events_total{stream="s",event="heartbeat"} 3',
+      'octi_listener_commands_total{op="upsert",type="IpAddress"} 7',
+      'octi_listener_commands_total{op="retract",type="IpAddress"} 2',
+      'octi_listener_dead_letters_total{reason="bad_json"} 1',
+    ].join('\n'),
+    [
+      'defender_api_calls_total{endpoint="import",status="200"} 4',
+      'defender_api_calls_total{endpoint="import",status="429"} 1',
+      'defender_api_breaker_state 2',
+      'octi_writer_cap_capacity 15000',
+      'octi_writer_consumer_lag{partition="0"} 5',
+      'octi_writer_consumer_lag{partition="1"} 1',
+    ].join('\n'),
+  );
+  const s = summarize([first, last]);
+  assert.ok(s);
+  assert.equal(s.eventsPerSecond, 5);
+  assert.deepEqual(s.published, { upsert: 7, retract: 2 });
+  assert.deepEqual(s.calls.import, { total: 5, lastMinute: 4, perMinute: 30 });
+  assert.equal(s.breaker, 'open');
+  assert.equal(s.lag, 6);
+  assert.deepEqual(s.deadLetters, { 'listener:bad_json': 1 });
+  assert.match(line(s), /^defender holds 3\/15000 indicators \(Block 2, Audit 1\) \| events 5\.0\/s \(60\) \|.* \| listener ready, writer not ready$/);
+});
+
+test('.env.example copied as it is: both services refuse its ChangeMe placeholders at start', () => {
+  const example = parseEnv(readFileSync(new URL('../../.env.example', import.meta.url), 'utf8'));
+  const problems = (load: () => unknown): string[] => {
+    try {
+      load();
+    } catch (err) {
+      if (err instanceof ConfigError) return err.problems.map((p) => p.split(' ')[0]!);
+      throw err;
+    }
+    return [];
+  };
+  assert.deepEqual(problems(() => loadListenerConfig(example)), ['OPENCTI_TOKEN', 'CONNECTOR_LIVE_STREAM_ID']);
+  assert.deepEqual(problems(() => loadWriterConfig(example)), ['MICROSOFT_DEFENDER_INTEL_CLIENT_SECRET']);
+});
