@@ -121,6 +121,20 @@ export const listenerEnv = {
     default: '10000',
     format: 'a positive integer',
   }),
+  maxEventBytes: envVar({
+    env: 'LISTENER_MAX_EVENT_BYTES',
+    description: 'Largest stream event read and normalized; a larger one is skipped with a dead letter (id, size, entity) and the stream goes on. OpenCTI has no event size cap',
+    schema: parse.int({ min: 1024 * 1024 }),
+    default: String(64 * 1024 * 1024),
+    format: 'bytes ≥ 1048576',
+  }),
+  maxPositionFailures: envVar({
+    env: 'LISTENER_POSITION_MAX_FAILURES',
+    description: 'Connections in a row that may end inside the same event before it is skipped with a stuck_position dead letter',
+    schema: parse.int({ min: 1 }),
+    default: '5',
+    format: 'a positive integer',
+  }),
   groupId: envVar({
     env: 'LISTENER_GROUP_ID',
     description: 'Names the listener deployment: its replicas elect one active member in this Kafka consumer group, which is also the transactional id that fences a stale one',

@@ -7,13 +7,14 @@ import { MarkingRegistry } from '@octi-defender/indicators';
 import { topicDefinitions, ProducerFencedError, type Consumer, type Kafka, type TopicPartition, type TransactionalProducer } from '@octi-defender/kafka';
 import type { Logger } from '@octi-defender/platform';
 import { readFileSync } from 'node:fs';
+import { backoffDelay } from './backoff.ts';
 import { decodeCheckpoint, startPosition } from './checkpoint.ts';
 import type { ListenerConfig } from './config.ts';
 import { EventQueue } from './event-queue.ts';
 import type { ListenerMetrics } from './metrics.ts';
 import { Publisher, type StreamSlot } from './publisher.ts';
 import { StreamReader, type RawStreamEvent } from './stream-reader.ts';
-import { compareEventIds } from './stream-position.ts';
+import { compareEventIds, EVENT_ID, heartbeatProof, laterOf } from './stream-position.ts';
 
 const MAX_BATCH = 2000;
 /** Event data held per stream between the reader and the publisher (on top of the count bound). */
@@ -65,7 +66,10 @@ export class Listener {
     }
     if (this.#role !== 'active' || !this.#term) return { ok: false, detail: this.#role };
     const down = this.#term.readers.filter((r) => r.state !== 'connected').length;
-    return down === 0 ? { ok: true, detail: 'active' } : { ok: false, detail: `active, ${down} stream(s) not connected` };
+    // Skipped events do not make the replica unready (the stream goes on) but stay visible here.
+    const skipped = this.#term.readers.flatMap((r) => (r.lastSkipped ? [`${r.streamId} skipped ${r.lastSkipped.id} (${r.lastSkipped.reason})`] : []));
+    const detail = [down === 0 ? 'active' : `active, ${down} stream(s) not connected`, ...skipped].join('; ');
+    return { ok: down === 0, detail };
   }
 
   async start(): Promise<void> {
@@ -78,7 +82,7 @@ export class Listener {
       onAssigned: async (partitions) => {
         // The lease consumer never reads: it only holds the partition.
         this.#lease?.pause(partitions);
-        if (holdsLease(partitions, this.#cfg.checkpointsTopic)) this.#transition(() => this.#activate(this.#cfg.reconnectMinMs));
+        if (holdsLease(partitions, this.#cfg.checkpointsTopic)) this.#transition(() => this.#activate());
         return Promise.resolve();
       },
       onRevoked: async (partitions) => {
@@ -121,16 +125,22 @@ export class Listener {
     });
   }
 
-  /** Becomes active, retrying with a delay while this replica still holds the lease. */
-  async #activate(delayMs: number): Promise<void> {
-    for (;;) {
+  /**
+   * Becomes active, retrying while this replica still holds the lease. Retries back off from
+   * LISTENER_RECONNECT_MIN_MS to at most ACTIVATION_RETRY_MAX_MS: an attempt costs one producer
+   * initialisation and one read of the checkpoints, so after a broker restart the replica is active
+   * again within seconds instead of waiting out the stream reconnection ceiling.
+   */
+  async #activate(): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
       if (this.#closing || !this.#lease || !holdsLease(this.#lease.assignment(), this.#cfg.checkpointsTopic)) return;
       try {
         await this.#becomeActive();
         return;
       } catch (err) {
-        this.#log.error({ err, retryInMs: delayMs }, 'could not become active; retrying while holding the lease');
-        await this.#sleep(delayMs);
+        const retryInMs = activationRetryDelay(this.#cfg.reconnectMinMs, attempt);
+        this.#log.error({ err, retryInMs }, 'could not become active; retrying while holding the lease');
+        await this.#sleep(retryInMs);
       }
     }
   }
@@ -204,10 +214,12 @@ export class Listener {
           withInferences: this.#cfg.withInferences,
           position: () => ({ from: lastComplete, recover: slot.recoverUntil }),
           onEvent: (ev) => {
-            if (ev.id) {
-              if (ev.name === 'heartbeat') lastComplete = ev.id;
-              else if (lastSeen !== undefined && compareEventIds(ev.id, lastSeen) > 0) lastComplete = lastSeen;
-              lastSeen = ev.id;
+            if (EVENT_ID.test(ev.id)) {
+              // A skipped stuck event is given up: resuming from its id reads on after it.
+              if (ev.skipped?.reason === 'stuck_position') lastComplete = laterOf(lastComplete, ev.id);
+              else if (ev.name === 'heartbeat') lastComplete = laterOf(lastComplete, heartbeatProof(ev.id));
+              else if (lastSeen !== undefined && compareEventIds(ev.id, lastSeen) > 0) lastComplete = laterOf(lastComplete, lastSeen);
+              if (ev.name !== 'heartbeat') lastSeen = laterOf(lastSeen, ev.id);
             }
             this.#metrics.lastEventTime.set({ stream: streamId }, Date.now() / 1000);
             queue.push(ev);
@@ -222,6 +234,8 @@ export class Listener {
           backoff: { minMs: this.#cfg.reconnectMinMs, maxMs: this.#cfg.reconnectMaxMs },
           configErrorRetryMs: this.#cfg.configErrorRetryMs,
           heartbeatTimeoutMs: this.#cfg.heartbeatTimeoutMs,
+          maxEventBytes: this.#cfg.maxEventBytes,
+          maxPositionFailures: this.#cfg.maxPositionFailures,
           tls: { rejectUnauthorized: this.#cfg.openctiSslVerify, ...(this.#ca ? { ca: this.#ca } : {}) },
           onStateChange: (state, detail) => this.#onReaderState(streamId, state, detail),
         }),
@@ -247,7 +261,7 @@ export class Listener {
         // A fenced member normally loses the lease within a session timeout. If it still holds it
         // after that (or after a plain Kafka failure), it starts a new term from the checkpoint.
         await this.#sleep(fenced ? this.#cfg.leaseTimeoutMs : this.#cfg.reconnectMinMs);
-        await this.#activate(this.#cfg.reconnectMaxMs);
+        await this.#activate();
       });
     });
     this.#term = { abort, readers, done, producer };
@@ -284,6 +298,13 @@ export class Listener {
       this.#log.warn({ stream: streamId, status: detail.status, reason: detail.message, retryInMs: detail.delayMs }, 'stream disconnected; reconnecting');
     }
   }
+}
+
+/** Longest wait between two attempts to become active while holding the lease. */
+export const ACTIVATION_RETRY_MAX_MS = 5000;
+
+export function activationRetryDelay(minMs: number, attempt: number, random: () => number = Math.random): number {
+  return backoffDelay({ minMs: Math.min(minMs, ACTIVATION_RETRY_MAX_MS), maxMs: ACTIVATION_RETRY_MAX_MS }, attempt, random);
 }
 
 function holdsLease(partitions: readonly TopicPartition[], topic: string): boolean {

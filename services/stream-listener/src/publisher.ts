@@ -13,11 +13,6 @@ import type { RawStreamEvent } from './stream-reader.ts';
 import { EVENT_ID, safeCheckpoint } from './stream-position.ts';
 
 const DATA_EVENTS: ReadonlySet<string> = new Set<StreamEventName>(['create', 'update', 'delete', 'merge']);
-/**
- * Events larger than this are dead-lettered instead of normalized: an indicator event is a few KB,
- * and commands must stay far below the writer's decode limit.
- */
-const MAX_EVENT_CHARS = 1024 * 1024;
 /** The raw event kept in a dead letter is cut to this many characters (≤ ~200 KB once escaped). */
 const MAX_DEAD_LETTER_RAW = 32 * 1024;
 /** A round stops taking events past this much event data, keeping transactions far below message.max.bytes. */
@@ -55,7 +50,27 @@ export interface DeadLetter {
   readonly eventName: string;
   readonly raw: string;
   readonly truncated: boolean;
+  /** Skipped events (`oversized_event` from the reader, `stuck_position`): `raw` is their head. */
+  readonly size?: number;
+  readonly entityType?: string;
+  readonly entityId?: string;
   readonly at: string;
+}
+
+interface SkippedEvent {
+  readonly size: number;
+  readonly entityType?: string;
+  readonly entityId?: string;
+}
+
+/** The STIX type and id of the event's object, when the head of the event shows them. */
+export function entityOf(head: string): { entityType?: string; entityId?: string } {
+  const at = head.indexOf('"data":{');
+  if (at < 0) return {};
+  const rest = head.slice(at + 8);
+  const id = /"id":"([a-z0-9-]+--[0-9a-f-]{36})"/.exec(rest)?.[1];
+  const type = /"type":"([a-z0-9-]+)"/.exec(rest)?.[1];
+  return { ...(type !== undefined ? { entityType: type } : {}), ...(id !== undefined ? { entityId: id } : {}) };
 }
 
 export class Publisher {
@@ -139,12 +154,17 @@ export class Publisher {
       out.push(this.#deadLetter(ev, 'unknown_event', `SSE event name ${JSON.stringify(ev.name)} is not create, update, delete, merge, heartbeat or connected`, now));
       return;
     }
-    if (!EVENT_ID.test(ev.id)) {
-      out.push(this.#deadLetter(ev, 'malformed_event', `event id ${JSON.stringify(ev.id)} is not <ms>-<seq>`, now));
+    if (ev.skipped) {
+      const { reason, bytes, head } = ev.skipped;
+      const entity = entityOf(head);
+      const detail = reason === 'oversized_event'
+        ? `event is ${bytes} bytes, over LISTENER_MAX_EVENT_BYTES: skipped`
+        : `connections kept ending inside this event (${bytes} bytes received): skipped`;
+      out.push(this.#deadLetter({ ...ev, data: head }, reason, detail, now, { size: bytes, ...entity }));
       return;
     }
-    if (ev.data.length > MAX_EVENT_CHARS) {
-      out.push(this.#deadLetter(ev, 'oversized_event', `event data is ${ev.data.length} characters, limit ${MAX_EVENT_CHARS}`, now));
+    if (!EVENT_ID.test(ev.id)) {
+      out.push(this.#deadLetter(ev, 'malformed_event', `event id ${JSON.stringify(ev.id)} is not <ms>-<seq>`, now));
       return;
     }
     let data: unknown;
@@ -190,9 +210,9 @@ export class Publisher {
     }
   }
 
-  #deadLetter(ev: RawStreamEvent, reason: string, detail: string, now: Date): OutgoingRecord {
+  #deadLetter(ev: RawStreamEvent, reason: string, detail: string, now: Date, skipped?: SkippedEvent): OutgoingRecord {
     this.#o.metrics.deadLetters.inc({ reason });
-    this.#o.logger.warn({ stream: ev.streamId, eventId: ev.id, event: ev.name, reason, detail }, 'event sent to the dead-letter topic');
+    this.#o.logger.warn({ stream: ev.streamId, eventId: ev.id, event: ev.name, reason, detail, ...skipped }, 'event sent to the dead-letter topic');
     const truncated = ev.data.length > MAX_DEAD_LETTER_RAW;
     const letter: DeadLetter = {
       origin: 'stream-listener',
@@ -202,7 +222,8 @@ export class Publisher {
       eventId: ev.id,
       eventName: ev.name,
       raw: truncated ? ev.data.slice(0, MAX_DEAD_LETTER_RAW) : ev.data,
-      truncated,
+      truncated: truncated || skipped !== undefined,
+      ...skipped,
       at: now.toISOString(),
     };
     return {
