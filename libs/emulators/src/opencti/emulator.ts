@@ -164,6 +164,8 @@ interface Connection {
   closed: boolean;
   lastEventId: string | undefined;
   caughtUp: boolean;
+  /** Order of opening, for cuts. */
+  serial: number;
   /** A large event is being written in slices. */
   midEvent: boolean;
   wake: (() => void) | undefined;
@@ -181,7 +183,9 @@ export async function startOpenCtiEmulator(options: OpenCtiEmulatorOptions): Pro
   const relationsByEndpoint = new Map<string, Set<string>>();
   const dependencyJson = new WeakMap<StixObject, string>();
   const streams = new Map<string, StreamState>();
-  const cuts: ConnectionCut[] = [];
+  /** Cuts pending, each for the connections opened after it was set. */
+  const cuts: Array<ConnectionCut & { after: number }> = [];
+  let connections = 0;
   const loadStartMs = clock();
 
   for (const def of options.streams) {
@@ -413,8 +417,8 @@ export async function startOpenCtiEmulator(options: OpenCtiEmulatorOptions): Pro
     }, heartbeatMs);
 
   /** Consumes one use of a cut set on this event id, if any. */
-  const takeCut = (eventId: string): ConnectionCut | undefined => {
-    const i = cuts.findIndex((c) => c.eventId === eventId);
+  const takeCut = (conn: Connection, eventId: string): ConnectionCut | undefined => {
+    const i = cuts.findIndex((c) => c.eventId === eventId && conn.serial > c.after);
     if (i < 0) return undefined;
     const cut = cuts[i]!;
     const left = (cut.times ?? 1) - 1;
@@ -455,7 +459,7 @@ export async function startOpenCtiEmulator(options: OpenCtiEmulatorOptions): Pro
           cursor += 1;
           const { deps, main } = renderer.render(entry);
           if (main === '') continue;
-          const cut = takeCut(entry.id);
+          const cut = takeCut(conn, entry.id);
           // What the heartbeat timer writes when it fires between the dependencies and the event.
           const race = options.heartbeatRace && deps !== '' ? heartbeatEvent(entry.id) : '';
           if (cut) {
@@ -528,7 +532,7 @@ export async function startOpenCtiEmulator(options: OpenCtiEmulatorOptions): Pro
     const withInferences = (url.searchParams.get('with-inferences') ?? header(req, 'with-inferences')) === 'true';
     if (recover !== undefined && start === undefined) return refuse(res, 500, `Error in stream ${streamId}: Recovery mode is only possible with a start date.`);
 
-    const conn: Connection = { res, closed: false, lastEventId: fromParam === undefined || start === undefined ? undefined : `${start.ms}-${start.seq}`, caughtUp: false, midEvent: false, wake: undefined };
+    const conn: Connection = { res, closed: false, lastEventId: fromParam === undefined || start === undefined ? undefined : `${start.ms}-${start.seq}`, caughtUp: false, midEvent: false, serial: ++connections, wake: undefined };
     stream.connections.add(conn);
     const heartbeat = startHeartbeat(conn);
     req.on('close', () => {
@@ -692,7 +696,7 @@ export async function startOpenCtiEmulator(options: OpenCtiEmulatorOptions): Pro
     start: startStream,
     injectMalformed,
     cutConnections: (cut) => {
-      cuts.push(cut);
+      cuts.push({ ...cut, after: connections });
     },
     trimHistory: (keep) => log.trim(keep),
     setFilters: (streamId, filters) => {
