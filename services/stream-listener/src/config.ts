@@ -79,6 +79,13 @@ export const listenerEnv = {
     optional: true,
     format: 'a stream event id <ms>-<seq>, 0 for the beginning, or an ISO 8601 date',
   }),
+  resyncRequest: envVar({
+    env: 'LISTENER_RESYNC_REQUEST',
+    description: 'Operator resync: a new value (e.g. today’s date) replays the current state of every stream and has the writers retract what the streams no longer assert, e.g. after editing a stream’s filters in OpenCTI; each value runs once',
+    schema: parse.string().refine((s) => s.trim() !== '', 'empty'),
+    optional: true,
+    format: 'any text; change it to request another resync',
+  }),
   checkpointsTopic: envVar({
     env: 'KAFKA_TOPIC_CHECKPOINTS',
     description: 'Compacted topic holding the last published event id per stream',

@@ -13,6 +13,7 @@ import type { ListenerConfig } from './config.ts';
 import { EventQueue } from './event-queue.ts';
 import type { ListenerMetrics } from './metrics.ts';
 import { Publisher, type StreamSlot } from './publisher.ts';
+import { historyGap, newResync, type ResyncState } from './resync.ts';
 import { StreamReader, type RawStreamEvent } from './stream-reader.ts';
 import { compareEventIds, EVENT_ID, heartbeatProof, laterOf } from './stream-position.ts';
 
@@ -25,6 +26,7 @@ export type Role = 'starting' | 'standby' | 'active' | 'closed';
 interface ActiveTerm {
   readonly abort: AbortController;
   readonly readers: StreamReader[];
+  readonly slots: StreamSlot[];
   readonly done: Promise<void>;
   producer: TransactionalProducer | undefined;
 }
@@ -68,7 +70,8 @@ export class Listener {
     const down = this.#term.readers.filter((r) => r.state !== 'connected').length;
     // Skipped events do not make the replica unready (the stream goes on) but stay visible here.
     const skipped = this.#term.readers.flatMap((r) => (r.lastSkipped ? [`${r.streamId} skipped ${r.lastSkipped.id} (${r.lastSkipped.reason})`] : []));
-    const detail = [down === 0 ? 'active' : `active, ${down} stream(s) not connected`, ...skipped].join('; ');
+    const resyncs = this.#term.slots.flatMap((s) => (s.resync ? [`${s.streamId} resyncing (${s.resync.reason}) since ${s.resync.startedAt}, ${s.replayed} events replayed`] : []));
+    const detail = [down === 0 ? 'active' : `active, ${down} stream(s) not connected`, ...resyncs, ...skipped].join('; ');
     return { ok: down === 0, detail };
   }
 
@@ -177,8 +180,10 @@ export class Listener {
     // Fence any previous holder first, so the checkpoints read next cannot move under us.
     const producer = await this.#kafka.transactionalProducer(`${this.#cfg.groupId}`);
     let stored: Awaited<ReturnType<Kafka['readCompacted']>>;
+    let commandsPartitions: number;
     try {
       stored = await this.#kafka.readCompacted(this.#cfg.checkpointsTopic);
+      commandsPartitions = await this.#partitions(this.#cfg.commandsTopic);
     } catch (err) {
       await producer.close().catch(() => undefined);
       throw err;
@@ -190,60 +195,80 @@ export class Listener {
       const checkpoint = decodeCheckpoint(streamId, stored.get(streamId)?.value ?? null);
       const start = startPosition(checkpoint, { startFrom: this.#cfg.startFrom, recover: this.#cfg.recover, now });
       const queue = new EventQueue<RawStreamEvent>(this.#cfg.queueSize, QUEUE_MAX_CHARS, (ev) => ev.data.length);
+      // A resync under way resumes (same epoch, replay from the start); a new operator request starts one.
+      const request = this.#cfg.resyncRequest;
+      const requested = request !== undefined && checkpoint !== undefined && checkpoint.resyncRequest !== request && !checkpoint.resync;
+      const resync = checkpoint?.resync ?? (requested ? newResync('operator', now) : undefined);
       const slot: StreamSlot = {
         streamId,
         queue,
         checkpoint,
         recoverUntil: start.recover ?? checkpoint?.recoverUntil,
         startFrom: this.#cfg.startFrom,
+        resumeFrom: start.from,
+        resync,
+        replayed: 0,
+        resyncRequest: request ?? checkpoint?.resyncRequest,
       };
       slots.push(slot);
+      if (resync) this.#resyncStarted(slot, resync, checkpoint?.resync ? 'resuming' : 'operator request');
       this.#log.info({ stream: streamId, from: start.from ?? 'live', recover: start.recover, checkpoint: checkpoint?.lastEventId }, 'stream start position');
-      // Reconnections resume after the last id known complete (a later id or a heartbeat followed
-      // it), never after the last id seen: events sharing an id must not be cut in half.
+      // Reconnections resume after the last position known complete (rules in stream-position.ts),
+      // never after the last id seen: events sharing an id must not be cut in half.
       let lastSeen: string | undefined = start.from;
-      let lastComplete: string | undefined = start.from;
       let waitingSince = 0;
-      readers.push(
-        new StreamReader({
-          baseUrl: this.#cfg.openctiUrl,
-          token: this.#cfg.openctiToken,
-          streamId,
-          listenDelete: this.#cfg.listenDelete,
-          noDependencies: this.#cfg.noDependencies,
-          withInferences: this.#cfg.withInferences,
-          position: () => ({ from: lastComplete, recover: slot.recoverUntil }),
-          onEvent: (ev) => {
-            if (EVENT_ID.test(ev.id)) {
-              // A skipped stuck event is given up: resuming from its id reads on after it.
-              if (ev.skipped?.reason === 'stuck_position') lastComplete = laterOf(lastComplete, ev.id);
-              else if (ev.name === 'heartbeat') lastComplete = laterOf(lastComplete, heartbeatProof(ev.id));
-              else if (lastSeen !== undefined && compareEventIds(ev.id, lastSeen) > 0) lastComplete = laterOf(lastComplete, lastSeen);
-              if (ev.name !== 'heartbeat') lastSeen = laterOf(lastSeen, ev.id);
+      const reader: StreamReader = new StreamReader({
+        baseUrl: this.#cfg.openctiUrl,
+        token: this.#cfg.openctiToken,
+        streamId,
+        listenDelete: this.#cfg.listenDelete,
+        noDependencies: this.#cfg.noDependencies,
+        withInferences: this.#cfg.withInferences,
+        // A resync replays the whole current state, then goes live after its recover date.
+        position: () => (slot.resync ? { from: '0-0', recover: slot.resync.recoverUntil } : { from: slot.resumeFrom, recover: slot.recoverUntil }),
+        onEvent: (ev) => {
+          if (ev.name === 'connected' && !slot.resync) {
+            const gap = historyGap(ev.from, ev.data);
+            if (gap) {
+              this.#metrics.historyGaps.inc({ stream: streamId });
+              this.#log.warn({ stream: streamId, from: ev.from, firstEventId: gap.firstEventId }, 'OpenCTI no longer holds the events after the checkpoint (trimmed history): deletes in the gap are lost; starting a resync');
+              const started = newResync('trimmed_history', new Date());
+              slot.resync = started;
+              this.#resyncStarted(slot, started, 'trimmed history');
+              queueMicrotask(() => reader.reconnect('resync'));
             }
-            this.#metrics.lastEventTime.set({ stream: streamId }, Date.now() / 1000);
-            queue.push(ev);
-            this.#metrics.queueDepth.set({ stream: streamId }, queue.size);
-          },
-          hasRoom: () => queue.hasRoom(),
-          waitForRoom: async () => {
-            waitingSince = performance.now();
-            await queue.waitForRoom();
-            this.#metrics.backpressureSeconds.inc({ stream: streamId }, (performance.now() - waitingSince) / 1000);
-          },
-          backoff: { minMs: this.#cfg.reconnectMinMs, maxMs: this.#cfg.reconnectMaxMs },
-          configErrorRetryMs: this.#cfg.configErrorRetryMs,
-          heartbeatTimeoutMs: this.#cfg.heartbeatTimeoutMs,
-          maxEventBytes: this.#cfg.maxEventBytes,
-          maxPositionFailures: this.#cfg.maxPositionFailures,
-          tls: { rejectUnauthorized: this.#cfg.openctiSslVerify, ...(this.#ca ? { ca: this.#ca } : {}) },
-          onStateChange: (state, detail) => this.#onReaderState(streamId, state, detail),
-        }),
-      );
+          }
+          if (EVENT_ID.test(ev.id)) {
+            // A skipped stuck event is given up: resuming from its id reads on after it.
+            if (ev.skipped?.reason === 'stuck_position') slot.resumeFrom = laterOf(slot.resumeFrom, ev.id);
+            else if (ev.name === 'heartbeat') slot.resumeFrom = laterOf(slot.resumeFrom, heartbeatProof(ev.id));
+            else if (lastSeen !== undefined && compareEventIds(ev.id, lastSeen) > 0) slot.resumeFrom = laterOf(slot.resumeFrom, lastSeen);
+            if (ev.name !== 'heartbeat') lastSeen = laterOf(lastSeen, ev.id);
+          }
+          this.#metrics.lastEventTime.set({ stream: streamId }, Date.now() / 1000);
+          queue.push(ev);
+          this.#metrics.queueDepth.set({ stream: streamId }, queue.size);
+        },
+        hasRoom: () => queue.hasRoom(),
+        waitForRoom: async () => {
+          waitingSince = performance.now();
+          await queue.waitForRoom();
+          this.#metrics.backpressureSeconds.inc({ stream: streamId }, (performance.now() - waitingSince) / 1000);
+        },
+        backoff: { minMs: this.#cfg.reconnectMinMs, maxMs: this.#cfg.reconnectMaxMs },
+        configErrorRetryMs: this.#cfg.configErrorRetryMs,
+        heartbeatTimeoutMs: this.#cfg.heartbeatTimeoutMs,
+        maxEventBytes: this.#cfg.maxEventBytes,
+        maxPositionFailures: this.#cfg.maxPositionFailures,
+        tls: { rejectUnauthorized: this.#cfg.openctiSslVerify, ...(this.#ca ? { ca: this.#ca } : {}) },
+        onStateChange: (state, detail) => this.#onReaderState(streamId, state, detail),
+      });
+      readers.push(reader);
     }
     const publisher = new Publisher({
       producer,
       commandsTopic: this.#cfg.commandsTopic,
+      commandsPartitions,
       checkpointsTopic: this.#cfg.checkpointsTopic,
       dlqTopic: this.#cfg.dlqTopic,
       streams: slots,
@@ -264,9 +289,26 @@ export class Listener {
         await this.#activate();
       });
     });
-    this.#term = { abort, readers, done, producer };
+    this.#term = { abort, readers, slots, done, producer };
     this.#setRole('active');
     for (const r of readers) r.start();
+  }
+
+  async #partitions(topic: string): Promise<number> {
+    const admin = await this.#kafka.admin();
+    try {
+      const [described] = await admin.describeTopics([topic]);
+      if (!described || described.partitions < 1) throw new Error(`topic ${topic} has no partitions`);
+      return described.partitions;
+    } finally {
+      await admin.close();
+    }
+  }
+
+  #resyncStarted(slot: StreamSlot, resync: ResyncState, why: string): void {
+    if (why !== 'resuming') this.#metrics.resyncs.inc({ stream: slot.streamId, reason: resync.reason });
+    this.#metrics.resyncActive.set({ stream: slot.streamId }, 1);
+    this.#log.warn({ stream: slot.streamId, epoch: resync.epoch, reason: resync.reason, recoverUntil: resync.recoverUntil }, `resync ${why === 'resuming' ? 'resumed' : 'started'} (${why}): replaying the stream's current state`);
   }
 
   async #becomeStandby(reason: string): Promise<void> {

@@ -10,7 +10,8 @@ import { encodeCheckpoint, type Checkpoint } from './checkpoint.ts';
 import type { EventQueue } from './event-queue.ts';
 import type { ListenerMetrics } from './metrics.ts';
 import type { RawStreamEvent } from './stream-reader.ts';
-import { EVENT_ID, safeCheckpoint } from './stream-position.ts';
+import { markerRecords, replayEnd, replayEndedBy, type ResyncState } from './resync.ts';
+import { EVENT_ID, laterOf, safeCheckpoint } from './stream-position.ts';
 
 const DATA_EVENTS: ReadonlySet<string> = new Set<StreamEventName>(['create', 'update', 'delete', 'merge']);
 /** The raw event kept in a dead letter is cut to this many characters (≤ ~200 KB once escaped). */
@@ -25,11 +26,20 @@ export interface StreamSlot {
   /** Recover date and operator override carried into every checkpoint of this stream. */
   readonly recoverUntil: string | undefined;
   readonly startFrom: string | undefined;
+  /** Where a reconnection resumes: the last position known complete (the reader moves it too). */
+  resumeFrom: string | undefined;
+  /** The resync under way, if any, and how many events its replay has carried so far. */
+  resync: ResyncState | undefined;
+  replayed: number;
+  /** The operator resync request carried into every checkpoint once started. */
+  resyncRequest: string | undefined;
 }
 
 export interface PublisherOptions {
   readonly producer: TransactionalProducer;
   readonly commandsTopic: string;
+  /** Partitions of the commands topic: resync markers go to each. */
+  readonly commandsPartitions: number;
   readonly checkpointsTopic: string;
   readonly dlqTopic: string;
   readonly streams: readonly StreamSlot[];
@@ -93,7 +103,7 @@ export class Publisher {
   /** One transaction over everything queued (up to maxBatch per stream). Returns the events consumed. */
   async publishOnce(): Promise<number> {
     const records: OutgoingRecord[] = [];
-    const taken: Array<{ slot: StreamSlot; count: number; checkpoint: Checkpoint | undefined }> = [];
+    const taken: Array<{ slot: StreamSlot; count: number; checkpoint: Checkpoint | undefined; before: ResyncState | undefined; resync: ResyncState | undefined; replayed: number }> = [];
     const now = this.#now();
     let chars = 0;
     for (const slot of this.#o.streams) {
@@ -102,28 +112,50 @@ export class Publisher {
       let n = 0;
       while (n < peeked.length && (n === 0 || chars < MAX_ROUND_CHARS)) chars += (peeked[n++] as RawStreamEvent).data.length;
       const events = n === peeked.length ? peeked : peeked.slice(0, n);
-      const progress: Array<{ id: string; heartbeat: boolean }> = [];
+      let resync = slot.resync;
+      let replayed = slot.replayed;
+      let base = slot.checkpoint?.lastEventId;
+      if (resync?.phase === 'begin') {
+        records.push(...markerRecords(this.#o.commandsTopic, slot.streamId, resync, 'begin', this.#o.commandsPartitions, now));
+        resync = { ...resync, phase: 'replaying' };
+      }
+      let progress: Array<{ id: string; heartbeat: boolean }> = [];
       for (const ev of events) {
+        if (resync?.phase === 'replaying' && replayEndedBy(resync, ev.id)) {
+          records.push(...markerRecords(this.#o.commandsTopic, slot.streamId, resync, 'end', this.#o.commandsPartitions, now));
+          this.#o.logger.info({ stream: slot.streamId, epoch: resync.epoch, reason: resync.reason, replayed, startedAt: resync.startedAt }, 'resync replay complete; writers retract what it did not assert');
+          // The live tail starts after the recover point; what the replay carried proves nothing.
+          base = laterOf(base, replayEnd(resync));
+          resync = undefined;
+          progress = [];
+        }
         this.#o.metrics.events.inc({ stream: slot.streamId, event: ev.name });
         this.#route(ev, now, records);
+        if (resync) {
+          if (DATA_EVENTS.has(ev.name)) replayed += 1;
+          continue;
+        }
         if (EVENT_ID.test(ev.id) && (ev.name === 'heartbeat' || DATA_EVENTS.has(ev.name))) {
           progress.push({ id: ev.id, heartbeat: ev.name === 'heartbeat' });
         }
       }
       const next = slot.queue.peek(events.length + 1)[events.length];
-      const lastEventId = safeCheckpoint(progress, next, slot.checkpoint?.lastEventId);
+      const lastEventId = resync ? (base ?? '0-0') : safeCheckpoint(progress, next, base);
       let checkpoint = slot.checkpoint;
-      if (lastEventId !== undefined && lastEventId !== slot.checkpoint?.lastEventId) {
+      const resyncChanged = resync !== slot.resync || slot.resyncRequest !== slot.checkpoint?.resyncRequest;
+      if (lastEventId !== undefined && (lastEventId !== slot.checkpoint?.lastEventId || resyncChanged)) {
         checkpoint = {
           streamId: slot.streamId,
           lastEventId,
           ...(slot.recoverUntil !== undefined ? { recoverUntil: slot.recoverUntil } : {}),
           ...(slot.startFrom !== undefined ? { startFrom: slot.startFrom } : {}),
+          ...(resync ? { resync } : {}),
+          ...(slot.resyncRequest !== undefined ? { resyncRequest: slot.resyncRequest } : {}),
           updatedAt: now.toISOString(),
         };
         records.push({ topic: this.#o.checkpointsTopic, key: slot.streamId, value: encodeCheckpoint(checkpoint) });
       }
-      taken.push({ slot, count: events.length, checkpoint });
+      taken.push({ slot, count: events.length, checkpoint, before: slot.resync, resync, replayed });
     }
     if (taken.length === 0) return 0;
 
@@ -137,6 +169,15 @@ export class Publisher {
     for (const t of taken) {
       t.slot.queue.drop(t.count);
       t.slot.checkpoint = t.checkpoint;
+      if (t.before && !t.resync) {
+        t.slot.resumeFrom = laterOf(t.slot.resumeFrom, replayEnd(t.before));
+        this.#o.metrics.resyncActive.set({ stream: t.slot.streamId }, 0);
+      }
+      // A resync the reader started during the transaction is kept, not overwritten by this round's view.
+      if (t.slot.resync === t.before) {
+        t.slot.resync = t.resync;
+        t.slot.replayed = t.replayed;
+      }
       this.#o.metrics.queueDepth.set({ stream: t.slot.streamId }, t.slot.queue.size);
       consumed += t.count;
     }

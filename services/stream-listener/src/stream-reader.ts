@@ -21,6 +21,8 @@ export interface RawStreamEvent {
    * at failed `maxPositionFailures` connections in a row (`stuck_position`). `data` is empty.
    */
   readonly skipped?: { readonly reason: 'oversized_event' | 'stuck_position'; readonly bytes: number; readonly head: string };
+  /** On `connected`: the position this connection resumed from (undefined = live). */
+  readonly from?: string;
 }
 
 export type ReaderState = 'idle' | 'connecting' | 'connected' | 'backoff' | 'config-error' | 'closed';
@@ -152,8 +154,7 @@ export class StreamReader {
     });
   }
 
-  #url(): string {
-    const { from, recover } = this.#o.position();
+  #url(from: string | undefined, recover: string | undefined): string {
     const url = new URL(`${this.#o.baseUrl}/stream/${encodeURIComponent(this.#o.streamId)}`);
     if (from !== undefined) url.searchParams.set('from', from);
     if (recover !== undefined) url.searchParams.set('recover', recover);
@@ -171,7 +172,8 @@ export class StreamReader {
   }
 
   async #read(connection: AbortController): Promise<void> {
-    const res = await undiciFetch(this.#url(), {
+    const { from, recover } = this.#o.position();
+    const res = await undiciFetch(this.#url(from, recover), {
       headers: {
         accept: 'text/event-stream',
         authorization: `Bearer ${this.#o.token}`,
@@ -193,7 +195,7 @@ export class StreamReader {
     const parser = new SseParser({
       maxEventBytes: this.#o.maxEventBytes,
       onMessage: (m) => {
-        if (this.#connection === connection) this.#message(m);
+        if (this.#connection === connection) this.#message(m, from);
       },
     });
     this.#parser = parser;
@@ -228,7 +230,7 @@ export class StreamReader {
     this.#retryTimer = setTimeout(() => this.#connect(), delayMs);
   }
 
-  #message(m: SseMessage): void {
+  #message(m: SseMessage, from: string | undefined): void {
     // Backoff restarts only once the server really streams: one that accepts and hangs up at once
     // keeps getting longer delays.
     this.#attempt = 0;
@@ -240,6 +242,7 @@ export class StreamReader {
       id: m.id,
       name: m.name,
       data: m.data,
+      ...(m.name === 'connected' && from !== undefined ? { from } : {}),
       ...(m.oversized ? { skipped: { reason: 'oversized_event' as const, bytes: m.oversized.bytes, head: m.oversized.head } } : {}),
     });
   }
