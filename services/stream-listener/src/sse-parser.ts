@@ -58,8 +58,12 @@ export class SseParser {
       this.#skipLf = false;
       if (chunk[0] === LF) pos = 1;
     }
+    // The next CR is looked up once per chunk, not once per line (OpenCTI sends LF only).
+    let cr = chunk.indexOf(CR, pos);
     while (pos < chunk.length) {
-      const end = lineEnd(chunk, pos);
+      if (cr >= 0 && cr < pos) cr = chunk.indexOf(CR, pos);
+      const lf = chunk.indexOf(LF, pos);
+      const end = cr < 0 ? lf : lf < 0 ? cr : Math.min(lf, cr);
       if (end < 0) {
         this.#append(chunk.subarray(pos));
         return;
@@ -114,7 +118,7 @@ export class SseParser {
     const line = concat(pieces);
     if (line[0] === 0x3a) return; // ':' comment
     const colon = line.indexOf(0x3a);
-    const field = decoder.decode(colon < 0 ? line : line.subarray(0, colon));
+    const field = colon < 0 ? decoder.decode(line) : fieldName(line, colon);
     const value = colon < 0 ? '' : decoder.decode(fieldValue(line));
     switch (field) {
       case 'data':
@@ -147,12 +151,12 @@ export class SseParser {
   }
 }
 
-function lineEnd(chunk: Uint8Array, from: number): number {
-  const lf = chunk.indexOf(LF, from);
-  const cr = chunk.indexOf(CR, from);
-  if (cr < 0) return lf;
-  if (lf < 0) return cr;
-  return Math.min(lf, cr);
+/** The field name before the colon; the three OpenCTI sends are recognised without decoding. */
+function fieldName(line: Uint8Array, colon: number): string {
+  if (colon === 4 && line[0] === 0x64 && line[1] === 0x61 && line[2] === 0x74 && line[3] === 0x61) return 'data';
+  if (colon === 2 && line[0] === 0x69 && line[1] === 0x64) return 'id';
+  if (colon === 5 && line[0] === 0x65 && line[1] === 0x76 && line[2] === 0x65 && line[3] === 0x6e && line[4] === 0x74) return 'event';
+  return decoder.decode(line.subarray(0, colon));
 }
 
 function concat(pieces: Uint8Array[]): Uint8Array {
