@@ -6,6 +6,11 @@ export interface Checkpoint {
   readonly streamId: string;
   /** Last event id whose commands are all in Kafka. */
   readonly lastEventId: string;
+  /**
+   * The greatest stream id received so far (it can be ahead of `lastEventId`, which only moves on
+   * proof): everything before it was read, which tells trimmed history from a cautious checkpoint.
+   */
+  readonly seen?: string;
   /** The `recover` date of the first start, passed on every reconnection as OpenCTI's clients do. */
   readonly recoverUntil?: string;
   /** The operator start override this position descends from, so it is applied only once. */
@@ -29,6 +34,7 @@ export function decodeCheckpoint(streamId: string, value: Buffer | null): Checkp
     return {
       streamId,
       lastEventId: c.lastEventId,
+      ...(typeof c.seen === 'string' && /^\d+-\d+$/.test(c.seen) ? { seen: c.seen } : {}),
       ...(typeof c.recoverUntil === 'string' ? { recoverUntil: c.recoverUntil } : {}),
       ...(typeof c.startFrom === 'string' ? { startFrom: c.startFrom } : {}),
       ...(isResyncState(c.resync) ? { resync: c.resync } : {}),

@@ -215,7 +215,8 @@ export class Listener {
       this.#log.info({ stream: streamId, from: start.from ?? 'live', recover: start.recover, checkpoint: checkpoint?.lastEventId }, 'stream start position');
       // Reconnections resume after the last position known complete (rules in stream-position.ts),
       // never after the last id seen: events sharing an id must not be cut in half.
-      let lastSeen: string | undefined = start.from;
+      // The greatest id received: resuming from the checkpoint, what it says was seen.
+      let lastSeen: string | undefined = start.from === checkpoint?.lastEventId ? laterOf(start.from, checkpoint?.seen) : start.from;
       let waitingSince = 0;
       const reader: StreamReader = new StreamReader({
         baseUrl: this.#cfg.openctiUrl,
@@ -228,7 +229,7 @@ export class Listener {
         position: () => (slot.resync ? { from: '0-0', recover: slot.resync.recoverUntil } : { from: slot.resumeFrom, recover: slot.recoverUntil }),
         onEvent: (ev) => {
           if (ev.name === 'connected' && !slot.resync) {
-            const gap = historyGap(ev.from, ev.data);
+            const gap = historyGap(ev.from, lastSeen, ev.data);
             if (gap) {
               this.#metrics.historyGaps.inc({ stream: streamId });
               this.#log.warn({ stream: streamId, from: ev.from, firstEventId: gap.firstEventId }, 'OpenCTI no longer holds the events after the checkpoint (trimmed history): deletes in the gap are lost; starting a resync');

@@ -115,6 +115,7 @@ export class Publisher {
       let resync = slot.resync;
       let replayed = slot.replayed;
       let base = slot.checkpoint?.lastEventId;
+      let seen = slot.checkpoint?.seen;
       if (resync?.phase === 'begin') {
         records.push(...markerRecords(this.#o.commandsTopic, slot.streamId, resync, 'begin', this.#o.commandsPartitions, now));
         resync = { ...resync, phase: 'replaying' };
@@ -126,6 +127,7 @@ export class Publisher {
           this.#o.logger.info({ stream: slot.streamId, epoch: resync.epoch, reason: resync.reason, replayed, startedAt: resync.startedAt }, 'resync replay complete; writers retract what it did not assert');
           // The live tail starts after the recover point; what the replay carried proves nothing.
           base = laterOf(base, replayEnd(resync));
+          seen = laterOf(seen, replayEnd(resync));
           resync = undefined;
           progress = [];
         }
@@ -137,16 +139,18 @@ export class Publisher {
         }
         if (EVENT_ID.test(ev.id) && (ev.name === 'heartbeat' || DATA_EVENTS.has(ev.name))) {
           progress.push({ id: ev.id, heartbeat: ev.name === 'heartbeat' });
+          if (ev.name !== 'heartbeat') seen = laterOf(seen, ev.id);
         }
       }
       const next = slot.queue.peek(events.length + 1)[events.length];
       const lastEventId = resync ? (base ?? '0-0') : safeCheckpoint(progress, next, base);
       let checkpoint = slot.checkpoint;
       const resyncChanged = resync !== slot.resync || slot.resyncRequest !== slot.checkpoint?.resyncRequest;
-      if (lastEventId !== undefined && (lastEventId !== slot.checkpoint?.lastEventId || resyncChanged)) {
+      if (lastEventId !== undefined && (lastEventId !== slot.checkpoint?.lastEventId || resyncChanged || seen !== slot.checkpoint?.seen)) {
         checkpoint = {
           streamId: slot.streamId,
           lastEventId,
+          ...(seen !== undefined ? { seen } : {}),
           ...(slot.recoverUntil !== undefined ? { recoverUntil: slot.recoverUntil } : {}),
           ...(slot.startFrom !== undefined ? { startFrom: slot.startFrom } : {}),
           ...(resync ? { resync } : {}),

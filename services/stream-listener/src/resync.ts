@@ -26,11 +26,13 @@ export function newResync(reason: ResyncReason, now: Date): ResyncState {
 
 /**
  * Whether history the listener needed was trimmed: it resumed from a stream id older than the oldest
- * event OpenCTI still holds (the `connected` event's `firstEventId`). OpenCTI then silently starts at
- * the oldest kept event, and deletes in the gap are lost. A start from the beginning (`0`, `0-0`) or
- * live is no gap. May over-report when exactly the events up to `from` were trimmed (a resync too many).
+ * event OpenCTI still holds (the `connected` event's `firstEventId`), and it had not already received
+ * an id at or after that event (`seen`: everything before a received id was read, so a checkpoint
+ * kept cautiously behind is no gap). OpenCTI then silently starts at the oldest kept event, and
+ * deletes in the gap are lost. A start from the beginning (`0`, `0-0`) or live is no gap. May
+ * over-report when exactly the events up to `from` were trimmed (a resync too many, never too few).
  */
-export function historyGap(from: string | undefined, connectedData: string): { firstEventId: string } | undefined {
+export function historyGap(from: string | undefined, seen: string | undefined, connectedData: string): { firstEventId: string } | undefined {
   if (from === undefined || !EVENT_ID.test(from) || from === '0-0') return undefined;
   let info: unknown;
   try {
@@ -40,6 +42,7 @@ export function historyGap(from: string | undefined, connectedData: string): { f
   }
   const first = (info as { firstEventId?: unknown } | null)?.firstEventId;
   if (typeof first !== 'string' || !EVENT_ID.test(first)) return undefined;
+  if (seen !== undefined && EVENT_ID.test(seen) && compareEventIds(seen, first) >= 0) return undefined;
   return compareEventIds(from, first) < 0 ? { firstEventId: first } : undefined;
 }
 

@@ -6,6 +6,7 @@ import { compareEventIds, HEARTBEAT_SKEW_MS, heartbeatProof, safeCheckpoint } fr
 import { SseParser, type SseMessage } from '../src/sse-parser.ts';
 import { activationRetryDelay, ACTIVATION_RETRY_MAX_MS } from '../src/listener.ts';
 import { entityOf } from '../src/publisher.ts';
+import { historyGap } from '../src/resync.ts';
 
 test('backoff grows exponentially with full jitter and is capped', () => {
   const p = { minMs: 100, maxMs: 5000 };
@@ -157,4 +158,16 @@ test('activation retries back off from the reconnection minimum to a few seconds
   assert.equal(activationRetryDelay(1000, 2, () => 1), 4000);
   assert.equal(activationRetryDelay(1000, 20, () => 1), ACTIVATION_RETRY_MAX_MS);
   assert.equal(activationRetryDelay(60_000, 0, () => 1), ACTIVATION_RETRY_MAX_MS);
+});
+
+test('trimmed history: resuming before the oldest kept event, without having read past it', () => {
+  const info = JSON.stringify({ firstEventId: '200-0', lastEventId: '300-0', streamSize: 10 });
+  assert.deepEqual(historyGap('100-0', '100-0', info), { firstEventId: '200-0' });
+  // A checkpoint kept cautiously behind events already read is no gap.
+  assert.equal(historyGap('150-18446744073709551615', '200-0', info), undefined);
+  assert.equal(historyGap('250-0', '250-0', info), undefined);
+  // From the beginning or live: nothing was expected before the first event.
+  assert.equal(historyGap('0-0', undefined, info), undefined);
+  assert.equal(historyGap(undefined, undefined, info), undefined);
+  assert.equal(historyGap('100-0', undefined, '{"firstEventId":"nope"}'), undefined);
 });
