@@ -5,14 +5,15 @@
 // stale (deleted or out of the stream's filters while the history was lost) and are retracted.
 // Never retracts without having seen the `begin`: a writer that restarted inside an epoch lets it
 // pass (safe: nothing wrongly retracted; the next resync repairs).
-import type { ResyncMarker } from '@octi-defender/indicators';
-import type { Claim } from './claims.ts';
+import { COMMAND_SCHEMA_VERSION, decodeResyncMarker, type ResyncMarker } from '@octi-defender/indicators';
+import { foldCommands, type Claim } from './claims.ts';
 import type { ClaimCommand } from './facts.ts';
 
 export interface StaleClaim {
   readonly key: string;
   readonly sourceId: string;
   readonly streamId: string;
+  readonly eventId: string;
 }
 
 export class ResyncEpochs {
@@ -45,7 +46,7 @@ export class ResyncEpochs {
     const stale: StaleClaim[] = [];
     for (const [key, claims] of claimsOnPartition) {
       for (const c of claims) {
-        if (c.streamId === marker.streamId && !open.asserted.has(`${key}\0${c.sourceId}`)) stale.push({ key, sourceId: c.sourceId, streamId: c.streamId });
+        if (c.streamId === marker.streamId && !open.asserted.has(`${key}\0${c.sourceId}`)) stale.push({ key, sourceId: c.sourceId, streamId: c.streamId, eventId: c.eventId });
       }
     }
     return stale;
@@ -56,4 +57,51 @@ export class ResyncEpochs {
 export function withoutStale(key: string, claims: readonly Claim[], stale: readonly StaleClaim[]): readonly Claim[] {
   const gone = stale.filter((s) => s.key === key);
   return gone.length === 0 ? claims : claims.filter((c) => !gone.some((s) => s.sourceId === c.sourceId && s.streamId === c.streamId));
+}
+
+/**
+ * The writer's entry point: `marker` for a record with the header `op: resync`, `observe` for every
+ * decoded command. At an `end`, the stale claims come back as retract commands to apply in the
+ * marker's place (after the batch's earlier commands, which the claims are folded with).
+ */
+export class ResyncHandler {
+  readonly #epochs = new ResyncEpochs();
+  readonly #claimsOf: (key: string) => readonly Claim[];
+  readonly #keysOf: (partition: number) => Iterable<string>;
+
+  constructor(state: { claimsOf: (key: string) => readonly Claim[]; keysOf: (partition: number) => Iterable<string> }) {
+    this.#claimsOf = state.claimsOf;
+    this.#keysOf = state.keysOf;
+  }
+
+  observe(partition: number, cmd: ClaimCommand): void {
+    this.#epochs.observe(partition, cmd);
+  }
+
+  marker(partition: number, value: Buffer, earlier: readonly ClaimCommand[]): { ok: true; marker: ResyncMarker; retractions: ClaimCommand[] } | { ok: false; error: string } {
+    const d = decodeResyncMarker(value);
+    if (!d.ok) return { ok: false, error: d.error.message };
+    const marker = d.value;
+    if (marker.phase === 'begin') {
+      this.#epochs.begin(partition, marker);
+      return { ok: true, marker, retractions: [] };
+    }
+    const pending = new Map<string, ClaimCommand[]>();
+    for (const c of earlier) pending.set(c.key, [...(pending.get(c.key) ?? []), c]);
+    const keys = new Set([...this.#keysOf(partition), ...pending.keys()]);
+    const claims = [...keys].map((key) => [key, foldCommands(this.#claimsOf(key), pending.get(key) ?? [])] as const);
+    const stale = this.#epochs.end(partition, marker, claims);
+    return { ok: true, marker, retractions: stale.map((s) => retraction(s)) };
+  }
+}
+
+/** A retract of one stale claim, with the claim's own event id so the fold does not take it for a replay. */
+function retraction(s: StaleClaim): ClaimCommand {
+  return {
+    schemaVersion: COMMAND_SCHEMA_VERSION,
+    op: 'retract',
+    key: s.key,
+    source: { id: s.sourceId, standardId: s.sourceId, entityType: 'resync', streamId: s.streamId, eventId: s.eventId, eventName: 'delete' },
+    reason: 'left_filter',
+  };
 }

@@ -30,6 +30,7 @@ import type { WriterMetrics } from './metrics.ts';
 import { applyOutcomes, chunk, planBatch, replacementDeletes, type KeyState, type Plan, type PlannedDelete } from './plan.ts';
 import { decodeState, encodeState, fitState, StateStore } from './state-store.ts';
 import type { Policy } from './policy.ts';
+import { ResyncHandler } from './resync.ts';
 import { findDrift, ReconcileSchedule, type Drift } from './reconciler.ts';
 import type { ImportOutcome } from './defender/model.ts';
 
@@ -110,6 +111,7 @@ export class Writer {
   readonly #instanceId: string;
   readonly #cap: CapIndex;
   readonly #store: StateStore;
+  readonly #resync: ResyncHandler;
   readonly #parts = new Map<number, Partition>();
   #pending = new Set<string>();
   /** Keys whose local state differs from the changelog's (the reconciler forgot a lost indicator). */
@@ -151,6 +153,7 @@ export class Writer {
     const partitionOf = (key: string): number => partitionForKey(key, this.#partitionCount);
     this.#store = new StateStore({ dir: cfg.stateDir, cacheBytes: cfg.stateCacheMb * 2 ** 20, partitionOf });
     this.#cap = new CapIndex(0, { db: this.#store.db, partitionOf });
+    this.#resync = new ResyncHandler({ claimsOf: (key) => this.#store.get(key)?.claims ?? [], keysOf: (partition) => this.#store.keys(partition) });
     this.#reconciler = new ReconcileSchedule(() => this.reconcile(), cfg.reconcileIntervalMs, this.#log);
   }
 
@@ -479,6 +482,15 @@ export class Writer {
           deadLetters.push(this.#deadLetter({ ...where, reason: 'empty_value', detail: 'record has no value', at }));
           continue;
         }
+        if (r.headers.op?.toString() === 'resync') {
+          const m = this.#resync.marker(batch.partition, r.value, commands);
+          if (!m.ok) deadLetters.push(this.#deadLetter({ ...where, reason: 'invalid_command', detail: m.error, raw: r.value.toString('utf8').slice(0, MAX_DEAD_LETTER_RAW), truncated: false, at }));
+          else {
+            if (m.marker.phase === 'end') this.#log.info({ stream: m.marker.streamId, epoch: m.marker.epoch, partition: batch.partition, retracted: m.retractions.length }, 'resync ended: retracting what the replay did not assert');
+            commands.push(...m.retractions);
+          }
+          continue;
+        }
         const d = decodeCommand(r.value);
         if (!d.ok) {
           const raw = r.value.toString('utf8');
@@ -490,6 +502,7 @@ export class Writer {
           deadLetters.push(this.#deadLetter({ ...where, reason: 'key_mismatch', detail: `command key ${JSON.stringify(d.value.key)} is not the record key`, at }));
           continue;
         }
+        this.#resync.observe(batch.partition, d.value);
         commands.push(d.value);
       }
       const next = batch.lastOffset + 1n;
