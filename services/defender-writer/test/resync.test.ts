@@ -18,7 +18,7 @@ test('at the end of an epoch, the claims of that stream not asserted since its b
     ['IpAddress:2.2.2.2', [claim('b'), claim('c', 's2')]],
   ];
   const stale = epochs.end(0, marker('end'), claims);
-  assert.deepEqual(stale, [{ key: 'IpAddress:2.2.2.2', sourceId: 'b', streamId: 's1' }]);
+  assert.deepEqual(stale, [{ key: 'IpAddress:2.2.2.2', sourceId: 'b', streamId: 's1', eventId: '1-0' }]);
   assert.deepEqual(withoutStale('IpAddress:2.2.2.2', claims[1]![1], stale), [claim('c', 's2')], 'other streams keep their claims');
   assert.deepEqual(epochs.end(0, marker('end'), claims), [], 'an epoch ends once');
 });
