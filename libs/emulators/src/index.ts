@@ -1,5 +1,5 @@
 export { startOpenCtiEmulator, MALFORMED_KINDS, sseEvent } from './opencti/emulator.ts';
-export type { OpenCtiEmulator, OpenCtiEmulatorOptions, StreamDefinition, AppendedEvent, MalformedKind } from './opencti/emulator.ts';
+export type { OpenCtiEmulator, OpenCtiEmulatorOptions, StreamDefinition, AppendedEvent, MalformedKind, ConnectionCut } from './opencti/emulator.ts';
 export type { StreamOp } from './opencti/ops.ts';
 export { randomScript } from './opencti/ops.ts';
 export type { FilterGroup, Filter } from './opencti/filters.ts';

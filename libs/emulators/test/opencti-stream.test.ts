@@ -80,7 +80,7 @@ describe('OpenCTI live stream emulator', () => {
     assert.equal(event.raw, `id: ${created!.id}\nevent: create\ndata: ${event.data!}`);
     assert.ok(!event.data!.includes('\n'));
     const payload = json(event);
-    assert.deepEqual(Object.keys(payload), ['version', 'type', 'scope', 'message', 'origin', 'data']);
+    assert.deepEqual(Object.keys(payload), ['version', 'type', 'scope', 'message', 'origin', 'data', 'event_id']);
     assert.equal(payload.version, '4');
     assert.equal(payload.type, 'create');
     assert.equal(payload.scope, 'external');
@@ -140,7 +140,7 @@ describe('OpenCTI live stream emulator', () => {
     const oldScore = (indicator.extensions as Record<string, Record<string, unknown>>)[OCTI_EXT]!.score;
     const [updated] = octi.append({ op: 'update', id: indicator.id, changes: withExt({ score: 99 }) });
     const update = json(await sse.waitFor(main(updated!.id)));
-    assert.deepEqual(Object.keys(update), ['version', 'type', 'scope', 'message', 'origin', 'data', 'context']);
+    assert.deepEqual(Object.keys(update), ['version', 'type', 'scope', 'message', 'origin', 'data', 'context', 'event_id']);
     const context = update.context as { patch: unknown[]; reverse_patch: unknown[] };
     assert.ok(context.patch.some((p) => JSON.stringify(p) === JSON.stringify({ op: 'replace', path: `/extensions/${OCTI_EXT}/score`, value: 99 })));
     assert.ok(context.reverse_patch.some((p) => JSON.stringify(p) === JSON.stringify({ op: 'replace', path: `/extensions/${OCTI_EXT}/score`, value: oldScore })));

@@ -49,11 +49,14 @@ export function openSse(url: string, headers: Record<string, string> = {}): Prom
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => {
         received += chunk;
+        // Scan only the new text (a large event spans many chunks).
+        let from = Math.max(0, buffer.length - 1);
         buffer += chunk;
         let index: number;
-        while ((index = buffer.indexOf('\n\n')) !== -1) {
+        while ((index = buffer.indexOf('\n\n', from)) !== -1) {
           events.push(parseBlock(buffer.slice(0, index)));
           buffer = buffer.slice(index + 2);
+          from = 0;
         }
         for (const w of waiters) w();
       });

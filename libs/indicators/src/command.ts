@@ -136,3 +136,47 @@ export function decodeCommand(buf: Uint8Array): Result<Command, CommandDecodeErr
 export function commandJsonSchema(): Record<string, unknown> {
   return z.toJSONSchema(CommandSchema, { target: 'draft-2020-12', io: 'input' });
 }
+
+// ---- Resync markers (stream-listener → defender-writer) -------------------------------------------
+// Not commands about one indicator, so not part of CommandSchema: a resync replays a stream's current
+// state between a `begin` and an `end` marker; one copy of each marker goes to every partition of the
+// commands topic (so it is ordered with every key's commands), with the Kafka header `op: resync`.
+// At `end` on a partition, a writer retracts, for its tenant, the claims from that stream on that
+// partition's keys that were not asserted since `begin` of the same epoch on that partition.
+
+export const RESYNC_REASONS = ['trimmed_history', 'operator'] as const;
+
+export const ResyncMarkerSchema = z.object({
+  schemaVersion: z.literal(COMMAND_SCHEMA_VERSION),
+  op: z.literal('resync'),
+  phase: z.enum(['begin', 'end']),
+  streamId: z.string().min(1),
+  /** Names one resync of one stream; `end` closes the `begin` with the same epoch. */
+  epoch: z.string().min(1),
+  /** The partition this copy was written to, and how many the topic had. */
+  partition: z.number().int().min(0),
+  partitions: z.number().int().min(1),
+  reason: z.enum(RESYNC_REASONS),
+  at: isoDate,
+});
+
+export type ResyncMarker = z.infer<typeof ResyncMarkerSchema>;
+
+export function encodeResyncMarker(marker: ResyncMarker): Buffer {
+  const checked = ResyncMarkerSchema.safeParse(marker);
+  if (!checked.success) throw new TypeError(`invalid resync marker: ${formatIssues(checked.error.issues)}`);
+  return Buffer.from(JSON.stringify(marker), 'utf8');
+}
+
+/** Parses a record written with the `op: resync` header. Never throws. */
+export function decodeResyncMarker(buf: Uint8Array): Result<ResyncMarker, CommandDecodeError> {
+  let json: unknown;
+  try {
+    json = JSON.parse(Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength).toString('utf8'));
+  } catch (err) {
+    return { ok: false, error: { code: 'invalid_json', message: (err as Error).message } };
+  }
+  const parsed = ResyncMarkerSchema.safeParse(json);
+  if (!parsed.success) return { ok: false, error: { code: 'invalid_command', message: formatIssues(parsed.error.issues) } };
+  return { ok: true, value: parsed.data };
+}

@@ -33,6 +33,7 @@ import type { WriterMetrics } from './metrics.ts';
 import { applyOutcomes, chunk, planBatch, replacementDeletes, type KeyState, type Plan, type PlannedDelete } from './plan.ts';
 import { decodeState, encodeState, fitState, StateStore } from './state-store.ts';
 import type { Policy } from './policy.ts';
+import { ResyncHandler } from './resync.ts';
 import { findDrift, ReconcileSchedule, type Drift } from './reconciler.ts';
 import { listTenant, type ForeignIndex, type TenantListing } from './foreign.ts';
 import type { ImportOutcome } from './defender/model.ts';
@@ -142,6 +143,7 @@ export class Writer {
   readonly #instanceId: string;
   readonly #cap: CapIndex;
   readonly #store: StateStore;
+  readonly #resync: ResyncHandler;
   readonly #parts = new Map<number, Partition>();
   #pending = new Set<string>();
   /** Keys whose local state differs from the changelog's (the reconciler forgot a lost indicator). */
@@ -201,6 +203,7 @@ export class Writer {
     const partitionOf = (key: string): number => partitionForKey(key, this.#partitionCount);
     this.#store = new StateStore({ dir: cfg.stateDir, cacheBytes: cfg.stateCacheMb * 2 ** 20, partitionOf });
     this.#cap = new CapIndex(0, { db: this.#store.db, partitionOf });
+    this.#resync = new ResyncHandler({ claimsOf: (key) => this.#store.get(key)?.claims ?? [], keysOf: (partition) => this.#store.keys(partition) });
     this.#reconciler = new ReconcileSchedule(() => this.reconcile(), cfg.reconcileIntervalMs, this.#log);
   }
 
@@ -644,6 +647,7 @@ export class Writer {
       this.#cap.dropPartition(partition);
       for (const key of this.#pending) if (partitionForKey(key, this.#partitionCount) === partition) this.#pending.delete(key);
       this.#parts.delete(partition);
+      this.#resync.drop(partition);
       this.#m.lag.remove({ partition: String(partition) });
     }
     this.#log.info({ partitions: partitions.map((p) => p.partition) }, 'partitions revoked; their state dropped');
@@ -683,6 +687,15 @@ export class Writer {
           deadLetters.push(this.#deadLetter({ ...where, reason: 'empty_value', detail: 'record has no value', at }));
           continue;
         }
+        if (r.headers.op?.toString() === 'resync') {
+          const m = this.#resync.marker(batch.partition, r.value, commands);
+          if (!m.ok) deadLetters.push(this.#deadLetter({ ...where, reason: 'invalid_command', detail: m.error, raw: r.value.toString('utf8').slice(0, MAX_DEAD_LETTER_RAW), truncated: false, at }));
+          else {
+            if (m.marker.phase === 'end') this.#log.info({ stream: m.marker.streamId, epoch: m.marker.epoch, partition: batch.partition, retracted: m.retractions.length }, 'resync ended: retracting what the replay did not assert');
+            commands.push(...m.retractions);
+          }
+          continue;
+        }
         const d = decodeCommand(r.value);
         if (!d.ok) {
           const raw = r.value.toString('utf8');
@@ -694,6 +707,7 @@ export class Writer {
           deadLetters.push(this.#deadLetter({ ...where, reason: 'key_mismatch', detail: `command key ${JSON.stringify(d.value.key)} is not the record key`, at }));
           continue;
         }
+        this.#resync.observe(batch.partition, d.value);
         commands.push(d.value);
       }
       const next = batch.lastOffset + 1n;
@@ -711,6 +725,7 @@ export class Writer {
       }
       for (const c of commands) this.#m.commands.inc({ op: c.op });
       this.#m.batches.inc({ outcome: 'applied' });
+      this.#resync.settle(batch.partition);
       batch.resolveOffset(batch.lastOffset);
     });
   }

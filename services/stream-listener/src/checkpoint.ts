@@ -1,13 +1,24 @@
 // The listener's position in each stream, stored in a compacted topic keyed by stream id and
 // written in the same Kafka transaction as the commands it covers.
+import type { ResyncState } from './resync.ts';
+
 export interface Checkpoint {
   readonly streamId: string;
   /** Last event id whose commands are all in Kafka. */
   readonly lastEventId: string;
+  /**
+   * The greatest stream id received so far (it can be ahead of `lastEventId`, which only moves on
+   * proof): everything before it was read, which tells trimmed history from a cautious checkpoint.
+   */
+  readonly seen?: string;
   /** The `recover` date of the first start, passed on every reconnection as OpenCTI's clients do. */
   readonly recoverUntil?: string;
   /** The operator start override this position descends from, so it is applied only once. */
   readonly startFrom?: string;
+  /** A resync under way: a restart replays it again from the start, in the same epoch. */
+  readonly resync?: ResyncState;
+  /** The operator resync request (LISTENER_RESYNC_REQUEST) last started, so each value runs once. */
+  readonly resyncRequest?: string;
   readonly updatedAt: string;
 }
 
@@ -23,13 +34,22 @@ export function decodeCheckpoint(streamId: string, value: Buffer | null): Checkp
     return {
       streamId,
       lastEventId: c.lastEventId,
+      ...(typeof c.seen === 'string' && /^\d+-\d+$/.test(c.seen) ? { seen: c.seen } : {}),
       ...(typeof c.recoverUntil === 'string' ? { recoverUntil: c.recoverUntil } : {}),
       ...(typeof c.startFrom === 'string' ? { startFrom: c.startFrom } : {}),
+      ...(isResyncState(c.resync) ? { resync: c.resync } : {}),
+      ...(typeof c.resyncRequest === 'string' ? { resyncRequest: c.resyncRequest } : {}),
       updatedAt: typeof c.updatedAt === 'string' ? c.updatedAt : '',
     };
   } catch {
     return undefined;
   }
+}
+
+function isResyncState(v: unknown): v is ResyncState {
+  const r = v as Partial<ResyncState> | null | undefined;
+  return typeof r?.epoch === 'string' && (r.reason === 'trimmed_history' || r.reason === 'operator') && typeof r.recoverUntil === 'string'
+    && !Number.isNaN(Date.parse(r.recoverUntil)) && typeof r.startedAt === 'string' && (r.phase === 'begin' || r.phase === 'replaying');
 }
 
 /**

@@ -79,6 +79,13 @@ export const listenerEnv = {
     optional: true,
     format: 'a stream event id <ms>-<seq>, 0 for the beginning, or an ISO 8601 date',
   }),
+  resyncRequest: envVar({
+    env: 'LISTENER_RESYNC_REQUEST',
+    description: 'Operator resync: a new value (e.g. today’s date) replays the current state of every stream and has the writers retract what the streams no longer assert, e.g. after editing a stream’s filters in OpenCTI; each value runs once',
+    schema: parse.string().refine((s) => s.trim() !== '', 'empty'),
+    optional: true,
+    format: 'any text; change it to request another resync',
+  }),
   checkpointsTopic: envVar({
     env: 'KAFKA_TOPIC_CHECKPOINTS',
     description: 'Compacted topic holding the last published event id per stream',
@@ -119,6 +126,20 @@ export const listenerEnv = {
     description: 'Events buffered between the stream reader and the Kafka publisher; when full the reader waits',
     schema: parse.int({ min: 1 }),
     default: '10000',
+    format: 'a positive integer',
+  }),
+  maxEventBytes: envVar({
+    env: 'LISTENER_MAX_EVENT_BYTES',
+    description: 'Largest stream event read and normalized; a larger one is skipped with a dead letter (id, size, entity) and the stream goes on. OpenCTI has no event size cap',
+    schema: parse.int({ min: 1024 * 1024 }),
+    default: String(64 * 1024 * 1024),
+    format: 'bytes ≥ 1048576',
+  }),
+  maxPositionFailures: envVar({
+    env: 'LISTENER_POSITION_MAX_FAILURES',
+    description: 'Connections in a row that may end inside the same event before it is skipped with a stuck_position dead letter',
+    schema: parse.int({ min: 1 }),
+    default: '5',
     format: 'a positive integer',
   }),
   groupId: envVar({

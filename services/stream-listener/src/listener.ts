@@ -7,13 +7,15 @@ import { MarkingRegistry } from '@octi-defender/indicators';
 import { topicDefinitions, ProducerFencedError, type Consumer, type Kafka, type TopicPartition, type TransactionalProducer } from '@octi-defender/kafka';
 import type { Logger } from '@octi-defender/platform';
 import { readFileSync } from 'node:fs';
+import { backoffDelay } from './backoff.ts';
 import { decodeCheckpoint, startPosition } from './checkpoint.ts';
 import type { ListenerConfig } from './config.ts';
 import { EventQueue } from './event-queue.ts';
 import type { ListenerMetrics } from './metrics.ts';
 import { Publisher, type StreamSlot } from './publisher.ts';
+import { historyGap, newResync, type ResyncState } from './resync.ts';
 import { StreamReader, type RawStreamEvent } from './stream-reader.ts';
-import { compareEventIds } from './stream-position.ts';
+import { compareEventIds, EVENT_ID, heartbeatProof, laterOf } from './stream-position.ts';
 
 const MAX_BATCH = 2000;
 /** Event data held per stream between the reader and the publisher (on top of the count bound). */
@@ -24,6 +26,7 @@ export type Role = 'starting' | 'standby' | 'active' | 'closed';
 interface ActiveTerm {
   readonly abort: AbortController;
   readonly readers: StreamReader[];
+  readonly slots: StreamSlot[];
   readonly done: Promise<void>;
   producer: TransactionalProducer | undefined;
 }
@@ -65,7 +68,11 @@ export class Listener {
     }
     if (this.#role !== 'active' || !this.#term) return { ok: false, detail: this.#role };
     const down = this.#term.readers.filter((r) => r.state !== 'connected').length;
-    return down === 0 ? { ok: true, detail: 'active' } : { ok: false, detail: `active, ${down} stream(s) not connected` };
+    // Skipped events do not make the replica unready (the stream goes on) but stay visible here.
+    const skipped = this.#term.readers.flatMap((r) => (r.lastSkipped ? [`${r.streamId} skipped ${r.lastSkipped.id} (${r.lastSkipped.reason})`] : []));
+    const resyncs = this.#term.slots.flatMap((s) => (s.resync ? [`${s.streamId} resyncing (${s.resync.reason}) since ${s.resync.startedAt}, ${s.replayed} events replayed`] : []));
+    const detail = [down === 0 ? 'active' : `active, ${down} stream(s) not connected`, ...resyncs, ...skipped].join('; ');
+    return { ok: down === 0, detail };
   }
 
   async start(): Promise<void> {
@@ -78,7 +85,7 @@ export class Listener {
       onAssigned: async (partitions) => {
         // The lease consumer never reads: it only holds the partition.
         this.#lease?.pause(partitions);
-        if (holdsLease(partitions, this.#cfg.checkpointsTopic)) this.#transition(() => this.#activate(this.#cfg.reconnectMinMs));
+        if (holdsLease(partitions, this.#cfg.checkpointsTopic)) this.#transition(() => this.#activate());
         return Promise.resolve();
       },
       onRevoked: async (partitions) => {
@@ -121,16 +128,22 @@ export class Listener {
     });
   }
 
-  /** Becomes active, retrying with a delay while this replica still holds the lease. */
-  async #activate(delayMs: number): Promise<void> {
-    for (;;) {
+  /**
+   * Becomes active, retrying while this replica still holds the lease. Retries back off from
+   * LISTENER_RECONNECT_MIN_MS to at most ACTIVATION_RETRY_MAX_MS: an attempt costs one producer
+   * initialisation and one read of the checkpoints, so after a broker restart the replica is active
+   * again within seconds instead of waiting out the stream reconnection ceiling.
+   */
+  async #activate(): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
       if (this.#closing || !this.#lease || !holdsLease(this.#lease.assignment(), this.#cfg.checkpointsTopic)) return;
       try {
         await this.#becomeActive();
         return;
       } catch (err) {
-        this.#log.error({ err, retryInMs: delayMs }, 'could not become active; retrying while holding the lease');
-        await this.#sleep(delayMs);
+        const retryInMs = activationRetryDelay(this.#cfg.reconnectMinMs, attempt);
+        this.#log.error({ err, retryInMs }, 'could not become active; retrying while holding the lease');
+        await this.#sleep(retryInMs);
       }
     }
   }
@@ -167,8 +180,10 @@ export class Listener {
     // Fence any previous holder first, so the checkpoints read next cannot move under us.
     const producer = await this.#kafka.transactionalProducer(`${this.#cfg.groupId}`);
     let stored: Awaited<ReturnType<Kafka['readCompacted']>>;
+    let commandsPartitions: number;
     try {
       stored = await this.#kafka.readCompacted(this.#cfg.checkpointsTopic);
+      commandsPartitions = await this.#partitions(this.#cfg.commandsTopic);
     } catch (err) {
       await producer.close().catch(() => undefined);
       throw err;
@@ -180,56 +195,81 @@ export class Listener {
       const checkpoint = decodeCheckpoint(streamId, stored.get(streamId)?.value ?? null);
       const start = startPosition(checkpoint, { startFrom: this.#cfg.startFrom, recover: this.#cfg.recover, now });
       const queue = new EventQueue<RawStreamEvent>(this.#cfg.queueSize, QUEUE_MAX_CHARS, (ev) => ev.data.length);
+      // A resync under way resumes (same epoch, replay from the start); a new operator request starts one.
+      const request = this.#cfg.resyncRequest;
+      const requested = request !== undefined && checkpoint !== undefined && checkpoint.resyncRequest !== request && !checkpoint.resync;
+      const resync = checkpoint?.resync ?? (requested ? newResync('operator', now) : undefined);
       const slot: StreamSlot = {
         streamId,
         queue,
         checkpoint,
         recoverUntil: start.recover ?? checkpoint?.recoverUntil,
         startFrom: this.#cfg.startFrom,
+        resumeFrom: start.from,
+        resync,
+        replayed: 0,
+        resyncRequest: request ?? checkpoint?.resyncRequest,
       };
       slots.push(slot);
+      if (resync) this.#resyncStarted(slot, resync, checkpoint?.resync ? 'resuming' : 'operator request');
       this.#log.info({ stream: streamId, from: start.from ?? 'live', recover: start.recover, checkpoint: checkpoint?.lastEventId }, 'stream start position');
-      // Reconnections resume after the last id known complete (a later id or a heartbeat followed
-      // it), never after the last id seen: events sharing an id must not be cut in half.
-      let lastSeen: string | undefined = start.from;
-      let lastComplete: string | undefined = start.from;
+      // Reconnections resume after the last position known complete (rules in stream-position.ts),
+      // never after the last id seen: events sharing an id must not be cut in half.
+      // The greatest id received: resuming from the checkpoint, what it says was seen.
+      let lastSeen: string | undefined = start.from === checkpoint?.lastEventId ? laterOf(start.from, checkpoint?.seen) : start.from;
       let waitingSince = 0;
-      readers.push(
-        new StreamReader({
-          baseUrl: this.#cfg.openctiUrl,
-          token: this.#cfg.openctiToken,
-          streamId,
-          listenDelete: this.#cfg.listenDelete,
-          noDependencies: this.#cfg.noDependencies,
-          withInferences: this.#cfg.withInferences,
-          position: () => ({ from: lastComplete, recover: slot.recoverUntil }),
-          onEvent: (ev) => {
-            if (ev.id) {
-              if (ev.name === 'heartbeat') lastComplete = ev.id;
-              else if (lastSeen !== undefined && compareEventIds(ev.id, lastSeen) > 0) lastComplete = lastSeen;
-              lastSeen = ev.id;
+      const reader: StreamReader = new StreamReader({
+        baseUrl: this.#cfg.openctiUrl,
+        token: this.#cfg.openctiToken,
+        streamId,
+        listenDelete: this.#cfg.listenDelete,
+        noDependencies: this.#cfg.noDependencies,
+        withInferences: this.#cfg.withInferences,
+        // A resync replays the whole current state, then goes live after its recover date.
+        position: () => (slot.resync ? { from: '0-0', recover: slot.resync.recoverUntil } : { from: slot.resumeFrom, recover: slot.recoverUntil }),
+        onEvent: (ev) => {
+          if (ev.name === 'connected' && !slot.resync) {
+            const gap = historyGap(ev.from, lastSeen, ev.data);
+            if (gap) {
+              this.#metrics.historyGaps.inc({ stream: streamId });
+              this.#log.warn({ stream: streamId, from: ev.from, firstEventId: gap.firstEventId }, 'OpenCTI no longer holds the events after the checkpoint (trimmed history): deletes in the gap are lost; starting a resync');
+              const started = newResync('trimmed_history', new Date());
+              slot.resync = started;
+              this.#resyncStarted(slot, started, 'trimmed history');
+              queueMicrotask(() => reader.reconnect('resync'));
             }
-            this.#metrics.lastEventTime.set({ stream: streamId }, Date.now() / 1000);
-            queue.push(ev);
-            this.#metrics.queueDepth.set({ stream: streamId }, queue.size);
-          },
-          hasRoom: () => queue.hasRoom(),
-          waitForRoom: async () => {
-            waitingSince = performance.now();
-            await queue.waitForRoom();
-            this.#metrics.backpressureSeconds.inc({ stream: streamId }, (performance.now() - waitingSince) / 1000);
-          },
-          backoff: { minMs: this.#cfg.reconnectMinMs, maxMs: this.#cfg.reconnectMaxMs },
-          configErrorRetryMs: this.#cfg.configErrorRetryMs,
-          heartbeatTimeoutMs: this.#cfg.heartbeatTimeoutMs,
-          tls: { rejectUnauthorized: this.#cfg.openctiSslVerify, ...(this.#ca ? { ca: this.#ca } : {}) },
-          onStateChange: (state, detail) => this.#onReaderState(streamId, state, detail),
-        }),
-      );
+          }
+          if (EVENT_ID.test(ev.id)) {
+            // A skipped stuck event is given up: resuming from its id reads on after it.
+            if (ev.skipped?.reason === 'stuck_position') slot.resumeFrom = laterOf(slot.resumeFrom, ev.id);
+            else if (ev.name === 'heartbeat') slot.resumeFrom = laterOf(slot.resumeFrom, heartbeatProof(ev.id));
+            else if (lastSeen !== undefined && compareEventIds(ev.id, lastSeen) > 0) slot.resumeFrom = laterOf(slot.resumeFrom, lastSeen);
+            if (ev.name !== 'heartbeat') lastSeen = laterOf(lastSeen, ev.id);
+          }
+          this.#metrics.lastEventTime.set({ stream: streamId }, Date.now() / 1000);
+          queue.push(ev);
+          this.#metrics.queueDepth.set({ stream: streamId }, queue.size);
+        },
+        hasRoom: () => queue.hasRoom(),
+        waitForRoom: async () => {
+          waitingSince = performance.now();
+          await queue.waitForRoom();
+          this.#metrics.backpressureSeconds.inc({ stream: streamId }, (performance.now() - waitingSince) / 1000);
+        },
+        backoff: { minMs: this.#cfg.reconnectMinMs, maxMs: this.#cfg.reconnectMaxMs },
+        configErrorRetryMs: this.#cfg.configErrorRetryMs,
+        heartbeatTimeoutMs: this.#cfg.heartbeatTimeoutMs,
+        maxEventBytes: this.#cfg.maxEventBytes,
+        maxPositionFailures: this.#cfg.maxPositionFailures,
+        tls: { rejectUnauthorized: this.#cfg.openctiSslVerify, ...(this.#ca ? { ca: this.#ca } : {}) },
+        onStateChange: (state, detail) => this.#onReaderState(streamId, state, detail),
+      });
+      readers.push(reader);
     }
     const publisher = new Publisher({
       producer,
       commandsTopic: this.#cfg.commandsTopic,
+      commandsPartitions,
       checkpointsTopic: this.#cfg.checkpointsTopic,
       dlqTopic: this.#cfg.dlqTopic,
       streams: slots,
@@ -247,12 +287,29 @@ export class Listener {
         // A fenced member normally loses the lease within a session timeout. If it still holds it
         // after that (or after a plain Kafka failure), it starts a new term from the checkpoint.
         await this.#sleep(fenced ? this.#cfg.leaseTimeoutMs : this.#cfg.reconnectMinMs);
-        await this.#activate(this.#cfg.reconnectMaxMs);
+        await this.#activate();
       });
     });
-    this.#term = { abort, readers, done, producer };
+    this.#term = { abort, readers, slots, done, producer };
     this.#setRole('active');
     for (const r of readers) r.start();
+  }
+
+  async #partitions(topic: string): Promise<number> {
+    const admin = await this.#kafka.admin();
+    try {
+      const [described] = await admin.describeTopics([topic]);
+      if (!described || described.partitions < 1) throw new Error(`topic ${topic} has no partitions`);
+      return described.partitions;
+    } finally {
+      await admin.close();
+    }
+  }
+
+  #resyncStarted(slot: StreamSlot, resync: ResyncState, why: string): void {
+    if (why !== 'resuming') this.#metrics.resyncs.inc({ stream: slot.streamId, reason: resync.reason });
+    this.#metrics.resyncActive.set({ stream: slot.streamId }, 1);
+    this.#log.warn({ stream: slot.streamId, epoch: resync.epoch, reason: resync.reason, recoverUntil: resync.recoverUntil }, `resync ${why === 'resuming' ? 'resumed' : 'started'} (${why}): replaying the stream's current state`);
   }
 
   async #becomeStandby(reason: string): Promise<void> {
@@ -284,6 +341,13 @@ export class Listener {
       this.#log.warn({ stream: streamId, status: detail.status, reason: detail.message, retryInMs: detail.delayMs }, 'stream disconnected; reconnecting');
     }
   }
+}
+
+/** Longest wait between two attempts to become active while holding the lease. */
+export const ACTIVATION_RETRY_MAX_MS = 5000;
+
+export function activationRetryDelay(minMs: number, attempt: number, random: () => number = Math.random): number {
+  return backoffDelay({ minMs: Math.min(minMs, ACTIVATION_RETRY_MAX_MS), maxMs: ACTIVATION_RETRY_MAX_MS }, attempt, random);
 }
 
 function holdsLease(partitions: readonly TopicPartition[], topic: string): boolean {

@@ -16,6 +16,9 @@ export interface ListenerMetrics {
   readonly publishSeconds: Histogram;
   readonly publishBatch: Histogram;
   readonly active: Gauge;
+  readonly historyGaps: Counter<'stream'>;
+  readonly resyncs: Counter<'stream' | 'reason'>;
+  readonly resyncActive: Gauge<'stream'>;
 }
 
 export function createListenerMetrics(registry: Registry): ListenerMetrics {
@@ -34,5 +37,8 @@ export function createListenerMetrics(registry: Registry): ListenerMetrics {
     publishSeconds: new Histogram({ name: 'octi_listener_publish_seconds', help: 'Duration of one Kafka transaction (commands + checkpoint)', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers }),
     publishBatch: new Histogram({ name: 'octi_listener_publish_batch_events', help: 'Stream events per Kafka transaction', buckets: [1, 10, 50, 100, 250, 500, 1000, 2500], registers }),
     active: new Gauge({ name: 'octi_listener_active', help: '1 on the active listener, 0 on a standby', registers }),
+    historyGaps: new Counter({ name: 'octi_listener_history_gaps_total', help: 'Reconnections that found the checkpoint older than the oldest event OpenCTI still holds (trimmed history)', labelNames: ['stream'], registers }),
+    resyncs: new Counter({ name: 'octi_listener_resyncs_total', help: 'Resyncs started (replay of the current state, then retraction of what it did not assert), by reason', labelNames: ['stream', 'reason'], registers }),
+    resyncActive: new Gauge({ name: 'octi_listener_resync_active', help: '1 while a resync replay of the stream runs', labelNames: ['stream'], registers }),
   };
 }

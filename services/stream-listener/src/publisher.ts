@@ -10,14 +10,10 @@ import { encodeCheckpoint, type Checkpoint } from './checkpoint.ts';
 import type { EventQueue } from './event-queue.ts';
 import type { ListenerMetrics } from './metrics.ts';
 import type { RawStreamEvent } from './stream-reader.ts';
-import { EVENT_ID, safeCheckpoint } from './stream-position.ts';
+import { markerRecords, replayEnd, replayEndedBy, type ResyncState } from './resync.ts';
+import { EVENT_ID, laterOf, safeCheckpoint } from './stream-position.ts';
 
 const DATA_EVENTS: ReadonlySet<string> = new Set<StreamEventName>(['create', 'update', 'delete', 'merge']);
-/**
- * Events larger than this are dead-lettered instead of normalized: an indicator event is a few KB,
- * and commands must stay far below the writer's decode limit.
- */
-const MAX_EVENT_CHARS = 1024 * 1024;
 /** The raw event kept in a dead letter is cut to this many characters (≤ ~200 KB once escaped). */
 const MAX_DEAD_LETTER_RAW = 32 * 1024;
 /** A round stops taking events past this much event data, keeping transactions far below message.max.bytes. */
@@ -30,11 +26,20 @@ export interface StreamSlot {
   /** Recover date and operator override carried into every checkpoint of this stream. */
   readonly recoverUntil: string | undefined;
   readonly startFrom: string | undefined;
+  /** Where a reconnection resumes: the last position known complete (the reader moves it too). */
+  resumeFrom: string | undefined;
+  /** The resync under way, if any, and how many events its replay has carried so far. */
+  resync: ResyncState | undefined;
+  replayed: number;
+  /** The operator resync request carried into every checkpoint once started. */
+  resyncRequest: string | undefined;
 }
 
 export interface PublisherOptions {
   readonly producer: TransactionalProducer;
   readonly commandsTopic: string;
+  /** Partitions of the commands topic: resync markers go to each. */
+  readonly commandsPartitions: number;
   readonly checkpointsTopic: string;
   readonly dlqTopic: string;
   readonly streams: readonly StreamSlot[];
@@ -55,7 +60,27 @@ export interface DeadLetter {
   readonly eventName: string;
   readonly raw: string;
   readonly truncated: boolean;
+  /** Skipped events (`oversized_event` from the reader, `stuck_position`): `raw` is their head. */
+  readonly size?: number;
+  readonly entityType?: string;
+  readonly entityId?: string;
   readonly at: string;
+}
+
+interface SkippedEvent {
+  readonly size: number;
+  readonly entityType?: string;
+  readonly entityId?: string;
+}
+
+/** The STIX type and id of the event's object, when the head of the event shows them. */
+export function entityOf(head: string): { entityType?: string; entityId?: string } {
+  const at = head.indexOf('"data":{');
+  if (at < 0) return {};
+  const rest = head.slice(at + 8);
+  const id = /"id":"([a-z0-9-]+--[0-9a-f-]{36})"/.exec(rest)?.[1];
+  const type = /"type":"([a-z0-9-]+)"/.exec(rest)?.[1];
+  return { ...(type !== undefined ? { entityType: type } : {}), ...(id !== undefined ? { entityId: id } : {}) };
 }
 
 export class Publisher {
@@ -78,7 +103,7 @@ export class Publisher {
   /** One transaction over everything queued (up to maxBatch per stream). Returns the events consumed. */
   async publishOnce(): Promise<number> {
     const records: OutgoingRecord[] = [];
-    const taken: Array<{ slot: StreamSlot; count: number; checkpoint: Checkpoint | undefined }> = [];
+    const taken: Array<{ slot: StreamSlot; count: number; checkpoint: Checkpoint | undefined; before: ResyncState | undefined; resync: ResyncState | undefined; replayed: number }> = [];
     const now = this.#now();
     let chars = 0;
     for (const slot of this.#o.streams) {
@@ -87,28 +112,54 @@ export class Publisher {
       let n = 0;
       while (n < peeked.length && (n === 0 || chars < MAX_ROUND_CHARS)) chars += (peeked[n++] as RawStreamEvent).data.length;
       const events = n === peeked.length ? peeked : peeked.slice(0, n);
-      const progress: Array<{ id: string; heartbeat: boolean }> = [];
+      let resync = slot.resync;
+      let replayed = slot.replayed;
+      let base = slot.checkpoint?.lastEventId;
+      let seen = slot.checkpoint?.seen;
+      if (resync?.phase === 'begin') {
+        records.push(...markerRecords(this.#o.commandsTopic, slot.streamId, resync, 'begin', this.#o.commandsPartitions, now));
+        resync = { ...resync, phase: 'replaying' };
+      }
+      let progress: Array<{ id: string; heartbeat: boolean }> = [];
       for (const ev of events) {
+        if (resync?.phase === 'replaying' && replayEndedBy(resync, ev.id)) {
+          records.push(...markerRecords(this.#o.commandsTopic, slot.streamId, resync, 'end', this.#o.commandsPartitions, now));
+          this.#o.logger.info({ stream: slot.streamId, epoch: resync.epoch, reason: resync.reason, replayed, startedAt: resync.startedAt }, 'resync replay complete; writers retract what it did not assert');
+          // The live tail starts after the recover point; what the replay carried proves nothing.
+          base = laterOf(base, replayEnd(resync));
+          seen = laterOf(seen, replayEnd(resync));
+          resync = undefined;
+          progress = [];
+        }
         this.#o.metrics.events.inc({ stream: slot.streamId, event: ev.name });
         this.#route(ev, now, records);
+        if (resync) {
+          if (DATA_EVENTS.has(ev.name)) replayed += 1;
+          continue;
+        }
         if (EVENT_ID.test(ev.id) && (ev.name === 'heartbeat' || DATA_EVENTS.has(ev.name))) {
           progress.push({ id: ev.id, heartbeat: ev.name === 'heartbeat' });
+          if (ev.name !== 'heartbeat') seen = laterOf(seen, ev.id);
         }
       }
       const next = slot.queue.peek(events.length + 1)[events.length];
-      const lastEventId = safeCheckpoint(progress, next, slot.checkpoint?.lastEventId);
+      const lastEventId = resync ? (base ?? '0-0') : safeCheckpoint(progress, next, base);
       let checkpoint = slot.checkpoint;
-      if (lastEventId !== undefined && lastEventId !== slot.checkpoint?.lastEventId) {
+      const resyncChanged = resync !== slot.resync || slot.resyncRequest !== slot.checkpoint?.resyncRequest;
+      if (lastEventId !== undefined && (lastEventId !== slot.checkpoint?.lastEventId || resyncChanged || seen !== slot.checkpoint?.seen)) {
         checkpoint = {
           streamId: slot.streamId,
           lastEventId,
+          ...(seen !== undefined ? { seen } : {}),
           ...(slot.recoverUntil !== undefined ? { recoverUntil: slot.recoverUntil } : {}),
           ...(slot.startFrom !== undefined ? { startFrom: slot.startFrom } : {}),
+          ...(resync ? { resync } : {}),
+          ...(slot.resyncRequest !== undefined ? { resyncRequest: slot.resyncRequest } : {}),
           updatedAt: now.toISOString(),
         };
         records.push({ topic: this.#o.checkpointsTopic, key: slot.streamId, value: encodeCheckpoint(checkpoint) });
       }
-      taken.push({ slot, count: events.length, checkpoint });
+      taken.push({ slot, count: events.length, checkpoint, before: slot.resync, resync, replayed });
     }
     if (taken.length === 0) return 0;
 
@@ -122,6 +173,15 @@ export class Publisher {
     for (const t of taken) {
       t.slot.queue.drop(t.count);
       t.slot.checkpoint = t.checkpoint;
+      if (t.before && !t.resync) {
+        t.slot.resumeFrom = laterOf(t.slot.resumeFrom, replayEnd(t.before));
+        this.#o.metrics.resyncActive.set({ stream: t.slot.streamId }, 0);
+      }
+      // A resync the reader started during the transaction is kept, not overwritten by this round's view.
+      if (t.slot.resync === t.before) {
+        t.slot.resync = t.resync;
+        t.slot.replayed = t.replayed;
+      }
       this.#o.metrics.queueDepth.set({ stream: t.slot.streamId }, t.slot.queue.size);
       consumed += t.count;
     }
@@ -139,12 +199,17 @@ export class Publisher {
       out.push(this.#deadLetter(ev, 'unknown_event', `SSE event name ${JSON.stringify(ev.name)} is not create, update, delete, merge, heartbeat or connected`, now));
       return;
     }
-    if (!EVENT_ID.test(ev.id)) {
-      out.push(this.#deadLetter(ev, 'malformed_event', `event id ${JSON.stringify(ev.id)} is not <ms>-<seq>`, now));
+    if (ev.skipped) {
+      const { reason, bytes, head } = ev.skipped;
+      const entity = entityOf(head);
+      const detail = reason === 'oversized_event'
+        ? `event is ${bytes} bytes, over LISTENER_MAX_EVENT_BYTES: skipped`
+        : `connections kept ending inside this event (${bytes} bytes received): skipped`;
+      out.push(this.#deadLetter({ ...ev, data: head }, reason, detail, now, { size: bytes, ...entity }));
       return;
     }
-    if (ev.data.length > MAX_EVENT_CHARS) {
-      out.push(this.#deadLetter(ev, 'oversized_event', `event data is ${ev.data.length} characters, limit ${MAX_EVENT_CHARS}`, now));
+    if (!EVENT_ID.test(ev.id)) {
+      out.push(this.#deadLetter(ev, 'malformed_event', `event id ${JSON.stringify(ev.id)} is not <ms>-<seq>`, now));
       return;
     }
     let data: unknown;
@@ -190,9 +255,9 @@ export class Publisher {
     }
   }
 
-  #deadLetter(ev: RawStreamEvent, reason: string, detail: string, now: Date): OutgoingRecord {
+  #deadLetter(ev: RawStreamEvent, reason: string, detail: string, now: Date, skipped?: SkippedEvent): OutgoingRecord {
     this.#o.metrics.deadLetters.inc({ reason });
-    this.#o.logger.warn({ stream: ev.streamId, eventId: ev.id, event: ev.name, reason, detail }, 'event sent to the dead-letter topic');
+    this.#o.logger.warn({ stream: ev.streamId, eventId: ev.id, event: ev.name, reason, detail, ...skipped }, 'event sent to the dead-letter topic');
     const truncated = ev.data.length > MAX_DEAD_LETTER_RAW;
     const letter: DeadLetter = {
       origin: 'stream-listener',
@@ -202,7 +267,8 @@ export class Publisher {
       eventId: ev.id,
       eventName: ev.name,
       raw: truncated ? ev.data.slice(0, MAX_DEAD_LETTER_RAW) : ev.data,
-      truncated,
+      truncated: truncated || skipped !== undefined,
+      ...skipped,
       at: now.toISOString(),
     };
     return {

@@ -1,11 +1,13 @@
-// Reads one OpenCTI live stream with `eventsource`, adding what a production listener needs:
-// the bearer token and OpenCTI's stream options on every request, resumption from our own position
-// (not the library's), exponential backoff with jitter instead of its fixed retry, a heartbeat
-// watchdog, slow retries for configuration errors, and backpressure: the response body is only read
+// Reads one OpenCTI live stream over undici with our own SSE parser, adding what a production
+// listener needs: the bearer token and OpenCTI's stream options on every request, resumption from
+// our own position, exponential backoff with jitter, a heartbeat watchdog, slow retries for
+// configuration errors, a bound on one event (a larger one is reported, not held, and the stream goes
+// on), a rule for a position that keeps failing, and backpressure: the response body is only read
 // while the event queue has room.
-import { EventSource } from 'eventsource';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { backoffDelay, type BackoffPolicy } from './backoff.ts';
+import { compareEventIds, EVENT_ID } from './stream-position.ts';
+import { SseParser, type PartialEvent, type SseMessage } from './sse-parser.ts';
 
 export interface RawStreamEvent {
   readonly streamId: string;
@@ -14,6 +16,13 @@ export interface RawStreamEvent {
   /** SSE `event:` name. */
   readonly name: string;
   readonly data: string;
+  /**
+   * The event was not read whole: over the size bound (`oversized_event`), or the position it sits
+   * at failed `maxPositionFailures` connections in a row (`stuck_position`). `data` is empty.
+   */
+  readonly skipped?: { readonly reason: 'oversized_event' | 'stuck_position'; readonly bytes: number; readonly head: string };
+  /** On `connected`: the position this connection resumed from (undefined = live). */
+  readonly from?: string;
 }
 
 export type ReaderState = 'idle' | 'connecting' | 'connected' | 'backoff' | 'config-error' | 'closed';
@@ -37,7 +46,10 @@ export interface StreamReaderOptions {
   readonly backoff: BackoffPolicy;
   readonly configErrorRetryMs: number;
   readonly heartbeatTimeoutMs: number;
-  readonly maxEventBytes?: number;
+  /** Events larger than this are skipped (reported with their size and head), never held. */
+  readonly maxEventBytes: number;
+  /** Connections in a row that end inside the same event before that event is skipped. */
+  readonly maxPositionFailures: number;
   readonly tls?: { readonly rejectUnauthorized: boolean; readonly ca?: string };
   readonly onStateChange?: (state: ReaderState, detail: { status?: number; message?: string; delayMs?: number }) => void;
 }
@@ -45,13 +57,17 @@ export interface StreamReaderOptions {
 export class StreamReader {
   readonly #o: StreamReaderOptions;
   readonly #agent: Agent;
-  #es: EventSource | undefined;
+  #connection: AbortController | undefined;
+  #parser: SseParser | undefined;
   #state: ReaderState = 'idle';
   #attempt = 0;
   #retryTimer: NodeJS.Timeout | undefined;
   #watchdog: NodeJS.Timeout | undefined;
   #lastActivity = 0;
   #waitingForRoom = false;
+  /** The event connections keep ending inside, and how many did in a row. */
+  #failing: { id: string; count: number } | undefined;
+  #lastSkipped: { id: string; reason: string } | undefined;
 
   constructor(options: StreamReaderOptions) {
     this.#o = options;
@@ -65,6 +81,15 @@ export class StreamReader {
 
   get state(): ReaderState {
     return this.#state;
+  }
+
+  get streamId(): string {
+    return this.#o.streamId;
+  }
+
+  /** The last event skipped by the size bound or the stuck-position rule, for the readiness detail. */
+  get lastSkipped(): { id: string; reason: string } | undefined {
+    return this.#lastSkipped;
   }
 
   start(): void {
@@ -83,6 +108,7 @@ export class StreamReader {
   }
 
   async close(): Promise<void> {
+    this.#parser = undefined;
     this.#disconnect();
     clearInterval(this.#watchdog);
     this.#setState('closed', {});
@@ -97,13 +123,38 @@ export class StreamReader {
   #disconnect(): void {
     clearTimeout(this.#retryTimer);
     this.#retryTimer = undefined;
-    const es = this.#es;
-    this.#es = undefined;
-    es?.close();
+    const parser = this.#parser;
+    this.#parser = undefined;
+    if (parser) this.#endedInside(parser.partial());
+    this.#connection?.abort();
+    this.#connection = undefined;
   }
 
-  #url(): string {
-    const { from, recover } = this.#o.position();
+  /**
+   * The stuck-position rule: a connection that ends inside an event whose id is known counts
+   * against that id; after `maxPositionFailures` in a row the event is skipped (reported as a
+   * `stuck_position` event, after which the reader resumes from its id, i.e. after it). Ends between
+   * events, or before an event's id arrived, are plain network failures and count for nothing.
+   */
+  #endedInside(partial: PartialEvent | undefined): void {
+    if (!partial || partial.id === '') return;
+    const count = this.#failing?.id === partial.id ? this.#failing.count + 1 : 1;
+    if (count < this.#o.maxPositionFailures) {
+      this.#failing = { id: partial.id, count };
+      return;
+    }
+    this.#failing = undefined;
+    this.#lastSkipped = { id: partial.id, reason: 'stuck_position' };
+    this.#o.onEvent({
+      streamId: this.#o.streamId,
+      id: partial.id,
+      name: partial.name || 'message',
+      data: '',
+      skipped: { reason: 'stuck_position', bytes: partial.bytes, head: partial.head },
+    });
+  }
+
+  #url(from: string | undefined, recover: string | undefined): string {
     const url = new URL(`${this.#o.baseUrl}/stream/${encodeURIComponent(this.#o.streamId)}`);
     if (from !== undefined) url.searchParams.set('from', from);
     if (recover !== undefined) url.searchParams.set('recover', recover);
@@ -113,39 +164,62 @@ export class StreamReader {
   #connect(): void {
     this.#setState('connecting', {});
     this.#lastActivity = Date.now();
-    const route = (source: EventSource, event: MessageEvent): void => {
-      if (this.#es === source) this.#message(event);
-    };
-    const es = new (class extends EventSource {
-      // Every message goes through here, whatever its event name, so unknown names reach the
-      // consumer (and its dead-letter topic) instead of being silently ignored by the library.
-      override dispatchEvent(event: Event): boolean {
-        if (event instanceof MessageEvent) {
-          route(this, event);
-          return true;
-        }
-        return super.dispatchEvent(event);
-      }
-    })(this.#url(), {
-      fetch: (input, init) => this.#fetch(input, init),
-      // Bounds the memory one event may take; past it the connection fails and is retried.
-      maxBufferSize: this.#o.maxEventBytes ?? 16 * 1024 * 1024,
-    });
-    this.#es = es;
-    es.addEventListener('open', () => {
-      if (this.#es !== es) return;
-      this.#lastActivity = Date.now();
-      this.#setState('connected', {});
-    });
-    es.addEventListener('error', (event) => {
-      if (this.#es !== es) return;
-      const { code, message } = event as Event & { code?: number; message?: string };
-      this.#disconnect();
-      this.#scheduleRetry(code, message);
+    const connection = new AbortController();
+    this.#connection = connection;
+    void this.#read(connection).catch((err: unknown) => {
+      if (this.#connection === connection) this.#failed(undefined, (err as Error).message);
     });
   }
 
-  #scheduleRetry(status: number | undefined, message: string | undefined): void {
+  async #read(connection: AbortController): Promise<void> {
+    const { from, recover } = this.#o.position();
+    const res = await undiciFetch(this.#url(from, recover), {
+      headers: {
+        accept: 'text/event-stream',
+        authorization: `Bearer ${this.#o.token}`,
+        'cache-control': 'no-cache',
+        'listen-delete': String(this.#o.listenDelete),
+        'no-dependencies': String(this.#o.noDependencies),
+        'with-inferences': String(this.#o.withInferences),
+      },
+      signal: connection.signal,
+      dispatcher: this.#agent,
+    });
+    if (this.#connection !== connection) return;
+    const type = res.headers.get('content-type') ?? '';
+    if (res.status !== 200 || !res.body || !type.startsWith('text/event-stream')) {
+      await res.body?.cancel().catch(() => undefined);
+      this.#failed(res.status, res.status === 200 ? `unexpected content type ${JSON.stringify(type)}` : res.statusText);
+      return;
+    }
+    const parser = new SseParser({
+      maxEventBytes: this.#o.maxEventBytes,
+      onMessage: (m) => {
+        if (this.#connection === connection) this.#message(m, from);
+      },
+    });
+    this.#parser = parser;
+    this.#lastActivity = Date.now();
+    this.#setState('connected', {});
+    const body = res.body.getReader() as ReadableStreamDefaultReader<Uint8Array>;
+    for (;;) {
+      if (!this.#o.hasRoom()) {
+        this.#waitingForRoom = true;
+        await this.#o.waitForRoom();
+        this.#waitingForRoom = false;
+        this.#lastActivity = Date.now();
+      }
+      if (this.#connection !== connection) return;
+      const { done, value } = await body.read();
+      if (this.#connection !== connection) return;
+      if (done) break;
+      parser.feed(value);
+    }
+    this.#failed(undefined, 'the server ended the stream');
+  }
+
+  #failed(status: number | undefined, message: string | undefined): void {
+    this.#disconnect();
     const configError = status !== undefined && CONFIG_ERROR_STATUSES.has(status);
     const delayMs = configError ? this.#o.configErrorRetryMs : backoffDelay(this.#o.backoff, this.#attempt++);
     this.#setState(configError ? 'config-error' : 'backoff', {
@@ -156,13 +230,21 @@ export class StreamReader {
     this.#retryTimer = setTimeout(() => this.#connect(), delayMs);
   }
 
-  #message(event: MessageEvent): void {
+  #message(m: SseMessage, from: string | undefined): void {
     // Backoff restarts only once the server really streams: one that accepts and hangs up at once
     // keeps getting longer delays.
     this.#attempt = 0;
     this.#lastActivity = Date.now();
-    const data = typeof event.data === 'string' ? event.data : String(event.data);
-    this.#o.onEvent({ streamId: this.#o.streamId, id: event.lastEventId, name: event.type, data });
+    if (this.#failing && EVENT_ID.test(m.id) && compareEventIds(m.id, this.#failing.id) > 0) this.#failing = undefined;
+    if (m.oversized) this.#lastSkipped = { id: m.id, reason: 'oversized_event' };
+    this.#o.onEvent({
+      streamId: this.#o.streamId,
+      id: m.id,
+      name: m.name,
+      data: m.data,
+      ...(m.name === 'connected' && from !== undefined ? { from } : {}),
+      ...(m.oversized ? { skipped: { reason: 'oversized_event' as const, bytes: m.oversized.bytes, head: m.oversized.head } } : {}),
+    });
   }
 
   #checkSilence(): void {
@@ -170,39 +252,5 @@ export class StreamReader {
     if (Date.now() - this.#lastActivity > this.#o.heartbeatTimeoutMs) {
       this.reconnect(`no event or heartbeat for ${this.#o.heartbeatTimeoutMs} ms`);
     }
-  }
-
-  async #fetch(input: string | URL, init?: { headers?: Record<string, string>; signal?: AbortSignal | null }): Promise<Response> {
-    const headers: Record<string, string> = {
-      ...(init?.headers ?? {}),
-      authorization: `Bearer ${this.#o.token}`,
-      'cache-control': 'no-cache',
-      'listen-delete': String(this.#o.listenDelete),
-      'no-dependencies': String(this.#o.noDependencies),
-      'with-inferences': String(this.#o.withInferences),
-    };
-    // The position travels in the query (`from`), which OpenCTI reads before Last-Event-ID.
-    delete headers['Last-Event-ID'];
-    const res = await undiciFetch(input, { headers, signal: init?.signal ?? null, dispatcher: this.#agent });
-    if (res.status !== 200 || !res.body) return res;
-    const body = res.body.getReader() as ReadableStreamDefaultReader<Uint8Array>;
-    const gated = new ReadableStream<Uint8Array>(
-      {
-        pull: async (controller) => {
-          if (!this.#o.hasRoom()) {
-            this.#waitingForRoom = true;
-            await this.#o.waitForRoom();
-            this.#waitingForRoom = false;
-            this.#lastActivity = Date.now();
-          }
-          const { done, value } = await body.read();
-          if (done) controller.close();
-          else controller.enqueue(value);
-        },
-        cancel: (reason) => body.cancel(reason),
-      },
-      { highWaterMark: 0 },
-    );
-    return new Response(gated, { status: res.status, headers: res.headers as unknown as Headers });
   }
 }

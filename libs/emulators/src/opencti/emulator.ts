@@ -11,8 +11,8 @@ import type { FilterGroup } from './filters.ts';
 import { loadPayloads } from './load.ts';
 import { randomScript } from './ops.ts';
 import type { StreamOp } from './ops.ts';
-import { deepMerge, diff } from './patch.ts';
-import { authorIdentities, markingDefinitions, OCTI_EXT, OPENCTI_ADMIN_UUID, StixGenerator } from './stix.ts';
+import { changesOf, deepMerge, diff } from './patch.ts';
+import { authorIdentities, markingDefinitions, OCTI_EXT, OPENCTI_ADMIN_UUID, SCO_EXT, StixGenerator } from './stix.ts';
 import type { StixObject } from './stix.ts';
 
 export interface StreamDefinition {
@@ -43,6 +43,19 @@ export interface OpenCtiEmulatorOptions extends ListenOptions {
   clock?: () => number;
   /** Seed the platform with the TLP marking definitions and author identities (default true). */
   seedReferenceData?: boolean;
+  /**
+   * Write a heartbeat carrying an event's id between its dependencies and the event itself, as
+   * OpenCTI's heartbeat timer does when it fires during the awaits between them. Default false.
+   */
+  heartbeatRace?: boolean;
+}
+
+/** Connections to a stream cut while they write one event: after its dependencies, or inside its data. */
+export interface ConnectionCut {
+  eventId: string;
+  at: 'after-dependencies' | 'inside';
+  /** How many connections are cut there (default 1; Infinity = every one). */
+  times?: number;
 }
 
 export const MALFORMED_KINDS = ['bad-json', 'unknown-event', 'missing-fields', 'oversized'] as const;
@@ -73,6 +86,12 @@ export interface OpenCtiEmulator {
   start(streamId: string): void;
   /** Appends a malformed event, delivered to every stream regardless of filters; returns its id. */
   injectMalformed(kind: MalformedKind, options?: { size?: number }): string;
+  /** Cuts connections while they write the given event (a proxy limit, a server crash mid-event). */
+  cutConnections(cut: ConnectionCut): void;
+  /** Edits a stream's filters; open connections apply them from their next event, as OpenCTI re-reads the collection after each batch. */
+  setFilters(streamId: string, filters: FilterGroup | undefined): void;
+  /** Trims the history to its last `keep` events, like Redis MAXLEN trimming; returns how many went. */
+  trimHistory(keep: number): number;
   close(): Promise<void>;
 }
 
@@ -86,6 +105,13 @@ const DEPENDENCY_CACHE_MAX = 5000;
 const WRITE_CHUNK = 64 * 1024;
 const DEFAULT_ORIGIN = { socket: 'query', user_id: OPENCTI_ADMIN_UUID };
 
+/** One event as written: its dependencies (same id) and the event itself. */
+interface Rendered {
+  deps: string;
+  main: string;
+}
+const NOTHING: Rendered = { deps: '', main: '' };
+
 export function sseEvent(id: string | undefined, event: string, data: string): string {
   return `${id === undefined ? '' : `id: ${id}\n`}event: ${event}\ndata: ${data}\n\n`;
 }
@@ -98,6 +124,14 @@ function updatedMs(stix: StixObject): number {
   const value = octi(stix).updated_at ?? stix.modified ?? stix.created;
   return typeof value === 'string' ? Date.parse(value) : 0;
 }
+
+/** Top-level attributes with the OpenCTI and SCO extensions' members beside them, for `changes`. */
+function attributes(stix: StixObject): Record<string, unknown> {
+  const { extensions, ...top } = stix;
+  const exts = (extensions ?? {}) as Record<string, Record<string, unknown>>;
+  return { ...top, ...exts[SCO_EXT], ...exts[OCTI_EXT] };
+}
+const STAMPS: ReadonlySet<string> = new Set(['modified', 'updated_at']);
 
 function displayName(stix: StixObject): string {
   const name = stix.name ?? stix.value ?? stix.id;
@@ -130,6 +164,10 @@ interface Connection {
   closed: boolean;
   lastEventId: string | undefined;
   caughtUp: boolean;
+  /** Order of opening, for cuts. */
+  serial: number;
+  /** A large event is being written in slices. */
+  midEvent: boolean;
   wake: (() => void) | undefined;
 }
 
@@ -145,6 +183,9 @@ export async function startOpenCtiEmulator(options: OpenCtiEmulatorOptions): Pro
   const relationsByEndpoint = new Map<string, Set<string>>();
   const dependencyJson = new WeakMap<StixObject, string>();
   const streams = new Map<string, StreamState>();
+  /** Cuts pending, each for the connections opened after it was set. */
+  const cuts: Array<ConnectionCut & { after: number }> = [];
+  let connections = 0;
   const loadStartMs = clock();
 
   for (const def of options.streams) {
@@ -182,8 +223,11 @@ export async function startOpenCtiEmulator(options: OpenCtiEmulatorOptions): Pro
   };
 
   const push = (kind: EventKind, stix: StixObject, message: string, origin: Record<string, unknown> | undefined, extra: { previous?: StixObject; context?: Record<string, unknown> } = {}): AppendedEvent => {
+    // sseMiddleware.js sets `event_id` on every event it reads from Redis (kept when the stored
+    // event has one, else derived from the object's updated_at and its index in the read batch).
     const payload: Record<string, unknown> = { version: '4', type: kind, scope: 'external', message, origin: origin ?? DEFAULT_ORIGIN, data: stix };
     if (extra.context) payload.context = extra.context;
+    payload.event_id = `${updatedMs(stix)}-0`;
     const entry = log.append(clock(), { kind, stix, previous: extra.previous, json: JSON.stringify(payload) });
     return { id: entry.id, event: kind, stixId: stix.id };
   };
@@ -206,7 +250,7 @@ export async function startOpenCtiEmulator(options: OpenCtiEmulatorOptions): Pro
         putEntity(next);
         return push('update', next, `updates \`${fields.join(', ')}\` for ${entityType(next)} \`${displayName(next)}\``, op.origin, {
           previous,
-          context: { patch, reverse_patch: diff(next, previous) },
+          context: { patch, reverse_patch: diff(next, previous), changes: changesOf(attributes(previous), attributes(next), STAMPS) },
         });
       }
       case 'delete': {
@@ -270,11 +314,11 @@ export async function startOpenCtiEmulator(options: OpenCtiEmulatorOptions): Pro
 
   class ConnectionRenderer {
     readonly cache = new Set<string>();
-    readonly filters: FilterGroup | undefined;
+    readonly filters: () => FilterGroup | undefined;
     readonly dependencies: boolean;
     readonly deletes: boolean;
     readonly inferences: boolean;
-    constructor(filters: FilterGroup | undefined, dependencies: boolean, deletes: boolean, inferences: boolean) {
+    constructor(filters: () => FilterGroup | undefined, dependencies: boolean, deletes: boolean, inferences: boolean) {
       this.filters = filters;
       this.dependencies = dependencies;
       this.deletes = deletes;
@@ -310,28 +354,28 @@ export async function startOpenCtiEmulator(options: OpenCtiEmulatorOptions): Pro
       return out;
     }
     visible(stix: StixObject): boolean {
-      return matchesFilterGroup(stix, this.filters);
+      return matchesFilterGroup(stix, this.filters());
     }
-    send(eventId: string, event: string, stix: StixObject, json: string, withDependencies: boolean): string {
-      const out = (withDependencies ? this.dependenciesOf(stix, eventId) : '') + sseEvent(eventId, event, json);
+    send(eventId: string, event: string, stix: StixObject, json: string, withDependencies: boolean): Rendered {
+      const deps = withDependencies ? this.dependenciesOf(stix, eventId) : '';
       this.remember(stix.id);
-      return out;
+      return { deps, main: sseEvent(eventId, event, json) };
     }
-    render(entry: LogEntry): string {
-      if (entry.kind === 'raw') return sseEvent(entry.id, entry.rawEvent!, entry.json);
+    render(entry: LogEntry): Rendered {
+      if (entry.kind === 'raw') return { deps: '', main: sseEvent(entry.id, entry.rawEvent!, entry.json) };
       const stix = entry.stix!;
-      if (octi(stix).is_inferred === true && !this.inferences) return '';
+      if (octi(stix).is_inferred === true && !this.inferences) return NOTHING;
       const now = this.visible(stix);
       if (entry.kind === 'update') {
         const before = this.visible(entry.previous!);
         // The visibility rewrite: leaving the filter is a `delete`, entering it a `create`.
-        if (before && !now) return this.deletes ? this.send(entry.id, 'delete', stix, entry.json, false) : '';
+        if (before && !now) return this.deletes ? this.send(entry.id, 'delete', stix, entry.json, false) : NOTHING;
         if (!before && now) return this.send(entry.id, 'create', stix, entry.json, true);
         if (now) return this.send(entry.id, 'update', stix, entry.json, true);
-        return '';
+        return NOTHING;
       }
-      if (!now) return '';
-      if (entry.kind === 'delete') return this.deletes ? this.send(entry.id, 'delete', stix, entry.json, false) : '';
+      if (!now) return NOTHING;
+      if (entry.kind === 'delete') return this.deletes ? this.send(entry.id, 'delete', stix, entry.json, false) : NOTHING;
       return this.send(entry.id, entry.kind, stix, entry.json, true);
     }
   }
@@ -360,16 +404,39 @@ export async function startOpenCtiEmulator(options: OpenCtiEmulatorOptions): Pro
     }
   };
 
+  const heartbeatEvent = (id: string): string => sseEvent(id, 'heartbeat', JSON.stringify(new Date(Number(id.split('-')[0])).toISOString()));
+
   const startHeartbeat = (conn: Connection): NodeJS.Timeout =>
     setInterval(() => {
-      if (conn.closed) return;
+      if (conn.closed || conn.midEvent) return;
       // A reader that has caught up is at "now" (OpenCTI's synthetic id after an empty XREAD).
       const id = conn.caughtUp ? log.reserveNow(clock()) : conn.lastEventId;
       if (id === undefined) return;
       conn.lastEventId = id;
-      const [ms] = id.split('-');
-      conn.res.write(sseEvent(id, 'heartbeat', JSON.stringify(new Date(Number(ms)).toISOString())));
+      conn.res.write(heartbeatEvent(id));
     }, heartbeatMs);
+
+  /** Consumes one use of a cut set on this event id, if any. */
+  const takeCut = (conn: Connection, eventId: string): ConnectionCut | undefined => {
+    const i = cuts.findIndex((c) => c.eventId === eventId && conn.serial > c.after);
+    if (i < 0) return undefined;
+    const cut = cuts[i]!;
+    const left = (cut.times ?? 1) - 1;
+    if (left <= 0) cuts.splice(i, 1);
+    else cuts[i] = { ...cut, times: left };
+    return cut;
+  };
+
+  /** Writes a large string in slices so the socket's buffer, not a second copy, holds what is in flight. */
+  const writeLarge = async (conn: Connection, text: string): Promise<void> => {
+    // OpenCTI writes each message whole: no heartbeat may land inside this one.
+    conn.midEvent = true;
+    try {
+      for (let at = 0; at < text.length && !conn.closed; at += WRITE_CHUNK) await writeChunk(conn, text.slice(at, at + WRITE_CHUNK));
+    } finally {
+      conn.midEvent = false;
+    }
+  };
 
   const tail = async (conn: Connection, renderer: ConnectionRenderer, from: number): Promise<void> => {
     let cursor = from;
@@ -390,8 +457,26 @@ export async function startOpenCtiEmulator(options: OpenCtiEmulatorOptions): Pro
         while (cursor < log.endN && chunk.length < WRITE_CHUNK) {
           const entry = log.get(cursor)!;
           cursor += 1;
-          chunk += renderer.render(entry);
+          const { deps, main } = renderer.render(entry);
+          if (main === '') continue;
+          const cut = takeCut(conn, entry.id);
+          // What the heartbeat timer writes when it fires between the dependencies and the event.
+          const race = options.heartbeatRace && deps !== '' ? heartbeatEvent(entry.id) : '';
+          if (cut) {
+            const partial = cut.at === 'inside' ? main.slice(0, Math.max(1, Math.floor(main.length / 2))) : '';
+            // Destroyed only once the bytes left (destroying drops what is still buffered).
+            await new Promise<void>((resolve) => conn.res.write(chunk + deps + race + partial, () => resolve()));
+            conn.res.destroy();
+            return;
+          }
           conn.lastEventId = entry.id;
+          if (main.length > WRITE_CHUNK) {
+            await writeChunk(conn, chunk + deps + race);
+            chunk = '';
+            await writeLarge(conn, main);
+            continue;
+          }
+          chunk += deps + race + main;
         }
         await writeChunk(conn, chunk);
       }
@@ -447,7 +532,7 @@ export async function startOpenCtiEmulator(options: OpenCtiEmulatorOptions): Pro
     const withInferences = (url.searchParams.get('with-inferences') ?? header(req, 'with-inferences')) === 'true';
     if (recover !== undefined && start === undefined) return refuse(res, 500, `Error in stream ${streamId}: Recovery mode is only possible with a start date.`);
 
-    const conn: Connection = { res, closed: false, lastEventId: fromParam === undefined || start === undefined ? undefined : `${start.ms}-${start.seq}`, caughtUp: false, wake: undefined };
+    const conn: Connection = { res, closed: false, lastEventId: fromParam === undefined || start === undefined ? undefined : `${start.ms}-${start.seq}`, caughtUp: false, midEvent: false, serial: ++connections, wake: undefined };
     stream.connections.add(conn);
     const heartbeat = startHeartbeat(conn);
     req.on('close', () => {
@@ -464,14 +549,14 @@ export async function startOpenCtiEmulator(options: OpenCtiEmulatorOptions): Pro
       return;
     }
     res.write(sseEvent(undefined, 'connected', streamInfo(connectionId)));
-    const renderer = new ConnectionRenderer(stream.def.filters, !noDependencies, !noDelete, withInferences);
+    const renderer = new ConnectionRenderer(() => stream.def.filters, !noDependencies, !noDelete, withInferences);
     let from = start === undefined ? log.endN : log.positionAfter(start.ms, start.seq);
     if (recover !== undefined && start !== undefined && recover.ms > start.ms) {
-      // Recovery: the current state (not the history) updated in (start, recover], as creates.
+      // Recovery: the current state (not the history) updated in [start, recover], as creates.
       const snapshot = [...entities.values()]
         .filter((s) => {
           const t = updatedMs(s);
-          return t > start.ms && t <= recover.ms && (octi(s).is_inferred !== true || withInferences) && renderer.visible(s);
+          return t >= start.ms && t <= recover.ms && (octi(s).is_inferred !== true || withInferences) && renderer.visible(s);
         })
         .sort((a, b) => updatedMs(a) - updatedMs(b));
       let chunk = '';
@@ -610,6 +695,16 @@ export async function startOpenCtiEmulator(options: OpenCtiEmulatorOptions): Pro
     stop,
     start: startStream,
     injectMalformed,
+    cutConnections: (cut) => {
+      cuts.push({ ...cut, after: connections });
+    },
+    trimHistory: (keep) => log.trim(keep),
+    setFilters: (streamId, filters) => {
+      if (filters) validateFilterGroup(filters);
+      const stream = getStream(streamId);
+      stream.def = { ...stream.def, ...(filters ? { filters } : {}) };
+      if (!filters) delete stream.def.filters;
+    },
     close: async () => {
       for (const stream of streams.values()) for (const conn of stream.connections) conn.closed = true;
       await server.close();

@@ -96,6 +96,15 @@ export class EventLog {
     return full;
   }
 
+  /** Drops all but the last `keep` entries (XTRIM MAXLEN); returns how many were dropped. */
+  trim(keep: number): number {
+    const start = Math.max(this.#start, this.#end - Math.max(0, keep));
+    const dropped = start - this.#start;
+    for (let n = this.#start; n < start; n++) this.#entries[n % this.capacity] = undefined;
+    this.#start = start;
+    return dropped;
+  }
+
   /** Position of the first entry strictly after the given id (Redis XREAD semantics). */
   positionAfter(ms: number, seq: number): number {
     let lo = this.#start;

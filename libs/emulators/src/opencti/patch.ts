@@ -1,4 +1,5 @@
 // RFC 6902 patches between two STIX objects, as OpenCTI puts in update/merge contexts.
+import jsonpatch from 'fast-json-patch';
 import { isRecord } from '../http.ts';
 
 export interface PatchOp {
@@ -7,25 +8,31 @@ export interface PatchOp {
   value?: unknown;
 }
 
-const escapeToken = (token: string): string => token.replaceAll('~', '~0').replaceAll('/', '~1');
+/**
+ * Ops that turn `from` into `to`, as OpenCTI computes them (fast-json-patch `compare`): objects and
+ * arrays are walked member by member, so a changed array shows as index ops (`/labels/2`), and
+ * removals come last-index first so the ops apply in order.
+ */
+export function diff(from: Record<string, unknown>, to: Record<string, unknown>): PatchOp[] {
+  return jsonpatch.compare(from, to) as PatchOp[];
+}
 
-/** Ops that turn `from` into `to`; objects are walked key by key, arrays and scalars replaced whole. */
-export function diff(from: Record<string, unknown>, to: Record<string, unknown>, base = ''): PatchOp[] {
-  const ops: PatchOp[] = [];
-  for (const key of Object.keys(from)) {
-    if (!(key in to)) ops.push({ op: 'remove', path: `${base}/${escapeToken(key)}` });
+/** One human-readable line per changed top-level attribute, as OpenCTI's `context.changes`. */
+export function changesOf(from: Record<string, unknown>, to: Record<string, unknown>, ignore: ReadonlySet<string>): Array<{ field: string; changes_added: unknown[]; changes_removed: unknown[] }> {
+  const out: Array<{ field: string; changes_added: unknown[]; changes_removed: unknown[] }> = [];
+  const fields = new Set([...Object.keys(from), ...Object.keys(to)]);
+  for (const field of fields) {
+    if (ignore.has(field) || JSON.stringify(from[field]) === JSON.stringify(to[field])) continue;
+    const before = Array.isArray(from[field]) ? (from[field] as unknown[]) : from[field] === undefined ? [] : [from[field]];
+    const after = Array.isArray(to[field]) ? (to[field] as unknown[]) : to[field] === undefined ? [] : [to[field]];
+    const key = (v: unknown): string => JSON.stringify(v);
+    out.push({
+      field,
+      changes_added: after.filter((v) => !before.some((b) => key(b) === key(v))),
+      changes_removed: before.filter((v) => !after.some((a) => key(a) === key(v))),
+    });
   }
-  for (const [key, value] of Object.entries(to)) {
-    const path = `${base}/${escapeToken(key)}`;
-    if (!(key in from)) {
-      ops.push({ op: 'add', path, value });
-      continue;
-    }
-    const previous = from[key];
-    if (isRecord(previous) && isRecord(value)) ops.push(...diff(previous, value, path));
-    else if (JSON.stringify(previous) !== JSON.stringify(value)) ops.push({ op: 'replace', path, value });
-  }
-  return ops;
+  return out;
 }
 
 /** Deep merge for scripted updates: objects merge, `null` removes a key, anything else replaces. */
