@@ -32,6 +32,20 @@ type Stix = Record<string, unknown>;
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const str = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : null);
 const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
+/**
+ * Bounds of the free-text facts. OpenCTI caps none of them, and a command over MAX_COMMAND_BYTES is
+ * dead-lettered, so that value would never reach Defender; the writer uses at most 4,000 characters
+ * of a name or description (DEFENDER_TITLE/DESCRIPTION_MAX_LENGTH) and labels only as labels.
+ */
+const MAX_TEXT_CHARS = 4000;
+const MAX_LABELS = 100;
+const MAX_LABEL_CHARS = 256;
+/** `v` cut to `max` UTF-16 units, never inside a surrogate pair. */
+function bounded(v: string | null, max: number): string | null {
+  if (v === null || v.length <= max) return v;
+  const code = v.charCodeAt(max - 1);
+  return v.slice(0, code >= 0xd800 && code <= 0xdbff ? max - 1 : max);
+}
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 // OpenCTI already writes `YYYY-MM-DDTHH:MM:SS.mmmZ`; only other forms pay for re-serialization.
 const isCanonicalIso = (v: string): boolean => v.length === 24 && v[10] === 'T' && v[19] === '.' && v[23] === 'Z';
@@ -239,11 +253,11 @@ function factsOf(stix: Stix, markings: MarkingRegistry): Omit<IndicatorFacts, 't
   const score = num(attr(stix, 'score')) ?? num(stix.x_opencti_score);
   const detection = attr(stix, 'detection') ?? stix.x_opencti_detection;
   return {
-    name: str(stix.name),
-    description: str(attr(stix, 'description')) ?? str(stix.x_opencti_description),
+    name: bounded(str(stix.name), MAX_TEXT_CHARS),
+    description: bounded(str(attr(stix, 'description')) ?? str(stix.x_opencti_description), MAX_TEXT_CHARS),
     score: score !== null && score >= 0 && score <= 100 ? score : null,
     confidence: ((c) => (c !== null && c >= 0 && c <= 100 ? c : null))(num(stix.confidence)),
-    labels: strings(attr(stix, 'labels')),
+    labels: strings(attr(stix, 'labels')).slice(0, MAX_LABELS).map((l) => bounded(l, MAX_LABEL_CHARS) ?? l),
     markings: markingNames,
     tlp: strongestTlp(markingNames),
     validFrom: isoOrNull(stix.valid_from),

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { encodeCommand, MarkingRegistry, normalizeEvent, type Command, type NormalizeResult, type StreamEvent } from '../src/index.ts';
+import { encodeCommand, MAX_COMMAND_BYTES, MarkingRegistry, normalizeEvent, type Command, type NormalizeResult, type StreamEvent } from '../src/index.ts';
 import { event, indicator, MD5, NOW, observable, OCTI, SHA1, SHA256, TLP_AMBER_STRICT } from './fixtures.ts';
 
 const run = (e: StreamEvent, registry = new MarkingRegistry()): NormalizeResult => normalizeEvent(e, NOW, registry);
@@ -367,5 +367,23 @@ describe('normalizeEvent: rejects of very large patterns stay small', () => {
     assert.deepEqual(reasons(r), ['invalid_pattern']);
     assert.ok((r.rejects[0]?.detail.length ?? Infinity) < 200, r.rejects[0]?.detail.slice(0, 300));
     assert.equal(r.rejects[0]?.value?.length, 1024);
+  });
+});
+
+describe('normalizeEvent: text facts are bounded so that any entity fits one command', () => {
+  it('a multi-MiB description, a long name and thousands of labels still give a command within MAX_COMMAND_BYTES', () => {
+    // OpenCTI has no size cap on these fields; a command over the limit would be dead-lettered and the
+    // value never reach Defender (the writer uses at most DEFENDER_TITLE/DESCRIPTION_MAX_LENGTH ≤ 4,000).
+    const description = `${'x'.repeat(3999)}😀${'y'.repeat(5 * 2 ** 20)}`;
+    const labels = Array.from({ length: 5000 }, (_, i) => `label-${i}-${'z'.repeat(300)}`);
+    const r = run(event('create', indicator("[ipv4-addr:value = '8.8.8.8']", { description, name: 'n'.repeat(10_000), labels })));
+    assert.deepEqual(r.rejects, []);
+    const c = r.commands[0];
+    assert.ok(c?.op === 'upsert');
+    assert.ok(encodeCommand(c).byteLength < MAX_COMMAND_BYTES);
+    assert.equal(c.facts.description, 'x'.repeat(3999), 'cut before a surrogate pair, never inside it');
+    assert.equal(c.facts.name?.length, 4000);
+    assert.equal(c.facts.labels.length, 100);
+    assert.equal(c.facts.labels[0]?.length, 256);
   });
 });
