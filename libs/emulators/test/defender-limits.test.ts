@@ -99,6 +99,28 @@ test('faults: 5xx for a number of calls, latency, timeouts, dropped connections,
   }
 });
 
+test('fault hits: each fault counts the requests it answered, also after it is cleared or used up; a fault that matched nothing shows 0', async () => {
+  const mde = await startDefenderEmulator({ tenantId: TENANT, clients: [CLIENT], rateLimits: false });
+  try {
+    const call = api(mde, await token(mde));
+    const five = mde.faults({ type: 'status', status: 503, endpoints: ['import'], calls: 2 });
+    const slow = mde.faults({ type: 'latency', latencyMs: 10, endpoints: ['list'] });
+    const idle = mde.faults({ type: 'drop', endpoints: ['batchDelete'] });
+    for (let i = 0; i < 3; i++) await call('POST', '/api/indicators/import', { Indicators: [indicator('9.4.0.1')] });
+    await call('GET', '/api/indicators');
+    mde.clearFaults();
+    await call('GET', '/api/indicators');
+    const hits = Object.fromEntries(mde.faultHits().map((h) => [h.id, h.hits]));
+    assert.deepEqual(hits, { [five]: 2, [slow]: 1, [idle]: 0 });
+    const overHttp = (await (await fetch(`${mde.url}/_emulator/faults`)).json()) as { id: string; spec: { type: string }; hits: number }[];
+    assert.deepEqual(overHttp.map((h) => [h.spec.type, h.hits]), [['status', 2], ['latency', 1], ['drop', 0]]);
+    mde.reset();
+    assert.deepEqual(mde.faultHits(), []);
+  } finally {
+    await mde.close();
+  }
+});
+
 test('admin view: stored indicators, every request received, per-endpoint counters, over HTTP too', async () => {
   const mde = await startDefenderEmulator({ tenantId: TENANT, clients: [CLIENT], rateLimits: false });
   try {

@@ -144,6 +144,8 @@ export interface DefenderEmulator {
   stats(): Record<Endpoint, EndpointStats>;
   faults(spec: FaultSpec): string;
   clearFaults(): void;
+  /** Every fault added since the last reset (cleared ones too), with how many requests it answered. */
+  faultHits(): FaultHit[];
   setRateLimits(enabled: boolean): void;
   expireTokens(): void;
   /** Moves the emulated clock forward (expiry, token lifetime, rate windows). */
@@ -152,6 +154,13 @@ export interface DefenderEmulator {
   /** Clears indicators, requests, stats, rate windows, faults and tokens. */
   reset(): void;
   close(): Promise<void>;
+}
+
+export interface FaultHit {
+  id: string;
+  spec: FaultSpec;
+  /** Requests this fault answered (or delayed, for latency). */
+  hits: number;
 }
 
 interface ActiveFault extends FaultSpec {
@@ -193,6 +202,8 @@ export async function startDefenderEmulator(options: DefenderEmulatorOptions): P
   const tokens = new Map<string, { clientId: string; expiresAt: number }>();
   const windows = new Map<string, number[]>();
   let faultList: ActiveFault[] = [];
+  // Outlives clearFaults() and expiry: a test asks afterwards whether its fault hit anything.
+  let faultHistory: FaultHit[] = [];
   let log: RecordedRequest[] = [];
   let seq = 0;
   const emptyStats = (): Record<Endpoint, EndpointStats> => Object.fromEntries((['token', ...API_ENDPOINTS] as Endpoint[]).map((e) => [e, { calls: 0, items: 0, statuses: {} }])) as Record<Endpoint, EndpointStats>;
@@ -494,6 +505,8 @@ export async function startDefenderEmulator(options: DefenderEmulatorOptions): P
     const body = peek ? await bodyText(req) : undefined;
     for (const fault of pickFault(endpoint, body)) {
       fault.used += 1;
+      const hit = faultHistory.find((h) => h.id === fault.id);
+      if (hit) hit.hits = fault.used;
       if (fault.type === 'latency') {
         await new Promise((r) => setTimeout(r, fault.latencyMs ?? 1000));
         continue;
@@ -573,6 +586,7 @@ export async function startDefenderEmulator(options: DefenderEmulatorOptions): P
     tokens.clear();
     windows.clear();
     faultList = [];
+    faultHistory = [];
     log = [];
     counters = emptyStats();
   };
@@ -581,6 +595,7 @@ export async function startDefenderEmulator(options: DefenderEmulatorOptions): P
     if (!['status', 'latency', 'timeout', 'drop', 'unauthorized'].includes(spec.type)) throw new HttpError(400, `unknown fault type ${String(spec.type)}`);
     const id = randomUUID();
     faultList.push({ ...spec, id, used: 0, until: spec.durationMs === undefined ? undefined : Date.now() + spec.durationMs });
+    faultHistory.push({ id, spec: { ...spec }, hits: 0 });
     return id;
   };
 
@@ -606,6 +621,7 @@ export async function startDefenderEmulator(options: DefenderEmulatorOptions): P
     }
     if (method === 'GET' && path === '/_emulator/stats') return sendJson(res, 200, counters);
     if (method === 'POST' && path === '/_emulator/faults') return sendJson(res, 200, { id: addFault(fields as unknown as FaultSpec) });
+    if (method === 'GET' && path === '/_emulator/faults') return sendJson(res, 200, faultHistory);
     if (method === 'DELETE' && path === '/_emulator/faults') { faultList = []; return sendJson(res, 200, {}); }
     if (method === 'POST' && path === '/_emulator/reset') { reset(); return sendJson(res, 200, {}); }
     if (method === 'POST' && path === '/_emulator/tokens/expire') { tokens.clear(); return sendJson(res, 200, {}); }
@@ -647,6 +663,7 @@ export async function startDefenderEmulator(options: DefenderEmulatorOptions): P
     clearFaults: () => {
       faultList = [];
     },
+    faultHits: () => structuredClone(faultHistory),
     setRateLimits: (enabled) => {
       limitsEnabled = enabled;
     },
