@@ -2,7 +2,7 @@
 // over real HTTP), fresh topics and groups on the shared broker, the services as supervised child
 // processes, the history appended in chunks, quiescence, and the comparison with the oracle.
 import { randomUUID } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startDefenderEmulator, startOpenCtiEmulator, type DefenderEmulator, type DefenderEmulatorOptions, type Indicator, type OpenCtiEmulator } from '@octi-defender/emulators';
@@ -207,7 +207,8 @@ export class World {
 
   /**
    * Quiescence: the listener checkpointed past the last OpenCTI event, the writers' group committed
-   * every command, and Defender saw no request for `quietMs`; or false after `timeoutMs`.
+   * every command, and Defender has no request pending and answered none for `quietMs`; or false after
+   * `timeoutMs`.
    */
   async quiesce(opts: { quietMs?: number; timeoutMs?: number } = {}): Promise<boolean> {
     const quietMs = opts.quietMs ?? 4000;
@@ -216,7 +217,8 @@ export class World {
     while (Date.now() < deadline) {
       const reqs = this.mde.requests();
       const lastRequest = reqs.length === 0 ? 0 : Date.parse(reqs[reqs.length - 1]!.time);
-      let ok = Date.now() - lastRequest >= quietMs;
+      // Requests are recorded when answered: one held by a latency fault shows only as pending.
+      let ok = Date.now() - lastRequest >= quietMs && this.mde.pendingRequests() === 0;
       ok &&= await this.#checkpointed();
       if (ok) {
         try {
@@ -287,6 +289,9 @@ export class World {
 
   async close(): Promise<void> {
     await Promise.all(this.processes.map((p) => p.close()));
+    // For post-mortems: every Defender request and the final indicators.
+    writeFileSync(join(this.logDir, 'defender-requests.jsonl'), this.mde.requests().map((r) => JSON.stringify(r)).join('\n') + '\n');
+    writeFileSync(join(this.logDir, 'defender-indicators.json'), JSON.stringify(this.mde.indicators(), null, 1));
     await this.kafka.close();
     await this.octi.close();
     await this.mde.close();

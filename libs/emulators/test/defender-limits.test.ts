@@ -114,6 +114,14 @@ test('fault hits: each fault counts the requests it answered, also after it is c
     assert.deepEqual(hits, { [five]: 2, [slow]: 1, [idle]: 0 });
     const overHttp = (await (await fetch(`${mde.url}/_emulator/faults`)).json()) as { id: string; spec: { type: string }; hits: number }[];
     assert.deepEqual(overHttp.map((h) => [h.spec.type, h.hits]), [['status', 2], ['latency', 1], ['drop', 0]]);
+    // A request held by a latency fault is pending until answered.
+    mde.faults({ type: 'latency', latencyMs: 300, endpoints: ['list'], calls: 1 });
+    const held = call('GET', '/api/indicators');
+    await sleep(100);
+    assert.equal(mde.pendingRequests(), 1);
+    await held;
+    await sleep(20);
+    assert.equal(mde.pendingRequests(), 0);
     mde.reset();
     assert.deepEqual(mde.faultHits(), []);
   } finally {

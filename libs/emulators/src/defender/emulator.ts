@@ -146,6 +146,8 @@ export interface DefenderEmulator {
   clearFaults(): void;
   /** Every fault added since the last reset (cleared ones too), with how many requests it answered. */
   faultHits(): FaultHit[];
+  /** API and token requests received and not answered yet (a slow or hanging one included). */
+  pendingRequests(): number;
   setRateLimits(enabled: boolean): void;
   expireTokens(): void;
   /** Moves the emulated clock forward (expiry, token lifetime, rate windows). */
@@ -204,6 +206,7 @@ export async function startDefenderEmulator(options: DefenderEmulatorOptions): P
   let faultList: ActiveFault[] = [];
   // Outlives clearFaults() and expiry: a test asks afterwards whether its fault hit anything.
   let faultHistory: FaultHit[] = [];
+  let pending = 0;
   let log: RecordedRequest[] = [];
   let seq = 0;
   const emptyStats = (): Record<Endpoint, EndpointStats> => Object.fromEntries((['token', ...API_ENDPOINTS] as Endpoint[]).map((e) => [e, { calls: 0, items: 0, statuses: {} }])) as Record<Endpoint, EndpointStats>;
@@ -493,6 +496,10 @@ export async function startDefenderEmulator(options: DefenderEmulatorOptions): P
     const url = new URL(req.url ?? '/', 'http://emulator');
     const method = req.method ?? 'GET';
     if (url.pathname.startsWith('/_emulator/')) return control(req, res, url);
+    pending += 1;
+    res.once('close', () => {
+      pending -= 1;
+    });
     const openid = /^\/([^/]+)\/v2\.0\/\.well-known\/openid-configuration$/.exec(url.pathname);
     if (method === 'GET' && openid) return sendJson(res, 200, JSON.parse(authorityMetadata()) as unknown);
     const { endpoint, id, tenant } = classify(method, url.pathname);
@@ -664,6 +671,7 @@ export async function startDefenderEmulator(options: DefenderEmulatorOptions): P
       faultList = [];
     },
     faultHits: () => structuredClone(faultHistory),
+    pendingRequests: () => pending,
     setRateLimits: (enabled) => {
       limitsEnabled = enabled;
     },
