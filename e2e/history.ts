@@ -212,7 +212,7 @@ export function buildHistory(opts: HistoryOptions = {}): History {
   }
   // Unsupported patterns and refused values (documentation ranges): expected absent.
   for (let i = 0; i < Math.max(6, Math.floor(n / 100)); i++) {
-    const stix = gen.indicator(UNSUPPORTED[i % UNSUPPORTED.length]!);
+    const stix = gen.indicator(UNSUPPORTED[i % UNSUPPORTED.length]);
     steps.push({ kind: 'op', op: { op: 'create', data: stix }, facts: [] });
     count('unsupported');
   }
