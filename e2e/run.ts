@@ -78,6 +78,8 @@ function table(rows: readonly Row[]): string {
 
 const started = Date.now();
 const broker = await startRestartableBroker();
+// Ctrl-C / SIGTERM: the exit hooks stop the services and the broker and remove its data.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
 const rows: Row[] = [];
 try {
   for (const s of selected) rows.push(await runOne(s, broker));

@@ -28,6 +28,12 @@ export interface ProcessSpec {
   readonly hostname: string;
 }
 
+const live = new Set<ChildProcess>();
+// However the suite ends (an error, process.exit on a signal), no service outlives it.
+process.once('exit', () => {
+  for (const c of live) c.kill('SIGKILL');
+});
+
 export class Supervised {
   readonly spec: ProcessSpec;
   restarts = 0;
@@ -88,6 +94,7 @@ export class Supervised {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.#child = child;
+    live.add(child);
     let partial = '';
     const onData = (c: Buffer): void => {
       const text = partial + c.toString();
@@ -104,6 +111,7 @@ export class Supervised {
     child.stderr?.on('data', onData);
     this.#exited = new Promise<void>((resolve) => {
       child.on('exit', (code, signal) => {
+        live.delete(child);
         this.#log.write(`--- exit code=${code} signal=${signal}\n`);
         resolve();
         if (!this.#stopped && incarnation === this.#incarnation) void this.#restartAfterExit();
@@ -151,6 +159,22 @@ export class Supervised {
           }
         });
     }, PROBE_PERIOD_MS);
+  }
+
+  /** Waits until the current incarnation answers GET /readyz with 200. */
+  async waitReady(timeoutMs = 90_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const ok = await fetch(`http://127.0.0.1:${this.#port}/readyz`, { signal: AbortSignal.timeout(1000) })
+        .then(async (res) => {
+          await res.body?.cancel();
+          return res.ok;
+        })
+        .catch(() => false);
+      if (ok) return;
+      await sleep(250);
+    }
+    throw new Error(`${this.spec.name} not ready after ${timeoutMs / 1000} s:\n${this.tail(20)}`);
   }
 
   /** kill -9 now (the supervisor restarts it); resolves once the process is gone. */

@@ -168,6 +168,14 @@ export class World {
     }
   }
 
+  /** Appends steps `per` at a time every `delayMs` (small listener transactions, small fetches). */
+  async trickle(steps: readonly Step[], per: number, delayMs: number): Promise<void> {
+    for (let i = 0; i < steps.length; i += per) {
+      this.append(steps.slice(i, i + per));
+      await sleep(delayMs);
+    }
+  }
+
   /** Appends the history in `chunks` parts, calling `between(i)` after part i (not after the last). */
   async play(history: History, chunks: number, between?: (i: number) => Promise<void>): Promise<void> {
     const size = Math.ceil(history.steps.length / chunks);
@@ -194,16 +202,34 @@ export class World {
     return am > lm || (am === lm && as >= ls);
   }
 
-  /** Sum over partitions of (end − committed) for the writers' group. */
-  async writerLag(): Promise<bigint> {
+  /**
+   * Commands the writers' group has not committed: per partition, the offset after the last command
+   * minus the committed offset. Not `end − committed`: a partition whose last fetch held only a
+   * transaction marker stays one behind its end (`stuckAtMarker` counts those).
+   */
+  async writerBehind(): Promise<{ behind: bigint; stuckAtMarker: number }> {
+    const afterLast = new Map<number, bigint>();
+    await this.kafka.scanCompacted(this.topics.commands, (_key, r) => {
+      if (r.offset + 1n > (afterLast.get(r.partition) ?? 0n)) afterLast.set(r.partition, r.offset + 1n);
+    });
     const c = await this.kafka.consumer({ groupId: this.topics.writerGroup, topics: [this.topics.commands] });
     try {
-      const lags = await c.lag();
-      return lags.reduce((n, l) => n + l.lag, 0n);
+      let behind = 0n;
+      let stuckAtMarker = 0;
+      for (const l of await c.lag()) {
+        const wanted = afterLast.get(l.partition) ?? 0n;
+        const committed = l.committed ?? 0n;
+        if (committed < wanted) behind += wanted - committed;
+        else if (l.lag > 0n) stuckAtMarker += 1;
+      }
+      return { behind, stuckAtMarker };
     } finally {
       await c.close();
     }
   }
+
+  /** Partitions whose committed offset stayed short of the end (a marker) at the last quiescence. */
+  stuckAtMarker = 0;
 
   /**
    * Quiescence: the listener checkpointed past the last OpenCTI event, the writers' group committed
@@ -222,7 +248,9 @@ export class World {
       ok &&= await this.#checkpointed();
       if (ok) {
         try {
-          ok = (await this.writerLag()) === 0n;
+          const b = await this.writerBehind();
+          ok = b.behind === 0n;
+          this.stuckAtMarker = b.stuckAtMarker;
         } catch {
           ok = false;
         }
