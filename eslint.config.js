@@ -29,7 +29,7 @@ export default tseslint.config(
     ...tseslint.configs.disableTypeChecked,
   },
   {
-    files: ['scripts/**', 'bench/**', '**/cli.ts', '**/bin/**'],
+    files: ['scripts/**', 'bench/**', '**/cli.ts', '**/bin/**', 'e2e/run.ts'],
     rules: { 'no-console': 'off' },
   },
 );

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { startKafka } from '@octi-defender/kafka/testing';
 import type { TestKafka } from '@octi-defender/kafka/testing';
 
-const patterns = ['libs/*/test/**/*.test.ts', 'services/*/test/**/*.test.ts', 'scripts/test/**/*.test.ts'];
+const patterns = ['libs/*/test/**/*.test.ts', 'services/*/test/**/*.test.ts', 'scripts/test/**/*.test.ts', 'e2e/test/**/*.test.ts'];
 // Extra arguments go to node --test (e.g. --test-name-pattern=…).
 const extra = process.argv.slice(2);
 

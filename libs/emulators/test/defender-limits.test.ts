@@ -7,6 +7,11 @@ type ErrorBody = { error: { code: string; message: string; target: string } };
 // Emulated time is frozen (a fixed real-time source) and moves only with advanceClock, so no limit
 // depends on how fast a loaded machine makes the calls.
 const frozen = (): number => 1_750_000_000_000;
+/** Waits for a condition (a state reached, not a duration): polls every 10 ms, fails after 10 s. */
+async function until(cond: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 1000 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(cond(), what);
+}
 
 test('import is limited to 30 calls per minute: 429 TooManyRequests with Retry-After in real seconds; a minute later it passes', async () => {
   // At 120x an emulated minute is half a real second: Retry-After says 1.
@@ -100,6 +105,34 @@ test('faults: 5xx for a number of calls, latency, timeouts, dropped connections,
     assert.ok(failures > 20 && failures < 80, `${failures} failures`);
     mde.clearFaults();
     assert.equal((await call('GET', '/api/indicators')).status, 200);
+  } finally {
+    await mde.close();
+  }
+});
+
+test('fault hits: each fault counts the requests it answered, also after it is cleared or used up; a fault that matched nothing shows 0', async () => {
+  const mde = await startDefenderEmulator({ tenantId: TENANT, clients: [CLIENT], rateLimits: false });
+  try {
+    const call = api(mde, await token(mde));
+    const five = mde.faults({ type: 'status', status: 503, endpoints: ['import'], calls: 2 });
+    const slow = mde.faults({ type: 'latency', latencyMs: 10, endpoints: ['list'] });
+    const idle = mde.faults({ type: 'drop', endpoints: ['batchDelete'] });
+    for (let i = 0; i < 3; i++) await call('POST', '/api/indicators/import', { Indicators: [indicator('9.4.0.1')] });
+    await call('GET', '/api/indicators');
+    mde.clearFaults();
+    await call('GET', '/api/indicators');
+    const hits = Object.fromEntries(mde.faultHits().map((h) => [h.id, h.hits]));
+    assert.deepEqual(hits, { [five]: 2, [slow]: 1, [idle]: 0 });
+    const overHttp = (await (await fetch(`${mde.url}/_emulator/faults`)).json()) as { id: string; spec: { type: string }; hits: number }[];
+    assert.deepEqual(overHttp.map((h) => [h.spec.type, h.hits]), [['status', 2], ['latency', 1], ['drop', 0]]);
+    // A request held by a latency fault is pending until answered.
+    mde.faults({ type: 'latency', latencyMs: 1000, endpoints: ['list'], calls: 1 });
+    const held = call('GET', '/api/indicators');
+    await until(() => mde.pendingRequests() === 1, 'the held request counts as pending');
+    await held;
+    await until(() => mde.pendingRequests() === 0, 'an answered request is no longer pending');
+    mde.reset();
+    assert.deepEqual(mde.faultHits(), []);
   } finally {
     await mde.close();
   }

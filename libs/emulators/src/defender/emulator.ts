@@ -157,6 +157,10 @@ export interface DefenderEmulator {
   stats(): Record<Endpoint, EndpointStats>;
   faults(spec: FaultSpec): string;
   clearFaults(): void;
+  /** Every fault added since the last reset (cleared ones too), with how many requests it answered. */
+  faultHits(): FaultHit[];
+  /** API and token requests received and not answered yet (a slow or hanging one included). */
+  pendingRequests(): number;
   setRateLimits(enabled: boolean): void;
   expireTokens(): void;
   /** Moves the emulated clock forward (expiry, token lifetime, rate windows). */
@@ -165,6 +169,13 @@ export interface DefenderEmulator {
   /** Clears indicators, requests, stats, rate windows, faults and tokens. */
   reset(): void;
   close(): Promise<void>;
+}
+
+export interface FaultHit {
+  id: string;
+  spec: FaultSpec;
+  /** Requests this fault answered (or delayed, for latency). */
+  hits: number;
 }
 
 interface ActiveFault extends FaultSpec {
@@ -212,6 +223,9 @@ export async function startDefenderEmulator(options: DefenderEmulatorOptions): P
   const tokens = new Map<string, { clientId: string; expiresAt: number }>();
   const windows = new Map<string, number[]>();
   let faultList: ActiveFault[] = [];
+  // Outlives clearFaults() and expiry: a test asks afterwards whether its fault hit anything.
+  let faultHistory: FaultHit[] = [];
+  let pending = 0;
   let log: RecordedRequest[] = [];
   let seq = 0;
   const emptyStats = (): Record<Endpoint, EndpointStats> => Object.fromEntries((['token', ...API_ENDPOINTS] as Endpoint[]).map((e) => [e, { calls: 0, items: 0, statuses: {} }])) as Record<Endpoint, EndpointStats>;
@@ -509,6 +523,10 @@ export async function startDefenderEmulator(options: DefenderEmulatorOptions): P
     const url = new URL(req.url ?? '/', 'http://emulator');
     const method = req.method ?? 'GET';
     if (url.pathname.startsWith('/_emulator/')) return control(req, res, url);
+    pending += 1;
+    res.once('close', () => {
+      pending -= 1;
+    });
     const openid = /^\/([^/]+)\/v2\.0\/\.well-known\/openid-configuration$/.exec(url.pathname);
     if (method === 'GET' && openid) return sendJson(res, 200, JSON.parse(authorityMetadata()) as unknown);
     const { endpoint, id, tenant } = classify(method, url.pathname);
@@ -522,6 +540,8 @@ export async function startDefenderEmulator(options: DefenderEmulatorOptions): P
     for (const fault of pickFault(endpoint, body)) {
       if (fault.type === 'item') continue; // applied per item by the import handler
       fault.used += 1;
+      const hit = faultHistory.find((h) => h.id === fault.id);
+      if (hit) hit.hits = fault.used;
       if (fault.type === 'latency') {
         await new Promise((r) => setTimeout(r, fault.latencyMs ?? 1000));
         continue;
@@ -601,6 +621,7 @@ export async function startDefenderEmulator(options: DefenderEmulatorOptions): P
     tokens.clear();
     windows.clear();
     faultList = [];
+    faultHistory = [];
     log = [];
     counters = emptyStats();
   };
@@ -609,6 +630,7 @@ export async function startDefenderEmulator(options: DefenderEmulatorOptions): P
     if (!['status', 'latency', 'timeout', 'drop', 'unauthorized', 'item'].includes(spec.type)) throw new HttpError(400, `unknown fault type ${String(spec.type)}`);
     const id = randomUUID();
     faultList.push({ ...spec, id, used: 0, until: spec.durationMs === undefined ? undefined : now() + spec.durationMs });
+    faultHistory.push({ id, spec: { ...spec }, hits: 0 });
     return id;
   };
 
@@ -634,6 +656,7 @@ export async function startDefenderEmulator(options: DefenderEmulatorOptions): P
     }
     if (method === 'GET' && path === '/_emulator/stats') return sendJson(res, 200, counters);
     if (method === 'POST' && path === '/_emulator/faults') return sendJson(res, 200, { id: addFault(fields as unknown as FaultSpec) });
+    if (method === 'GET' && path === '/_emulator/faults') return sendJson(res, 200, faultHistory);
     if (method === 'DELETE' && path === '/_emulator/faults') { faultList = []; return sendJson(res, 200, {}); }
     if (method === 'POST' && path === '/_emulator/reset') { reset(); return sendJson(res, 200, {}); }
     if (method === 'POST' && path === '/_emulator/tokens/expire') { tokens.clear(); return sendJson(res, 200, {}); }
@@ -675,6 +698,8 @@ export async function startDefenderEmulator(options: DefenderEmulatorOptions): P
     clearFaults: () => {
       faultList = [];
     },
+    faultHits: () => structuredClone(faultHistory),
+    pendingRequests: () => pending,
     setRateLimits: (enabled) => {
       limitsEnabled = enabled;
     },

@@ -5,7 +5,8 @@ import { probeDocker, startContainerBroker } from './container-broker.ts';
 import { say, startLocalBroker } from './local-broker.ts';
 
 export { KAFKA_VERSION } from './broker-config.ts';
-export { freePort } from './local-broker.ts';
+export { freePort, startRestartableBroker } from './local-broker.ts';
+export type { RestartableBroker } from './local-broker.ts';
 
 export interface TestKafka {
   readonly brokers: string[];

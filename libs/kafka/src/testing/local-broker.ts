@@ -367,3 +367,62 @@ export async function stopDetachedBroker(info: RunInfo): Promise<void> {
   rmSync(info.dataDir, { recursive: true, force: true });
   rmSync(RUN_FILE, { force: true });
 }
+
+// ---- restartable broker for the end-to-end suite ------------------------------------------------
+
+export interface RestartableBroker extends RunningBroker {
+  /** SIGKILLs the JVM (as a node crash would) and resolves once it is gone; the data stays. */
+  kill(): Promise<void>;
+  /** Starts the JVM again on the same ports and data, and waits until it answers. */
+  restart(): Promise<void>;
+}
+
+/**
+ * A local broker whose JVM can be killed -9 and started again on the same ports and log dirs, to test
+ * clients through a broker crash. Killed with this process too (exit hook); stop() removes the data.
+ */
+export async function startRestartableBroker(): Promise<RestartableBroker> {
+  const b = await prepareBroker();
+  let jvm: ChildProcess | undefined;
+  let exited: Promise<void> = Promise.resolve();
+  const launch = async (): Promise<void> => {
+    const fd = openSync(b.logFile, 'a');
+    const child = spawn(b.java, b.javaArgs, { stdio: ['ignore', fd, fd] });
+    closeSync(fd);
+    jvm = child;
+    exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+    const died = exited.then(() => new Error(`the Kafka broker exited during start-up:\n${logTail(b.logFile)}`));
+    await waitForBroker(b.brokers, READY_TIMEOUT_MS, died);
+  };
+  const kill = async (): Promise<void> => {
+    if (jvm && jvm.exitCode === null && jvm.signalCode === null) jvm.kill('SIGKILL');
+    await exited;
+  };
+  const onExit = (): void => {
+    jvm?.kill('SIGKILL');
+    rmSync(b.dataDir, { recursive: true, force: true });
+  };
+  process.once('exit', onExit);
+  try {
+    await launch();
+  } catch (err) {
+    await kill();
+    onExit();
+    throw err;
+  }
+  say(`restartable KRaft broker ${KAFKA_VERSION} on ${b.brokers.join(',')} (log: ${relative(REPO_ROOT, b.logFile)})`);
+  return {
+    brokers: b.brokers,
+    logFile: b.logFile,
+    kill,
+    restart: async () => {
+      await kill();
+      await launch();
+    },
+    stop: async () => {
+      process.removeListener('exit', onExit);
+      await kill();
+      rmSync(b.dataDir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,327 @@
+// One scenario's world, from a clean start: fresh OpenCTI and Defender emulators (in this process,
+// over real HTTP), fresh topics and groups on the shared broker, the services as supervised child
+// processes, the history appended in chunks, quiescence, and the comparison with the oracle.
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startDefenderEmulator, startOpenCtiEmulator, type DefenderEmulator, type DefenderEmulatorOptions, type Indicator, type OpenCtiEmulator } from '@octi-defender/emulators';
+import { createKafka, type Kafka } from '@octi-defender/kafka';
+import type { RestartableBroker } from '@octi-defender/kafka/testing';
+import { foreignIndicator, type History, type Step } from './history.ts';
+import { expectedState, keyOf, type Expected } from './oracle.ts';
+import { ENTRY, Supervised } from './supervisor.ts';
+
+export const TENANT = '6f1c2b3a-4d5e-4f60-8a7b-9c0d1e2f3a4b';
+export const CLIENT_ID = '0b9d7e6c-5a4f-4e3d-8c2b-1a0f9e8d7c6b';
+export const SECRET = 'e2e-client-secret-value';
+export const OCTI_TOKEN = 'e2e-opencti-token';
+export const FOREIGN_CLIENT = 'a7e3c1d9-2b4f-4a6e-9d8c-7f5e3b1a0c2d';
+const STREAM = 'e2e-stream';
+
+export interface Figures {
+  missing: number;
+  unexpected: number;
+  duplicated: number;
+  foreignTouched: number;
+  expected: number;
+  held: number;
+  examples: string[];
+}
+
+export interface WorldOptions {
+  readonly name: string;
+  readonly broker: RestartableBroker;
+  readonly logDir: string;
+  readonly defender?: Partial<DefenderEmulatorOptions>;
+  readonly writerEnv?: Record<string, string>;
+  readonly partitions?: number;
+}
+
+export class World {
+  readonly name: string;
+  readonly broker: RestartableBroker;
+  readonly octi: OpenCtiEmulator;
+  readonly mde: DefenderEmulator;
+  readonly kafka: Kafka;
+  readonly topics: { commands: string; dlq: string; checkpoints: string; state: string; writerGroup: string; listenerGroup: string };
+  readonly processes: Supervised[] = [];
+  readonly foreign: Indicator[] = [];
+  readonly logDir: string;
+  #writerEnv: Record<string, string>;
+  #hosts = 0;
+
+  private constructor(opts: WorldOptions, octi: OpenCtiEmulator, mde: DefenderEmulator) {
+    this.name = opts.name;
+    this.broker = opts.broker;
+    this.logDir = opts.logDir;
+    this.octi = octi;
+    this.mde = mde;
+    this.kafka = createKafka({ brokers: opts.broker.brokers, clientId: 'e2e' });
+    const s = `${opts.name}-${randomUUID().slice(0, 6)}`;
+    this.topics = { commands: `e2e.${s}.indicators`, dlq: `e2e.${s}.dlq`, checkpoints: `e2e.${s}.checkpoints`, state: `e2e.${s}.state`, writerGroup: `e2e.${s}.writers`, listenerGroup: `e2e.${s}.listener` };
+    this.#writerEnv = opts.writerEnv ?? {};
+  }
+
+  static async create(opts: WorldOptions): Promise<World> {
+    const octi = await startOpenCtiEmulator({ token: OCTI_TOKEN, streams: [{ id: STREAM, live: true }], heartbeatMs: 1000, maxLength: 1_000_000, port: 0 });
+    const mde = await startDefenderEmulator({ tenantId: TENANT, clients: [{ clientId: CLIENT_ID, clientSecret: SECRET }], rateLimits: false, maxRequestLog: 1_000_000, port: 0, ...opts.defender });
+    const w = new World(opts, octi, mde);
+    const admin = await w.kafka.admin();
+    try {
+      await admin.createTopics([{ name: w.topics.commands, partitions: opts.partitions ?? 4, config: {} }]);
+    } finally {
+      await admin.close();
+    }
+    return w;
+  }
+
+  /** Another application's indicators, seeded in Defender before anything runs. */
+  seedForeign(values: readonly string[], action = 'Block'): Indicator[] {
+    const seeded = this.mde.seedIndicators(values.map((v) => foreignIndicator(v, action)), { clientId: FOREIGN_CLIENT, displayName: 'SOC console' });
+    this.foreign.push(...seeded);
+    return seeded;
+  }
+
+  listener(name = 'listener'): Supervised {
+    const p = new Supervised(
+      {
+        name,
+        entry: ENTRY.listener,
+        hostname: `${name}-pod`,
+        env: {
+          CONNECTOR_LOG_LEVEL: 'info',
+          KAFKA_BROKERS: this.broker.brokers.join(','),
+          KAFKA_TOPIC_COMMANDS: this.topics.commands,
+          KAFKA_TOPIC_DLQ: this.topics.dlq,
+          KAFKA_TOPIC_CHECKPOINTS: this.topics.checkpoints,
+          LISTENER_GROUP_ID: this.topics.listenerGroup,
+          LISTENER_LEASE_TIMEOUT_MS: '6000',
+          LISTENER_RECONNECT_MAX_MS: '2000',
+          LISTENER_HEARTBEAT_TIMEOUT_MS: '5000',
+          OPENCTI_URL: this.octi.url,
+          OPENCTI_TOKEN: OCTI_TOKEN,
+          CONNECTOR_LIVE_STREAM_ID: STREAM,
+          SHUTDOWN_TIMEOUT_MS: '10000',
+        },
+      },
+      this.logDir,
+    );
+    this.processes.push(p);
+    return p;
+  }
+
+  /** A writer replica; `hostname` defaults to one of its own (a pod). */
+  writer(opts: { name?: string; hostname?: string; env?: Record<string, string> } = {}): Supervised {
+    this.#hosts += 1;
+    const name = opts.name ?? `writer-${this.#hosts}`;
+    const stateDir = join(this.logDir, `${name}-state`);
+    mkdirSync(stateDir, { recursive: true });
+    const p = new Supervised(
+      {
+        name,
+        entry: ENTRY.writer,
+        hostname: opts.hostname ?? `${name}-pod`,
+        env: {
+          CONNECTOR_LOG_LEVEL: 'info',
+          KAFKA_BROKERS: this.broker.brokers.join(','),
+          KAFKA_TOPIC_COMMANDS: this.topics.commands,
+          KAFKA_TOPIC_DLQ: this.topics.dlq,
+          KAFKA_TOPIC_STATE: this.topics.state,
+          KAFKA_CONSUMER_GROUP: this.topics.writerGroup,
+          WRITER_TENANT_NAME: 'e2e',
+          MICROSOFT_DEFENDER_INTEL_TENANT_ID: TENANT,
+          MICROSOFT_DEFENDER_INTEL_CLIENT_ID: CLIENT_ID,
+          MICROSOFT_DEFENDER_INTEL_CLIENT_SECRET: SECRET,
+          MICROSOFT_DEFENDER_INTEL_TOKEN_ENDPOINT: this.mde.tokenUrl,
+          MICROSOFT_DEFENDER_INTEL_BASE_URL: this.mde.url,
+          WRITER_SESSION_TIMEOUT_MS: '6000',
+          WRITER_LAG_INTERVAL_MS: '1000',
+          WRITER_STATE_DIR: stateDir,
+          SHUTDOWN_TIMEOUT_MS: '15000',
+          // The emulator's rate limits are off unless a scenario turns them on; the writer's own
+          // quotas are raised alike (the quota scenario sets both to the real figures).
+          DEFENDER_QUOTA_IMPORT_PER_MINUTE: '6000',
+          DEFENDER_QUOTA_BATCH_DELETE_PER_MINUTE: '6000',
+          DEFENDER_QUOTA_BATCH_DELETE_PER_HOUR: '100000',
+          DEFENDER_QUOTA_LIST_PER_MINUTE: '6000',
+          DEFENDER_QUOTA_LIST_PER_HOUR: '100000',
+          DEFENDER_RETRY_MAX_MS: '10000',
+          DEFENDER_HTTP_TIMEOUT_MS: '30000',
+          DEFENDER_BREAKER_RESET_MS: '3000',
+          WRITER_RETRY_PAUSE_MS: '500',
+          ...this.#writerEnv,
+          ...opts.env,
+        },
+      },
+      this.logDir,
+    );
+    this.processes.push(p);
+    return p;
+  }
+
+  /** Appends steps to the OpenCTI log (one emulator call per op, malformed events where scripted). */
+  append(steps: readonly Step[]): void {
+    for (const s of steps) {
+      if (s.kind === 'op') this.octi.append(s.op);
+      else this.octi.injectMalformed(s.malformed);
+    }
+  }
+
+  /** Appends steps `per` at a time every `delayMs` (small listener transactions, small fetches). */
+  async trickle(steps: readonly Step[], per: number, delayMs: number): Promise<void> {
+    for (let i = 0; i < steps.length; i += per) {
+      this.append(steps.slice(i, i + per));
+      await sleep(delayMs);
+    }
+  }
+
+  /** Appends the history in `chunks` parts, calling `between(i)` after part i (not after the last). */
+  async play(history: History, chunks: number, between?: (i: number) => Promise<void>): Promise<void> {
+    const size = Math.ceil(history.steps.length / chunks);
+    for (let i = 0; i < chunks; i++) {
+      this.append(history.steps.slice(i * size, (i + 1) * size));
+      if (i < chunks - 1) await between?.(i);
+    }
+  }
+
+  async #checkpointed(): Promise<boolean> {
+    const last = this.octi.lastEventId();
+    if (last === undefined) return true;
+    let values;
+    try {
+      values = await this.kafka.readCompacted(this.topics.checkpoints);
+    } catch {
+      return false;
+    }
+    const raw = values.get(STREAM)?.value.toString();
+    if (!raw) return false;
+    const at = (JSON.parse(raw) as { lastEventId: string }).lastEventId;
+    const [am = 0, as = 0] = at.split('-').map(Number);
+    const [lm = 0, ls = 0] = last.split('-').map(Number);
+    return am > lm || (am === lm && as >= ls);
+  }
+
+  /**
+   * Commands the writers' group has not committed: per partition, the offset after the last command
+   * minus the committed offset. Not `end − committed`: a partition whose last fetch held only a
+   * transaction marker stays one behind its end (`stuckAtMarker` counts those).
+   */
+  async writerBehind(): Promise<{ behind: bigint; stuckAtMarker: number }> {
+    const afterLast = new Map<number, bigint>();
+    await this.kafka.scanCompacted(this.topics.commands, (_key, r) => {
+      if (r.offset + 1n > (afterLast.get(r.partition) ?? 0n)) afterLast.set(r.partition, r.offset + 1n);
+    });
+    const c = await this.kafka.consumer({ groupId: this.topics.writerGroup, topics: [this.topics.commands] });
+    try {
+      let behind = 0n;
+      let stuckAtMarker = 0;
+      for (const l of await c.lag()) {
+        const wanted = afterLast.get(l.partition) ?? 0n;
+        const committed = l.committed ?? 0n;
+        if (committed < wanted) behind += wanted - committed;
+        else if (l.lag > 0n) stuckAtMarker += 1;
+      }
+      return { behind, stuckAtMarker };
+    } finally {
+      await c.close();
+    }
+  }
+
+  /** Partitions whose committed offset stayed short of the end (a marker) at the last quiescence. */
+  stuckAtMarker = 0;
+
+  /**
+   * Quiescence: the listener checkpointed past the last OpenCTI event, the writers' group committed
+   * every command, and Defender has no request pending and answered none for `quietMs`; or false after
+   * `timeoutMs`.
+   */
+  async quiesce(opts: { quietMs?: number; timeoutMs?: number } = {}): Promise<boolean> {
+    const quietMs = opts.quietMs ?? 4000;
+    const deadline = Date.now() + (opts.timeoutMs ?? 240_000);
+    let streak = 0;
+    while (Date.now() < deadline) {
+      const reqs = this.mde.requests();
+      const lastRequest = reqs.length === 0 ? 0 : Date.parse(reqs[reqs.length - 1]!.time);
+      // Requests are recorded when answered: one held by a latency fault shows only as pending.
+      let ok = Date.now() - lastRequest >= quietMs && this.mde.pendingRequests() === 0;
+      ok &&= await this.#checkpointed();
+      if (ok) {
+        try {
+          const b = await this.writerBehind();
+          ok = b.behind === 0n;
+          this.stuckAtMarker = b.stuckAtMarker;
+        } catch {
+          ok = false;
+        }
+      }
+      streak = ok ? streak + 1 : 0;
+      if (streak >= 2) return true;
+      await sleep(1000);
+    }
+    return false;
+  }
+
+  /** Defender compared with the oracle. */
+  check(history: History, opts: { rbacGroupNames?: readonly string[]; foreignKeys?: ReadonlySet<string> } = {}): Figures {
+    const all = this.mde.indicators();
+    const foreignKeys = new Set([...(opts.foreignKeys ?? []), ...this.foreign.map((f) => keyOf(f.indicatorType, f.indicatorValue))]);
+    const expected = expectedState(history, { foreignKeys, ...(opts.rbacGroupNames && { rbacGroupNames: opts.rbacGroupNames }) });
+    const examples: string[] = [];
+    const note = (s: string): void => {
+      if (examples.length < 8) examples.push(s);
+    };
+    const identity = (e: { action: string; rbacGroupNames: readonly string[] }): string => `${e.action}[${[...e.rbacGroupNames].sort().join(',')}]`;
+    const ours = all.filter((i) => i.createdBy === CLIENT_ID);
+    const held = new Map<string, Indicator[]>();
+    for (const i of ours) {
+      const k = keyOf(i.indicatorType, i.indicatorValue);
+      held.set(k, [...(held.get(k) ?? []), i]);
+    }
+    let missing = 0;
+    for (const [k, e] of expected) {
+      if (!(held.get(k) ?? []).some((i) => identity(i) === identity(e))) {
+        missing += 1;
+        note(`missing ${k} ${identity(e)}${held.has(k) ? ` (held: ${held.get(k)!.map(identity).join(' ')})` : ''}`);
+      }
+    }
+    let unexpected = 0;
+    for (const [k, is] of held) {
+      const e: Expected | undefined = expected.get(k);
+      for (const i of is) {
+        if (e === undefined || identity(i) !== identity(e)) {
+          unexpected += 1;
+          note(`unexpected ${k} ${identity(i)} id ${i.id}${e ? ` (expected ${identity(e)})` : ''}`);
+        }
+      }
+    }
+    const byKey = new Map<string, number>();
+    for (const i of all) byKey.set(keyOf(i.indicatorType, i.indicatorValue), (byKey.get(keyOf(i.indicatorType, i.indicatorValue)) ?? 0) + 1);
+    const duplicated = [...byKey.values()].filter((c) => c > 1).length;
+    for (const [k, c] of byKey) if (c > 1) note(`duplicated ${k} ×${c}`);
+    let foreignTouched = 0;
+    const now = new Map(all.map((i) => [i.id, i]));
+    for (const f of this.foreign) {
+      const cur = now.get(f.id);
+      if (!cur) {
+        foreignTouched += 1;
+        note(`foreign ${f.indicatorValue} (id ${f.id}) deleted`);
+      } else if (JSON.stringify(cur) !== JSON.stringify(f)) {
+        foreignTouched += 1;
+        const changed = Object.keys(f).filter((k) => JSON.stringify((cur as unknown as Record<string, unknown>)[k]) !== JSON.stringify((f as unknown as Record<string, unknown>)[k]));
+        note(`foreign ${f.indicatorValue} (id ${f.id}) modified: ${changed.join(', ')}`);
+      }
+    }
+    return { missing, unexpected, duplicated, foreignTouched, expected: expected.size, held: ours.length, examples };
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.processes.map((p) => p.close()));
+    // For post-mortems: every Defender request and the final indicators.
+    writeFileSync(join(this.logDir, 'defender-requests.jsonl'), this.mde.requests().map((r) => JSON.stringify(r)).join('\n') + '\n');
+    writeFileSync(join(this.logDir, 'defender-indicators.json'), JSON.stringify(this.mde.indicators(), null, 1));
+    await this.kafka.close();
+    await this.octi.close();
+    await this.mde.close();
+  }
+}
