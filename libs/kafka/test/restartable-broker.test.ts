@@ -41,3 +41,32 @@ test('a restartable broker killed -9 comes back on the same address with its dat
     await broker.stop();
   }
 });
+
+test('a transactional producer whose commit failed because the broker died works again once the broker is back', { timeout: 240_000 }, async () => {
+  // kafkajs leaves its transaction state machine in COMMITTING when EndTxn fails; reusing that producer
+  // fails every later transaction ("Cannot call beginTransaction in state COMMITTING") for good.
+  const broker = await startRestartableBroker();
+  try {
+    const topic = 'restart-tx';
+    const kafka = createKafka({ brokers: broker.brokers, clientId: 'restart-tx' });
+    const admin = await kafka.admin();
+    await admin.createTopics([{ name: topic, partitions: 1, config: { 'cleanup.policy': 'compact' } }]);
+    await admin.close();
+    const producer = await kafka.transactionalProducer('restart-tx-producer');
+    await producer.transaction((tx) => tx.send([{ topic, key: 'k', value: 'first' }]));
+    await assert.rejects(
+      producer.transaction(async (tx) => {
+        await tx.send([{ topic, key: 'k', value: 'in doubt' }]);
+        await broker.kill();
+      }),
+    );
+    await broker.restart();
+    await producer.transaction((tx) => tx.send([{ topic, key: 'k', value: 'after the restart' }]));
+    const values = await kafka.readCompacted(topic);
+    assert.equal(values.get('k')?.value.toString(), 'after the restart');
+    await producer.close();
+    await kafka.close();
+  } finally {
+    await broker.stop();
+  }
+});

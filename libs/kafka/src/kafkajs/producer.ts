@@ -70,26 +70,42 @@ export function isFenced(err: unknown): boolean {
 }
 
 export async function createTransactionalProducer(kafka: KafkaJs, transactionalId: string, options: TransactionalProducerOptions = {}): Promise<TransactionalProducer> {
-  const p = kafka.producer({ ...baseConfig, transactionalId, transactionTimeout: options.transactionTimeoutMs ?? 60_000 });
+  const config: ProducerConfig = { ...baseConfig, transactionalId, transactionTimeout: options.transactionTimeoutMs ?? 60_000 };
   const fenced = (err: unknown): Error => (isFenced(err) ? new ProducerFencedError(transactionalId, { cause: err }) : (err as Error));
   // kafkajs registers the transactionalId (InitProducerId, which bumps the epoch and so fences older
   // producers) lazily at the first transaction: open and abort an empty one to do it now. The abort
   // of a transaction without partitions stays client-side.
-  try {
-    await p.connect();
-    await (await p.transaction()).abort();
-  } catch (err) {
-    await p.disconnect().catch(() => undefined);
-    throw fenced(err);
-  }
+  const open = async (): Promise<KjsProducer> => {
+    const producer = kafka.producer(config);
+    try {
+      await producer.connect();
+      await (await producer.transaction()).abort();
+    } catch (err) {
+      await producer.disconnect().catch(() => undefined);
+      throw fenced(err);
+    }
+    return producer;
+  };
+  let p: KjsProducer | undefined = await open();
+  // A commit or abort that failed (e.g. the broker died meanwhile) leaves kafkajs' transaction state
+  // machine in COMMITTING or ABORTING for good: every later transaction would fail. The producer is
+  // replaced by a new one with the same transactionalId, whose InitProducerId makes the coordinator
+  // finish or abort the transaction in doubt first, so the next transaction starts clean.
+  const discard = async (): Promise<void> => {
+    const old = p;
+    p = undefined;
+    await old?.disconnect().catch(() => undefined);
+  };
   // kafkajs allows one open transaction per producer: run them one after the other.
   let queue: Promise<unknown> = Promise.resolve();
   const transaction = <T>(work: (tx: Transaction) => Promise<T>): Promise<T> => {
     const run = async (): Promise<T> => {
+      p ??= await open();
       let tx;
       try {
         tx = await p.transaction();
       } catch (err) {
+        if (!isFenced(err)) await discard();
         throw fenced(err);
       }
       let result: T;
@@ -100,12 +116,13 @@ export async function createTransactionalProducer(kafka: KafkaJs, transactionalI
         });
       } catch (err) {
         // A fenced producer cannot abort; the broker aborts its transaction.
-        if (!isFenced(err) && tx.isActive()) await tx.abort().catch(() => undefined);
+        if (!isFenced(err) && tx.isActive()) await tx.abort().catch(discard);
         throw fenced(err);
       }
       try {
         await tx.commit();
       } catch (err) {
+        if (!isFenced(err)) await discard();
         throw fenced(err);
       }
       return result;
@@ -114,5 +131,5 @@ export async function createTransactionalProducer(kafka: KafkaJs, transactionalI
     queue = next.catch(() => undefined);
     return next;
   };
-  return { transactionalId, transaction, close: () => p.disconnect() };
+  return { transactionalId, transaction, close: () => discard() };
 }
