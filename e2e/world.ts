@@ -228,12 +228,31 @@ export class World {
     }
   }
 
+  /**
+   * Every running writer has completed the reconciliation that follows an assignment or a restart
+   * (`octi_writer_repair_pending` 0): until then, what a killed or evicted owner sent without
+   * committing may still be in Defender, and the writer says so.
+   */
+  async #repaired(): Promise<boolean> {
+    for (const p of this.processes) {
+      if (!p.spec.name.startsWith('writer') || !p.running) continue;
+      try {
+        const text = await (await fetch(`http://127.0.0.1:${p.port}/metrics`)).text();
+        if (!/^octi_writer_repair_pending 0$/m.test(text)) return false;
+      } catch {
+        return false;
+      }
+    }
+    return true;
+  }
+
   /** Partitions whose committed offset stayed short of the end (a marker) at the last quiescence. */
   stuckAtMarker = 0;
 
   /**
-   * Quiescence: the listener checkpointed past the last OpenCTI event, the writers' group committed
-   * every command, and Defender has no request pending and answered none for `quietMs`; or false after
+   * Quiescence: the listener checkpointed past the last OpenCTI event, every writer finished its
+   * post-assignment repair, the writers' group committed every command, and Defender has no request
+   * pending and answered none for `quietMs`; or false after
    * `timeoutMs`.
    */
   async quiesce(opts: { quietMs?: number; timeoutMs?: number } = {}): Promise<boolean> {
@@ -246,6 +265,7 @@ export class World {
       // Requests are recorded when answered: one held by a latency fault shows only as pending.
       let ok = Date.now() - lastRequest >= quietMs && this.mde.pendingRequests() === 0;
       ok &&= await this.#checkpointed();
+      ok &&= await this.#repaired();
       if (ok) {
         try {
           const b = await this.writerBehind();

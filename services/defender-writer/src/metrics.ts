@@ -12,6 +12,7 @@ export interface WriterMetrics {
   readonly assigned: Gauge;
   readonly paused: Gauge;
   readonly drift: Gauge<'kind'>;
+  readonly repairPending: Gauge;
   readonly reconciles: Counter<'outcome'>;
   readonly repairs: Counter<'kind'>;
   readonly foreignIndicators: Gauge;
@@ -31,6 +32,7 @@ export function createWriterMetrics(registry: Registry): WriterMetrics {
     assigned: new Gauge({ name: 'octi_writer_assigned_partitions', help: 'Partitions of the commands topic assigned to this writer', registers }),
     paused: new Gauge({ name: 'octi_writer_paused', help: '1 while consumption is paused after a transient Defender failure or an open breaker', registers }),
     drift: new Gauge({ name: 'octi_writer_reconcile_drift', help: 'Drift found by the last reconciliation, by kind (missing: state says present, Defender lacks it; orphaned: ours in Defender, no state claims it)', labelNames: ['kind'], registers }),
+    repairPending: new Gauge({ name: 'octi_writer_repair_pending', help: '1 from an assignment (or restart) until the reconciliation that repairs what a previous owner sent without committing has completed', registers }),
     reconciles: new Counter({ name: 'octi_writer_reconciles_total', help: 'Reconciliations, by outcome', labelNames: ['outcome'], registers }),
     repairs: new Counter({ name: 'octi_writer_reconcile_repairs_total', help: 'Indicators repaired by the reconciler, by kind (missing: re-imported; orphaned: deleted; adopted: an id that is another creator’s, no longer owned, never deleted)', labelNames: ['kind'], registers }),
     foreignIndicators: new Gauge({ name: 'octi_writer_foreign_indicators', help: 'Values + types other creators hold in Defender, as last listed', registers }),

@@ -158,6 +158,9 @@ export class Writer {
   #assignReconcileTimer: NodeJS.Timeout | undefined;
   /** A post-assignment reconciliation was skipped by a catch-up: it runs when the catch-up ends. */
   #reconcileDue = false;
+  /** Post-assignment repairs asked for, and the last one a completed reconciliation covered. */
+  #repairsAsked = 0;
+  #repairsDone = 0;
   /** Partitions dropped because their producer was fenced while the consumer still had them. */
   readonly #fenced = new Set<number>();
   #lock: Promise<unknown> = Promise.resolve();
@@ -311,7 +314,12 @@ export class Writer {
   /** Compares Defender with the owned partitions' state and repairs the drift. */
   reconcile(): Promise<Drift | undefined> {
     return this.#exclusive(async () => {
-      if (this.#closed || this.#parts.size === 0) return undefined;
+      const asked = this.#repairsAsked;
+      if (this.#closed) return undefined;
+      if (this.#parts.size === 0) {
+        this.#repaired(asked);
+        return undefined;
+      }
       // Mid catch-up the state is ahead of Defender on purpose: the sync at its end repairs it.
       if (this.#catchUpSince !== undefined) {
         this.#log.info('reconciliation skipped: catching up with a backlog; it runs when the catch-up ends');
@@ -321,6 +329,7 @@ export class Writer {
       try {
         const drift = await this.#reconcileLocked();
         this.#m.reconciles.inc({ outcome: 'ok' });
+        this.#repaired(asked);
         return drift;
       } catch (err) {
         this.#m.reconciles.inc({ outcome: 'failed' });
@@ -562,6 +571,8 @@ export class Writer {
   /** The debounced reconciliation after an assignment; retried while it fails. */
   #reconcileSoon(): void {
     if (this.#closed || this.#cfg.dryRun) return;
+    this.#repairsAsked++;
+    this.#m.repairPending.set(1);
     clearTimeout(this.#assignReconcileTimer);
     this.#assignReconcileTimer = setTimeout(() => {
       this.#reconciler.runNow().catch((err: unknown) => {
@@ -653,6 +664,12 @@ export class Writer {
     this.#log.info({ partitions: partitions.map((p) => p.partition) }, 'partitions revoked; their state dropped');
     this.#updateShare();
     this.#updateOwned();
+  }
+
+  /** A reconciliation that started after `asked` repairs were asked for completed: those are done. */
+  #repaired(asked: number): void {
+    this.#repairsDone = Math.max(this.#repairsDone, asked);
+    this.#m.repairPending.set(this.#repairsAsked > this.#repairsDone ? 1 : 0);
   }
 
   /** A plan without commands: cap moves and pending keys. */
