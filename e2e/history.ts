@@ -59,11 +59,14 @@ const DAY = 86_400_000;
 const SCORES = [0, 5, 15, 25, 29, 30, 35, 45, 59, 60, 70, 85, 100];
 const TLPS: TlpName[] = ['TLP:CLEAR', 'TLP:GREEN', 'TLP:AMBER', 'TLP:AMBER+STRICT', 'TLP:WHITE'];
 const TYPES: IndicatorType[] = ['IpAddress', 'IpAddress', 'DomainName', 'Url', 'FileMd5', 'FileSha1', 'FileSha256', 'CertificateThumbprint'];
-const UNSUPPORTED: IndicatorKind[] = ['cidr', 'private-ip', 'matches', 'email', 'and', 'followedby'];
+const UNSUPPORTED: IndicatorKind[] = ['cidr', 'private-ip', 'matches', 'email', 'followedby'];
 
 function pattern(type: IndicatorType, value: string, v6: boolean): { pattern: string; main: string; observed: Record<string, unknown> } {
   const one = (stixType: string, main: string) => ({ pattern: `[${stixType}:value = '${value}']`, main, observed: { type: main, value } });
-  const hash = (object: string, algo: string, main: string) => ({ pattern: `[${object}:hashes.'${algo}' = '${value}']`, main, observed: { type: main, hashes: { [algo]: value } } });
+  // A quarter of the files (by value, so that updates keep the shape) are written as MISP-originated
+  // indicators are: the hash ANDed with other properties of the same file, which asserts the hash.
+  const also = parseInt(value[0] ?? '0', 16) < 4 ? ` AND file:size = ${parseInt(value.slice(0, 4), 16) + 1}` : '';
+  const hash = (object: string, algo: string, main: string) => ({ pattern: `[${object}:hashes.'${algo}' = '${value}'${object === 'file' ? also : ''}]`, main, observed: { type: main, hashes: { [algo]: value } } });
   switch (type) {
     case 'IpAddress': return v6 ? one('ipv6-addr', 'IPv6-Addr') : one('ipv4-addr', 'IPv4-Addr');
     case 'DomainName': return one('domain-name', 'Domain-Name');
