@@ -27,6 +27,8 @@ interface Run {
   readonly refused: number;
   readonly emitStart: number;
   readonly emitEnd: number;
+  /** Where the time goes: the listener's transactions and the writer's batches. */
+  readonly pipeline: string;
 }
 
 async function ready(port: number, service: Service): Promise<void> {
@@ -121,7 +123,14 @@ async function run(quota: boolean, seconds: number): Promise<Run> {
       if (ok !== undefined) latencies.push(ok - at);
     }
     const imports = emu.requests('import');
+    const lm = await scrape(listenerPort);
+    const wm = await scrape(writerPort);
+    const txns = lm.get('octi_listener_publish_seconds_count') ?? 0;
+    const pipeline =
+      `listener: ${txns.toLocaleString('en-US')} transactions, ${((1000 * (lm.get('octi_listener_publish_seconds_sum') ?? 0)) / Math.max(1, txns)).toFixed(0)} ms each on average; ` +
+      `writer: ${(wm.get('octi_writer_batches_total') ?? 0).toLocaleString('en-US')} batches, ${(wm.get('defender_api_quota_wait_seconds_sum') ?? 0).toFixed(0)} s waiting for the quota`;
     return {
+      pipeline,
       latencies: latencies.sort((a, b) => a - b),
       emitted: emittedAt.size,
       importTimes: imports.filter((r) => r.status === 200).map((r) => Date.parse(r.time)).sort((a, b) => a - b),
@@ -139,7 +148,7 @@ async function run(quota: boolean, seconds: number): Promise<Run> {
 }
 
 function report(name: string, r: Run, p99Target: number): void {
-  const note = `${r.latencies.length.toLocaleString('en-US')} of ${r.emitted.toLocaleString('en-US')} emitted indicators accepted (the others were never sent: not eligible under the default policy, e.g. the generator's TLP:RED; not checked one by one); ${r.importTimes.length} imports, ${(r.importItems / Math.max(1, r.importTimes.length)).toFixed(0)} items per import; ${r.refused} answered 429`;
+  const note = `${r.latencies.length.toLocaleString('en-US')} of ${r.emitted.toLocaleString('en-US')} emitted indicators accepted (the others were never sent: not eligible under the default policy, e.g. the generator's TLP:RED; not checked one by one); ${r.importTimes.length} imports, ${(r.importItems / Math.max(1, r.importTimes.length)).toFixed(0)} items per import; ${r.refused} answered 429; ${r.pipeline}`;
   figure({ section: 'latency', name: `${name}: p50`, value: percentile(r.latencies, 50), unit: 'ms', note });
   figure({ section: 'latency', name: `${name}: p95`, value: percentile(r.latencies, 95), unit: 'ms' });
   figure({ section: 'latency', name: `${name}: p99`, value: percentile(r.latencies, 99), unit: 'ms', target: `≤ ${p99Target.toLocaleString('en-US')}`, met: percentile(r.latencies, 99) <= p99Target });
