@@ -90,10 +90,12 @@ export function startService(entry: string, env: Record<string, string>, opts: {
   };
 }
 
-/** Node options of a service child: the heap limit the deployment sets, and BENCH_PROFILE=1 for a CPU profile. */
+/** Node options of a service child: the heap limit the deployment sets; BENCH_PROFILE=1 (CPU) or heap for a profile. */
 export function serviceNodeArgs(name: string, heapMb?: number): string[] {
   const args = heapMb === undefined ? [] : [`--max-old-space-size=${heapMb}`];
-  if (process.env.BENCH_PROFILE === '1') args.push('--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR ?? 'bench/profiles'}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`);
+  const dir = process.env.BENCH_PROFILE_DIR ?? 'bench/profiles';
+  if (process.env.BENCH_PROFILE === '1') args.push('--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`);
+  if (process.env.BENCH_PROFILE === 'heap') args.push('--heap-prof', `--heap-prof-dir=${dir}`, `--heap-prof-name=${name}-${Date.now()}.heapprofile`);
   return args;
 }
 
