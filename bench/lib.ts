@@ -90,12 +90,14 @@ export function startService(entry: string, env: Record<string, string>, opts: {
   };
 }
 
-/** Node options of a service child: the heap limit the deployment sets; BENCH_PROFILE=1 (CPU) or heap for a profile. */
+/** Node options of a service child: the heap limit the deployment sets; BENCH_PROFILE=1 (CPU), heap or snapshot for a profile. */
 export function serviceNodeArgs(name: string, heapMb?: number): string[] {
   const args = heapMb === undefined ? [] : [`--max-old-space-size=${heapMb}`];
   const dir = process.env.BENCH_PROFILE_DIR ?? 'bench/profiles';
   if (process.env.BENCH_PROFILE === '1') args.push('--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`);
   if (process.env.BENCH_PROFILE === 'heap') args.push('--heap-prof', `--heap-prof-dir=${dir}`, `--heap-prof-name=${name}-${Date.now()}.heapprofile`);
+  // A heap snapshot whenever the child gets SIGUSR2 (e.g. at its peak, mid-drain), in BENCH_PROFILE_DIR.
+  if (process.env.BENCH_PROFILE === 'snapshot') args.push('--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${dir}`);
   return args;
 }
 
