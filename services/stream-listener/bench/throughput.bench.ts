@@ -1,55 +1,84 @@
-// Listener throughput: the OpenCTI emulator's load mode emits N creates as fast as they are read;
-// the listener normalizes them and publishes commands + checkpoints to a real Kafka broker
-// (KAFKA_BROKERS, provided by `npm run bench`). Prints events/s, commands/s and peak RSS.
+// Listener throughput and memory: the OpenCTI emulator's load mode (its own process, the CLI) emits N
+// creates as fast as they are read; the production entry point (main.ts, a child process) normalizes
+// them and publishes commands + checkpoints in Kafka transactions to a real broker (KAFKA_BROKERS,
+// from `npm run bench`). What counts is what a read_committed consumer sees, not what was read.
+// Figures: events/s and commands/s (from the listener's activation to the last committed command),
+// CPU seconds per 100k events and peak RSS (VmHWM) of the listener process alone.
+// BENCH_LISTENER_EVENTS sets N (quick 20,000; full 1,000,000: the memory-under-backlog figure too);
+// BENCH_LISTENER_HEAP_MB a heap limit.
 import { randomUUID } from 'node:crypto';
-import { Writable } from 'node:stream';
-import { startOpenCtiEmulator } from '@octi-defender/emulators';
-import { createKafka } from '@octi-defender/kafka';
-import { requireBrokers } from '@octi-defender/kafka/testing';
-import { createLogger, createRegistry } from '@octi-defender/platform';
-import { loadListenerConfig } from '../src/config.ts';
-import { Listener } from '../src/listener.ts';
-import { createListenerMetrics } from '../src/metrics.ts';
+import { freePort, requireBrokers } from '@octi-defender/kafka/testing';
+import { countCommitted, figure, procStats, scrape, serviceNodeArgs, size, startService, waitFor } from '../../../bench/lib.ts';
 
-const N = Number(process.env.BENCH_EVENTS ?? 50_000);
-const STREAM = 'bench-stream';
+const N = size('BENCH_LISTENER_EVENTS', 20_000, 1_000_000);
 const TOKEN = 'bench-token-0123456789';
-
-const octi = await startOpenCtiEmulator({ port: 0, host: '127.0.0.1', token: TOKEN, streams: [{ id: STREAM, load: { count: N } }], heartbeatMs: 1000 });
+const brokers = requireBrokers();
 const s = randomUUID().slice(0, 8);
-const cfg = loadListenerConfig({
-  KAFKA_BROKERS: requireBrokers().join(','),
-  OPENCTI_URL: octi.url,
-  OPENCTI_TOKEN: TOKEN,
-  CONNECTOR_LIVE_STREAM_ID: STREAM,
-  CONNECTOR_LIVE_STREAM_START_FROM: '0',
-  KAFKA_TOPIC_COMMANDS: `bench-${s}.indicators`,
-  KAFKA_TOPIC_CHECKPOINTS: `bench-${s}.checkpoints`,
-  KAFKA_TOPIC_DLQ: `bench-${s}.dlq`,
-  LISTENER_GROUP_ID: `bench-${s}`,
-  LISTENER_LEASE_TIMEOUT_MS: '6000',
+const topics = { commands: `bench-${s}.indicators`, checkpoints: `bench-${s}.checkpoints`, dlq: `bench-${s}.dlq` };
+
+const octiPort = await freePort();
+const emulator = startService(new URL('../../../libs/emulators/src/bin/opencti.ts', import.meta.url).pathname, {}, {
+  args: ['--port', String(octiPort), '--token', TOKEN, '--load', String(N), '--heartbeat-ms', '1000'],
 });
-const logger = createLogger({ name: 'bench', level: 'warn', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
-const metrics = createListenerMetrics(createRegistry({ prefix: 'bench' }));
-const kafka = createKafka({ brokers: cfg.kafkaBrokers, clientId: 'bench' });
-const listener = new Listener(cfg, { kafka, logger, metrics });
+await waitFor('OpenCTI emulator listening', async () => (await fetch(`http://127.0.0.1:${octiPort}/_emulator/state`).then((r) => r.ok, () => false)), 60_000, emulator);
 
-let peakRss = 0;
-const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 100);
-const count = async (): Promise<number> => (await metrics.events.get()).values.filter((v) => v.labels.event === 'create').reduce((a, v) => a + v.value, 0);
-const commands = async (): Promise<number> => (await metrics.commands.get()).values.reduce((a, v) => a + v.value, 0);
-
-await listener.start();
-while (listener.role !== 'active') await new Promise((r) => setTimeout(r, 20));
-const t0 = performance.now();
-while ((await count()) < N) await new Promise((r) => setTimeout(r, 20));
-const secs = (performance.now() - t0) / 1000;
-const cmds = await commands();
-clearInterval(sampler);
-process.stdout.write(
-  `stream-listener: ${N} events in ${secs.toFixed(2)} s = ${Math.round(N / secs).toLocaleString('en-US')} events/s, ` +
-    `${Math.round(cmds / secs).toLocaleString('en-US')} commands/s published (in Kafka transactions), peak RSS ${(peakRss / 2 ** 20).toFixed(0)} MB\n`,
+const metricsPort = await freePort();
+const listener = startService(
+  new URL('../src/main.ts', import.meta.url).pathname,
+  {
+    KAFKA_BROKERS: brokers.join(','),
+    HTTP_PORT: String(metricsPort),
+    CONNECTOR_LOG_LEVEL: 'warn',
+    OPENCTI_URL: `http://127.0.0.1:${octiPort}`,
+    OPENCTI_TOKEN: TOKEN,
+    CONNECTOR_LIVE_STREAM_ID: 'load',
+    CONNECTOR_LIVE_STREAM_START_FROM: '0',
+    KAFKA_TOPIC_COMMANDS: topics.commands,
+    KAFKA_TOPIC_CHECKPOINTS: topics.checkpoints,
+    KAFKA_TOPIC_DLQ: topics.dlq,
+    LISTENER_GROUP_ID: `bench-${s}`,
+    LISTENER_LEASE_TIMEOUT_MS: '6000',
+  },
+  // BENCH_LISTENER_HEAP_MB: a V8 old-space limit (the deployment sets none).
+  { nodeArgs: serviceNodeArgs('stream-listener', process.env.BENCH_LISTENER_HEAP_MB ? Number(process.env.BENCH_LISTENER_HEAP_MB) : undefined) },
 );
-await listener.close();
-await kafka.close();
-await octi.close();
+await waitFor('listener active', async () => (await scrape(metricsPort)).get('octi_listener_active') === 1, 120_000, listener, 50);
+const t0 = performance.now();
+const { cpuSec: cpu0, rssMb: rss0 } = procStats(listener.pid);
+const committed = await countCommitted(brokers, topics.commands);
+
+let m = new Map<string, number>();
+let peakHeap = 0;
+let peakExternal = 0;
+await waitFor(
+  'every event read',
+  async () => {
+    m = await scrape(metricsPort);
+    peakHeap = Math.max(peakHeap, m.get('octi_listener_nodejs_heap_size_used_bytes') ?? 0);
+    peakExternal = Math.max(peakExternal, m.get('octi_listener_nodejs_external_memory_bytes') ?? 0);
+    return (m.get('octi_listener_events_total') ?? 0) >= N;
+  },
+  3_600_000,
+  listener,
+  250,
+);
+const commands = m.get('octi_listener_commands_total') ?? 0;
+await waitFor('every command committed', () => committed.count() >= commands, 600_000, listener, 100);
+const secs = (committed.lastAt() - t0) / 1000;
+const end = procStats(listener.pid);
+await committed.close();
+const code = await listener.stop();
+await emulator.stop();
+if (code !== 0) throw new Error(`listener exited with ${code}`);
+
+// What bounds the rate: one transaction in flight, so events per transaction ÷ its duration.
+const txns = m.get('octi_listener_publish_seconds_count') ?? 0;
+const perTxn = (m.get('octi_listener_publish_batch_events_sum') ?? 0) / Math.max(1, m.get('octi_listener_publish_batch_events_count') ?? 0);
+const txnMs = (1000 * (m.get('octi_listener_publish_seconds_sum') ?? 0)) / Math.max(1, txns);
+const note =
+  `${N.toLocaleString('en-US')} load-mode creates, ${commands.toLocaleString('en-US')} commands committed, from activation to the last committed command; ` +
+  `${txns.toLocaleString('en-US')} transactions of ${perTxn.toFixed(0)} events on average, ${txnMs.toFixed(0)} ms each`;
+figure({ section: 'listener', name: 'events/s', value: N / secs, unit: 'events/s', note });
+figure({ section: 'listener', name: 'commands/s (committed)', value: commands / secs, unit: 'commands/s', note });
+figure({ section: 'listener', name: 'CPU per 100k events', value: ((end.cpuSec - cpu0) * 100_000) / N, unit: 'CPU s', note: 'listener process, user + system' });
+figure({ section: 'memory', name: 'listener peak RSS', value: end.peakRssMb, unit: 'MiB', target: '≤ 256', met: end.peakRssMb <= 256, note: `VmHWM of the listener process draining ${N.toLocaleString('en-US')} events; ${process.env.BENCH_LISTENER_HEAP_MB ? `--max-old-space-size=${process.env.BENCH_LISTENER_HEAP_MB}` : 'no heap flag (as deployed)'}; RSS ${rss0.toFixed(0)} MiB at activation; sampled peaks: heap used ${(peakHeap / 2 ** 20).toFixed(0)} MiB, external ${(peakExternal / 2 ** 20).toFixed(0)} MiB` });
