@@ -397,14 +397,12 @@ export class Writer {
       this.#pending.add(key);
       requeued++;
     };
+    // Only keys of owned partitions are held (a revocation drops the others).
     for (const key of this.#held) {
-      const owned = this.#parts.has(partitionForKey(key, this.#partitionCount));
-      if (owned && index.holds(key)) continue;
+      if (index.holds(key)) continue;
       this.#held.delete(key);
-      // A key of a partition revoked since is its new owner's business.
-      if (owned) requeue(key);
+      requeue(key);
     }
-    for (const key of this.#itemAttempts.keys()) if (!this.#parts.has(partitionForKey(key, this.#partitionCount))) this.#itemAttempts.delete(key);
     for (const [key, s] of this.#store.inDefender()) if (index.holds(key) || (s.applied && index.isForeignId(s.applied.id))) requeue(key);
     this.#m.foreignIndicators.set(index.size);
     this.#m.foreignHeld.set(this.#held.size);
@@ -657,10 +655,14 @@ export class Writer {
       this.#store.dropPartition(partition);
       this.#cap.dropPartition(partition);
       for (const key of this.#pending) if (partitionForKey(key, this.#partitionCount) === partition) this.#pending.delete(key);
+      // Holds and item attempts are the new owner's to count: kept here they would be counted on if the partition came back.
+      for (const key of this.#held) if (partitionForKey(key, this.#partitionCount) === partition) this.#held.delete(key);
+      for (const key of this.#itemAttempts.keys()) if (partitionForKey(key, this.#partitionCount) === partition) this.#itemAttempts.delete(key);
       this.#parts.delete(partition);
       this.#resync.drop(partition);
       this.#m.lag.remove({ partition: String(partition) });
     }
+    this.#m.foreignHeld.set(this.#held.size);
     this.#log.info({ partitions: partitions.map((p) => p.partition) }, 'partitions revoked; their state dropped');
     this.#updateShare();
     this.#updateOwned();

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import type { DefenderEmulator } from '@octi-defender/emulators';
 import type { Command } from '@octi-defender/indicators';
+import { partitionForKey } from '@octi-defender/kafka';
 import { CLIENT_ID, SECRET, createCommandsTopic, down, emulator, gauge, groupLag, ip, ours, publish, readDlq, startWriter, uniqueTopics, up, waitFor, writerEnv } from './harness.ts';
 import { facts } from './helpers.ts';
 
@@ -74,6 +75,30 @@ describe('exactness against Defender', () => {
       assert.equal(await gauge(w.registry, 'octi_writer_foreign_held_keys'), 0);
     } finally {
       await w.stop();
+    }
+  });
+
+  test('keys held back on a partition the writer loses are no longer its own: dropped at the revocation', async () => {
+    const t = uniqueTopics();
+    await createCommandsTopic(t, 2);
+    // One held value on each partition.
+    const byPartition = new Map<number, string>();
+    for (let i = 1; byPartition.size < 2; i++) byPartition.set(partitionForKey(`IpAddress:${ip(i)}`, 2), ip(i));
+    const values = [...byPartition.values()];
+    for (const v of values) seedAnalystBlock(emu, v);
+    const a = await startWriter(writerEnv(emu, t));
+    let b: Awaited<ReturnType<typeof startWriter>> | undefined;
+    try {
+      await publish(t, values.map((v) => up('src-a', v, 90)));
+      await waitFor('committed', async () => (await groupLag(t)) === 0n);
+      assert.equal(await gauge(a.registry, 'octi_writer_foreign_held_keys'), 2);
+      b = await startWriter(writerEnv(emu, t));
+      await waitFor('the group split the partitions', () => a.writer.ownedPartitions().size === 1);
+      assert.equal(await gauge(a.registry, 'octi_writer_foreign_held_keys'), 1, 'only the key of the partition it still owns');
+      assert.deepEqual(ours(emu), []);
+    } finally {
+      await b?.stop();
+      await a.stop();
     }
   });
 
