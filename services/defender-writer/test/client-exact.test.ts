@@ -10,27 +10,10 @@ import { createLogger, createRegistry } from '@octi-defender/platform';
 import { DefenderClient, matchImportResults, type DefenderClientOptions } from '../src/defender/client.ts';
 import { classifyFailure, DefenderAuthError, DefenderThrottledError, DefenderUnavailableError } from '../src/defender/errors.ts';
 import { DefenderMetrics } from '../src/defender/metrics.ts';
-import type { DefenderIndicator } from '../src/defender/model.ts';
 import { DEFENDER_QUOTAS, QuotaLimiter, type Clock } from '../src/defender/quota.ts';
 import { TokenProvider, type TokenProviderOptions } from '../src/defender/token.ts';
 
-const TENANT = '11111111-2222-3333-4444-555555555555';
-const CLIENT_ID = 'aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee';
-const SECRET = 'emulator-secret-value';
-const APP = 'OpenCTI Defender Sync';
-
-const ind = (i: number, over: Partial<DefenderIndicator> = {}): DefenderIndicator => ({
-  indicatorValue: `93.184.216.${i}`,
-  indicatorType: 'IpAddress',
-  action: 'Block',
-  title: `t${i}`,
-  description: 'd',
-  application: APP,
-  severity: 'High',
-  generateAlert: true,
-  expirationTime: new Date(Date.now() + 86_400_000 * 10).toISOString(),
-  ...over,
-});
+import { APP, CLIENT_ID, ind, SECRET, TENANT } from './client-fixtures.ts';
 
 /** A clock that only moves when told to, or by the sleeps it is asked for (recorded). */
 function manualClock(): Clock & { advance(ms: number): void; slept: number[] } {

@@ -7,27 +7,10 @@ import { createLogger, createRegistry } from '@octi-defender/platform';
 import { DefenderClient, odataEq, type DefenderClientOptions } from '../src/defender/client.ts';
 import { DefenderCallCancelledError, DefenderClientClosedError, DefenderHttpError, DefenderUnavailableError, isBreakerNeutral, isRetryable } from '../src/defender/errors.ts';
 import { DefenderMetrics } from '../src/defender/metrics.ts';
-import type { DefenderIndicator } from '../src/defender/model.ts';
 import { systemClock } from '../src/defender/quota.ts';
 import { TokenProvider } from '../src/defender/token.ts';
 
-const TENANT = '11111111-2222-3333-4444-555555555555';
-const CLIENT_ID = 'aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee';
-const SECRET = 'emulator-secret-value';
-const APP = 'OpenCTI Defender Sync';
-
-const ind = (i: number, over: Partial<DefenderIndicator> = {}): DefenderIndicator => ({
-  indicatorValue: `93.184.216.${i}`,
-  indicatorType: 'IpAddress',
-  action: 'Block',
-  title: `t${i}`,
-  description: 'd',
-  application: APP,
-  severity: 'High',
-  generateAlert: true,
-  expirationTime: new Date(Date.now() + 86_400_000 * 10).toISOString(),
-  ...over,
-});
+import { APP, CLIENT_ID, ind, SECRET, TENANT } from './client-fixtures.ts';
 
 let emu: DefenderEmulator;
 const logs: string[] = [];
