@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { abortable, QuotaLimiter, systemClock, WINDOW_GUARD, type Clock } from '../src/defender/quota.ts';
+import { abortable, PACE_BURST, pacing, QuotaLimiter, systemClock, WINDOW_GUARD, type Clock } from '../src/defender/quota.ts';
 import { maxInWindow } from './harness.ts';
 
 function fakeClock(): Clock & { t: number } {
@@ -11,11 +11,26 @@ function fakeClock(): Clock & { t: number } {
 const MINUTE = 60_000 * (1 + WINDOW_GUARD);
 
 describe('QuotaLimiter', () => {
-  test('the limit at once, then the next call when the oldest leaves the window', async () => {
+  test('a quiet endpoint answers PACE_BURST calls at once, then one per window / limit', async () => {
     const clock = fakeClock();
     const q = new QuotaLimiter({ import: [{ limit: 30, windowMs: 60_000 }], batchDelete: [], list: [] }, 1, clock);
-    for (let i = 0; i < 30; i++) assert.equal(await q.acquire('import'), 0);
-    assert.equal(await q.acquire('import'), MINUTE);
+    for (let i = 0; i < PACE_BURST; i++) assert.equal(await q.acquire('import'), 0);
+    assert.equal(await q.acquire('import'), (MINUTE * PACE_BURST) / 30);
+    clock.t += 60_000;
+    assert.equal(await q.acquire('import'), 0, 'after a quiet minute, at once again');
+  });
+  test('under sustained demand the budget is used evenly: never more than the limit in a window, no gap longer than two spacings (a window alone sent 30 calls at once, then none for a minute)', async () => {
+    const clock = fakeClock();
+    const q = new QuotaLimiter({ import: [{ limit: 30, windowMs: 60_000 }], batchDelete: [], list: [] }, 1, clock);
+    const times: number[] = [];
+    for (let i = 0; i < 120; i++) {
+      await q.acquire('import');
+      times.push(clock.t);
+    }
+    assert.ok(maxInWindow(times, 60_000) <= 30, String(maxInWindow(times, 60_000)));
+    const gaps = times.slice(1).map((t, i) => t - (times[i] ?? 0));
+    assert.ok(Math.max(...gaps) <= (2 * MINUTE) / 30 + 1, `longest gap ${Math.max(...gaps)} ms`);
+    assert.ok(maxInWindow(times, 15_000) <= 8, `${maxInWindow(times, 15_000)} calls in 15 s`);
   });
   test('never more than the limit in any window under sustained demand (a token bucket allows twice that)', async () => {
     const clock = fakeClock();
@@ -31,15 +46,29 @@ describe('QuotaLimiter', () => {
   test('the share scales the budget and can change at runtime', async () => {
     const clock = fakeClock();
     const q = new QuotaLimiter({ import: [{ limit: 30, windowMs: 60_000 }], batchDelete: [], list: [] }, 0.5, clock);
-    for (let i = 0; i < 15; i++) assert.equal(await q.acquire('import'), 0);
-    assert.equal(await q.acquire('import'), MINUTE);
+    const times: number[] = [];
+    for (let i = 0; i < 60; i++) {
+      await q.acquire('import');
+      times.push(clock.t);
+    }
+    assert.ok(maxInWindow(times, 60_000) <= 15, String(maxInWindow(times, 60_000)));
+    assert.ok(maxInWindow(times, 60_000) >= 14, 'half the budget is used');
     q.setShare(1);
     assert.equal(q.share, 1);
-    // The first 15 have left the window; one call in it, 29 more allowed.
-    for (let i = 0; i < 29; i++) assert.equal(await q.acquire('import'), 0);
-    assert.ok((await q.acquire('import')) > 0);
+    clock.t += 120_000;
+    const after: number[] = [];
+    for (let i = 0; i < 60; i++) {
+      await q.acquire('import');
+      after.push(clock.t);
+    }
+    assert.ok(maxInWindow(after, 60_000) <= 30 && maxInWindow(after, 60_000) >= 29, String(maxInWindow(after, 60_000)));
     assert.throws(() => q.setShare(0), RangeError);
     assert.throws(() => q.setShare(1.5), RangeError);
+  });
+  test('pacing: PACE_BURST calls over the shortest window scaled down; none for a limit of PACE_BURST or less', () => {
+    assert.deepEqual(pacing([{ limit: 1500, windowMs: 3_600_000 }, { limit: 30, windowMs: 60_000 }]), [{ limit: PACE_BURST, windowMs: (60_000 * PACE_BURST) / 30 }]);
+    assert.deepEqual(pacing([{ limit: 2, windowMs: 60_000 }]), []);
+    assert.deepEqual(pacing([]), []);
   });
   test('every window of an endpoint must allow the call', async () => {
     const clock = fakeClock();

@@ -120,6 +120,22 @@ class SlidingWindow {
   }
 }
 
+/**
+ * Calls allowed at once before pacing applies. A sliding window alone lets a whole window's budget go
+ * at once, then nothing until it slides: under sustained demand 30 imports went out in 15 s, then
+ * none for 45 s, and a change waited up to a minute. A second window of PACE_BURST calls over
+ * PACE_BURST / limit of the shortest window spreads the same budget evenly (an import every 2 s at
+ * the documented 30/min), and a quiet endpoint still answers the first calls at once.
+ */
+export const PACE_BURST = 2;
+
+/** The pacing window of an endpoint's shortest window (none when that limit is PACE_BURST or less). */
+export function pacing(quotas: readonly Quota[]): Quota[] {
+  const shortest = [...quotas].sort((a, b) => a.windowMs - b.windowMs)[0];
+  if (!shortest || shortest.limit <= PACE_BURST) return [];
+  return [{ limit: PACE_BURST, windowMs: (shortest.windowMs * PACE_BURST) / shortest.limit }];
+}
+
 export class QuotaLimiter {
   readonly #clock: Clock;
   readonly #buckets: Record<Endpoint, SlidingWindow[]>;
@@ -132,7 +148,7 @@ export class QuotaLimiter {
     QuotaLimiter.check(share);
     this.#clock = clock;
     this.#share = share;
-    const make = (qs: readonly Quota[]) => qs.map((q) => new SlidingWindow(q, share));
+    const make = (qs: readonly Quota[]) => [...qs, ...pacing(qs)].map((q) => new SlidingWindow(q, share));
     this.#buckets = { import: make(quotas.import), batchDelete: make(quotas.batchDelete), list: make(quotas.list) };
   }
 
