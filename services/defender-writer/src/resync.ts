@@ -68,12 +68,6 @@ export class ResyncEpochs {
   }
 }
 
-/** The claims of one key without the stale ones. */
-export function withoutStale(key: string, claims: readonly Claim[], stale: readonly StaleClaim[]): readonly Claim[] {
-  const gone = stale.filter((s) => s.key === key);
-  return gone.length === 0 ? claims : claims.filter((c) => !gone.some((s) => s.sourceId === c.sourceId && s.streamId === c.streamId));
-}
-
 /**
  * The writer's entry point: `marker` for a record with the header `op: resync`, `observe` for every
  * decoded command. At an `end`, the stale claims come back as retract commands to apply in the

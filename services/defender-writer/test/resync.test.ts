@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Command, ResyncMarker } from '@octi-defender/indicators';
 import type { Claim } from '../src/claims.ts';
-import { ResyncEpochs, withoutStale } from '../src/resync.ts';
+import { ResyncEpochs } from '../src/resync.ts';
+import { withoutStale } from './resync-helpers.ts';
 
 const marker = (phase: 'begin' | 'end', epoch = 'e1', streamId = 's1'): ResyncMarker => ({ schemaVersion: 1, op: 'resync', phase, streamId, epoch, partition: 0, partitions: 1, reason: 'operator', at: '2026-12-01T00:00:00.000Z' });
 const claim = (sourceId: string, streamId = 's1'): Claim => ({ sourceId, streamId, eventId: '1-0', at: 1, facts: {} as Claim['facts'] });
