@@ -40,6 +40,21 @@ describe('StateStore', () => {
     store.close();
     assert.equal(existsSync(join(dir, file)), false);
   });
+  test('a key looked up before it exists is found once put, and gone again once deleted or dropped', () => {
+    const store = new StateStore({ dir: ':memory:', cacheBytes: 1 << 20, partitionOf: () => 0 });
+    assert.equal(store.get('k'), undefined);
+    store.put('k', state(1, true));
+    assert.deepEqual(store.get('k'), state(1, true));
+    assert.deepEqual([...store.inDefender()].map(([key]) => key), ['k']);
+    store.delete('k');
+    assert.equal(store.get('k'), undefined);
+    assert.equal(store.get('k'), undefined);
+    store.put('k', state(2));
+    assert.equal(store.get('k')?.claims.length, 2);
+    store.dropPartition(0);
+    assert.equal(store.get('k'), undefined);
+    store.close();
+  });
   test('a failed transaction, synchronous or not, leaves nothing behind', async () => {
     const store = new StateStore({ dir: ':memory:', cacheBytes: 1 << 20, partitionOf: () => 0 });
     assert.throws(() =>
