@@ -21,16 +21,26 @@ export function identityOf(action: Action, rbacGroupNames: readonly string[] | u
   return [action, ...[...(rbacGroupNames ?? [])].sort()].join('|');
 }
 
-/** JSON with sorted keys, so the hash does not depend on how the object was built. */
+/**
+ * JSON with sorted keys, so the hash does not depend on how the object was built. The text is what
+ * every stored hash was computed over: it must not change (an undefined array item prints as nothing).
+ */
 function canonicalJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
-  if (v !== null && typeof v === 'object') {
-    const entries = Object.entries(v as Record<string, unknown>)
-      .filter(([, x]) => x !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${canonicalJson(x)}`).join(',')}}`;
+  if (v === null || typeof v !== 'object') return JSON.stringify(v);
+  if (Array.isArray(v)) {
+    let out = '[';
+    for (let i = 0; i < v.length; i++) out += (i > 0 ? ',' : '') + (canonicalJson(v[i]) ?? '');
+    return `${out}]`;
   }
-  return JSON.stringify(v);
+  const o = v as Record<string, unknown>;
+  let out = '{';
+  // The default sort compares UTF-16 code units, as `<` does.
+  for (const k of Object.keys(o).sort()) {
+    const x = o[k];
+    if (x === undefined) continue;
+    out += (out.length > 1 ? ',' : '') + JSON.stringify(k) + ':' + canonicalJson(x);
+  }
+  return `${out}}`;
 }
 
 export function indicatorHash(indicator: DefenderIndicator): string {
