@@ -47,14 +47,15 @@ export class CapIndex {
     const db = opts.db ?? new DatabaseSync(':memory:');
     db.exec(`
       DROP TABLE IF EXISTS cap;
-      CREATE TABLE cap (key TEXT PRIMARY KEY, part INTEGER NOT NULL, score REAL NOT NULL, at REAL NOT NULL, admitted INTEGER NOT NULL) WITHOUT ROWID;
+      CREATE TABLE cap (part INTEGER NOT NULL, key TEXT NOT NULL, score REAL NOT NULL, at REAL NOT NULL, admitted INTEGER NOT NULL, PRIMARY KEY (part, key)) WITHOUT ROWID;
       CREATE INDEX cap_strength ON cap (admitted, score, at, key DESC);
-      CREATE INDEX cap_part ON cap (part);
     `);
-    this.#upsert = db.prepare('INSERT INTO cap (key, part, score, at, admitted) VALUES (?, ?, ?, ?, 0) ON CONFLICT (key) DO UPDATE SET score = excluded.score, at = excluded.at');
-    this.#remove = db.prepare('DELETE FROM cap WHERE key = ?');
-    this.#has = db.prepare('SELECT 1 FROM cap WHERE key = ?');
-    this.#setAdmitted = db.prepare('UPDATE cap SET admitted = ? WHERE key = ?');
+    // Keyed by partition first (a key has one partition), so that a revoked partition is one range of
+    // the primary key and no third b-tree is updated on every change.
+    this.#upsert = db.prepare('INSERT INTO cap (part, key, score, at, admitted) VALUES (?, ?, ?, ?, 0) ON CONFLICT (part, key) DO UPDATE SET score = excluded.score, at = excluded.at');
+    this.#remove = db.prepare('DELETE FROM cap WHERE part = ? AND key = ?');
+    this.#has = db.prepare('SELECT 1 FROM cap WHERE part = ? AND key = ?');
+    this.#setAdmitted = db.prepare('UPDATE cap SET admitted = ? WHERE part = ? AND key = ?');
     // Both walk cap_strength: forwards for the weakest admitted, backwards for the strongest waiting.
     this.#weakest = db.prepare('SELECT key, score, at FROM cap WHERE admitted = 1 ORDER BY score ASC, at ASC, key DESC LIMIT 1');
     this.#strongestWaiting = db.prepare('SELECT key, score, at FROM cap WHERE admitted = 0 ORDER BY score DESC, at DESC, key ASC LIMIT 1');
@@ -85,17 +86,17 @@ export class CapIndex {
   }
 
   has(key: string): boolean {
-    return this.#has.get(key) !== undefined;
+    return this.#has.get(this.#partitionOf(key), key) !== undefined;
   }
 
   /** The key wants to be in Defender with this strength. New keys wait until `settle`. */
   set(key: string, strength: Strength): void {
-    this.#upsert.run(key, this.#partitionOf(key), strength.score, strength.at);
+    this.#upsert.run(this.#partitionOf(key), key, strength.score, strength.at);
   }
 
   /** The key no longer wants to be in Defender. */
   delete(key: string): void {
-    this.#remove.run(key);
+    this.#remove.run(this.#partitionOf(key), key);
     // Both hold only keys of the table.
     this.#dirty.delete(key);
     this.#admitted.delete(key);
@@ -109,7 +110,7 @@ export class CapIndex {
   }
 
   #move(key: string, admitted: boolean): void {
-    this.#setAdmitted.run(admitted ? 1 : 0, key);
+    this.#setAdmitted.run(admitted ? 1 : 0, this.#partitionOf(key), key);
     if (admitted) this.#admitted.add(key);
     else this.#admitted.delete(key);
     this.#dirty.add(key);

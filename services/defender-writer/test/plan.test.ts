@@ -95,6 +95,9 @@ describe('desiredFor', () => {
     assert.equal(indicatorHash(Object.fromEntries(Object.entries(full).reverse()) as unknown as DefenderIndicator), '4GnBHxjd2WmBLrfA5YmGNW');
     const minimal = { indicatorValue: '1.2.3.4', indicatorType: 'IpAddress', action: 'Audit', title: 't', description: 'd', application: 'a', severity: 'Low', generateAlert: false, expirationTime: '2026-01-31T00:00:00Z' } as const;
     assert.equal(indicatorHash({ ...minimal, externalId: undefined }), 'bNqq1HkQH3aN2q17zXg8kI');
+    // Index-like and __proto__ keys, nested objects: the same canonical text as ever.
+    const odd = JSON.parse('{"b":1,"10":"x","9":[true,null],"__proto__":"p","a":{"z":1,"y":[1,{"k":"v"}]}}') as DefenderIndicator;
+    assert.equal(indicatorHash(odd), 'R3vJh_hy-kJO3gJW8dmJxY');
   });
   test('identity = action + sorted device groups', () => {
     assert.equal(identityOf('Block', ['b', 'a']), 'Block|a|b');
