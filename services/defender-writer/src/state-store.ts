@@ -79,15 +79,19 @@ export class StateStore {
   constructor(opts: StateStoreOptions) {
     this.#path = opts.dir === ':memory:' ? undefined : join(opts.dir, `defender-writer-state-${randomUUID()}.sqlite`);
     this.db = new DatabaseSync(this.#path ?? ':memory:');
-    // A cache of the changelog, rebuilt on start: durability and a journal would only cost time, and
-    // no other connection ever opens the file, so the lock is taken once instead of per statement.
+    // A cache of the changelog, rebuilt on start: durability would only cost time, and no other
+    // connection ever opens the file, so the lock is taken once instead of per statement. A rollback
+    // journal stays, so that a failed transaction is rolled back (journal_mode OFF would make that
+    // undefined; node:sqlite's defensive mode refuses it anyway), in a file: in memory it would hold
+    // the original of every page a transaction changes, most of the key index when a partition is
+    // restored next to others. PERSIST reuses one journal file instead of deleting it per transaction.
     // A rowid table, not WITHOUT ROWID: a state (~1 KB) is far above the twentieth of a page that
     // SQLite advises for the latter, where every insert of a new key split pages across the whole
     // file; rows are appended here and only the small key index is updated at random (a third of
     // the CPU for 200,000 new keys). Only the few keys Defender holds are in the in_defender index.
     this.db.exec(`
       PRAGMA locking_mode = EXCLUSIVE;
-      PRAGMA journal_mode = OFF;
+      PRAGMA journal_mode = PERSIST;
       PRAGMA synchronous = OFF;
       PRAGMA cache_size = -16384;
       CREATE TABLE state (

@@ -23,6 +23,9 @@ describe('StateStore', () => {
     const store = new StateStore({ dir, cacheBytes: 4096, partitionOf: (k) => (k.startsWith('p1:') ? 1 : 0) });
     const file = readdirSync(dir).find((f) => f.endsWith('.sqlite'));
     assert.ok(file);
+    // One journal file for every transaction, no fsync: the file is a cache of the changelog.
+    assert.deepEqual({ ...store.db.prepare('PRAGMA journal_mode').get() }, { journal_mode: 'persist' });
+    assert.deepEqual({ ...store.db.prepare('PRAGMA synchronous').get() }, { synchronous: 0 });
     store.transaction(() => {
       for (let i = 0; i < 50; i++) store.put(`p${i % 2}:k${i}`, state(1, i < 10));
     });
