@@ -18,7 +18,7 @@ const state = (n: number, applied = false): KeyState => ({
 });
 
 describe('StateStore', () => {
-  test('puts, gets (also past the cache), deletes, counts applied, drops a partition, removes its file on close', () => {
+  test('puts, gets (also past the cache), deletes, counts applied, drops a partition, removes its files on close', () => {
     const dir = mkdtempSync(join(tmpdir(), 'state-store-'));
     const store = new StateStore({ dir, cacheBytes: 4096, partitionOf: (k) => (k.startsWith('p1:') ? 1 : 0) });
     const file = readdirSync(dir).find((f) => f.endsWith('.sqlite'));
@@ -42,6 +42,8 @@ describe('StateStore', () => {
     assert.equal([...store.keys(0)].length, 24);
     store.close();
     assert.equal(existsSync(join(dir, file)), false);
+    // The journal too.
+    assert.deepEqual(readdirSync(dir), []);
   });
   test('a key looked up before it exists is found once put, and gone again once deleted or dropped', () => {
     const store = new StateStore({ dir: ':memory:', cacheBytes: 1 << 20, partitionOf: () => 0 });
