@@ -205,7 +205,7 @@ describe('titles and descriptions', () => {
       ['Emotet\ufeff', 'Emotet'],
       ['Émotet — C2 😀', 'Émotet — C2 😀'],
       ['x', 'x'],
-    ]) {
+    ] as const) {
       assert.equal(titleFor({ name, value: 'v' }, 250), title, JSON.stringify(name));
     }
   });
