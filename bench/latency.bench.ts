@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { startDefenderEmulator, startOpenCtiEmulator, type DefenderEmulator } from '@octi-defender/emulators';
 import { freePort, requireBrokers } from '@octi-defender/kafka/testing';
-import { figure, percentile, scrape, serviceNodeArgs, size, startService, waitFor, type Service } from './lib.ts';
+import { deployedRuntime, figure, percentile, scrape, serviceNodeArgs, size, startService, waitFor, type Service } from './lib.ts';
 
 const RATE = 100;
 const TENANT = '11111111-2222-3333-4444-555555555555';
@@ -52,6 +52,7 @@ async function run(quota: boolean, seconds: number): Promise<Run> {
   const writer = startService(
     new URL('../services/defender-writer/src/main.ts', import.meta.url).pathname,
     {
+      ...deployedRuntime('writer'),
       ...common,
       HTTP_PORT: String(writerPort),
       WRITER_TENANT_NAME: 'bench',
@@ -66,7 +67,7 @@ async function run(quota: boolean, seconds: number): Promise<Run> {
       WRITER_SESSION_TIMEOUT_MS: '10000',
       ...(!quota && { DEFENDER_QUOTA_IMPORT_PER_MINUTE: unlimited, DEFENDER_QUOTA_BATCH_DELETE_PER_MINUTE: unlimited, DEFENDER_QUOTA_BATCH_DELETE_PER_HOUR: unlimited }),
     },
-    { nodeArgs: serviceNodeArgs('defender-writer-latency', 192) },
+    { nodeArgs: serviceNodeArgs('defender-writer-latency') },
   );
   try {
     await ready(listenerPort, listener);

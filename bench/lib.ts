@@ -4,6 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, openSync, readFileSync } from 'node:fs';
 import { Kafka, logLevel, type Consumer } from 'kafkajs';
+import { parse as parseYaml } from 'yaml';
 
 /** Quick mode (`npm run bench -- --quick`): everything small, to check that the report works. */
 export const QUICK = process.env.BENCH_QUICK === '1';
@@ -48,6 +49,9 @@ export interface ProcStats {
   /** Peak resident set (VmHWM) and current RSS, MiB. */
   readonly peakRssMb: number;
   readonly rssMb: number;
+  /** The current RSS split: anonymous memory (heap, malloc) and file pages (mostly the node binary). */
+  readonly rssAnonMb: number;
+  readonly rssFileMb: number;
 }
 
 export function procStats(pid: number): ProcStats {
@@ -57,7 +61,22 @@ export function procStats(pid: number): ProcStats {
   const cpuSec = (Number(f[11]) + Number(f[12])) / CLK_TCK;
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (field: string): number => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) / 1024;
-  return { cpuSec, peakRssMb: kb('VmHWM'), rssMb: kb('VmRSS') };
+  return { cpuSec, peakRssMb: kb('VmHWM'), rssMb: kb('VmRSS'), rssAnonMb: kb('RssAnon'), rssFileMb: kb('RssFile') };
+}
+
+/**
+ * The runtime settings a service's Deployment gives its container (`deploy/k8s/<component>/deployment.yaml`):
+ * NODE_OPTIONS (heap limit, V8 flags) and the glibc MALLOC_* variables, so that a bench child runs
+ * with exactly what is deployed. Returned as environment variables for `startService`.
+ */
+export function deployedRuntime(component: string): Record<string, string> {
+  const path = new URL(`../deploy/k8s/${component}/deployment.yaml`, import.meta.url);
+  const d = parseYaml(readFileSync(path, 'utf8')) as { spec: { template: { spec: { containers: { env?: { name: string; value?: string }[] }[] } } } };
+  const out: Record<string, string> = {};
+  for (const { name, value } of d.spec.template.spec.containers[0]?.env ?? []) {
+    if (value !== undefined && (name === 'NODE_OPTIONS' || name.startsWith('MALLOC_'))) out[name] = value;
+  }
+  return out;
 }
 
 export interface Service {
@@ -90,7 +109,7 @@ export function startService(entry: string, env: Record<string, string>, opts: {
   };
 }
 
-/** Node options of a service child: the heap limit the deployment sets; BENCH_PROFILE=1 (CPU), heap or snapshot for a profile. */
+/** Node options of a service child: a heap limit (heapMb); BENCH_PROFILE=1 (CPU), heap or snapshot for a profile. */
 export function serviceNodeArgs(name: string, heapMb?: number): string[] {
   const args = heapMb === undefined ? [] : [`--max-old-space-size=${heapMb}`];
   const dir = process.env.BENCH_PROFILE_DIR ?? 'bench/profiles';

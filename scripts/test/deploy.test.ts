@@ -196,8 +196,9 @@ function checkServices(objs: readonly K8sObject[]): void {
     for (const ref of c.envFrom ?? []) {
       if (ref.configMapRef) keys.push(...Object.keys((byName(objs, 'ConfigMap', ref.configMapRef.name).data as Obj | undefined) ?? {}));
     }
-    // NODE_OPTIONS is the runtime's own (heap size), not service configuration.
-    assert.deepEqual(keys.filter((k) => !schema.has(k) && k !== 'NODE_OPTIONS'), [], `${where}: variables unknown to its config schema`);
+    // NODE_OPTIONS (heap sizes) and glibc's MALLOC_* are the runtime's own, not service configuration.
+    const runtime = (k: string): boolean => k === 'NODE_OPTIONS' || k.startsWith('MALLOC_');
+    assert.deepEqual(keys.filter((k) => !schema.has(k) && !runtime(k)), [], `${where}: variables unknown to its config schema`);
   }
   // The namespace is default-deny, and no policy opens egress to everything on every port.
   const deny = ofKind(objs, 'NetworkPolicy').find((p) => Object.keys((get(p, 'spec.podSelector') as Obj | undefined) ?? {}).length === 0 && get(p, 'spec.egress') === undefined && get(p, 'spec.ingress') === undefined);

@@ -3,14 +3,15 @@
 // the production entry point (main.ts) runs as a child process against the Defender emulator with
 // Defender's quotas off, and drains the backlog. Figures: commands/s, Defender calls against the
 // minimum ceil(items / 500) per endpoint, the writer's CPU and peak RSS (VmHWM: its own process only,
-// with the heap limit the deployment sets, BENCH_WRITER_HEAP_MB, 192).
+// with the NODE_OPTIONS and MALLOC_* variables of deploy/k8s/writer/deployment.yaml, read from it).
+// Whether memory stays flat: VmHWM once a fifth of the backlog is applied against the end's.
 // BENCH_COMMANDS sets N (quick 20,000; full 1,000,000: the memory-under-backlog figure too).
 import { randomUUID } from 'node:crypto';
 import { startDefenderEmulator } from '@octi-defender/emulators';
 import { createKafka } from '@octi-defender/kafka';
 import { encodeCommand, type Command } from '@octi-defender/indicators';
 import { freePort, requireBrokers } from '@octi-defender/kafka/testing';
-import { figure, procStats, scrape, serviceNodeArgs, size, startService } from '../../../bench/lib.ts';
+import { deployedRuntime, figure, procStats, scrape, serviceNodeArgs, size, startService } from '../../../bench/lib.ts';
 
 const N = size('BENCH_COMMANDS', 20_000, 1_000_000);
 const PARTITIONS = 6;
@@ -73,11 +74,11 @@ process.stdout.write(`backlog: ${N.toLocaleString('en-US')} commands produced in
 const emu = await startDefenderEmulator({ tenantId: TENANT, clients: [{ clientId: CLIENT_ID, clientSecret: SECRET }], port: 0, rateLimits: false, cap: CAP, maxRequestLog: 100 });
 const metricsPort = await freePort();
 const unlimited = '1000000';
-const heapMb = Number(process.env.BENCH_WRITER_HEAP_MB ?? 192);
+const runtime = deployedRuntime('writer');
 const child = startService(
   new URL('../src/main.ts', import.meta.url).pathname,
   {
-    ...(process.env.MALLOC_ARENA_MAX && { MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX }),
+    ...runtime,
     KAFKA_BROKERS: brokers.join(','),
     HTTP_PORT: String(metricsPort),
     CONNECTOR_LOG_LEVEL: process.env.BENCH_WRITER_LOG ? 'info' : 'warn',
@@ -99,7 +100,7 @@ const child = startService(
     WRITER_SESSION_TIMEOUT_MS: '10000',
   },
   // BENCH_WRITER_LOG=<file> keeps the writer's log (info level) for a closer look.
-  { nodeArgs: serviceNodeArgs('defender-writer', heapMb), ...(process.env.BENCH_WRITER_LOG && { log: process.env.BENCH_WRITER_LOG }) },
+  { nodeArgs: serviceNodeArgs('defender-writer'), ...(process.env.BENCH_WRITER_LOG && { log: process.env.BENCH_WRITER_LOG }) },
 );
 
 // Done when every command is applied AND Defender holds the cap's choice: the CAP strongest keys (a
@@ -122,13 +123,20 @@ let started: number | undefined;
 let cpu0 = 0;
 let rss0 = 0;
 let peakHeap = 0;
+let peakHeapTotal = 0;
 let peakExternal = 0;
+let peakAnon = 0;
+let fifthHwm: number | undefined;
 for (;;) {
   if (child.child.exitCode !== null) throw new Error(`writer exited with ${child.child.exitCode}`);
   const m = await scrape(metricsPort);
   const done = m.get('octi_writer_commands_total') ?? 0;
   peakHeap = Math.max(peakHeap, m.get('octi_writer_nodejs_heap_size_used_bytes') ?? 0);
+  peakHeapTotal = Math.max(peakHeapTotal, m.get('octi_writer_nodejs_heap_size_total_bytes') ?? 0);
   peakExternal = Math.max(peakExternal, m.get('octi_writer_nodejs_external_memory_bytes') ?? 0);
+  const now = procStats(child.pid);
+  peakAnon = Math.max(peakAnon, now.rssAnonMb);
+  if (fifthHwm === undefined && done >= N / 5) fifthHwm = now.peakRssMb;
   if (started === undefined && (m.get('octi_writer_assigned_partitions') ?? 0) === PARTITIONS) {
     started = performance.now();
     ({ cpuSec: cpu0, rssMb: rss0 } = procStats(child.pid));
@@ -145,7 +153,9 @@ if (code !== 0) throw new Error(`writer exited with ${code} after SIGTERM`);
 const note = `${N.toLocaleString('en-US')} distinct keys on ${PARTITIONS} partitions, cap ${CAP.toLocaleString('en-US')}, quotas off, from partition assignment until every command is applied and Defender holds the ${Math.min(CAP, N).toLocaleString('en-US')} strongest`;
 figure({ section: 'writer', name: 'commands/s', value: N / secs, unit: 'commands/s', target: '≥ 20,000', met: N / secs >= 20_000, note });
 figure({ section: 'writer', name: 'CPU per 100k commands', value: ((end.cpuSec - cpu0) * 100_000) / N, unit: 'CPU s', note: 'writer process, user + system' });
-figure({ section: 'memory', name: 'writer peak RSS', value: end.peakRssMb, unit: 'MiB', target: '≤ 256', met: end.peakRssMb <= 256, note: `VmHWM of the writer process draining ${N.toLocaleString('en-US')} commands, --max-old-space-size=${heapMb} (as deployed); RSS ${rss0.toFixed(0)} MiB at assignment; sampled peaks: heap used ${(peakHeap / 2 ** 20).toFixed(0)} MiB, external ${(peakExternal / 2 ** 20).toFixed(0)} MiB` });
+const mib = (bytes: number): string => (bytes / 2 ** 20).toFixed(0);
+const deployed = Object.entries(runtime).map(([k, v]) => `${k}=${v}`).join(' ') || 'no runtime settings';
+figure({ section: 'memory', name: 'writer peak RSS', value: end.peakRssMb, unit: 'MiB', target: '≤ 256', met: end.peakRssMb <= 256, note: `VmHWM of the writer process draining ${N.toLocaleString('en-US')} commands, ${deployed} (as deployed); RSS ${rss0.toFixed(0)} MiB at assignment, VmHWM ${fifthHwm?.toFixed(0) ?? '?'} MiB after a fifth of the commands; sampled peaks: anonymous RSS ${peakAnon.toFixed(0)} MiB (file-backed at the end ${end.rssFileMb.toFixed(0)} MiB), V8 heap committed ${mib(peakHeapTotal)} MiB, used ${mib(peakHeap)} MiB, external ${mib(peakExternal)} MiB` });
 const minimum = Math.ceil(accepted / 500);
 const calls = stats.import.calls + stats.batchDelete.calls;
 figure({ section: 'calls', name: 'backlog: import + BatchDelete calls', value: calls, unit: 'calls', target: `≤ 1.05 × minimum ${minimum}`, met: calls <= 1.05 * minimum, note: `${stats.import.calls} imports + ${stats.batchDelete.calls} BatchDeletes for the ${accepted.toLocaleString('en-US')} indicators held after a backlog of ${N.toLocaleString('en-US')} (cap ${CAP.toLocaleString('en-US')}); minimum ceil(${accepted}/500) imports + 0` });

@@ -1,6 +1,7 @@
 // defender-writer configuration: the one place its environment variables are defined. Names follow
 // the OpenCTI Microsoft Defender Intel connectors (MICROSOFT_DEFENDER_INTEL_*) where those exist, so
 // an existing deployment's variables carry over; the rest are DEFENDER_* and WRITER_*.
+import { getHeapStatistics } from 'node:v8';
 import { ConfigError, envVar, kafkaEnv, kafkaProblems, loadConfig, observabilityEnv, parse, type ConfigOf, type EnvVar } from '@octi-defender/platform';
 import { INDICATOR_TYPES, type IndicatorType } from './defender/model.ts';
 import { CONFIGURED_ACTIONS, Safelist, normalizeTlp, type ConfiguredAction, type Policy, type ScoreRule } from './policy.ts';
@@ -394,10 +395,10 @@ export const writerEnv = {
   }),
   fetchBytesPerPartition: envVar({
     env: 'WRITER_FETCH_BYTES_PER_PARTITION',
-    description: 'Most command bytes fetched per partition at once (bounds a batch and the memory it takes)',
-    schema: parse.int({ min: 16384 }),
+    description: 'Most command bytes fetched per partition at once: bounds a batch and the memory it takes (one fetch holds at most this times the partitions a broker leads for the writer, and at most 10 MiB per broker)',
+    schema: parse.int({ min: 16384, max: 10485760 }),
     default: '1048576',
-    format: 'bytes ≥ 16384',
+    format: 'bytes, 16384 to 10485760',
   }),
   catchUpLag: envVar({
     env: 'WRITER_CATCH_UP_LAG',
@@ -422,7 +423,7 @@ export const writerEnv = {
   }),
   stateCacheMb: envVar({
     env: 'WRITER_STATE_CACHE_MB',
-    description: 'Memory for decoded per-key states kept in front of the local state database (the hot layer)',
+    description: 'V8 heap taken by decoded per-key states kept in front of the local state database (the hot layer); at most a quarter of the heap limit (--max-old-space-size in NODE_OPTIONS)',
     schema: parse.int({ min: 1 }),
     default: '16',
     format: 'MiB ≥ 1',
@@ -466,10 +467,20 @@ export interface WriterConfig extends WriterEnv {
   readonly stateTopic: string;
 }
 
-/** Loads the spec, then checks the rules that span several variables; one ConfigError lists all. */
-export function loadWriterConfig(env: NodeJS.ProcessEnv = process.env): WriterConfig {
+/**
+ * Loads the spec, then checks the rules that span several variables; one ConfigError lists all.
+ * `heapLimitBytes` is V8's heap limit of the process (set by --max-old-space-size in NODE_OPTIONS).
+ */
+export function loadWriterConfig(env: NodeJS.ProcessEnv = process.env, heapLimitBytes = getHeapStatistics().heap_size_limit): WriterConfig {
   const c = loadConfig(writerEnv, env);
   const problems = kafkaProblems(c);
+  // The cache is old-space memory next to a batch's working set (a plan of up to 5,000 keys, a
+  // fetch's commands): beyond a quarter of the limit the process would die of an out-of-memory
+  // error mid-batch instead of refusing the setting at start.
+  const heapLimitMb = Math.floor(heapLimitBytes / 2 ** 20);
+  if (c.stateCacheMb * 4 > heapLimitMb) {
+    problems.push(`WRITER_STATE_CACHE_MB (${c.stateCacheMb}) must be at most a quarter of the V8 heap limit (${heapLimitMb} MiB): lower it, or raise --max-old-space-size in NODE_OPTIONS`);
+  }
   if (c.retryBaseMs > c.retryMaxMs) problems.push('DEFENDER_RETRY_BASE_MS must not exceed DEFENDER_RETRY_MAX_MS');
   if (c.tlpNever.some((m) => m in c.tlpExpireDays)) {
     problems.push('DEFENDER_TLP_EXPIRATION_DAYS names a marking that DEFENDER_TLP_NEVER excludes');

@@ -49,6 +49,13 @@ describe('writer configuration', () => {
     assert.throws(() => loadWriterConfig({ ...base, DEFENDER_RETRY_BASE_MS: '5000', DEFENDER_RETRY_MAX_MS: '100' }), /DEFENDER_RETRY_BASE_MS/);
     assert.throws(() => loadWriterConfig({ ...base, DEFENDER_TLP_EXPIRATION_DAYS: '{"tlp:red": 3}' }), /DEFENDER_TLP_NEVER/);
   });
+  test('the decoded-state cache fits the heap limit: at most a quarter of it', () => {
+    const deployed = 240 * 2 ** 20; // heap_size_limit under the Deployment's NODE_OPTIONS (old space 192 MiB + young generation)
+    assert.equal(loadWriterConfig(base, deployed).stateCacheMb, 16);
+    assert.equal(loadWriterConfig({ ...base, WRITER_STATE_CACHE_MB: '60' }, deployed).stateCacheMb, 60);
+    assert.throws(() => loadWriterConfig({ ...base, WRITER_STATE_CACHE_MB: '61' }, deployed), /WRITER_STATE_CACHE_MB \(61\) must be at most a quarter of the V8 heap limit \(240 MiB\)/);
+    assert.throws(() => loadWriterConfig({ ...base, WRITER_FETCH_BYTES_PER_PARTITION: String(16 * 2 ** 20) }), /WRITER_FETCH_BYTES_PER_PARTITION/);
+  });
   test('score rules and expiration maps', () => {
     assert.deepEqual(parseScoreRules('0:Audit, 60:Block'), [{ min: 60, action: 'Block' }, { min: 0, action: 'Audit' }]);
     assert.throws(() => parseScoreRules('60:Nuke,0:Audit'), /bad rule/);
