@@ -30,7 +30,7 @@ import type { TokenSource } from './defender/token.ts';
 import { desiredFor } from './desired.ts';
 import type { ClaimCommand } from './facts.ts';
 import type { WriterMetrics } from './metrics.ts';
-import { applyOutcomes, chunk, planBatch, replacementDeletes, type KeyState, type Plan, type PlannedDelete } from './plan.ts';
+import { applyOutcomes, chunk, deletesFirst, MAX_BATCH, planBatch, replacementDeletes, type KeyState, type Plan, type PlannedDelete } from './plan.ts';
 import { decodeState, encodeState, fitState, StateStore } from './state-store.ts';
 import type { Policy } from './policy.ts';
 import { ResyncHandler } from './resync.ts';
@@ -74,6 +74,14 @@ export class LeaseLostError extends Error {
 
 /** How an application of commands ended: committed, to be retried after a pause, or abandoned (ownership lost). */
 type Applied = 'ok' | 'retry' | 'lost';
+
+/**
+ * How a batch reaches Defender. `send`: its plan (with every pending key) is sent now. `fold`: its
+ * commands are committed to the state only and its keys join the pending ones, which the next send
+ * carries in full chunks across partitions (another batch is waiting, or the quota would make the
+ * call wait). `defer`: catching up with a backlog, the state only (the sync at its end finds the keys).
+ */
+type Mode = 'send' | 'fold' | 'defer';
 
 export interface WriterDeadLetter {
   readonly origin: 'defender-writer';
@@ -190,6 +198,10 @@ export class Writer {
   /** Attempts of keys whose import failed per item for an unknown reason (by the hash that failed). */
   readonly #itemAttempts = new Map<string, { hash: string; n: number }>();
   #itemRetryTimer: NodeJS.Timeout | undefined;
+  /** Batches waiting for the lock (delivered concurrently, one per partition): the last one sends for all. */
+  #waitingBatches = 0;
+  /** A send of the folded keys is on its way (#flushSoon). */
+  #flushQueued = false;
   readonly #onBreakerOpen = (): void => this.#pauseAll();
   readonly #onBreakerRecover = (): void => this.#resumeNow('breaker');
 
@@ -255,6 +267,8 @@ export class Writer {
       fromBeginning: true,
       sessionTimeoutMs: this.#cfg.sessionTimeoutMs,
       maxBytesPerPartition: this.#cfg.fetchBytesPerPartition,
+      // The batches of one fetch are delivered together, so that all but the last can fold (#mode).
+      partitionsConsumedConcurrently: Math.max(1, this.#partitionCount),
       heartbeatIntervalMs: Math.max(500, Math.floor(this.#cfg.sessionTimeoutMs / 10)),
       onAssigned: (partitions) => this.#exclusive(() => this.#assigned(partitions)),
       onJoined: (assignment) => {
@@ -679,14 +693,20 @@ export class Writer {
     // While catching up, the sync at its end plans everything once.
     if (this.#closed || this.#suspended || this.#parts.size === 0 || this.#catchUpSince !== undefined) return;
     try {
-      if ((await this.#apply([], [])) === 'retry') this.#suspend();
+      const outcome = await this.#apply([], []);
+      if (outcome === 'retry') this.#suspend();
+      // No valid lease yet (right after a join, before the first heartbeat) or any more: pending keys
+      // (a restored state ahead of Defender, folded batches) would otherwise wait for the next command.
+      else if (outcome === 'lost' && this.#pending.size > 0) this.#maintainLater();
     } catch (err) {
       this.#log.error({ err }, 'maintenance round failed');
     }
   }
 
   async #onBatch(batch: Batch): Promise<void> {
+    this.#waitingBatches++;
     await this.#exclusive(async () => {
+      this.#waitingBatches--;
       const part = this.#parts.get(batch.partition);
       // Not resolving = the records come back after resume or go to the partition's new owner.
       if (this.#suspended || this.#closed || batch.isStale() || !part) return;
@@ -732,7 +752,9 @@ export class Writer {
       const next = batch.lastOffset + 1n;
       part.behind = batch.highWatermark - next;
       part.behindAt = this.#now();
-      const outcome = await this.#apply(commands, deadLetters, [{ topic: batch.topic, partition: batch.partition, offset: next }], this.#deferring());
+      const mode = this.#mode();
+      const outcome = await this.#apply(commands, deadLetters, [{ topic: batch.topic, partition: batch.partition, offset: next }], mode);
+      if (mode === 'fold' && outcome === 'ok') this.#flushSoon();
       if (outcome === 'lost') {
         this.#m.batches.inc({ outcome: 'lost' });
         return;
@@ -747,6 +769,46 @@ export class Writer {
       this.#resync.settle(batch.partition);
       batch.resolveOffset(batch.lastOffset);
     });
+  }
+
+  /**
+   * Whether a batch is sent, folded or deferred. Folded while another batch waits for the lock (it
+   * sends for both) or while the quota would hold the call back (Defender's limit is in calls, not
+   * items: the call that goes when the quota allows carries every key folded meanwhile, in full
+   * chunks across partitions). A Retry-After is not waited out here: the send meets it and the
+   * writer pauses (nothing committed), as documented.
+   */
+  #mode(): Mode {
+    if (this.#deferring()) return 'defer';
+    if (this.#waitingBatches > 0) return 'fold';
+    if (this.#client.throttledForMs() > 0) return 'send';
+    return this.#quotaWaitMs() > 0 ? 'fold' : 'send';
+  }
+
+  /** How long the next import or BatchDelete would wait for the quota. */
+  #quotaWaitMs(): number {
+    return Math.max(this.#client.quotaWaitMs('import'), this.#client.quotaWaitMs('batchDelete'));
+  }
+
+  /**
+   * Sends the folded keys once the quota allows a call: the wait is spent outside the lock, so the
+   * batches arriving meanwhile fold too and go in the same call.
+   */
+  #flushSoon(): void {
+    if (this.#closed || this.#flushQueued) return;
+    this.#flushQueued = true;
+    void (async () => {
+      try {
+        await this.#client.quotaReady('import');
+        await this.#client.quotaReady('batchDelete');
+      } catch {
+        // Closed: the folded keys are committed; the partitions' next owner plans them.
+      }
+      await this.#exclusive(async () => {
+        this.#flushQueued = false;
+        await this.#maintain();
+      });
+    })();
   }
 
   /**
@@ -806,11 +868,12 @@ export class Writer {
    * partition involved and only then updates memory. `retry`: a transient failure (Defender, or a
    * Kafka write): what was not committed is re-planned, the caller pauses and replays. `lost`: the
    * lease ended or the batch's partition was fenced: nothing more is sent or committed for it, and
-   * the caller returns at once (the partition's next owner replays it). `defer`: no Defender call, the
-   * state only (catching up; the sync after it finds the keys to send). Dead letters belong to the
-   * partition of `offsets` (the batch's).
+   * the caller returns at once (the partition's next owner replays it). `fold` and `defer`: no
+   * Defender call, the state only (see Mode). Dead letters belong to the partition of `offsets` (the
+   * batch's).
    */
-  async #apply(commands: readonly ClaimCommand[], deadLetters: readonly OutgoingRecord[], offsets: readonly TopicPartitionOffset[] = [], defer = false): Promise<Applied> {
+  async #apply(commands: readonly ClaimCommand[], deadLetters: readonly OutgoingRecord[], offsets: readonly TopicPartitionOffset[] = [], mode: Mode = 'send'): Promise<Applied> {
+    const defer = mode !== 'send';
     const call = this.#callOptions();
     if (call.signal?.aborted) return 'lost';
     const lookup = (key: string): KeyState | undefined => this.#store.get(key);
@@ -831,7 +894,8 @@ export class Writer {
     if (!defer) this.#noteHeld(plan);
     let sent: Sent = NOTHING_SENT;
     if (!defer) {
-      const out = await this.#send(plan, call);
+      // More rounds follow at once: their keys fill this round's last, partial import chunk.
+      const out = await this.#send(plan.remaining > 0 ? { ...plan, imports: plan.imports.filter((c) => c.length === MAX_BATCH) } : plan, call);
       if (out === 'lost') {
         for (const k of plan.keys) this.#pending.add(k);
         return 'lost';
@@ -915,7 +979,14 @@ export class Writer {
       }
       for (const k of result.pending) this.#pending.add(k);
       if (plan.remaining > 0) void this.#exclusive(() => this.#maintain());
-      if ([...imported.values()].some((o) => !o.ok && !o.permanent)) this.#retryItemsLater();
+      if ([...imported.values()].some((o) => !o.ok && !o.permanent)) this.#maintainLater();
+    } else if (mode === 'fold') {
+      // What the batch needs from Defender is sent with the other partitions' by the next send.
+      const unsent = new Set(result.pending);
+      for (const k of plan.keys) {
+        const p = this.#partitionOf(k);
+        if (failed.has(p) ? this.#parts.has(p) : unsent.has(k)) this.#pending.add(k);
+      }
     }
     if (outcome === 'ok') this.#failures = 0;
     this.#updateOwned();
@@ -934,8 +1005,11 @@ export class Writer {
     this.#m.foreignHeld.set(this.#held.size);
   }
 
-  /** Pending keys whose items failed for an unknown reason are tried again after a pause (bounded by WRITER_ITEM_MAX_ATTEMPTS). */
-  #retryItemsLater(): void {
+  /**
+   * Pending keys are planned again after a pause: items that failed for an unknown reason (bounded by
+   * WRITER_ITEM_MAX_ATTEMPTS), or a round that had no valid lease.
+   */
+  #maintainLater(): void {
     if (this.#itemRetryTimer !== undefined || this.#closed) return;
     this.#itemRetryTimer = setTimeout(() => {
       this.#itemRetryTimer = undefined;
@@ -1015,8 +1089,11 @@ export class Writer {
       for (const d of c) sent.deletedIds.add(d.id);
       for (const r of rejected) sent.refusedDeletes.push({ key: c.find((x) => x.id === r.id)?.key ?? '', id: r.id, reason: r.reason });
     };
+    // The deletes go first only when the imports need the room they free; otherwise they share the
+    // replaced ids' BatchDelete calls.
+    const first = deletesFirst(plan, this.#store.appliedCount(), this.#cap.capacity, (key) => this.#store.get(key));
     try {
-      for (const c of plan.deletes) await remove(c);
+      if (first) for (const c of plan.deletes) await remove(c);
       for (const c of plan.imports) {
         const out = await this.#client.import(c.map((p) => p.indicator), call);
         c.forEach((p, i) => {
@@ -1024,7 +1101,8 @@ export class Writer {
           if (o) sent.imported.set(p.key, this.#checkOutcome(p.key, p.hash, o));
         });
       }
-      for (const c of replacementDeletes(plan, sent.imported)) await remove(c);
+      const after = replacementDeletes(plan, sent.imported);
+      for (const c of first ? after : chunk([...plan.deletes.flat(), ...after.flat()])) await remove(c);
     } catch (err) {
       if (err instanceof DefenderCallCancelledError) {
         this.#log.warn({ reason: (err.cause as Error | undefined)?.message }, 'Defender calls stopped: the group lease ended; nothing committed');

@@ -210,6 +210,28 @@ export class DefenderClient {
     return Math.max(this.#quota.blockedForMs('import'), this.#quota.blockedForMs('batchDelete'), this.#quota.blockedForMs('list'));
   }
 
+  /**
+   * Milliseconds before `endpoint`'s quota (its windows and pacing) lets a call go; 0: now. A
+   * Retry-After is `throttledForMs()`'s.
+   */
+  quotaWaitMs(endpoint: Endpoint): number {
+    return this.#quota.windowWaitMs(endpoint);
+  }
+
+  /**
+   * Resolves once `endpoint`'s quota would let a call go at once, waiting on the client's clock; no
+   * slot is taken (the call that follows takes it). Rejects once the client is closed.
+   */
+  async quotaReady(endpoint: Endpoint): Promise<void> {
+    const signal = this.#closer.signal;
+    for (;;) {
+      this.#throwIfClosed();
+      const wait = this.#quota.windowWaitMs(endpoint);
+      if (wait <= 0) return;
+      await abortable(this.#clock.sleep(Math.ceil(wait), signal), signal);
+    }
+  }
+
   /** On rebalance: this writer's partitions / all partitions. */
   setShare(share: number): void {
     this.#quota.setShare(share);

@@ -177,6 +177,15 @@ export class QuotaLimiter {
   }
 
   /**
+   * Milliseconds before the endpoint's windows (quota and pacing) allow a call: 0 when one may go
+   * now. A Retry-After is not counted (`blockedForMs`).
+   */
+  windowWaitMs(endpoint: Endpoint): number {
+    const now = this.#clock.now();
+    return Math.max(0, ...this.#buckets[endpoint].map((b) => b.waitMs(now)));
+  }
+
+  /**
    * Waits (FIFO per endpoint) until every window of the endpoint allows a call; returns the ms waited.
    * When `signal` aborts, rejects at once with its reason, takes no slot, and the callers queued
    * behind move up.
