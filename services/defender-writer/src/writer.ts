@@ -76,12 +76,29 @@ export class LeaseLostError extends Error {
 type Applied = 'ok' | 'retry' | 'lost';
 
 /**
- * How a batch reaches Defender. `send`: its plan (with every pending key) is sent now. `fold`: its
- * commands are committed to the state only and its keys join the pending ones, which the next send
- * carries in full chunks across partitions (another batch is waiting, or the quota would make the
- * call wait). `defer`: catching up with a backlog, the state only (the sync at its end finds the keys).
+ * How a batch reaches Defender. `send`: its plan (with every pending key) is sent now. `join`: another
+ * batch is waiting for the lock (the batches of one fetch are delivered together): this one waits,
+ * uncommitted, and the last one applies all of them in one plan, its calls in full chunks across
+ * partitions, then commits each partition. `fold`: the quota would make the call wait: the commands
+ * are committed to the state only and their keys join the pending ones, which the call made once the
+ * quota allows carries. `defer`: catching up with a backlog, the state only (the sync at its end
+ * finds the keys).
  */
-type Mode = 'send' | 'fold' | 'defer';
+type Mode = 'send' | 'join' | 'fold' | 'defer';
+
+/** A batch's records, decoded. */
+interface Decoded {
+  readonly batch: Batch;
+  readonly commands: readonly ClaimCommand[];
+  readonly deadLetters: readonly OutgoingRecord[];
+  /** The next offset to consume, committed with the batch's partition. */
+  readonly offset: TopicPartitionOffset;
+}
+
+/** A batch waiting for the next one to apply it with its own (Mode `join`). */
+interface Joined extends Decoded {
+  readonly settle: (outcome: Applied | undefined) => void;
+}
 
 export interface WriterDeadLetter {
   readonly origin: 'defender-writer';
@@ -118,6 +135,13 @@ interface Sent {
 }
 
 const NOTHING_SENT: Sent = { imported: new Map(), deletedIds: new Set(), refusedDeletes: [] };
+
+interface ApplyResult {
+  /** `retry` when any partition's commit failed, else `ok` (or the early `lost`/`retry` of every partition). */
+  readonly outcome: Applied;
+  /** Per partition committed. */
+  readonly partitions: ReadonlyMap<number, Applied>;
+}
 
 interface Partition {
   /** Next command offset not yet applied (from the changelog). */
@@ -198,8 +222,10 @@ export class Writer {
   /** Attempts of keys whose import failed per item for an unknown reason (by the hash that failed). */
   readonly #itemAttempts = new Map<string, { hash: string; n: number }>();
   #itemRetryTimer: NodeJS.Timeout | undefined;
-  /** Batches waiting for the lock (delivered concurrently, one per partition): the last one sends for all. */
+  /** Batches waiting for the lock (delivered concurrently, one per partition): the last one applies them all. */
   #waitingBatches = 0;
+  /** Batches decoded and waiting for the last of their fetch (Mode `join`). */
+  #joinedBatches: Joined[] = [];
   /** A send of the folded keys is on its way (#flushSoon). */
   #flushQueued = false;
   readonly #onBreakerOpen = (): void => this.#pauseAll();
@@ -390,7 +416,7 @@ export class Writer {
       this.#pending.add(key);
     }
     if (drift.missing.length > 0 || drift.adopted.length > 0 || requeued > 0) {
-      const outcome = await this.#apply([], []);
+      const { outcome } = await this.#apply([], []);
       if (outcome !== 'ok') throw new Error('re-importing missing indicators did not complete; they stay pending');
       this.#m.repairs.inc({ kind: 'missing' }, drift.missing.length);
     }
@@ -693,7 +719,7 @@ export class Writer {
     // While catching up, the sync at its end plans everything once.
     if (this.#closed || this.#suspended || this.#parts.size === 0 || this.#catchUpSince !== undefined) return;
     try {
-      const outcome = await this.#apply([], []);
+      const { outcome } = await this.#apply([], []);
       if (outcome === 'retry') this.#suspend();
       // No valid lease yet (right after a join, before the first heartbeat) or any more: pending keys
       // (a restored state ahead of Defender, folded batches) would otherwise wait for the next command.
@@ -705,83 +731,139 @@ export class Writer {
 
   async #onBatch(batch: Batch): Promise<void> {
     this.#waitingBatches++;
+    let joined: Promise<[Decoded, Applied | undefined]> | undefined;
     await this.#exclusive(async () => {
       this.#waitingBatches--;
-      const part = this.#parts.get(batch.partition);
-      // Not resolving = the records come back after resume or go to the partition's new owner.
-      if (this.#suspended || this.#closed || batch.isStale() || !part) return;
-      // Not owned under a valid lease: return without committing, so that kafkajs rejoins (after a
-      // short wait: the adapter's heartbeats may renew the lease, and the same records come back).
-      if (this.#leaseRemaining() <= 0) {
-        await new Promise((r) => setTimeout(r, LEASE_WAIT_MS));
-        return;
-      }
-      const commands: ClaimCommand[] = [];
-      const deadLetters: OutgoingRecord[] = [];
-      const at = new Date(this.#now()).toISOString();
-      for (const r of batch.records) {
-        if (r.offset < part.nextOffset) continue;
-        const where = { key: r.key, topic: r.topic, partition: r.partition, offset: r.offset.toString() };
-        if (r.value === null) {
-          deadLetters.push(this.#deadLetter({ ...where, reason: 'empty_value', detail: 'record has no value', at }));
-          continue;
+      try {
+        const d = await this.#decode(batch);
+        if (!d) return;
+        const mode = this.#mode();
+        if (mode === 'join') {
+          joined = new Promise((resolve) => this.#joinedBatches.push({ ...d, settle: (outcome) => resolve([d, outcome]) }));
+          return;
         }
-        if (r.headers.op?.toString() === 'resync') {
-          const m = this.#resync.marker(batch.partition, r.value, commands);
-          if (!m.ok) deadLetters.push(this.#deadLetter({ ...where, reason: 'invalid_command', detail: m.error, raw: r.value.toString('utf8').slice(0, MAX_DEAD_LETTER_RAW), truncated: false, at }));
-          else {
-            if (m.marker.phase === 'end') this.#log.info({ stream: m.marker.streamId, epoch: m.marker.epoch, partition: batch.partition, retracted: m.retractions.length }, 'resync ended: retracting what the replay did not assert');
-            commands.push(...m.retractions);
-          }
-          continue;
-        }
-        const d = decodeCommand(r.value);
-        if (!d.ok) {
-          const raw = r.value.toString('utf8');
-          const truncated = raw.length > MAX_DEAD_LETTER_RAW;
-          deadLetters.push(this.#deadLetter({ ...where, reason: d.error.code, detail: d.error.message, raw: truncated ? raw.slice(0, MAX_DEAD_LETTER_RAW) : raw, truncated, at }));
-          continue;
-        }
-        if (d.value.key !== r.key || partitionForKey(d.value.key, this.#partitionCount) !== batch.partition) {
-          deadLetters.push(this.#deadLetter({ ...where, reason: 'key_mismatch', detail: `command key ${JSON.stringify(d.value.key)} is not the record key`, at }));
-          continue;
-        }
-        this.#resync.observe(batch.partition, d.value);
-        commands.push(d.value);
+        this.#finish(d, (await this.#applyJoined(d, mode)).get(batch.partition));
+      } finally {
+        // The batch that was to apply the joined ones returned early: they go now.
+        if (this.#waitingBatches === 0 && this.#joinedBatches.length > 0) await this.#applyJoined(undefined, this.#mode());
       }
-      const next = batch.lastOffset + 1n;
-      part.behind = batch.highWatermark - next;
-      part.behindAt = this.#now();
-      const mode = this.#mode();
-      const outcome = await this.#apply(commands, deadLetters, [{ topic: batch.topic, partition: batch.partition, offset: next }], mode);
-      if (mode === 'fold' && outcome === 'ok') this.#flushSoon();
-      if (outcome === 'lost') {
-        this.#m.batches.inc({ outcome: 'lost' });
-        return;
-      }
-      if (outcome === 'retry') {
-        this.#m.batches.inc({ outcome: 'retry' });
-        this.#suspend();
-        return;
-      }
-      for (const c of commands) this.#m.commands.inc({ op: c.op });
-      this.#m.batches.inc({ outcome: 'applied' });
-      this.#resync.settle(batch.partition);
-      batch.resolveOffset(batch.lastOffset);
     });
+    if (joined) this.#finish(...(await joined));
+  }
+
+  /** The batch's records as commands and dead letters; undefined when the batch is not to be applied now. */
+  async #decode(batch: Batch): Promise<Decoded | undefined> {
+    const part = this.#parts.get(batch.partition);
+    // Not resolving = the records come back after resume or go to the partition's new owner.
+    if (this.#suspended || this.#closed || batch.isStale() || !part) return undefined;
+    // Not owned under a valid lease: return without committing, so that kafkajs rejoins (after a
+    // short wait: the adapter's heartbeats may renew the lease, and the same records come back).
+    if (this.#leaseRemaining() <= 0) {
+      await new Promise((r) => setTimeout(r, LEASE_WAIT_MS));
+      return undefined;
+    }
+    const commands: ClaimCommand[] = [];
+    const deadLetters: OutgoingRecord[] = [];
+    const at = new Date(this.#now()).toISOString();
+    for (const r of batch.records) {
+      if (r.offset < part.nextOffset) continue;
+      const where = { key: r.key, topic: r.topic, partition: r.partition, offset: r.offset.toString() };
+      if (r.value === null) {
+        deadLetters.push(this.#deadLetter({ ...where, reason: 'empty_value', detail: 'record has no value', at }));
+        continue;
+      }
+      if (r.headers.op?.toString() === 'resync') {
+        const m = this.#resync.marker(batch.partition, r.value, commands);
+        if (!m.ok) deadLetters.push(this.#deadLetter({ ...where, reason: 'invalid_command', detail: m.error, raw: r.value.toString('utf8').slice(0, MAX_DEAD_LETTER_RAW), truncated: false, at }));
+        else {
+          if (m.marker.phase === 'end') this.#log.info({ stream: m.marker.streamId, epoch: m.marker.epoch, partition: batch.partition, retracted: m.retractions.length }, 'resync ended: retracting what the replay did not assert');
+          commands.push(...m.retractions);
+        }
+        continue;
+      }
+      const d = decodeCommand(r.value);
+      if (!d.ok) {
+        const raw = r.value.toString('utf8');
+        const truncated = raw.length > MAX_DEAD_LETTER_RAW;
+        deadLetters.push(this.#deadLetter({ ...where, reason: d.error.code, detail: d.error.message, raw: truncated ? raw.slice(0, MAX_DEAD_LETTER_RAW) : raw, truncated, at }));
+        continue;
+      }
+      if (d.value.key !== r.key || partitionForKey(d.value.key, this.#partitionCount) !== batch.partition) {
+        deadLetters.push(this.#deadLetter({ ...where, reason: 'key_mismatch', detail: `command key ${JSON.stringify(d.value.key)} is not the record key`, at }));
+        continue;
+      }
+      this.#resync.observe(batch.partition, d.value);
+      commands.push(d.value);
+    }
+    const next = batch.lastOffset + 1n;
+    part.behind = batch.highWatermark - next;
+    part.behindAt = this.#now();
+    return { batch, commands, deadLetters, offset: { topic: batch.topic, partition: batch.partition, offset: next } };
+  }
+
+  /** The joined batches, with `own` if given, applied together; every joined one is settled, whatever happens. */
+  async #applyJoined(own: Decoded | undefined, mode: Mode): Promise<Map<number, Applied | undefined>> {
+    const group = this.#joinedBatches.splice(0);
+    let outcomes = new Map<number, Applied | undefined>();
+    try {
+      outcomes = await this.#applyBatches(own ? [...group, own] : group, mode);
+    } finally {
+      for (const g of group) g.settle(outcomes.get(g.batch.partition));
+    }
+    return outcomes;
   }
 
   /**
-   * Whether a batch is sent, folded or deferred. Folded while another batch waits for the lock (it
-   * sends for both) or while the quota would hold the call back (Defender's limit is in calls, not
-   * items: the call that goes when the quota allows carries every key folded meanwhile, in full
-   * chunks across partitions). A Retry-After is not waited out here: the send meets it and the
-   * writer pauses (nothing committed), as documented.
+   * Applies decoded batches (of distinct partitions) in one plan: their commands together, each
+   * partition's dead letters and offset in its own transaction. The outcome per partition; undefined:
+   * not applied now (the writer is paused or closing, or the partition is no longer owned), nothing
+   * committed, the records come back.
+   */
+  async #applyBatches(batches: readonly Decoded[], mode: Mode): Promise<Map<number, Applied | undefined>> {
+    const outcomes = new Map<number, Applied | undefined>();
+    const live = batches.filter((d) => !this.#suspended && !this.#closed && !d.batch.isStale() && this.#parts.has(d.batch.partition));
+    if (live.length === 0) return outcomes;
+    // The last batch of a group sends for all (`join` only waits for it).
+    const applied = await this.#apply(
+      live.flatMap((d) => d.commands),
+      live,
+      mode === 'join' ? 'send' : mode,
+    );
+    for (const d of live) outcomes.set(d.batch.partition, applied.partitions.get(d.batch.partition) ?? applied.outcome);
+    if (mode === 'fold' && live.some((d) => outcomes.get(d.batch.partition) === 'ok')) this.#flushSoon();
+    return outcomes;
+  }
+
+  /** What the consumer and the metrics learn of a batch's application. */
+  #finish(d: Decoded, outcome: Applied | undefined): void {
+    if (outcome === undefined) return;
+    if (outcome === 'lost') {
+      this.#m.batches.inc({ outcome: 'lost' });
+      return;
+    }
+    if (outcome === 'retry') {
+      this.#m.batches.inc({ outcome: 'retry' });
+      this.#suspend();
+      return;
+    }
+    for (const c of d.commands) this.#m.commands.inc({ op: c.op });
+    this.#m.batches.inc({ outcome: 'applied' });
+    this.#resync.settle(d.batch.partition);
+    d.batch.resolveOffset(d.batch.lastOffset);
+  }
+
+  /**
+   * How the next batch is applied (see Mode). Joined while another batch waits for the lock; folded
+   * while the quota would hold the call back (Defender's limit is in calls, not items: the call that
+   * goes when the quota allows carries every key folded meanwhile). Not folded after a failure or
+   * over a Retry-After: the send meets it and the writer pauses, nothing committed.
    */
   #mode(): Mode {
     if (this.#deferring()) return 'defer';
-    if (this.#waitingBatches > 0) return 'fold';
-    if (this.#client.throttledForMs() > 0) return 'send';
+    if (this.#waitingBatches > 0) return 'join';
+    // After a failed call nothing is committed until Defender answers again (the send fails, the
+    // writer pauses): folding would commit a whole outage's commands with nothing sent.
+    if (this.#failures > 0 || this.#client.breakerState !== 'closed' || this.#client.throttledForMs() > 0) return 'send';
     return this.#quotaWaitMs() > 0 ? 'fold' : 'send';
   }
 
@@ -869,13 +951,14 @@ export class Writer {
    * Kafka write): what was not committed is re-planned, the caller pauses and replays. `lost`: the
    * lease ended or the batch's partition was fenced: nothing more is sent or committed for it, and
    * the caller returns at once (the partition's next owner replays it). `fold` and `defer`: no
-   * Defender call, the state only (see Mode). Dead letters belong to the partition of `offsets` (the
-   * batch's).
+   * Defender call, the state only (see Mode). Each batch's dead letters and offset go with its
+   * partition; the outcome is given per partition committed and overall.
    */
-  async #apply(commands: readonly ClaimCommand[], deadLetters: readonly OutgoingRecord[], offsets: readonly TopicPartitionOffset[] = [], mode: Mode = 'send'): Promise<Applied> {
+  async #apply(commands: readonly ClaimCommand[], batches: readonly Decoded[] = [], mode: Exclude<Mode, 'join'> = 'send'): Promise<ApplyResult> {
     const defer = mode !== 'send';
     const call = this.#callOptions();
-    if (call.signal?.aborted) return 'lost';
+    const all = (outcome: Applied): ApplyResult => ({ outcome, partitions: new Map() });
+    if (call.signal?.aborted) return all('lost');
     const lookup = (key: string): KeyState | undefined => this.#store.get(key);
     const now = this.#now();
     // Nothing is sent before the tenant was listed since the assignment: other creators' keys must be known.
@@ -883,9 +966,9 @@ export class Writer {
       try {
         this.#useListing(await listTenant(this.#client, this.#cfg.clientId, call));
       } catch (err) {
-        if (err instanceof DefenderCallCancelledError) return 'lost';
+        if (err instanceof DefenderCallCancelledError) return all('lost');
         if (!(err instanceof DefenderClientClosedError)) this.#log.warn({ err }, 'listing the tenant failed; nothing sent, retrying after a pause');
-        return 'retry';
+        return all('retry');
       }
     }
     const pending = defer ? [] : [...this.#pending].filter((k) => this.#parts.has(this.#partitionOf(k)));
@@ -898,9 +981,9 @@ export class Writer {
       const out = await this.#send(plan.remaining > 0 ? { ...plan, imports: plan.imports.filter((c) => c.length === MAX_BATCH) } : plan, call);
       if (out === 'lost') {
         for (const k of plan.keys) this.#pending.add(k);
-        return 'lost';
+        return all('lost');
       }
-      if (!out) return 'retry';
+      if (!out) return all('retry');
       sent = out;
     }
     const { imported, deletedIds, refusedDeletes } = sent;
@@ -908,14 +991,13 @@ export class Writer {
       this.#log.info({ dryRun: true, imports: plan.imports.flat().length, deletes: plan.deletes.flat().length, dropped: plan.dropped.length, unchanged: plan.unchanged.length }, 'dry run: plan');
     }
     const result = this.#store.transaction(() => applyOutcomes(plan, { imported, deletedIds }, lookup, this.#cap));
-    const home = offsets[0]?.partition;
     const commits = new Map<number, { records: OutgoingRecord[]; offsets: TopicPartitionOffset[]; toStore: Map<string, { state: KeyState; value: string } | null> }>();
     const commitOf = (partition: number) => {
       let c = commits.get(partition);
       if (!c) commits.set(partition, (c = { records: [], offsets: [], toStore: new Map() }));
       return c;
     };
-    if (home !== undefined) commitOf(home).records.push(...deadLetters);
+    for (const b of batches) commitOf(b.offset.partition).records.push(...b.deadLetters);
     const at = new Date(now).toISOString();
     for (const [key, s] of result.states) {
       // Unchanged (a replay, or re-planned and still in sync): the changelog already holds it.
@@ -944,20 +1026,21 @@ export class Writer {
     for (const r of refusedDeletes) {
       commitOf(this.#partitionOf(r.key)).records.push(this.#deadLetter({ key: r.key, reason: 'defender_delete_rejected', detail: `id ${r.id}: ${r.reason}`, at }));
     }
-    for (const o of offsets) {
+    for (const { offset: o } of batches) {
       const c = commitOf(o.partition);
       c.offsets.push(o);
       c.records.push({ topic: this.#cfg.stateTopic, key: appliedOffsetKey(o.partition, this.#partitionCount), value: JSON.stringify({ next: o.offset.toString() }) });
     }
     let outcome: Applied = 'ok';
+    const partitions = new Map<number, Applied>();
     const failed = new Set<number>();
     for (const [partition, c] of [...commits].sort(([x], [y]) => x - y)) {
       const committed = await this.#commit(partition, c.records, c.offsets, call);
+      partitions.set(partition, committed);
       if (committed !== 'ok') {
         failed.add(partition);
-        // The batch's own partition decides; another partition's Kafka failure still means a pause and a retry.
-        if (partition === home) outcome = committed;
-        else if (committed === 'retry' && outcome === 'ok') outcome = 'retry';
+        // Any partition's Kafka failure means a pause and a retry (a fenced one is dropped: `lost`).
+        if (committed === 'retry') outcome = 'retry';
         continue;
       }
       for (const key of c.toStore.keys()) this.#unsaved.delete(key);
@@ -990,7 +1073,9 @@ export class Writer {
     }
     if (outcome === 'ok') this.#failures = 0;
     this.#updateOwned();
-    return outcome;
+    // A batch whose own partition committed still pauses and replays when another one failed.
+    for (const [p, o] of partitions) if (o === 'ok' && outcome === 'retry') partitions.set(p, 'retry');
+    return { outcome, partitions };
   }
 
   /** Keys the plan held back for another creator: counted and logged when they start being held. */

@@ -208,8 +208,8 @@ describe('defender-writer against Kafka and the Defender emulator', () => {
       await publish(t, cmds);
       await waitFor('breaker open', () => w.client.breakerState === 'open');
       await waitFor('consumption paused', async () => (await gauge(w.registry, 'octi_writer_paused')) === 1);
-      // A batch folded into the state before the first call failed (another partition's batch was
-      // to send for both) is committed; from the failure on, nothing moves.
+      // A batch folded into the state before a call failed (the quota held its import back) may be
+      // committed; from the failure on, nothing moves.
       const committed = await committedOffsets(t);
       const state = await stateSnapshot(t);
       // Several half-open probes (reset 500 ms) fail meanwhile.
