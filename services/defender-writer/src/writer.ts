@@ -293,7 +293,7 @@ export class Writer {
       fromBeginning: true,
       sessionTimeoutMs: this.#cfg.sessionTimeoutMs,
       maxBytesPerPartition: this.#cfg.fetchBytesPerPartition,
-      // The batches of one fetch are delivered together, so that all but the last can fold (#mode).
+      // The batches of one fetch are delivered together, so that all but the last join it (#mode).
       partitionsConsumedConcurrently: Math.max(1, this.#partitionCount),
       heartbeatIntervalMs: Math.max(500, Math.floor(this.#cfg.sessionTimeoutMs / 10)),
       onAssigned: (partitions) => this.#exclusive(() => this.#assigned(partitions)),
