@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [name]`: runs every `*.bench.ts` beside the code it measures (and the
+// `npm run bench [-- --quick] [name…]`: runs every `*.bench.ts` beside the code it measures (and the
 // end-to-end ones in bench/), one at a time, with one real Kafka broker for all (KAFKA_BROKERS, as in
 // the tests), so that the figures of one run can be divided by each other. Each bench appends its
 // figures to BENCH_OUT; this script adds the machine and the derived ratios and writes
@@ -15,9 +15,10 @@ import { derive, renderMarkdown, replaceBetween, type Results } from '../bench/r
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick') || process.env.BENCH_QUICK === '1';
-const only = args.find((a) => !a.startsWith('--'));
+// Several names run those benches in one run (one broker), e.g. `ceiling stream-listener` for a ratio.
+const only = args.filter((a) => !a.startsWith('--'));
 const files = globSync(['libs/*/bench/*.bench.ts', 'services/*/bench/*.bench.ts', 'bench/*.bench.ts'])
-  .filter((f) => !only || f.includes(only))
+  .filter((f) => only.length === 0 || only.some((o) => f.includes(o)))
   .sort();
 
 const kafkajs = (createRequire(join(process.cwd(), 'libs/kafka/package.json'))('kafkajs/package.json') as { version: string }).version;
@@ -66,7 +67,7 @@ const results: Results = {
 const table = renderMarkdown(results);
 writeFileSync('bench/results.json', `${JSON.stringify(results, null, 2)}\n`);
 writeFileSync('bench/results.md', `# Benchmark results\n\n${table}`);
-if (!only) {
+if (only.length === 0) {
   const readme = readFileSync('README.md', 'utf8');
   writeFileSync('README.md', replaceBetween(readme, '<!-- bench:results:start -->', '<!-- bench:results:end -->', table));
 }

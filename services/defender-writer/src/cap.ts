@@ -2,7 +2,8 @@
 // (score, then latest) are admitted; the rest wait and are admitted again when room frees. The
 // candidates live in an SQLite table (the writer's local state database, or an in-memory one) whose
 // index orders them by strength, so memory does not grow with the number of waiting keys and each
-// change costs O(log n).
+// change costs O(log n). The admitted keys (at most the capacity) are also kept in memory: whether a
+// key is admitted is asked for every key a plan examines.
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import type { Strength } from './claims.ts';
 
@@ -26,19 +27,18 @@ export interface CapIndexOptions {
 
 export class CapIndex {
   #capacity: number;
-  #admittedCount = 0;
+  /** The admitted keys, as the table's `admitted` column says. */
+  readonly #admitted = new Set<string>();
   readonly #partitionOf: (key: string) => number;
   /** Keys whose admission changed and whose Defender state has not been confirmed since. */
   readonly #dirty = new Set<string>();
   readonly #upsert: StatementSync;
   readonly #remove: StatementSync;
-  readonly #admittedOf: StatementSync;
+  readonly #has: StatementSync;
   readonly #setAdmitted: StatementSync;
   readonly #weakest: StatementSync;
   readonly #strongestWaiting: StatementSync;
   readonly #count: StatementSync;
-  readonly #countAdmittedIn: StatementSync;
-  readonly #keysIn: StatementSync;
   readonly #dropIn: StatementSync;
 
   constructor(capacity: number, opts: CapIndexOptions = {}) {
@@ -47,20 +47,19 @@ export class CapIndex {
     const db = opts.db ?? new DatabaseSync(':memory:');
     db.exec(`
       DROP TABLE IF EXISTS cap;
-      CREATE TABLE cap (key TEXT PRIMARY KEY, part INTEGER NOT NULL, score REAL NOT NULL, at REAL NOT NULL, admitted INTEGER NOT NULL) WITHOUT ROWID;
+      CREATE TABLE cap (part INTEGER NOT NULL, key TEXT NOT NULL, score REAL NOT NULL, at REAL NOT NULL, admitted INTEGER NOT NULL, PRIMARY KEY (part, key)) WITHOUT ROWID;
       CREATE INDEX cap_strength ON cap (admitted, score, at, key DESC);
-      CREATE INDEX cap_part ON cap (part);
     `);
-    this.#upsert = db.prepare('INSERT INTO cap (key, part, score, at, admitted) VALUES (?, ?, ?, ?, 0) ON CONFLICT (key) DO UPDATE SET score = excluded.score, at = excluded.at');
-    this.#remove = db.prepare('DELETE FROM cap WHERE key = ? RETURNING admitted');
-    this.#admittedOf = db.prepare('SELECT admitted FROM cap WHERE key = ?');
-    this.#setAdmitted = db.prepare('UPDATE cap SET admitted = ? WHERE key = ?');
+    // Keyed by partition first (a key has one partition), so that a revoked partition is one range of
+    // the primary key and no third b-tree is updated on every change.
+    this.#upsert = db.prepare('INSERT INTO cap (part, key, score, at, admitted) VALUES (?, ?, ?, ?, 0) ON CONFLICT (part, key) DO UPDATE SET score = excluded.score, at = excluded.at');
+    this.#remove = db.prepare('DELETE FROM cap WHERE part = ? AND key = ?');
+    this.#has = db.prepare('SELECT 1 FROM cap WHERE part = ? AND key = ?');
+    this.#setAdmitted = db.prepare('UPDATE cap SET admitted = ? WHERE part = ? AND key = ?');
     // Both walk cap_strength: forwards for the weakest admitted, backwards for the strongest waiting.
     this.#weakest = db.prepare('SELECT key, score, at FROM cap WHERE admitted = 1 ORDER BY score ASC, at ASC, key DESC LIMIT 1');
     this.#strongestWaiting = db.prepare('SELECT key, score, at FROM cap WHERE admitted = 0 ORDER BY score DESC, at DESC, key ASC LIMIT 1');
     this.#count = db.prepare('SELECT count(*) AS n FROM cap');
-    this.#countAdmittedIn = db.prepare('SELECT count(*) AS n FROM cap WHERE part = ? AND admitted = 1');
-    this.#keysIn = db.prepare('SELECT key FROM cap WHERE part = ?');
     this.#dropIn = db.prepare('DELETE FROM cap WHERE part = ?');
   }
 
@@ -79,40 +78,41 @@ export class CapIndex {
   }
 
   get admittedCount(): number {
-    return this.#admittedCount;
+    return this.#admitted.size;
   }
 
   isAdmitted(key: string): boolean {
-    return (this.#admittedOf.get(key) as { admitted: number } | undefined)?.admitted === 1;
+    return this.#admitted.has(key);
   }
 
   has(key: string): boolean {
-    return this.#admittedOf.get(key) !== undefined;
+    return this.#has.get(this.#partitionOf(key), key) !== undefined;
   }
 
   /** The key wants to be in Defender with this strength. New keys wait until `settle`. */
   set(key: string, strength: Strength): void {
-    this.#upsert.run(key, this.#partitionOf(key), strength.score, strength.at);
+    this.#upsert.run(this.#partitionOf(key), key, strength.score, strength.at);
   }
 
   /** The key no longer wants to be in Defender. */
   delete(key: string): void {
-    const old = this.#remove.get(key) as { admitted: number } | undefined;
-    if (!old) return;
+    this.#remove.run(this.#partitionOf(key), key);
+    // Both hold only keys of the table.
     this.#dirty.delete(key);
-    if (old.admitted === 1) this.#admittedCount--;
+    this.#admitted.delete(key);
   }
 
   /** Forgets every candidate of a revoked partition. */
   dropPartition(partition: number): void {
-    this.#admittedCount -= Number((this.#countAdmittedIn.get(partition) as { n: number }).n);
-    for (const row of this.#keysIn.iterate(partition)) this.#dirty.delete((row as { key: string }).key);
+    for (const key of this.#dirty) if (this.#partitionOf(key) === partition) this.#dirty.delete(key);
+    for (const key of this.#admitted) if (this.#partitionOf(key) === partition) this.#admitted.delete(key);
     this.#dropIn.run(partition);
   }
 
   #move(key: string, admitted: boolean): void {
-    this.#setAdmitted.run(admitted ? 1 : 0, key);
-    this.#admittedCount += admitted ? 1 : -1;
+    this.#setAdmitted.run(admitted ? 1 : 0, this.#partitionOf(key), key);
+    if (admitted) this.#admitted.add(key);
+    else this.#admitted.delete(key);
     this.#dirty.add(key);
   }
 
@@ -124,9 +124,9 @@ export class CapIndex {
     for (;;) {
       const weakest = this.#weakest.get() as Row | undefined;
       const best = this.#strongestWaiting.get() as Row | undefined;
-      if (weakest && this.#admittedCount > this.#capacity) {
+      if (weakest && this.#admitted.size > this.#capacity) {
         this.#move(weakest.key, false);
-      } else if (best && this.#admittedCount < this.#capacity) {
+      } else if (best && this.#admitted.size < this.#capacity) {
         this.#move(best.key, true);
       } else if (best && weakest && stronger(best, weakest) > 0) {
         this.#move(weakest.key, false);

@@ -21,16 +21,39 @@ export function identityOf(action: Action, rbacGroupNames: readonly string[] | u
   return [action, ...[...(rbacGroupNames ?? [])].sort()].join('|');
 }
 
-/** JSON with sorted keys, so the hash does not depend on how the object was built. */
+const isScalar = (x: unknown): boolean => x === null || typeof x === 'string' || typeof x === 'number' || typeof x === 'boolean';
+const isFlat = (x: unknown): boolean => x === undefined || isScalar(x) || (Array.isArray(x) && x.every(isScalar));
+/** A key a plain object does not keep in insertion order: array indices (enumerated first) and `__proto__`. */
+const isSpecialKey = (k: string): boolean => k === '__proto__' || (k.charCodeAt(0) >= 48 && k.charCodeAt(0) <= 57);
+
+/**
+ * JSON with sorted keys, so the hash does not depend on how the object was built. The text is what
+ * every stored hash was computed over: it must not change (an undefined array item prints as nothing).
+ */
 function canonicalJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
-  if (v !== null && typeof v === 'object') {
-    const entries = Object.entries(v as Record<string, unknown>)
-      .filter(([, x]) => x !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${canonicalJson(x)}`).join(',')}}`;
+  if (v === null || typeof v !== 'object') return JSON.stringify(v);
+  if (Array.isArray(v)) {
+    let out = '[';
+    for (let i = 0; i < v.length; i++) out += (i > 0 ? ',' : '') + (canonicalJson(v[i]) ?? '');
+    return `${out}]`;
   }
-  return JSON.stringify(v);
+  const o = v as Record<string, unknown>;
+  // The default sort compares UTF-16 code units, as `<` does.
+  const keys = Object.keys(o).sort();
+  // An object of primitives and arrays of primitives (an indicator) prints natively in one string:
+  // a copy with its keys inserted in sorted order gives the same text (faster than a replacer list).
+  if (keys.every((k) => isFlat(o[k]) && !isSpecialKey(k))) {
+    const sorted: Record<string, unknown> = {};
+    for (const k of keys) sorted[k] = o[k];
+    return JSON.stringify(sorted);
+  }
+  let out = '{';
+  for (const k of keys) {
+    const x = o[k];
+    if (x === undefined) continue;
+    out += (out.length > 1 ? ',' : '') + JSON.stringify(k) + ':' + canonicalJson(x);
+  }
+  return `${out}}`;
 }
 
 export function indicatorHash(indicator: DefenderIndicator): string {

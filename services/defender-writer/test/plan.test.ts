@@ -4,7 +4,7 @@ import { CapIndex } from '../src/cap.ts';
 import { foldCommands } from '../src/claims.ts';
 import { desiredFor, identityOf, indicatorHash } from '../src/desired.ts';
 import { applyOutcomes, chunk, deletesFirst, planBatch, replacementDeletes, type KeyState, type Plan } from '../src/plan.ts';
-import type { ImportFailureCategory, ImportOutcome } from '../src/defender/model.ts';
+import type { DefenderIndicator, ImportFailureCategory, ImportOutcome } from '../src/defender/model.ts';
 import { ForeignIndex } from '../src/foreign.ts';
 import type { ForeignView } from '../src/plan.ts';
 import type { ClaimCommand } from '../src/facts.ts';
@@ -73,6 +73,31 @@ describe('desiredFor', () => {
     assert.equal(a.hash, b.hash);
     assert.notEqual(indicatorHash({ ...a.indicator, description: 'x' }), a.hash);
     assert.equal(indicatorHash({ ...a.indicator }), a.hash);
+  });
+  test('the hash of an indicator is the one stored states already hold (a different text would re-import every key)', () => {
+    const full = {
+      indicatorValue: 'https://exämple.org/a?b="c"',
+      indicatorType: 'Url',
+      action: 'Block',
+      title: 'Tïtle 😀 "q"',
+      description: 'd\\e',
+      application: 'OpenCTI',
+      severity: 'High',
+      generateAlert: true,
+      expirationTime: '2026-01-31T00:00:00Z',
+      externalId: 'x-1',
+      recommendedActions: 'r',
+      rbacGroupNames: ['b', 'a'],
+      educateUrl: 'https://edu.example',
+    } as const;
+    assert.equal(indicatorHash(full), '4GnBHxjd2WmBLrfA5YmGNW');
+    // Key order does not matter.
+    assert.equal(indicatorHash(Object.fromEntries(Object.entries(full).reverse()) as unknown as DefenderIndicator), '4GnBHxjd2WmBLrfA5YmGNW');
+    const minimal = { indicatorValue: '1.2.3.4', indicatorType: 'IpAddress', action: 'Audit', title: 't', description: 'd', application: 'a', severity: 'Low', generateAlert: false, expirationTime: '2026-01-31T00:00:00Z' } as const;
+    assert.equal(indicatorHash({ ...minimal, externalId: undefined }), 'bNqq1HkQH3aN2q17zXg8kI');
+    // Index-like and __proto__ keys, nested objects: the same canonical text as ever.
+    const odd = JSON.parse('{"b":1,"10":"x","9":[true,null],"__proto__":"p","a":{"z":1,"y":[1,{"k":"v"}]}}') as DefenderIndicator;
+    assert.equal(indicatorHash(odd), 'R3vJh_hy-kJO3gJW8dmJxY');
   });
   test('identity = action + sorted device groups', () => {
     assert.equal(identityOf('Block', ['b', 'a']), 'Block|a|b');

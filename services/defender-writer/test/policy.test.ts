@@ -191,6 +191,23 @@ describe('titles and descriptions', () => {
     assert.equal(titleFor({ name: ' Emotet\nC2 ', value: '203.0.113.7' }, 250), 'Emotet C2');
     assert.equal(titleFor({ name: null, value: '203.0.113.7' }, 250), '203.0.113.7');
     assert.equal(titleFor({ name: '  ', value: 'v' }, 250), 'v');
+    // Every kind of change, alone in an otherwise clean line, and clean lines left as they are.
+    for (const [name, title] of [
+      ['Emotet C2', 'Emotet C2'],
+      ['Emotet  C2', 'Emotet C2'],
+      [' Emotet C2', 'Emotet C2'],
+      ['Emotet C2 ', 'Emotet C2'],
+      ['Emotet\tC2', 'Emotet C2'],
+      ['Emotet\u00a0C2', 'Emotet C2'],
+      ['Emotet\u2028C2', 'Emotet C2'],
+      ['Emotet\u0007C2', 'Emotet C2'],
+      ['Emotet\u007fC2', 'Emotet C2'],
+      ['Emotet\ufeff', 'Emotet'],
+      ['Émotet — C2 😀', 'Émotet — C2 😀'],
+      ['x', 'x'],
+    ] as const) {
+      assert.equal(titleFor({ name, value: 'v' }, 250), title, JSON.stringify(name));
+    }
   });
   test('description default and truncation', () => {
     assert.equal(descriptionFor({ description: null }, 99), 'Imported from OpenCTI');

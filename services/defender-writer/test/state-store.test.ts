@@ -18,11 +18,14 @@ const state = (n: number, applied = false): KeyState => ({
 });
 
 describe('StateStore', () => {
-  test('puts, gets (also past the cache), deletes, counts applied, drops a partition, removes its file on close', () => {
+  test('puts, gets (also past the cache), deletes, counts applied, drops a partition, removes its files on close', () => {
     const dir = mkdtempSync(join(tmpdir(), 'state-store-'));
     const store = new StateStore({ dir, cacheBytes: 4096, partitionOf: (k) => (k.startsWith('p1:') ? 1 : 0) });
     const file = readdirSync(dir).find((f) => f.endsWith('.sqlite'));
     assert.ok(file);
+    // One journal file for every transaction, no fsync: the file is a cache of the changelog.
+    assert.deepEqual({ ...store.db.prepare('PRAGMA journal_mode').get() }, { journal_mode: 'persist' });
+    assert.deepEqual({ ...store.db.prepare('PRAGMA synchronous').get() }, { synchronous: 0 });
     store.transaction(() => {
       for (let i = 0; i < 50; i++) store.put(`p${i % 2}:k${i}`, state(1, i < 10));
     });
@@ -39,6 +42,23 @@ describe('StateStore', () => {
     assert.equal([...store.keys(0)].length, 24);
     store.close();
     assert.equal(existsSync(join(dir, file)), false);
+    // The journal too.
+    assert.deepEqual(readdirSync(dir), []);
+  });
+  test('a key looked up before it exists is found once put, and gone again once deleted or dropped', () => {
+    const store = new StateStore({ dir: ':memory:', cacheBytes: 1 << 20, partitionOf: () => 0 });
+    assert.equal(store.get('k'), undefined);
+    store.put('k', state(1, true));
+    assert.deepEqual(store.get('k'), state(1, true));
+    assert.deepEqual([...store.inDefender()].map(([key]) => key), ['k']);
+    store.delete('k');
+    assert.equal(store.get('k'), undefined);
+    assert.equal(store.get('k'), undefined);
+    store.put('k', state(2));
+    assert.equal(store.get('k')?.claims.length, 2);
+    store.dropPartition(0);
+    assert.equal(store.get('k'), undefined);
+    store.close();
   });
   test('a failed transaction, synchronous or not, leaves nothing behind', async () => {
     const store = new StateStore({ dir: ':memory:', cacheBytes: 1 << 20, partitionOf: () => 0 });

@@ -61,9 +61,10 @@ export class EventQueue<T> {
     });
   }
 
-  /** The first `max` items, without removing them (they are removed by `drop` once published). */
-  peek(max: number): T[] {
-    return this.#items.slice(this.#head, this.#head + Math.min(max, this.size));
+  /** Up to `max` items after the first `skip`, without removing them (`drop` removes them once published). */
+  peek(max: number, skip = 0): T[] {
+    const from = this.#head + Math.min(skip, this.size);
+    return this.#items.slice(from, from + Math.max(0, Math.min(max, this.size - skip)));
   }
 
   /** Removes the first `n` items. */

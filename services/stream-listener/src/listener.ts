@@ -18,8 +18,12 @@ import { StreamReader, type RawStreamEvent } from './stream-reader.ts';
 import { compareEventIds, EVENT_ID, heartbeatProof, laterOf } from './stream-position.ts';
 
 const MAX_BATCH = 2000;
-/** Event data held per stream between the reader and the publisher (on top of the count bound). */
-const QUEUE_MAX_CHARS = 64 * 1024 * 1024;
+/**
+ * Event data held per stream between the reader and the publisher (on top of the count bound), in
+ * characters (≤ 16 MiB: 1 or 2 bytes each). Several rounds' worth: the round in flight and the one
+ * being prepared stay queued until they commit, and the reader needs room to read ahead of them.
+ */
+const QUEUE_MAX_CHARS = 8 * 1024 * 1024;
 
 export type Role = 'starting' | 'standby' | 'active' | 'closed';
 

@@ -16,8 +16,13 @@ import { EVENT_ID, laterOf, safeCheckpoint } from './stream-position.ts';
 const DATA_EVENTS: ReadonlySet<string> = new Set<StreamEventName>(['create', 'update', 'delete', 'merge']);
 /** The raw event kept in a dead letter is cut to this many characters (≤ ~200 KB once escaped). */
 const MAX_DEAD_LETTER_RAW = 32 * 1024;
-/** A round stops taking events past this much event data, keeping transactions far below message.max.bytes. */
-const MAX_ROUND_CHARS = 512 * 1024;
+/**
+ * A round stops taking events past this many bytes of records. Larger transactions spread their
+ * fixed cost (partitions added, commit) over more commands; the producer sends them in requests far
+ * below the broker's message.max.bytes (sliceByBytes), so this bounds only how much one
+ * transaction holds in memory and replays after a crash.
+ */
+const MAX_ROUND_BYTES = 1024 * 1024;
 
 export interface StreamSlot {
   readonly streamId: string;
@@ -83,94 +88,80 @@ export function entityOf(head: string): { entityType?: string; entityId?: string
   return { ...(type !== undefined ? { entityType: type } : {}), ...(id !== undefined ? { entityId: id } : {}) };
 }
 
+/** What committing a round makes true of one stream. */
+interface Taken {
+  readonly slot: StreamSlot;
+  readonly count: number;
+  readonly checkpoint: Checkpoint | undefined;
+  readonly before: ResyncState | undefined;
+  readonly resync: ResyncState | undefined;
+  readonly replayed: number;
+}
+
+/** One transaction's worth: its records and, per stream, the events it covers. */
+interface Round {
+  readonly records: OutgoingRecord[];
+  readonly taken: Taken[];
+}
+
 export class Publisher {
   readonly #o: PublisherOptions;
   readonly #now: () => Date;
+  /** The round whose transaction is in flight: the next one is prepared from its outcome. */
+  #inFlight: Round | undefined;
 
   constructor(options: PublisherOptions) {
     this.#o = options;
     this.#now = options.now ?? (() => new Date());
   }
 
-  /** Publishes until `signal` aborts; rejects on a Kafka failure (including being fenced). */
+  /**
+   * Publishes until `signal` aborts; rejects on a Kafka failure (including being fenced). Pipelined:
+   * the next round is read and normalized while the previous transaction is in flight, and its
+   * transaction starts only once the previous one committed, so transactions commit in queue order
+   * and a failed one is never followed by another (the next round is dropped with it, and the term
+   * restarts from the last committed checkpoint).
+   */
   async run(signal: AbortSignal): Promise<void> {
-    while (!signal.aborted) {
-      const published = await this.publishOnce();
-      if (published === 0) await this.#waitForEvents(signal);
+    let commit: Promise<void> | undefined;
+    try {
+      while (!signal.aborted) {
+        // A round that starts or ends a resync changes what the next one is built on: wait for it.
+        if (commit && this.#inFlight && changesResync(this.#inFlight)) {
+          await commit;
+          commit = undefined;
+        }
+        const round = this.#prepare();
+        if (!round) {
+          if (commit) await commit;
+          else await this.#waitForEvents(signal);
+          commit = undefined;
+          continue;
+        }
+        await commit;
+        commit = this.#commit(round);
+      }
+    } finally {
+      // Never return with a transaction in flight: the caller closes the producer next.
+      await commit;
     }
   }
 
-  /** One transaction over everything queued (up to maxBatch per stream). Returns the events consumed. */
-  async publishOnce(): Promise<number> {
-    const records: OutgoingRecord[] = [];
-    const taken: Array<{ slot: StreamSlot; count: number; checkpoint: Checkpoint | undefined; before: ResyncState | undefined; resync: ResyncState | undefined; replayed: number }> = [];
-    const now = this.#now();
-    let chars = 0;
-    for (const slot of this.#o.streams) {
-      const peeked = slot.queue.peek(this.#o.maxBatch);
-      if (peeked.length === 0) continue;
-      let n = 0;
-      while (n < peeked.length && (n === 0 || chars < MAX_ROUND_CHARS)) chars += (peeked[n++] as RawStreamEvent).data.length;
-      const events = n === peeked.length ? peeked : peeked.slice(0, n);
-      let resync = slot.resync;
-      let replayed = slot.replayed;
-      let base = slot.checkpoint?.lastEventId;
-      let seen = slot.checkpoint?.seen;
-      if (resync?.phase === 'begin') {
-        records.push(...markerRecords(this.#o.commandsTopic, slot.streamId, resync, 'begin', this.#o.commandsPartitions, now));
-        resync = { ...resync, phase: 'replaying' };
+  /** Sends `round` in one transaction, then makes its outcome the streams' state. */
+  async #commit(round: Round): Promise<void> {
+    this.#inFlight = round;
+    try {
+      if (round.records.length > 0) {
+        const end = this.#o.metrics.publishSeconds.startTimer();
+        await this.#o.producer.transaction((tx) => tx.send(round.records));
+        const seconds = end();
+        this.#o.logger.debug({ records: round.records.length, seconds }, 'published');
       }
-      let progress: Array<{ id: string; heartbeat: boolean }> = [];
-      for (const ev of events) {
-        if (resync?.phase === 'replaying' && replayEndedBy(resync, ev.id)) {
-          records.push(...markerRecords(this.#o.commandsTopic, slot.streamId, resync, 'end', this.#o.commandsPartitions, now));
-          this.#o.logger.info({ stream: slot.streamId, epoch: resync.epoch, reason: resync.reason, replayed, startedAt: resync.startedAt }, 'resync replay complete; writers retract what it did not assert');
-          // The live tail starts after the recover point; what the replay carried proves nothing.
-          base = laterOf(base, replayEnd(resync));
-          seen = laterOf(seen, replayEnd(resync));
-          resync = undefined;
-          progress = [];
-        }
-        this.#o.metrics.events.inc({ stream: slot.streamId, event: ev.name });
-        this.#route(ev, now, records);
-        if (resync) {
-          if (DATA_EVENTS.has(ev.name)) replayed += 1;
-          continue;
-        }
-        if (EVENT_ID.test(ev.id) && (ev.name === 'heartbeat' || DATA_EVENTS.has(ev.name))) {
-          progress.push({ id: ev.id, heartbeat: ev.name === 'heartbeat' });
-          if (ev.name !== 'heartbeat') seen = laterOf(seen, ev.id);
-        }
-      }
-      const next = slot.queue.peek(events.length + 1)[events.length];
-      const lastEventId = resync ? (base ?? '0-0') : safeCheckpoint(progress, next, base);
-      let checkpoint = slot.checkpoint;
-      const resyncChanged = resync !== slot.resync || slot.resyncRequest !== slot.checkpoint?.resyncRequest;
-      if (lastEventId !== undefined && (lastEventId !== slot.checkpoint?.lastEventId || resyncChanged || seen !== slot.checkpoint?.seen)) {
-        checkpoint = {
-          streamId: slot.streamId,
-          lastEventId,
-          ...(seen !== undefined ? { seen } : {}),
-          ...(slot.recoverUntil !== undefined ? { recoverUntil: slot.recoverUntil } : {}),
-          ...(slot.startFrom !== undefined ? { startFrom: slot.startFrom } : {}),
-          ...(resync ? { resync } : {}),
-          ...(slot.resyncRequest !== undefined ? { resyncRequest: slot.resyncRequest } : {}),
-          updatedAt: now.toISOString(),
-        };
-        records.push({ topic: this.#o.checkpointsTopic, key: slot.streamId, value: encodeCheckpoint(checkpoint) });
-      }
-      taken.push({ slot, count: events.length, checkpoint, before: slot.resync, resync, replayed });
-    }
-    if (taken.length === 0) return 0;
-
-    if (records.length > 0) {
-      const end = this.#o.metrics.publishSeconds.startTimer();
-      await this.#o.producer.transaction((tx) => tx.send(records));
-      const seconds = end();
-      this.#o.logger.debug({ records: records.length, seconds }, 'published');
+    } finally {
+      this.#inFlight = undefined;
     }
     let consumed = 0;
-    for (const t of taken) {
+    for (const t of round.taken) {
       t.slot.queue.drop(t.count);
       t.slot.checkpoint = t.checkpoint;
       if (t.before && !t.resync) {
@@ -186,7 +177,79 @@ export class Publisher {
       consumed += t.count;
     }
     this.#o.metrics.publishBatch.observe(consumed);
-    return consumed;
+  }
+
+  /**
+   * The next round: what is queued after the round in flight (up to maxBatch events per stream and
+   * about MAX_ROUND_BYTES of records), normalized, with each stream's checkpoint as of the end of it.
+   * Undefined when nothing is queued beyond the round in flight.
+   */
+  #prepare(): Round | undefined {
+    const records: OutgoingRecord[] = [];
+    const taken: Taken[] = [];
+    const now = this.#now();
+    let bytes = 0;
+    let counted = 0;
+    for (const slot of this.#o.streams) {
+      // The round in flight is built on as if committed: if it fails, this one is never sent.
+      const prior = this.#inFlight?.taken.find((t) => t.slot === slot);
+      const offset = prior?.count ?? 0;
+      const events = slot.queue.peek(this.#o.maxBatch + 1, offset);
+      if (events.length === 0) continue;
+      const before = slot.resync;
+      let resync = before;
+      let replayed = prior && prior.before === before ? prior.replayed : slot.replayed;
+      const previous = prior ? prior.checkpoint : slot.checkpoint;
+      let base = previous?.lastEventId;
+      let seen = previous?.seen;
+      if (resync?.phase === 'begin') {
+        records.push(...markerRecords(this.#o.commandsTopic, slot.streamId, resync, 'begin', this.#o.commandsPartitions, now));
+        resync = { ...resync, phase: 'replaying' };
+      }
+      let progress: Array<{ id: string; heartbeat: boolean }> = [];
+      let n = 0;
+      while (n < events.length && n < this.#o.maxBatch && (n === 0 || bytes < MAX_ROUND_BYTES)) {
+        const ev = events[n++] as RawStreamEvent;
+        if (resync?.phase === 'replaying' && replayEndedBy(resync, ev.id)) {
+          records.push(...markerRecords(this.#o.commandsTopic, slot.streamId, resync, 'end', this.#o.commandsPartitions, now));
+          this.#o.logger.info({ stream: slot.streamId, epoch: resync.epoch, reason: resync.reason, replayed, startedAt: resync.startedAt }, 'resync replay complete; writers retract what it did not assert');
+          // The live tail starts after the recover point; what the replay carried proves nothing.
+          base = laterOf(base, replayEnd(resync));
+          seen = laterOf(seen, replayEnd(resync));
+          resync = undefined;
+          progress = [];
+        }
+        this.#o.metrics.events.inc({ stream: slot.streamId, event: ev.name });
+        this.#route(ev, now, records);
+        for (; counted < records.length; counted++) bytes += recordBytes(records[counted] as OutgoingRecord);
+        if (resync) {
+          if (DATA_EVENTS.has(ev.name)) replayed += 1;
+          continue;
+        }
+        if (EVENT_ID.test(ev.id) && (ev.name === 'heartbeat' || DATA_EVENTS.has(ev.name))) {
+          progress.push({ id: ev.id, heartbeat: ev.name === 'heartbeat' });
+          if (ev.name !== 'heartbeat') seen = laterOf(seen, ev.id);
+        }
+      }
+      const lastEventId = resync ? (base ?? '0-0') : safeCheckpoint(progress, events[n], base);
+      let checkpoint = previous;
+      const resyncChanged = resync !== before || slot.resyncRequest !== previous?.resyncRequest;
+      if (lastEventId !== undefined && (lastEventId !== previous?.lastEventId || resyncChanged || seen !== previous?.seen)) {
+        checkpoint = {
+          streamId: slot.streamId,
+          lastEventId,
+          ...(seen !== undefined ? { seen } : {}),
+          ...(slot.recoverUntil !== undefined ? { recoverUntil: slot.recoverUntil } : {}),
+          ...(slot.startFrom !== undefined ? { startFrom: slot.startFrom } : {}),
+          ...(resync ? { resync } : {}),
+          ...(slot.resyncRequest !== undefined ? { resyncRequest: slot.resyncRequest } : {}),
+          updatedAt: now.toISOString(),
+        };
+        records.push({ topic: this.#o.checkpointsTopic, key: slot.streamId, value: encodeCheckpoint(checkpoint) });
+      }
+      taken.push({ slot, count: n, checkpoint, before, resync, replayed });
+    }
+    return taken.length === 0 ? undefined : { records, taken };
   }
 
   #route(ev: RawStreamEvent, now: Date, out: OutgoingRecord[]): void {
@@ -290,6 +353,16 @@ export class Publisher {
       signal.removeEventListener('abort', stop);
     }
   }
+}
+
+/** A round that starts or ends a resync (its markers, its checkpoint's resync state). */
+function changesResync(round: Round): boolean {
+  return round.taken.some((t) => t.resync !== t.before);
+}
+
+/** What a record weighs in a round (strings by their length: a bound, not an exact size). */
+function recordBytes(r: OutgoingRecord): number {
+  return r.key.length + (r.value?.length ?? 0);
 }
 
 function safeJson(s: string): unknown {

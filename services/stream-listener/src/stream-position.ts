@@ -12,6 +12,9 @@
 // Resuming from an earlier position only re-sends events, which the writer absorbs (idempotent).
 
 export function compareEventIds(a: string, b: string): number {
+  // Ids of one stream mostly have the same shape: digits of equal lengths compare as strings
+  // (called for every event; the split below allocates).
+  if (a.length === b.length && a.indexOf('-') === b.indexOf('-')) return a < b ? -1 : a > b ? 1 : 0;
   const [am = '0', as = '0'] = a.split('-');
   const [bm = '0', bs = '0'] = b.split('-');
   const dm = Number(am) - Number(bm);

@@ -70,6 +70,9 @@ test('event ids compare numerically by time then sequence', () => {
   assert.equal(compareEventIds('1700000000000-2', '1700000000000-10'), -1);
   assert.equal(compareEventIds('1700000000001-0', '1700000000000-99'), 1);
   assert.equal(compareEventIds('0', '0-0'), 0);
+  // Same shape (compared as strings) and exact where Number() would round.
+  assert.equal(compareEventIds('1700000000009-5', '1700000000010-5'), -1);
+  assert.equal(compareEventIds('1700000000000-18446744073709551614', '1700000000000-18446744073709551615'), -1);
 });
 
 test('checkpoints only ids proven complete', () => {

@@ -3,11 +3,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startOpenCtiEmulator, type OpenCtiEmulator, type OpenCtiEmulatorOptions, type StixObject } from '@octi-defender/emulators';
+import { EventQueue } from '../src/event-queue.ts';
 import type { DeadLetter } from '../src/publisher.ts';
+import { StreamReader, type RawStreamEvent } from '../src/stream-reader.ts';
 import { listenerConfig, startListener, tail, TOKEN, uniqueTopics, until } from './helpers.ts';
 
 const STREAM = 'c1a2b3c4-0000-4000-8000-00000000000a';
 const MiB = 1024 * 1024;
+const KiB = 1024;
 
 function emulator(extra: Partial<OpenCtiEmulatorOptions> = {}): Promise<OpenCtiEmulator> {
   return startOpenCtiEmulator({ port: 0, host: '127.0.0.1', token: TOKEN, streams: [{ id: STREAM }], heartbeatMs: 200, seed: 21, ...extra });
@@ -110,3 +113,54 @@ test('heartbeat race: a heartbeat written between an event and its dependencies 
 async function reconnects(h: { metrics: { reconnects: { get(): Promise<{ values: Array<{ value: number }> }> } } }): Promise<number> {
   return (await h.metrics.reconnects.get()).values.reduce((n, v) => n + v.value, 0);
 }
+
+test('the reader stops reading while the queue holds its byte bound, and resumes losing nothing', async (t) => {
+  const count = 5000; // ~6 MiB of events, far over the bound
+  const octi = await startOpenCtiEmulator({ port: 0, host: '127.0.0.1', token: TOKEN, streams: [{ id: 'load', load: { count } }], heartbeatMs: 60_000 });
+  t.after(() => octi.close());
+  const bound = 256 * KiB;
+  const queue = new EventQueue<RawStreamEvent>(1_000_000, bound, (ev) => ev.data.length);
+  let peak = 0;
+  let waits = 0;
+  const reader = new StreamReader({
+    baseUrl: octi.url,
+    token: TOKEN,
+    streamId: 'load',
+    listenDelete: true,
+    noDependencies: false,
+    withInferences: false,
+    position: () => ({ from: '0-0', recover: undefined }),
+    onEvent: (ev) => {
+      queue.push(ev);
+      peak = Math.max(peak, queue.bytes);
+    },
+    hasRoom: () => queue.hasRoom(),
+    waitForRoom: () => {
+      waits += 1;
+      return queue.waitForRoom();
+    },
+    backoff: { minMs: 50, maxMs: 500 },
+    configErrorRetryMs: 1000,
+    heartbeatTimeoutMs: 60_000,
+    maxEventBytes: 64 * MiB,
+    maxPositionFailures: 5,
+  });
+  t.after(() => reader.close());
+  reader.start();
+  await until('the reader waits for room', () => waits === 1);
+  const held = queue.size;
+  assert.ok(queue.bytes >= bound && held < count / 4, `paused with ${held} events (${queue.bytes} chars) queued`);
+
+  // Drained in steps: every event arrives once, in order, and the queue never holds much more than its bound.
+  const seqs: number[] = [];
+  while (seqs.length < count) {
+    await until('more events', () => queue.size > 0);
+    for (const ev of queue.peek(queue.size)) if (ev.name === 'create') seqs.push(Number(ev.id.split('-')[1]));
+    queue.drop(queue.size);
+  }
+  assert.deepEqual(seqs, Array.from({ length: count }, (_, i) => i));
+  assert.ok(waits > 1, 'paused again after the first drain');
+  // What one read of the body adds past the bound (a socket chunk), never the stream.
+  assert.ok(peak < bound + 512 * KiB, `peak ${peak} chars`);
+  assert.equal(reader.state, 'connected', 'waiting for room is not silence: no reconnection');
+});

@@ -1,18 +1,18 @@
 // Idempotent and transactional producers over kafkajs.
-import { Partitioners } from 'kafkajs';
 import type { Kafka as KafkaJs, Producer as KjsProducer, ProducerConfig } from 'kafkajs';
 import { ProducerFencedError } from '../port.ts';
 import type { OutgoingRecord, Producer, PublishAck, Transaction, TransactionalProducer, TransactionalProducerOptions } from '../port.ts';
+import { keyPartitioner } from '../partitioner.ts';
 import { offsetsByTopic, toAcks, toTopicMessages } from './records.ts';
 
 // acks=all is implied by idempotence; one request in flight keeps ordering across retries (kafkajs
-// EOS requirement). The v2 default partitioner is Java's murmur2, so Java clients agree on partitions;
-// naming it explicitly also silences kafkajs' partitioner-change warning.
+// EOS requirement). The partitioner is kafkajs' v2 default (Java's murmur2, so Java clients agree on
+// partitions) with a cheaper murmur2; naming one explicitly also silences kafkajs' partitioner-change warning.
 const baseConfig: ProducerConfig = {
   idempotent: true,
   maxInFlightRequests: 1,
   allowAutoTopicCreation: false,
-  createPartitioner: Partitioners.DefaultPartitioner,
+  createPartitioner: keyPartitioner,
 };
 
 const ACKS_ALL = -1;

@@ -131,8 +131,17 @@ export function freePort(): Promise<number> {
   });
 }
 
-// Kafka's cluster id: 16 random bytes, URL-safe base64 without padding.
-const clusterId = (): string => randomBytes(16).toString('base64url');
+/**
+ * Kafka's cluster id: 16 random bytes, URL-safe base64 without padding. Drawn again when it starts
+ * with '-', as Kafka's own Uuid.randomUuid does: the storage tool would read it as an option and
+ * fail with "expected one argument" (about one id in 64).
+ */
+export function clusterId(random: () => Buffer = () => randomBytes(16)): string {
+  for (;;) {
+    const id = random().toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
+}
 
 function newLogFile(): string {
   const dir = join(CACHE_DIR, 'logs');
