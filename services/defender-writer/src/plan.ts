@@ -204,6 +204,20 @@ export function planBatch(input: PlanInput): Plan {
   return { keys: [...keys], deletes: chunk(deletes, size), imports: chunk(imports, size), staleDeletes, unchanged, gone, released, dropped, claims, remaining };
 }
 
+/**
+ * Whether the plan's deletes must go before its imports. They make room: an import that creates an
+ * indicator (a new key, or a new identity whose old id goes only after it) needs a free place under
+ * the cap. When what Defender holds for us (`held` indicators) plus every indicator the imports may
+ * create fits in `capacity`, the deletes can wait for the imports and share their BatchDelete calls
+ * with the replaced ids (one round of deletes instead of two).
+ */
+export function deletesFirst(plan: Plan, held: number, capacity: number, lookup: (key: string) => KeyState | undefined): boolean {
+  if (plan.deletes.length === 0) return false;
+  let creates = 0;
+  for (const c of plan.imports) for (const p of c) if (p.replaces !== undefined || !lookup(p.key)?.applied) creates++;
+  return held + plan.staleDeletes.length + creates > capacity;
+}
+
 /** The superseded id an accepted import really replaced: none when Defender updated it in place (same id back). */
 function replacedBy(p: PlannedImport, r: ImportOutcome | undefined): string | undefined {
   return p.replaces !== undefined && r?.ok && r.id !== p.replaces ? p.replaces : undefined;

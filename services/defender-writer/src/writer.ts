@@ -30,7 +30,7 @@ import type { TokenSource } from './defender/token.ts';
 import { desiredFor } from './desired.ts';
 import type { ClaimCommand } from './facts.ts';
 import type { WriterMetrics } from './metrics.ts';
-import { applyOutcomes, chunk, planBatch, replacementDeletes, type KeyState, type Plan, type PlannedDelete } from './plan.ts';
+import { applyOutcomes, chunk, deletesFirst, MAX_BATCH, planBatch, replacementDeletes, type KeyState, type Plan, type PlannedDelete } from './plan.ts';
 import { decodeState, encodeState, fitState, StateStore } from './state-store.ts';
 import type { Policy } from './policy.ts';
 import { ResyncHandler } from './resync.ts';
@@ -75,6 +75,31 @@ export class LeaseLostError extends Error {
 /** How an application of commands ended: committed, to be retried after a pause, or abandoned (ownership lost). */
 type Applied = 'ok' | 'retry' | 'lost';
 
+/**
+ * How a batch reaches Defender. `send`: its plan (with every pending key) is sent now. `join`: another
+ * batch is waiting for the lock (the batches of one fetch are delivered together): this one waits,
+ * uncommitted, and the last one applies all of them in one plan, its calls in full chunks across
+ * partitions, then commits each partition. `fold`: the quota would make the call wait: the commands
+ * are committed to the state only and their keys join the pending ones, which the call made once the
+ * quota allows carries. `defer`: catching up with a backlog, the state only (the sync at its end
+ * finds the keys).
+ */
+type Mode = 'send' | 'join' | 'fold' | 'defer';
+
+/** A batch's records, decoded. */
+interface Decoded {
+  readonly batch: Batch;
+  readonly commands: readonly ClaimCommand[];
+  readonly deadLetters: readonly OutgoingRecord[];
+  /** The next offset to consume, committed with the batch's partition. */
+  readonly offset: TopicPartitionOffset;
+}
+
+/** A batch waiting for the next one to apply it with its own (Mode `join`). */
+interface Joined extends Decoded {
+  readonly settle: (outcome: Applied | undefined) => void;
+}
+
 export interface WriterDeadLetter {
   readonly origin: 'defender-writer';
   readonly reason: string;
@@ -110,6 +135,13 @@ interface Sent {
 }
 
 const NOTHING_SENT: Sent = { imported: new Map(), deletedIds: new Set(), refusedDeletes: [] };
+
+interface ApplyResult {
+  /** `retry` when any partition's commit failed, else `ok` (or the early `lost`/`retry` of every partition). */
+  readonly outcome: Applied;
+  /** Per partition committed. */
+  readonly partitions: ReadonlyMap<number, Applied>;
+}
 
 interface Partition {
   /** Next command offset not yet applied (from the changelog). */
@@ -190,6 +222,12 @@ export class Writer {
   /** Attempts of keys whose import failed per item for an unknown reason (by the hash that failed). */
   readonly #itemAttempts = new Map<string, { hash: string; n: number }>();
   #itemRetryTimer: NodeJS.Timeout | undefined;
+  /** Batches waiting for the lock (delivered concurrently, one per partition): the last one applies them all. */
+  #waitingBatches = 0;
+  /** Batches decoded and waiting for the last of their fetch (Mode `join`). */
+  #joinedBatches: Joined[] = [];
+  /** A send of the folded keys is on its way (#flushSoon). */
+  #flushQueued = false;
   readonly #onBreakerOpen = (): void => this.#pauseAll();
   readonly #onBreakerRecover = (): void => this.#resumeNow('breaker');
 
@@ -255,6 +293,8 @@ export class Writer {
       fromBeginning: true,
       sessionTimeoutMs: this.#cfg.sessionTimeoutMs,
       maxBytesPerPartition: this.#cfg.fetchBytesPerPartition,
+      // The batches of one fetch are delivered together, so that all but the last join it (#mode).
+      partitionsConsumedConcurrently: Math.max(1, this.#partitionCount),
       heartbeatIntervalMs: Math.max(500, Math.floor(this.#cfg.sessionTimeoutMs / 10)),
       onAssigned: (partitions) => this.#exclusive(() => this.#assigned(partitions)),
       onJoined: (assignment) => {
@@ -376,7 +416,7 @@ export class Writer {
       this.#pending.add(key);
     }
     if (drift.missing.length > 0 || drift.adopted.length > 0 || requeued > 0) {
-      const outcome = await this.#apply([], []);
+      const { outcome } = await this.#apply([], []);
       if (outcome !== 'ok') throw new Error('re-importing missing indicators did not complete; they stay pending');
       this.#m.repairs.inc({ kind: 'missing' }, drift.missing.length);
     }
@@ -679,74 +719,178 @@ export class Writer {
     // While catching up, the sync at its end plans everything once.
     if (this.#closed || this.#suspended || this.#parts.size === 0 || this.#catchUpSince !== undefined) return;
     try {
-      if ((await this.#apply([], [])) === 'retry') this.#suspend();
+      const { outcome } = await this.#apply([], []);
+      if (outcome === 'retry') this.#suspend();
+      // No valid lease yet (right after a join, before the first heartbeat) or any more: pending keys
+      // (a restored state ahead of Defender, folded batches) would otherwise wait for the next command.
+      else if (outcome === 'lost' && this.#pending.size > 0) this.#maintainLater();
     } catch (err) {
       this.#log.error({ err }, 'maintenance round failed');
     }
   }
 
   async #onBatch(batch: Batch): Promise<void> {
+    this.#waitingBatches++;
+    let joined: Promise<[Decoded, Applied | undefined]> | undefined;
     await this.#exclusive(async () => {
-      const part = this.#parts.get(batch.partition);
-      // Not resolving = the records come back after resume or go to the partition's new owner.
-      if (this.#suspended || this.#closed || batch.isStale() || !part) return;
-      // Not owned under a valid lease: return without committing, so that kafkajs rejoins (after a
-      // short wait: the adapter's heartbeats may renew the lease, and the same records come back).
-      if (this.#leaseRemaining() <= 0) {
-        await new Promise((r) => setTimeout(r, LEASE_WAIT_MS));
-        return;
-      }
-      const commands: ClaimCommand[] = [];
-      const deadLetters: OutgoingRecord[] = [];
-      const at = new Date(this.#now()).toISOString();
-      for (const r of batch.records) {
-        if (r.offset < part.nextOffset) continue;
-        const where = { key: r.key, topic: r.topic, partition: r.partition, offset: r.offset.toString() };
-        if (r.value === null) {
-          deadLetters.push(this.#deadLetter({ ...where, reason: 'empty_value', detail: 'record has no value', at }));
-          continue;
+      this.#waitingBatches--;
+      try {
+        const d = await this.#decode(batch);
+        if (!d) return;
+        const mode = this.#mode();
+        if (mode === 'join') {
+          joined = new Promise((resolve) => this.#joinedBatches.push({ ...d, settle: (outcome) => resolve([d, outcome]) }));
+          return;
         }
-        if (r.headers.op?.toString() === 'resync') {
-          const m = this.#resync.marker(batch.partition, r.value, commands);
-          if (!m.ok) deadLetters.push(this.#deadLetter({ ...where, reason: 'invalid_command', detail: m.error, raw: r.value.toString('utf8').slice(0, MAX_DEAD_LETTER_RAW), truncated: false, at }));
-          else {
-            if (m.marker.phase === 'end') this.#log.info({ stream: m.marker.streamId, epoch: m.marker.epoch, partition: batch.partition, retracted: m.retractions.length }, 'resync ended: retracting what the replay did not assert');
-            commands.push(...m.retractions);
-          }
-          continue;
-        }
-        const d = decodeCommand(r.value);
-        if (!d.ok) {
-          const raw = r.value.toString('utf8');
-          const truncated = raw.length > MAX_DEAD_LETTER_RAW;
-          deadLetters.push(this.#deadLetter({ ...where, reason: d.error.code, detail: d.error.message, raw: truncated ? raw.slice(0, MAX_DEAD_LETTER_RAW) : raw, truncated, at }));
-          continue;
-        }
-        if (d.value.key !== r.key || partitionForKey(d.value.key, this.#partitionCount) !== batch.partition) {
-          deadLetters.push(this.#deadLetter({ ...where, reason: 'key_mismatch', detail: `command key ${JSON.stringify(d.value.key)} is not the record key`, at }));
-          continue;
-        }
-        this.#resync.observe(batch.partition, d.value);
-        commands.push(d.value);
+        this.#finish(d, (await this.#applyJoined(d, mode)).get(batch.partition));
+      } finally {
+        // The batch that was to apply the joined ones returned early: they go now.
+        if (this.#waitingBatches === 0 && this.#joinedBatches.length > 0) await this.#applyJoined(undefined, this.#mode());
       }
-      const next = batch.lastOffset + 1n;
-      part.behind = batch.highWatermark - next;
-      part.behindAt = this.#now();
-      const outcome = await this.#apply(commands, deadLetters, [{ topic: batch.topic, partition: batch.partition, offset: next }], this.#deferring());
-      if (outcome === 'lost') {
-        this.#m.batches.inc({ outcome: 'lost' });
-        return;
-      }
-      if (outcome === 'retry') {
-        this.#m.batches.inc({ outcome: 'retry' });
-        this.#suspend();
-        return;
-      }
-      for (const c of commands) this.#m.commands.inc({ op: c.op });
-      this.#m.batches.inc({ outcome: 'applied' });
-      this.#resync.settle(batch.partition);
-      batch.resolveOffset(batch.lastOffset);
     });
+    if (joined) this.#finish(...(await joined));
+  }
+
+  /** The batch's records as commands and dead letters; undefined when the batch is not to be applied now. */
+  async #decode(batch: Batch): Promise<Decoded | undefined> {
+    const part = this.#parts.get(batch.partition);
+    // Not resolving = the records come back after resume or go to the partition's new owner.
+    if (this.#suspended || this.#closed || batch.isStale() || !part) return undefined;
+    // Not owned under a valid lease: return without committing, so that kafkajs rejoins (after a
+    // short wait: the adapter's heartbeats may renew the lease, and the same records come back).
+    if (this.#leaseRemaining() <= 0) {
+      await new Promise((r) => setTimeout(r, LEASE_WAIT_MS));
+      return undefined;
+    }
+    const commands: ClaimCommand[] = [];
+    const deadLetters: OutgoingRecord[] = [];
+    const at = new Date(this.#now()).toISOString();
+    for (const r of batch.records) {
+      if (r.offset < part.nextOffset) continue;
+      const where = { key: r.key, topic: r.topic, partition: r.partition, offset: r.offset.toString() };
+      if (r.value === null) {
+        deadLetters.push(this.#deadLetter({ ...where, reason: 'empty_value', detail: 'record has no value', at }));
+        continue;
+      }
+      if (r.headers.op?.toString() === 'resync') {
+        const m = this.#resync.marker(batch.partition, r.value, commands);
+        if (!m.ok) deadLetters.push(this.#deadLetter({ ...where, reason: 'invalid_command', detail: m.error, raw: r.value.toString('utf8').slice(0, MAX_DEAD_LETTER_RAW), truncated: false, at }));
+        else {
+          if (m.marker.phase === 'end') this.#log.info({ stream: m.marker.streamId, epoch: m.marker.epoch, partition: batch.partition, retracted: m.retractions.length }, 'resync ended: retracting what the replay did not assert');
+          commands.push(...m.retractions);
+        }
+        continue;
+      }
+      const d = decodeCommand(r.value);
+      if (!d.ok) {
+        const raw = r.value.toString('utf8');
+        const truncated = raw.length > MAX_DEAD_LETTER_RAW;
+        deadLetters.push(this.#deadLetter({ ...where, reason: d.error.code, detail: d.error.message, raw: truncated ? raw.slice(0, MAX_DEAD_LETTER_RAW) : raw, truncated, at }));
+        continue;
+      }
+      if (d.value.key !== r.key || partitionForKey(d.value.key, this.#partitionCount) !== batch.partition) {
+        deadLetters.push(this.#deadLetter({ ...where, reason: 'key_mismatch', detail: `command key ${JSON.stringify(d.value.key)} is not the record key`, at }));
+        continue;
+      }
+      this.#resync.observe(batch.partition, d.value);
+      commands.push(d.value);
+    }
+    const next = batch.lastOffset + 1n;
+    part.behind = batch.highWatermark - next;
+    part.behindAt = this.#now();
+    return { batch, commands, deadLetters, offset: { topic: batch.topic, partition: batch.partition, offset: next } };
+  }
+
+  /** The joined batches, with `own` if given, applied together; every joined one is settled, whatever happens. */
+  async #applyJoined(own: Decoded | undefined, mode: Mode): Promise<Map<number, Applied | undefined>> {
+    const group = this.#joinedBatches.splice(0);
+    let outcomes = new Map<number, Applied | undefined>();
+    try {
+      outcomes = await this.#applyBatches(own ? [...group, own] : group, mode);
+    } finally {
+      for (const g of group) g.settle(outcomes.get(g.batch.partition));
+    }
+    return outcomes;
+  }
+
+  /**
+   * Applies decoded batches (of distinct partitions) in one plan: their commands together, each
+   * partition's dead letters and offset in its own transaction. The outcome per partition; undefined:
+   * not applied now (the writer is paused or closing, or the partition is no longer owned), nothing
+   * committed, the records come back.
+   */
+  async #applyBatches(batches: readonly Decoded[], mode: Mode): Promise<Map<number, Applied | undefined>> {
+    const outcomes = new Map<number, Applied | undefined>();
+    const live = batches.filter((d) => !this.#suspended && !this.#closed && !d.batch.isStale() && this.#parts.has(d.batch.partition));
+    if (live.length === 0) return outcomes;
+    // The last batch of a group sends for all (`join` only waits for it).
+    const applied = await this.#apply(
+      live.flatMap((d) => d.commands),
+      live,
+      mode === 'join' ? 'send' : mode,
+    );
+    for (const d of live) outcomes.set(d.batch.partition, applied.partitions.get(d.batch.partition) ?? applied.outcome);
+    if (mode === 'fold' && live.some((d) => outcomes.get(d.batch.partition) === 'ok')) this.#flushSoon();
+    return outcomes;
+  }
+
+  /** What the consumer and the metrics learn of a batch's application. */
+  #finish(d: Decoded, outcome: Applied | undefined): void {
+    if (outcome === undefined) return;
+    if (outcome === 'lost') {
+      this.#m.batches.inc({ outcome: 'lost' });
+      return;
+    }
+    if (outcome === 'retry') {
+      this.#m.batches.inc({ outcome: 'retry' });
+      this.#suspend();
+      return;
+    }
+    for (const c of d.commands) this.#m.commands.inc({ op: c.op });
+    this.#m.batches.inc({ outcome: 'applied' });
+    this.#resync.settle(d.batch.partition);
+    d.batch.resolveOffset(d.batch.lastOffset);
+  }
+
+  /**
+   * How the next batch is applied (see Mode). Joined while another batch waits for the lock; folded
+   * while the quota would hold the call back (Defender's limit is in calls, not items: the call that
+   * goes when the quota allows carries every key folded meanwhile). Not folded after a failure or
+   * over a Retry-After: the send meets it and the writer pauses, nothing committed.
+   */
+  #mode(): Mode {
+    if (this.#deferring()) return 'defer';
+    if (this.#waitingBatches > 0) return 'join';
+    // After a failed call nothing is committed until Defender answers again (the send fails, the
+    // writer pauses): folding would commit a whole outage's commands with nothing sent.
+    if (this.#failures > 0 || this.#client.breakerState !== 'closed' || this.#client.throttledForMs() > 0) return 'send';
+    return this.#quotaWaitMs() > 0 ? 'fold' : 'send';
+  }
+
+  /** How long the next import or BatchDelete would wait for the quota. */
+  #quotaWaitMs(): number {
+    return Math.max(this.#client.quotaWaitMs('import'), this.#client.quotaWaitMs('batchDelete'));
+  }
+
+  /**
+   * Sends the folded keys once the quota allows a call: the wait is spent outside the lock, so the
+   * batches arriving meanwhile fold too and go in the same call.
+   */
+  #flushSoon(): void {
+    if (this.#closed || this.#flushQueued) return;
+    this.#flushQueued = true;
+    void (async () => {
+      try {
+        await this.#client.quotaReady('import');
+        await this.#client.quotaReady('batchDelete');
+      } catch {
+        // Closed: the folded keys are committed; the partitions' next owner plans them.
+      }
+      await this.#exclusive(async () => {
+        this.#flushQueued = false;
+        await this.#maintain();
+      });
+    })();
   }
 
   /**
@@ -806,13 +950,15 @@ export class Writer {
    * partition involved and only then updates memory. `retry`: a transient failure (Defender, or a
    * Kafka write): what was not committed is re-planned, the caller pauses and replays. `lost`: the
    * lease ended or the batch's partition was fenced: nothing more is sent or committed for it, and
-   * the caller returns at once (the partition's next owner replays it). `defer`: no Defender call, the
-   * state only (catching up; the sync after it finds the keys to send). Dead letters belong to the
-   * partition of `offsets` (the batch's).
+   * the caller returns at once (the partition's next owner replays it). `fold` and `defer`: no
+   * Defender call, the state only (see Mode). Each batch's dead letters and offset go with its
+   * partition; the outcome is given per partition committed and overall.
    */
-  async #apply(commands: readonly ClaimCommand[], deadLetters: readonly OutgoingRecord[], offsets: readonly TopicPartitionOffset[] = [], defer = false): Promise<Applied> {
+  async #apply(commands: readonly ClaimCommand[], batches: readonly Decoded[] = [], mode: Exclude<Mode, 'join'> = 'send'): Promise<ApplyResult> {
+    const defer = mode !== 'send';
     const call = this.#callOptions();
-    if (call.signal?.aborted) return 'lost';
+    const all = (outcome: Applied): ApplyResult => ({ outcome, partitions: new Map() });
+    if (call.signal?.aborted) return all('lost');
     const lookup = (key: string): KeyState | undefined => this.#store.get(key);
     const now = this.#now();
     // Nothing is sent before the tenant was listed since the assignment: other creators' keys must be known.
@@ -820,9 +966,9 @@ export class Writer {
       try {
         this.#useListing(await listTenant(this.#client, this.#cfg.clientId, call));
       } catch (err) {
-        if (err instanceof DefenderCallCancelledError) return 'lost';
+        if (err instanceof DefenderCallCancelledError) return all('lost');
         if (!(err instanceof DefenderClientClosedError)) this.#log.warn({ err }, 'listing the tenant failed; nothing sent, retrying after a pause');
-        return 'retry';
+        return all('retry');
       }
     }
     const pending = defer ? [] : [...this.#pending].filter((k) => this.#parts.has(this.#partitionOf(k)));
@@ -831,12 +977,13 @@ export class Writer {
     if (!defer) this.#noteHeld(plan);
     let sent: Sent = NOTHING_SENT;
     if (!defer) {
-      const out = await this.#send(plan, call);
+      // More rounds follow at once: their keys fill this round's last, partial import chunk.
+      const out = await this.#send(plan.remaining > 0 ? { ...plan, imports: plan.imports.filter((c) => c.length === MAX_BATCH) } : plan, call);
       if (out === 'lost') {
         for (const k of plan.keys) this.#pending.add(k);
-        return 'lost';
+        return all('lost');
       }
-      if (!out) return 'retry';
+      if (!out) return all('retry');
       sent = out;
     }
     const { imported, deletedIds, refusedDeletes } = sent;
@@ -844,14 +991,13 @@ export class Writer {
       this.#log.info({ dryRun: true, imports: plan.imports.flat().length, deletes: plan.deletes.flat().length, dropped: plan.dropped.length, unchanged: plan.unchanged.length }, 'dry run: plan');
     }
     const result = this.#store.transaction(() => applyOutcomes(plan, { imported, deletedIds }, lookup, this.#cap));
-    const home = offsets[0]?.partition;
     const commits = new Map<number, { records: OutgoingRecord[]; offsets: TopicPartitionOffset[]; toStore: Map<string, { state: KeyState; value: string } | null> }>();
     const commitOf = (partition: number) => {
       let c = commits.get(partition);
       if (!c) commits.set(partition, (c = { records: [], offsets: [], toStore: new Map() }));
       return c;
     };
-    if (home !== undefined) commitOf(home).records.push(...deadLetters);
+    for (const b of batches) commitOf(b.offset.partition).records.push(...b.deadLetters);
     const at = new Date(now).toISOString();
     for (const [key, s] of result.states) {
       // Unchanged (a replay, or re-planned and still in sync): the changelog already holds it.
@@ -880,20 +1026,21 @@ export class Writer {
     for (const r of refusedDeletes) {
       commitOf(this.#partitionOf(r.key)).records.push(this.#deadLetter({ key: r.key, reason: 'defender_delete_rejected', detail: `id ${r.id}: ${r.reason}`, at }));
     }
-    for (const o of offsets) {
+    for (const { offset: o } of batches) {
       const c = commitOf(o.partition);
       c.offsets.push(o);
       c.records.push({ topic: this.#cfg.stateTopic, key: appliedOffsetKey(o.partition, this.#partitionCount), value: JSON.stringify({ next: o.offset.toString() }) });
     }
     let outcome: Applied = 'ok';
+    const partitions = new Map<number, Applied>();
     const failed = new Set<number>();
     for (const [partition, c] of [...commits].sort(([x], [y]) => x - y)) {
       const committed = await this.#commit(partition, c.records, c.offsets, call);
+      partitions.set(partition, committed);
       if (committed !== 'ok') {
         failed.add(partition);
-        // The batch's own partition decides; another partition's Kafka failure still means a pause and a retry.
-        if (partition === home) outcome = committed;
-        else if (committed === 'retry' && outcome === 'ok') outcome = 'retry';
+        // Any partition's Kafka failure means a pause and a retry (a fenced one is dropped: `lost`).
+        if (committed === 'retry') outcome = 'retry';
         continue;
       }
       for (const key of c.toStore.keys()) this.#unsaved.delete(key);
@@ -915,11 +1062,20 @@ export class Writer {
       }
       for (const k of result.pending) this.#pending.add(k);
       if (plan.remaining > 0) void this.#exclusive(() => this.#maintain());
-      if ([...imported.values()].some((o) => !o.ok && !o.permanent)) this.#retryItemsLater();
+      if ([...imported.values()].some((o) => !o.ok && !o.permanent)) this.#maintainLater();
+    } else if (mode === 'fold') {
+      // What the batch needs from Defender is sent with the other partitions' by the next send.
+      const unsent = new Set(result.pending);
+      for (const k of plan.keys) {
+        const p = this.#partitionOf(k);
+        if (failed.has(p) ? this.#parts.has(p) : unsent.has(k)) this.#pending.add(k);
+      }
     }
     if (outcome === 'ok') this.#failures = 0;
     this.#updateOwned();
-    return outcome;
+    // A batch whose own partition committed still pauses and replays when another one failed.
+    for (const [p, o] of partitions) if (o === 'ok' && outcome === 'retry') partitions.set(p, 'retry');
+    return { outcome, partitions };
   }
 
   /** Keys the plan held back for another creator: counted and logged when they start being held. */
@@ -934,8 +1090,11 @@ export class Writer {
     this.#m.foreignHeld.set(this.#held.size);
   }
 
-  /** Pending keys whose items failed for an unknown reason are tried again after a pause (bounded by WRITER_ITEM_MAX_ATTEMPTS). */
-  #retryItemsLater(): void {
+  /**
+   * Pending keys are planned again after a pause: items that failed for an unknown reason (bounded by
+   * WRITER_ITEM_MAX_ATTEMPTS), or a round that had no valid lease.
+   */
+  #maintainLater(): void {
     if (this.#itemRetryTimer !== undefined || this.#closed) return;
     this.#itemRetryTimer = setTimeout(() => {
       this.#itemRetryTimer = undefined;
@@ -1015,8 +1174,11 @@ export class Writer {
       for (const d of c) sent.deletedIds.add(d.id);
       for (const r of rejected) sent.refusedDeletes.push({ key: c.find((x) => x.id === r.id)?.key ?? '', id: r.id, reason: r.reason });
     };
+    // The deletes go first only when the imports need the room they free; otherwise they share the
+    // replaced ids' BatchDelete calls.
+    const first = deletesFirst(plan, this.#store.appliedCount(), this.#cap.capacity, (key) => this.#store.get(key));
     try {
-      for (const c of plan.deletes) await remove(c);
+      if (first) for (const c of plan.deletes) await remove(c);
       for (const c of plan.imports) {
         const out = await this.#client.import(c.map((p) => p.indicator), call);
         c.forEach((p, i) => {
@@ -1024,7 +1186,8 @@ export class Writer {
           if (o) sent.imported.set(p.key, this.#checkOutcome(p.key, p.hash, o));
         });
       }
-      for (const c of replacementDeletes(plan, sent.imported)) await remove(c);
+      const after = replacementDeletes(plan, sent.imported);
+      for (const c of first ? after : chunk([...plan.deletes.flat(), ...after.flat()])) await remove(c);
     } catch (err) {
       if (err instanceof DefenderCallCancelledError) {
         this.#log.warn({ reason: (err.cause as Error | undefined)?.message }, 'Defender calls stopped: the group lease ended; nothing committed');

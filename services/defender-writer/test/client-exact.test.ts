@@ -208,3 +208,25 @@ describe('the breaker on a sustained outage, with the default settings', () => {
     await c.close();
   });
 });
+
+describe('quotaWaitMs / quotaReady (the writer folds while the quota would hold a call back)', () => {
+  test('the wait the pacing imposes after two imports, waited on the client’s clock without taking a slot; a closed client ends the wait', async () => {
+    const clock = manualClock();
+    const c = client({ clock });
+    assert.equal(c.quotaWaitMs('import'), 0);
+    await c.import([ind(1)]);
+    await c.import([ind(2)]);
+    const wait = c.quotaWaitMs('import');
+    assert.ok(wait > 0, 'a third import would wait for the pacing');
+    const at = clock.now();
+    await c.quotaReady('import');
+    assert.ok(clock.now() - at >= wait, `waited ${clock.now() - at} ms of ${wait}`);
+    assert.equal(c.quotaWaitMs('import'), 0);
+    assert.equal(emu.requests('import').length, 2, 'no call made by waiting');
+    await c.import([ind(3)]);
+    await c.import([ind(4)]);
+    c.abort();
+    await assert.rejects(c.quotaReady('import'), /closed/);
+    await c.close();
+  });
+});

@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import { CapIndex } from '../src/cap.ts';
 import { foldCommands } from '../src/claims.ts';
 import { desiredFor, identityOf, indicatorHash } from '../src/desired.ts';
-import { applyOutcomes, chunk, planBatch, replacementDeletes, type KeyState, type Plan } from '../src/plan.ts';
+import { applyOutcomes, chunk, deletesFirst, planBatch, replacementDeletes, type KeyState, type Plan } from '../src/plan.ts';
 import type { DefenderIndicator, ImportFailureCategory, ImportOutcome } from '../src/defender/model.ts';
 import { ForeignIndex } from '../src/foreign.ts';
 import type { ForeignView } from '../src/plan.ts';
@@ -208,6 +208,33 @@ describe('planBatch', () => {
     const freed = h.run([retract('c', 'IpAddress:198.51.100.3')]);
     assert.deepEqual(freed.plan.imports.flat().map((i) => i.key), ['IpAddress:198.51.100.1']);
     assert.deepEqual(freed.plan.deletes.flat().map((d) => d.key), ['IpAddress:198.51.100.3']);
+  });
+  test('deletes go before the imports only when the indicators the imports create would not fit otherwise', () => {
+    const h = harness(2);
+    const lookup = (k: string) => h.store.get(k);
+    const held = () => [...h.store.values()].filter((s) => s.applied).length;
+    h.run([upsert('a', facts({ value: '198.51.100.1', score: 30 })), upsert('b', facts({ value: '198.51.100.2', score: 50 }))]);
+    // An eviction for a newcomer: the newcomer needs the evicted one's place.
+    const evict = planBatch({ commands: [upsert('c', facts({ value: '198.51.100.3', score: 90 }))], lookup, policy: policy(), cap: h.cap, now: NOW });
+    assert.equal(evict.deletes.flat().length, 1);
+    assert.equal(deletesFirst(evict, held(), h.cap.capacity, lookup), true);
+    assert.equal(deletesFirst(evict, held(), 3, lookup), false, 'with room for the newcomer the delete can wait');
+    // An action flip creates a second indicator until its old id goes: it counts as a create.
+    const wide = harness(10);
+    wide.run([upsert('a', facts({ value: '198.51.100.1', score: 80 })), upsert('b', facts({ value: '198.51.100.2', score: 80 }))]);
+    const flip = planBatch({
+      commands: [upsert('a', facts({ value: '198.51.100.1', score: 20 }), NOW - 500), retract('b', 'IpAddress:198.51.100.2')],
+      lookup: (k) => wide.store.get(k),
+      policy: policy(),
+      cap: wide.cap,
+      now: NOW,
+    });
+    assert.equal(flip.imports.flat()[0]?.replaces, '1');
+    assert.equal(deletesFirst(flip, 2, 3, (k) => wide.store.get(k)), false);
+    assert.equal(deletesFirst(flip, 2, 2, (k) => wide.store.get(k)), true);
+    // An update in place creates nothing; no delete, nothing to order.
+    const update = planBatch({ commands: [upsert('a', facts({ value: '198.51.100.1', score: 80, name: 'renamed' }), NOW - 400)], lookup: (k) => wide.store.get(k), policy: policy(), cap: wide.cap, now: NOW });
+    assert.equal(deletesFirst(update, 2, 2, (k) => wide.store.get(k)), false);
   });
   test('a weak newcomer over the cap waits without any call', () => {
     const h = harness(1);

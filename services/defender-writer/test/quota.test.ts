@@ -70,6 +70,25 @@ describe('QuotaLimiter', () => {
     assert.deepEqual(pacing([{ limit: 2, windowMs: 60_000 }]), []);
     assert.deepEqual(pacing([]), []);
   });
+  test('readyInMs: how long the next call would wait, without taking a slot; `even` waits one spacing after the last call; a Retry-After is not counted', async () => {
+    const clock = fakeClock();
+    const q = new QuotaLimiter({ import: [{ limit: 30, windowMs: 60_000 }], batchDelete: [], list: [] }, 1, clock);
+    const spacing = MINUTE / 30;
+    assert.equal(q.readyInMs('import'), 0);
+    assert.equal(q.readyInMs('import', true), 0, 'a quiet endpoint: at once');
+    await q.acquire('import');
+    assert.equal(q.readyInMs('import'), 0, 'the pacing allows a second call at once');
+    assert.equal(q.readyInMs('import', true), spacing, 'at the even pace, one spacing later');
+    await q.acquire('import');
+    const wait = (MINUTE * PACE_BURST) / 30;
+    assert.equal(q.readyInMs('import'), wait);
+    assert.equal(q.readyInMs('import'), wait, 'asking takes no slot');
+    clock.t += wait / 2;
+    assert.equal(q.readyInMs('import'), wait / 2);
+    q.blockFor('batchDelete', 5000);
+    assert.equal(q.readyInMs('batchDelete'), 0);
+    assert.equal(await q.acquire('import'), wait / 2);
+  });
   test('every window of an endpoint must allow the call', async () => {
     const clock = fakeClock();
     const q = new QuotaLimiter({ import: [], batchDelete: [], list: [{ limit: 100, windowMs: 60_000 }, { limit: 2, windowMs: 3_600_000 }] }, 1, clock);

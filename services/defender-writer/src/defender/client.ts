@@ -210,6 +210,29 @@ export class DefenderClient {
     return Math.max(this.#quota.blockedForMs('import'), this.#quota.blockedForMs('batchDelete'), this.#quota.blockedForMs('list'));
   }
 
+  /**
+   * Milliseconds before `endpoint`'s quota lets a call go at the even pace it sustains (its windows
+   * and pacing allow it, and the last call is one spacing old: 2 s for 30/min); 0: now. A
+   * Retry-After is `throttledForMs()`'s.
+   */
+  quotaWaitMs(endpoint: Endpoint): number {
+    return this.#quota.readyInMs(endpoint, true);
+  }
+
+  /**
+   * Resolves once `quotaWaitMs(endpoint)` is 0, waiting on the client's clock; no slot is taken (the
+   * call that follows takes it). Rejects once the client is closed.
+   */
+  async quotaReady(endpoint: Endpoint): Promise<void> {
+    const signal = this.#closer.signal;
+    for (;;) {
+      this.#throwIfClosed();
+      const wait = this.#quota.readyInMs(endpoint, true);
+      if (wait <= 0) return;
+      await abortable(this.#clock.sleep(Math.ceil(wait), signal), signal);
+    }
+  }
+
   /** On rebalance: this writer's partitions / all partitions. */
   setShare(share: number): void {
     this.#quota.setShare(share);

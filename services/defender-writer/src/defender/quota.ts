@@ -113,6 +113,13 @@ class SlidingWindow {
     return Math.max(0, (this.#times[this.#times.length - n] ?? 0) + span - now);
   }
 
+  /** Milliseconds until the last call is one even spacing (window / allowed calls) old. */
+  spacingWaitMs(now: number): number {
+    const last = this.#times.at(-1);
+    if (last === undefined) return 0;
+    return Math.max(0, last + (this.#quota.windowMs * (1 + WINDOW_GUARD)) / this.#allowed - now);
+  }
+
   take(now: number): void {
     this.#times.push(now);
     // A share never allows more than the limit, so older calls cannot matter.
@@ -174,6 +181,18 @@ export class QuotaLimiter {
   /** Milliseconds before `endpoint` may be called again because of a Retry-After (0: not blocked). */
   blockedForMs(endpoint: Endpoint): number {
     return Math.max(0, this.#blockedUntil[endpoint] - this.#clock.now());
+  }
+
+  /**
+   * Milliseconds before the endpoint's windows (quota and pacing) allow a call: 0 when one may go
+   * now. `even`: also until the last call is one even spacing old in every window (the pace the
+   * budget sustains; callers with sustained demand wait for it instead of spending the pacing's
+   * burst, which would leave a gap of two spacings after it). A Retry-After is not counted
+   * (`blockedForMs`).
+   */
+  readyInMs(endpoint: Endpoint, even = false): number {
+    const now = this.#clock.now();
+    return Math.max(0, ...this.#buckets[endpoint].map((b) => Math.max(b.waitMs(now), even ? b.spacingWaitMs(now) : 0)));
   }
 
   /**
