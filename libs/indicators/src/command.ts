@@ -2,6 +2,7 @@
 // validated on both sides. Tenant-agnostic: what OpenCTI says, never what Defender should do.
 import { z } from 'zod';
 import { parseIndicatorKey } from './canonical.ts';
+import { isValidCommand } from './command-check.ts';
 import { DEFENDER_INDICATOR_TYPES, type Result } from './types.ts';
 
 export const COMMAND_SCHEMA_VERSION = 1;
@@ -95,11 +96,15 @@ export interface CommandDecodeError {
 
 /**
  * Serializes a command. Validates first: an invalid command is a bug in the producer, so this
- * throws a TypeError rather than publishing something the consumer will dead-letter.
+ * throws a TypeError rather than publishing something the consumer will dead-letter. The check is
+ * CommandSchema's rules by hand (command-check.ts: it runs on every command the listener builds);
+ * zod only words the error.
  */
 export function encodeCommand(cmd: Command): Buffer {
-  const checked = CommandSchema.safeParse(cmd);
-  if (!checked.success) throw new TypeError(`invalid command: ${formatIssues(checked.error.issues)}`);
+  if (!isValidCommand(cmd)) {
+    const checked = CommandSchema.safeParse(cmd);
+    throw new TypeError(`invalid command: ${checked.success ? 'refused by isValidCommand, which disagrees with CommandSchema' : formatIssues(checked.error.issues)}`);
+  }
   return Buffer.from(JSON.stringify(cmd), 'utf8');
 }
 
