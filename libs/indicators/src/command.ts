@@ -95,17 +95,23 @@ export interface CommandDecodeError {
 }
 
 /**
- * Serializes a command. Validates first: an invalid command is a bug in the producer, so this
- * throws a TypeError rather than publishing something the consumer will dead-letter. The check is
- * CommandSchema's rules by hand (command-check.ts: it runs on every command the listener builds);
- * zod only words the error.
+ * Serializes a command to its JSON text. Validates first: an invalid command is a bug in the
+ * producer, so this throws a TypeError rather than publishing something the consumer will
+ * dead-letter. The check is CommandSchema's rules by hand (command-check.ts: it runs on every
+ * command the listener builds); zod only words the error. The listener hands the text to kafkajs,
+ * which writes it straight into the record batch (a Buffer would be one more copy per command).
  */
-export function encodeCommand(cmd: Command): Buffer {
+export function encodeCommandJson(cmd: Command): string {
   if (!isValidCommand(cmd)) {
     const checked = CommandSchema.safeParse(cmd);
     throw new TypeError(`invalid command: ${checked.success ? 'refused by isValidCommand, which disagrees with CommandSchema' : formatIssues(checked.error.issues)}`);
   }
-  return Buffer.from(JSON.stringify(cmd), 'utf8');
+  return JSON.stringify(cmd);
+}
+
+/** `encodeCommandJson` as UTF-8 bytes. */
+export function encodeCommand(cmd: Command): Buffer {
+  return Buffer.from(encodeCommandJson(cmd), 'utf8');
 }
 
 function formatIssues(issues: readonly z.core.$ZodIssue[]): string {
