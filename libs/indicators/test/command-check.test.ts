@@ -1,31 +1,17 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CommandSchema, DEFENDER_INDICATOR_TYPES, encodeCommand, isValidCommand, RETRACT_REASONS, type Command } from '../src/index.ts';
-import { SHA256 } from './fixtures.ts';
+import { CommandSchema, DEFENDER_INDICATOR_TYPES, encodeCommand, isValidCommand, RETRACT_REASONS } from '../src/index.ts';
+import { RETRACT, SHA256, UPSERT } from './fixtures.ts';
 
 // isValidCommand must say exactly what CommandSchema says: every field of an upsert and of a
 // retract is replaced, one at a time, by each value of a set covering every rule of the schema
 // (type, emptiness, bounds, enums, dates, the key's shape and its agreement with the facts), and
 // the field is also removed; both must accept or refuse each result alike.
 
-const source = {
-  id: '5f0a0d55-3a52-4d4c-8c40-7e1c9b0c2a01',
-  standardId: 'indicator--c1f1a9e4-3c58-5d1b-9f9c-9d0b0c1e8a11',
-  entityType: 'Indicator',
-  streamId: 'live-defender',
-  eventId: '1767225600000-0',
-  eventName: 'create',
-};
-
-const facts = {
-  type: 'FileSha256', value: SHA256, name: 'Dropper', description: 'ünïcödé ✓', score: 80, confidence: 85,
-  labels: ['malware'], markings: ['TLP:AMBER'], tlp: 'TLP:AMBER', validFrom: '2026-01-10T08:00:00.000Z',
-  validUntil: null, revoked: false, detection: true, createdBy: 'identity--7b82b010-b1c0-4dae-981f-7756374a17df',
-  created: '2026-01-10T08:00:01.000Z', updated: '2026-02-01T09:30:01.000Z',
-};
-
-const upsert = { schemaVersion: 1, op: 'upsert', key: `FileSha256:${SHA256}`, source, facts };
-const retract = { schemaVersion: 1, op: 'retract', key: 'IpAddress:8.8.8.8', source: { ...source, eventName: 'delete' }, reason: 'deleted' };
+type Json = Record<string, unknown>;
+const upsert: Json = UPSERT;
+const retract: Json = RETRACT;
+const facts = UPSERT.facts;
 
 const DATES = [
   '2026-01-10T08:00:00.000Z', '2026-01-10T08:00:00Z', '2026-01-10T08:00:00.1Z', '2026-01-10T08:00:00.123456789Z',
@@ -49,8 +35,6 @@ const VALUES: unknown[] = [
   'IpAddress:8.8.8.8', `FileSha256:${SHA256}`, 'FileSha256:other', 'Email:a@b.c', 'IpAddress:', ':8.8.8.8', 'IpAddress', 'a:b', 'Url:x',
   SHA256, '8.8.8.8',
 ];
-
-type Json = Record<string, unknown>;
 
 /** Every command obtained from `base` by setting one field (at any depth) to one of VALUES, or removing it. */
 function* variants(base: Json): Generator<unknown> {
@@ -110,7 +94,6 @@ describe('isValidCommand', () => {
   });
 
   it('keeps encodeCommand refusing what the schema refuses, with the schema\'s wording', () => {
-    const bad: Command = { ...(upsert as Command), facts: { ...facts, score: 101 } } as Command;
-    assert.throws(() => encodeCommand(bad), /facts\.score: /);
+    assert.throws(() => encodeCommand({ ...UPSERT, facts: { ...facts, score: 101 } }), /facts\.score: /);
   });
 });
