@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { commandJsonSchema, decodeCommand, encodeCommand, MAX_COMMAND_BYTES } from '../src/index.ts';
-import { COMMAND_SOURCE as source, RETRACT as retract, SHA256, UPSERT as upsert } from './fixtures.ts';
+import { COMMAND_SOURCE as source, RETRACT as retract, UPSERT as upsert } from './fixtures.ts';
 
 function decodeJson(value: unknown) {
   return decodeCommand(Buffer.from(JSON.stringify(value)));
