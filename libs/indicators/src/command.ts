@@ -2,6 +2,7 @@
 // validated on both sides. Tenant-agnostic: what OpenCTI says, never what Defender should do.
 import { z } from 'zod';
 import { parseIndicatorKey } from './canonical.ts';
+import { isValidCommand } from './command-check.ts';
 import { DEFENDER_INDICATOR_TYPES, type Result } from './types.ts';
 
 export const COMMAND_SCHEMA_VERSION = 1;
@@ -94,13 +95,23 @@ export interface CommandDecodeError {
 }
 
 /**
- * Serializes a command. Validates first: an invalid command is a bug in the producer, so this
- * throws a TypeError rather than publishing something the consumer will dead-letter.
+ * Serializes a command to its JSON text. Validates first: an invalid command is a bug in the
+ * producer, so this throws a TypeError rather than publishing something the consumer will
+ * dead-letter. The check is CommandSchema's rules by hand (command-check.ts: it runs on every
+ * command the listener builds); zod only words the error. The listener hands the text to kafkajs,
+ * which writes it straight into the record batch (a Buffer would be one more copy per command).
  */
+export function encodeCommandJson(cmd: Command): string {
+  if (!isValidCommand(cmd)) {
+    const checked = CommandSchema.safeParse(cmd);
+    throw new TypeError(`invalid command: ${checked.success ? 'refused by isValidCommand, which disagrees with CommandSchema' : formatIssues(checked.error.issues)}`);
+  }
+  return JSON.stringify(cmd);
+}
+
+/** `encodeCommandJson` as UTF-8 bytes. */
 export function encodeCommand(cmd: Command): Buffer {
-  const checked = CommandSchema.safeParse(cmd);
-  if (!checked.success) throw new TypeError(`invalid command: ${formatIssues(checked.error.issues)}`);
-  return Buffer.from(JSON.stringify(cmd), 'utf8');
+  return Buffer.from(encodeCommandJson(cmd), 'utf8');
 }
 
 function formatIssues(issues: readonly z.core.$ZodIssue[]): string {

@@ -7,5 +7,6 @@ export {
   MAX_URL_LENGTH, type HashIndicatorType,
 } from './canonical.ts';
 export * from './command.ts';
+export { isValidCommand } from './command-check.ts';
 export { KNOWN_MARKINGS, MarkingRegistry, markingName, strongestTlp, TLP_ORDER, type TlpName } from './markings.ts';
 export { normalizeEvent, OCTI_EXTENSION, SCO_EXTENSION, type NormalizeResult, type StreamEvent, type StreamEventName } from './normalize.ts';

@@ -164,6 +164,10 @@ function crossCheck(stix: Stix, stixId: string, patternKeys: ReadonlySet<string>
     else if (t === 'stixfile' || t === 'file' || t === 'artifact') candidate = hashKey(ov.hashes, false);
     else if (t === 'x509-certificate') candidate = hashKey(ov.hashes, true);
     if (candidate === undefined) continue; // types Defender cannot take were reported from the pattern
+    // Usually the pattern's own value, already canonical: a canonical value canonicalizes to itself
+    // (test/canonical.test.ts), so it is one of the pattern's keys as it stands, without a second
+    // canonicalization.
+    if (patternKeys.has(`${candidate.type}:${candidate.raw}`)) continue;
     const k = indicatorKey(candidate.type, candidate.raw);
     if (!k.ok) continue; // the pattern side reports invalid values
     if (!patternKeys.has(k.value.key)) {

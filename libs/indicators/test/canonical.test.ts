@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   canonicalizeDomain, canonicalizeHash, canonicalizeIp, canonicalizeUrl, indicatorKey, MAX_URL_LENGTH, parseIndicatorKey, refang,
-  type Result, type ValueReject,
+  type DefenderIndicatorType, type Result, type ValueReject,
 } from '../src/index.ts';
 import { MD5, PUBLIC_IPV4, PUBLIC_IPV6, SHA1, SHA256 } from './fixtures.ts';
 
@@ -194,4 +194,27 @@ describe('indicatorKey / parseIndicatorKey', () => {
     assert.equal(parseIndicatorKey('IpAddress:'), undefined);
     assert.equal(parseIndicatorKey('nocolon'), undefined);
   });
+});
+
+describe('canonical values are fixed points', () => {
+  // normalizeEvent's observable_values cross-check relies on it: a value already canonical is found
+  // among the pattern's keys as it stands.
+  const raws: [DefenderIndicatorType, string][] = [
+    ...[...PUBLIC_IPV4, ...PUBLIC_IPV6].map((ip): [DefenderIndicatorType, string] => ['IpAddress', ip]),
+    ['IpAddress', '2001:4860:4860::8888'], ['IpAddress', '[2606:4700:4700::1111]'], ['IpAddress', '8.8.8.8/32'], ['IpAddress', ' 8[.]8[.]4[.]4 '],
+    ['DomainName', 'Evil[.]Example[.]COM.'], ['DomainName', 'bücher.example.com'], ['DomainName', '_dmarc.evil.example.com'], ['DomainName', 'ＥＶＩＬ．example．com'],
+    ['Url', 'hxxps://Evil.Example.com:443/Path?Q=1#frag'], ['Url', 'http://evil.example.com:8080/a%20b'], ['Url', 'https://bücher.example.com/ä?x=ü'],
+    ['Url', 'HTTP://8.8.8.8/gate.php'], ['Url', 'https://[2001:4860:4860::8888]/x'], ['Url', 'https://evil.example.com'],
+    ['FileSha256', SHA256.toUpperCase()], ['FileSha1', SHA1], ['FileMd5', ` ${MD5.toUpperCase()} `],
+    ['CertificateThumbprint', SHA1.toUpperCase().replace(/(..)(?!$)/g, '$1:')],
+  ];
+  for (const [type, raw] of raws) {
+    it(`${type} ${raw}`, () => {
+      const once = indicatorKey(type, raw);
+      if (!once.ok) assert.fail(`${once.error.reason}: ${once.error.detail}`);
+      const twice = indicatorKey(type, once.value.value);
+      assert.ok(twice.ok);
+      assert.equal(twice.value.key, once.value.key);
+    });
+  }
 });

@@ -1,31 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { commandJsonSchema, decodeCommand, encodeCommand, MAX_COMMAND_BYTES, type Command } from '../src/index.ts';
-import { SHA256 } from './fixtures.ts';
-
-const source = {
-  id: '5f0a0d55-3a52-4d4c-8c40-7e1c9b0c2a01',
-  standardId: 'indicator--c1f1a9e4-3c58-5d1b-9f9c-9d0b0c1e8a11',
-  entityType: 'Indicator',
-  streamId: 'live-defender',
-  eventId: '1767225600000-0',
-  eventName: 'create',
-} as const;
-
-const upsert: Command = {
-  schemaVersion: 1,
-  op: 'upsert',
-  key: `FileSha256:${SHA256}`,
-  source,
-  facts: {
-    type: 'FileSha256', value: SHA256, name: 'Dropper', description: 'ünïcödé ✓', score: 80, confidence: 85,
-    labels: ['malware'], markings: ['TLP:AMBER'], tlp: 'TLP:AMBER', validFrom: '2026-01-10T08:00:00.000Z',
-    validUntil: null, revoked: false, detection: true, createdBy: 'identity--7b82b010-b1c0-4dae-981f-7756374a17df',
-    created: '2026-01-10T08:00:01.000Z', updated: '2026-02-01T09:30:01.000Z',
-  },
-};
-
-const retract: Command = { schemaVersion: 1, op: 'retract', key: 'IpAddress:8.8.8.8', source: { ...source, eventName: 'delete' }, reason: 'deleted' };
+import { commandJsonSchema, decodeCommand, encodeCommand, MAX_COMMAND_BYTES } from '../src/index.ts';
+import { COMMAND_SOURCE as source, RETRACT as retract, UPSERT as upsert } from './fixtures.ts';
 
 function decodeJson(value: unknown) {
   return decodeCommand(Buffer.from(JSON.stringify(value)));

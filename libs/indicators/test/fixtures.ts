@@ -1,5 +1,5 @@
 // Payloads shaped like OpenCTI v4 live-stream events (research/opencti.md §1.4–1.5).
-import type { StreamEvent, StreamEventName } from '../src/index.ts';
+import type { RetractCommand, StreamEvent, StreamEventName, UpsertCommand } from '../src/index.ts';
 
 export const OCTI = 'extension-definition--ea279b3e-5c71-4632-ac08-831c66a786ba';
 export const SCO = 'extension-definition--f93e2c80-4231-4f9a-af8b-95c9bd566a82';
@@ -106,3 +106,28 @@ export function event(name: StreamEventName, data: Stix, payloadType: string = n
     },
   };
 }
+
+/** A valid command of each op, for the command schema's tests. */
+export const COMMAND_SOURCE = {
+  id: '5f0a0d55-3a52-4d4c-8c40-7e1c9b0c2a01',
+  standardId: 'indicator--c1f1a9e4-3c58-5d1b-9f9c-9d0b0c1e8a11',
+  entityType: 'Indicator',
+  streamId: 'live-defender',
+  eventId: '1767225600000-0',
+  eventName: 'create',
+} as const;
+
+export const UPSERT: UpsertCommand = {
+  schemaVersion: 1,
+  op: 'upsert',
+  key: `FileSha256:${SHA256}`,
+  source: COMMAND_SOURCE,
+  facts: {
+    type: 'FileSha256', value: SHA256, name: 'Dropper', description: 'ünïcödé ✓', score: 80, confidence: 85,
+    labels: ['malware'], markings: ['TLP:AMBER'], tlp: 'TLP:AMBER', validFrom: '2026-01-10T08:00:00.000Z',
+    validUntil: null, revoked: false, detection: true, createdBy: 'identity--7b82b010-b1c0-4dae-981f-7756374a17df',
+    created: '2026-01-10T08:00:01.000Z', updated: '2026-02-01T09:30:01.000Z',
+  },
+};
+
+export const RETRACT: RetractCommand = { schemaVersion: 1, op: 'retract', key: 'IpAddress:8.8.8.8', source: { ...COMMAND_SOURCE, eventName: 'delete' }, reason: 'deleted' };
