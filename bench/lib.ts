@@ -65,7 +65,7 @@ export function procStats(pid: number): ProcStats {
 }
 
 /**
- * The runtime settings a service's Deployment gives its container (`deploy/k8s/<component>/deployment.yaml`):
+ * The runtime settings a service's Deployment gives its first container (`deploy/k8s/<component>/deployment.yaml`):
  * NODE_OPTIONS (heap limit, V8 flags) and the glibc MALLOC_* variables, so that a bench child runs
  * with exactly what is deployed. Returned as environment variables for `startService`.
  */

@@ -5,28 +5,16 @@
 // Figures: events/s and commands/s (from the listener's activation to the last committed command),
 // CPU seconds per 100k events and peak RSS (VmHWM) of the listener process alone.
 // BENCH_LISTENER_EVENTS sets N (quick 20,000; full 1,000,000: the memory-under-backlog figure too).
-// The listener runs with the heap flags its Kubernetes deployment sets (NODE_OPTIONS, read from the
-// manifest so that the two cannot drift); BENCH_LISTENER_HEAP_MB overrides the old-space limit.
+// The listener runs with the runtime settings its Kubernetes deployment sets (NODE_OPTIONS, read from
+// the manifest so that the two cannot drift).
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
 import { freePort, requireBrokers } from '@octi-defender/kafka/testing';
-import { countCommitted, figure, procStats, scrape, serviceNodeArgs, size, startService, waitFor } from '../../../bench/lib.ts';
+import { countCommitted, deployedRuntime, figure, procStats, scrape, serviceNodeArgs, size, startService, waitFor } from '../../../bench/lib.ts';
 
 const N = size('BENCH_LISTENER_EVENTS', 20_000, 1_000_000);
 
-/** The V8 flags (heap sizes) of NODE_OPTIONS on the listener's container in its deployment manifest. */
-function deployedNodeFlags(): string[] {
-  const manifest = new URL('../../../deploy/k8s/base/stream-listener/deployment.yaml', import.meta.url);
-  const d = parseYaml(readFileSync(manifest, 'utf8')) as { spec: { template: { spec: { containers: Array<{ name: string; env?: Array<{ name: string; value?: string }> }> } } } };
-  const env = d.spec.template.spec.containers.find((c) => c.name === 'stream-listener')?.env ?? [];
-  const flags = (env.find((e) => e.name === 'NODE_OPTIONS')?.value ?? '').split(/\s+/).filter((f) => f !== '');
-  if (!flags.some((f) => f.startsWith('--max-old-space-size='))) throw new Error(`${manifest.pathname}: no NODE_OPTIONS=--max-old-space-size=… on the stream-listener container`);
-  return flags;
-}
-const override = process.env.BENCH_LISTENER_HEAP_MB;
-const deployed = deployedNodeFlags();
-const nodeFlags = override ? [...deployed.filter((f) => !f.startsWith('--max-old-space-size=')), `--max-old-space-size=${override}`] : deployed;
+const runtime = deployedRuntime('base/stream-listener');
+if (!runtime.NODE_OPTIONS?.includes('--max-old-space-size=')) throw new Error('the stream-listener deployment sets no NODE_OPTIONS=--max-old-space-size=…');
 const TOKEN = 'bench-token-0123456789';
 const brokers = requireBrokers();
 const s = randomUUID().slice(0, 8);
@@ -42,6 +30,7 @@ const metricsPort = await freePort();
 const listener = startService(
   new URL('../src/main.ts', import.meta.url).pathname,
   {
+    ...runtime,
     KAFKA_BROKERS: brokers.join(','),
     HTTP_PORT: String(metricsPort),
     CONNECTOR_LOG_LEVEL: 'warn',
@@ -55,7 +44,7 @@ const listener = startService(
     LISTENER_GROUP_ID: `bench-${s}`,
     LISTENER_LEASE_TIMEOUT_MS: '6000',
   },
-  { nodeArgs: [...nodeFlags, ...serviceNodeArgs('stream-listener')] },
+  { nodeArgs: serviceNodeArgs('stream-listener') },
 );
 await waitFor('listener active', async () => (await scrape(metricsPort)).get('octi_listener_active') === 1, 120_000, listener, 50);
 const t0 = performance.now();
@@ -96,4 +85,4 @@ const note =
 figure({ section: 'listener', name: 'events/s', value: N / secs, unit: 'events/s', note });
 figure({ section: 'listener', name: 'commands/s (committed)', value: commands / secs, unit: 'commands/s', note });
 figure({ section: 'listener', name: 'CPU per 100k events', value: ((end.cpuSec - cpu0) * 100_000) / N, unit: 'CPU s', note: 'listener process, user + system' });
-figure({ section: 'memory', name: 'listener peak RSS', value: end.peakRssMb, unit: 'MiB', target: '≤ 256', met: end.peakRssMb <= 256, note: `VmHWM of the listener process draining ${N.toLocaleString('en-US')} events; ${nodeFlags.join(' ')}${override ? ' (BENCH_LISTENER_HEAP_MB)' : ' (as deployed)'}; RSS ${rss0.toFixed(0)} MiB at activation; sampled peaks: heap used ${(peakHeap / 2 ** 20).toFixed(0)} MiB, external ${(peakExternal / 2 ** 20).toFixed(0)} MiB` });
+figure({ section: 'memory', name: 'listener peak RSS', value: end.peakRssMb, unit: 'MiB', target: '≤ 256', met: end.peakRssMb <= 256, note: `VmHWM of the listener process draining ${N.toLocaleString('en-US')} events; ${Object.entries(runtime).map(([k, v]) => `${k}=${v}`).join(' ')} (as deployed); RSS ${rss0.toFixed(0)} MiB at activation; sampled peaks: heap used ${(peakHeap / 2 ** 20).toFixed(0)} MiB, external ${(peakExternal / 2 ** 20).toFixed(0)} MiB` });
