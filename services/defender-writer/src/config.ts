@@ -402,7 +402,7 @@ export const writerEnv = {
   }),
   catchUpLag: envVar({
     env: 'WRITER_CATCH_UP_LAG',
-    description: 'While any partition is more than this many commands behind, batches update the state only and Defender is synced once all caught up: a backlog costs the final difference, not every intermediate cap decision; 0 syncs every batch',
+    description: 'While any partition is more than this many commands behind, batches update the state only and Defender is synced once all caught up (every partition within a tenth of this): a backlog costs the final difference, not every intermediate cap decision; 0 syncs every batch',
     schema: parse.int({ min: 0 }),
     default: '1000',
     format: 'commands, 0 = off',

@@ -905,7 +905,10 @@ export class Writer {
     // A measure no batch refreshed for a whole window is ignored: a partition ending in aborted
     // records never delivers the batch that would bring it down.
     for (const p of this.#parts.values()) if (p.behind > behind && now - p.behindAt < this.#cfg.catchUpMaxMs) behind = p.behind;
-    if (this.#cfg.catchUpLag > 0 && behind > BigInt(this.#cfg.catchUpLag)) {
+    // Entered above the bound, left within a tenth of it: the tail of a backlog is folded too, not
+    // sent as it comes (its stronger keys would evict some the sync had just imported).
+    const bound = this.#catchUpSince === undefined ? this.#cfg.catchUpLag : Math.floor(this.#cfg.catchUpLag / 10);
+    if (this.#cfg.catchUpLag > 0 && behind > BigInt(bound)) {
       if (this.#catchUpSince === undefined) {
         this.#catchUpSince = now;
         // The sync also comes when no batch follows (the stream went quiet within the window).
