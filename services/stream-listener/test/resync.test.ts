@@ -1,7 +1,7 @@
 // Resync against the OpenCTI emulator and a real Kafka broker: trimmed history detected from the
 // `connected` event and repaired, and an operator resync after a filter edit. The writer's side is
 // played by the defender-writer's own resync module and claim fold over the published topic.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { OCTI_EXT, startOpenCtiEmulator, type FilterGroup, type StixObject } from '@octi-defender/emulators';
 import { decodeCommand, decodeResyncMarker, type ResyncMarker } from '@octi-defender/indicators';
@@ -13,6 +13,18 @@ import { compareEventIds } from '../src/stream-position.ts';
 import { listenerConfig, startListener, tail, testKafka, TOKEN, uniqueTopics, until, type Published } from './helpers.ts';
 
 const STREAM = 'c1a2b3c4-0000-4000-8000-0000000000r5';
+
+/** A started listener and a tail of the commands topic, both closed after the test. */
+async function startObserved(t: TestContext, cfg: Parameters<typeof startListener>[0], commandsTopic: string): Promise<{ h: ReturnType<typeof startListener>; cmds: Awaited<ReturnType<typeof tail>> }> {
+  const h = startListener(cfg);
+  t.after(() => h.close());
+  await h.listener.start();
+  const observer = testKafka();
+  t.after(() => observer.close());
+  const cmds = await tail(observer, commandsTopic);
+  t.after(() => cmds.close());
+  return { h, cmds };
+}
 
 /** What a writer holds after reading the topic in partition order: claims per key, markers seen. */
 function playWriter(records: readonly Published[]): { claims: Map<string, readonly Claim[]>; markers: Array<ResyncMarker & { index: number }>; retracted: string[] } {
@@ -60,13 +72,7 @@ test('trimmed history is detected from the connected event and repaired by a res
   const gone = octi.generator.indicator('url');
   const appended = octi.append({ op: 'create', data: keep1 }, { op: 'create', data: keep2 }, { op: 'create', data: gone });
 
-  const h1 = startListener(cfg);
-  t.after(() => h1.close());
-  await h1.listener.start();
-  const observer = testKafka();
-  t.after(() => observer.close());
-  const cmds = await tail(observer, topics.commands);
-  t.after(() => cmds.close());
+  const { h: h1, cmds } = await startObserved(t, cfg, topics.commands);
   await until('three upserts', () => cmds.records.length >= 3);
   await until('checkpoint past the creates', async () => {
     const at = (await checkpointOf(h1, topics.checkpoints))?.lastEventId;
@@ -122,13 +128,7 @@ test('an operator resync after a filter edit retracts exactly what left the filt
   octi.append({ op: 'create', data: ip }, { op: 'create', data: domain });
 
   // First start: OpenCTI replays the current state (recover), then the listener follows live.
-  const h1 = startListener(listenerConfig(octi.url, [STREAM], topics));
-  t.after(() => h1.close());
-  await h1.listener.start();
-  const observer = testKafka();
-  t.after(() => observer.close());
-  const cmds = await tail(observer, topics.commands);
-  t.after(() => cmds.close());
+  const { h: h1, cmds } = await startObserved(t, listenerConfig(octi.url, [STREAM], topics), topics.commands);
   await until('both upserts', () => cmds.records.length >= 2);
   await until('a checkpoint', async () => (await checkpointOf(h1, topics.checkpoints)) !== undefined);
   await h1.close();
