@@ -109,9 +109,9 @@ export function startService(entry: string, env: Record<string, string>, opts: {
   };
 }
 
-/** Node options of a service child: a heap limit (heapMb); BENCH_PROFILE=1 (CPU), heap or snapshot for a profile. */
-export function serviceNodeArgs(name: string, heapMb?: number): string[] {
-  const args = heapMb === undefined ? [] : [`--max-old-space-size=${heapMb}`];
+/** Node options of a service child for a profile: BENCH_PROFILE=1 (CPU), heap or snapshot (heap limits come from the Deployment, deployedRuntime). */
+export function serviceNodeArgs(name: string): string[] {
+  const args: string[] = [];
   const dir = process.env.BENCH_PROFILE_DIR ?? 'bench/profiles';
   if (process.env.BENCH_PROFILE === '1') args.push('--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`);
   if (process.env.BENCH_PROFILE === 'heap') args.push('--heap-prof', `--heap-prof-dir=${dir}`, `--heap-prof-name=${name}-${Date.now()}.heapprofile`);

@@ -1179,7 +1179,7 @@ export class Writer {
     };
     // The deletes go first only when the imports need the room they free; otherwise they share the
     // replaced ids' BatchDelete calls.
-    const first = deletesFirst(plan, this.#store.appliedCount(), this.#cap.capacity, (key) => this.#store.get(key));
+    const first = plan.deletes.length > 0 && deletesFirst(plan, this.#store.appliedCount(), this.#cap.capacity, (key) => this.#store.get(key));
     try {
       if (first) for (const c of plan.deletes) await remove(c);
       for (const c of plan.imports) {

@@ -357,7 +357,7 @@ function changesResync(round: Round): boolean {
   return round.taken.some((t) => t.resync !== t.before);
 }
 
-/** What a record weighs in a round (strings by their length: a bound, not an exact size). */
+/** What a record weighs in a round (strings by their length: a lower bound of their bytes, not an exact size). */
 function recordBytes(r: OutgoingRecord): number {
   return r.key.length + (r.value?.length ?? 0);
 }
