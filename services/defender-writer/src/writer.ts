@@ -843,7 +843,8 @@ export class Writer {
     }
     if (outcome === 'retry') {
       this.#m.batches.inc({ outcome: 'retry' });
-      this.#suspend();
+      // One failed application is one failure for the backoff, however many joined batches it carried.
+      if (!this.#suspended) this.#suspend();
       return;
     }
     for (const c of d.commands) this.#m.commands.inc({ op: c.op });
