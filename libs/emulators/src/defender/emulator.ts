@@ -87,7 +87,7 @@ export interface Indicator {
   rbacGroupIds: string[];
   generateAlert: boolean;
   educateUrl: string | null;
-  externalId: string | null;
+  externalID: string | null;
   createdBySource: string;
   createdByDisplayName: string;
 }
@@ -270,7 +270,7 @@ export async function startDefenderEmulator(options: DefenderEmulatorOptions): P
         rbacGroupIds: input.rbacGroupIds ?? existing.rbacGroupIds,
         generateAlert: input.generateAlert ?? existing.generateAlert,
         educateUrl: input.educateUrl === undefined ? existing.educateUrl : input.educateUrl,
-        externalId: input.externalId === undefined ? existing.externalId : input.externalId,
+        externalID: input.externalID === undefined ? existing.externalID : input.externalID,
       };
       store.set(existing.id, updated);
       return updated;
@@ -298,7 +298,7 @@ export async function startDefenderEmulator(options: DefenderEmulatorOptions): P
       rbacGroupIds: input.rbacGroupIds ?? [],
       generateAlert: input.generateAlert ?? false,
       educateUrl: input.educateUrl ?? null,
-      externalId: input.externalId ?? null,
+      externalID: input.externalID ?? null,
       createdBySource: 'PublicApi',
       createdByDisplayName: name,
     };

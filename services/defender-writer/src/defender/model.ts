@@ -36,7 +36,7 @@ export interface DefenderIndicator {
   readonly generateAlert: boolean;
   /** ISO-8601 UTC; Defender deletes the indicator when it passes. */
   readonly expirationTime: string;
-  readonly externalId?: string;
+  readonly externalID?: string;
   readonly recommendedActions?: string;
   readonly rbacGroupNames?: readonly string[];
   readonly educateUrl?: string;
@@ -53,7 +53,7 @@ export interface DefenderIndicatorRecord {
   readonly createdBySource?: string | null;
   readonly createdByDisplayName?: string | null;
   readonly expirationTime?: string | null;
-  readonly externalId?: string | null;
+  readonly externalID?: string | null;
   readonly rbacGroupNames?: readonly string[] | null;
   readonly [field: string]: unknown;
 }
