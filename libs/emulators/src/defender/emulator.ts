@@ -153,6 +153,8 @@ export interface DefenderEmulator {
   indicators(): Indicator[];
   /** Stores indicators as created by `clientId` (any id, e.g. another application's), without API limits. */
   seedIndicators(indicators: unknown[], createdBy?: { clientId: string; displayName?: string }): Indicator[];
+  /** Deletes indicators out of band, as their creator would (a portal user, another application), without API limits. */
+  removeIndicators(ids: readonly string[]): void;
   requests(endpoint?: Endpoint): RecordedRequest[];
   stats(): Record<Endpoint, EndpointStats>;
   faults(spec: FaultSpec): string;
@@ -692,6 +694,7 @@ export async function startDefenderEmulator(options: DefenderEmulatorOptions): P
       return [...store.values()];
     },
     seedIndicators,
+    removeIndicators: (ids: readonly string[]) => ids.forEach(removeIndicator),
     requests: (endpoint) => (endpoint === undefined ? [...log] : log.filter((r) => r.endpoint === endpoint)),
     stats: () => structuredClone(counters),
     faults: addFault,

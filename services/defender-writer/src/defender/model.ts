@@ -54,6 +54,8 @@ export interface DefenderIndicatorRecord {
   readonly createdByDisplayName?: string | null;
   readonly expirationTime?: string | null;
   readonly externalID?: string | null;
+  /** When it was created, Defender's clock (ISO-8601, up to 7 fractional digits). */
+  readonly creationTimeDateTimeUtc?: string;
   readonly rbacGroupNames?: readonly string[] | null;
   readonly [field: string]: unknown;
 }
