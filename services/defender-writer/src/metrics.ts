@@ -44,7 +44,7 @@ export function createWriterMetrics(registry: Registry): WriterMetrics {
     repairs: new Counter({ name: 'octi_writer_reconcile_repairs_total', help: 'Indicators repaired by the reconciler, by kind (missing: re-imported; orphaned: deleted; adopted: an id that is another creator’s, no longer owned, never deleted)', labelNames: ['kind'], registers }),
     foreignIndicators: new Gauge({ name: 'octi_writer_foreign_indicators', help: 'Indicators other creators hold in Defender (their part of the tenant’s limit), as last listed', registers }),
     foreignHeld: new Gauge({ name: 'octi_writer_foreign_held_keys', help: 'Keys of this writer held back (not imported: foreign-indicator) because another creator holds their value + type', registers }),
-    foreignChecks: new Counter({ name: 'octi_writer_foreign_checks_total', help: 'Listings of what other creators added since the last look, made before an import (outcome: clear; found: some were new)', labelNames: ['outcome'], registers }),
+    foreignChecks: new Counter({ name: 'octi_writer_foreign_checks_total', help: 'Listings of what other creators added since the last look, made before an import (outcome: clear; found: some were new; deferred: the list quota would have held the import back, so the look waits for the next import)', labelNames: ['outcome'], registers }),
     foreignHolds: new Counter({ name: 'octi_writer_foreign_holds_total', help: 'Times a key was held back because another creator holds its value + type (counted when it starts being held)', registers }),
   };
 }

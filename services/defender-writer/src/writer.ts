@@ -1298,6 +1298,12 @@ export class Writer {
   async #checkForeign(call: CallOptions): Promise<boolean> {
     const index = this.#foreign;
     if (!index || !this.#foreignCheckDue()) return false;
+    // Never an import held back for a look: when other listings spent the list quota, the look waits
+    // for the next import (the window widens by one, and the metric says so).
+    if (this.#client.quotaWaitMs('list') > 0) {
+      this.#m.foreignChecks.inc({ outcome: 'deferred' });
+      return false;
+    }
     const added = await listForeignSince(this.#client, this.#cfg.clientId, index, call);
     this.#foreignCheckedAt = this.#now();
     this.#m.foreignChecks.inc({ outcome: added > 0 ? 'found' : 'clear' });

@@ -86,6 +86,9 @@ describe('a Defender tenant shared with other creators', () => {
     running.push(w);
     await publish(t, [up('src-a', ip(1), 80)]);
     await waitFor('the first indicator (the tenant was listed before it)', () => ours(emu).length === 1);
+    // Past the list quota's even pace (1,500 an hour: one call per 2.4 s) after that listing, so that
+    // the next import's look is not deferred.
+    await new Promise((r) => setTimeout(r, 2500));
     // The analyst adds, by hand, a Block (the action our policy picks for score 80) and an Allowed.
     const added: Indicator[] = emu.seedIndicators([foreignIndicator(ip(2), 'Block'), foreignIndicator(ip(3), 'Allowed')], ANALYST);
     await new Promise((r) => setTimeout(r, 300));
