@@ -1,5 +1,5 @@
 // The Defender for Endpoint indicator entity and its enumerations, as documented
-// (research/defender-api.md §3). Only the fields this writer sends or reads are typed.
+// (Microsoft's Indicator resource type). Only the fields this writer sends or reads are typed.
 
 import type { DefenderIndicatorType } from '@octi-defender/indicators';
 import type { FailureCategory } from './errors.ts';
@@ -15,14 +15,6 @@ export const SEVERITIES = ['Informational', 'Low', 'Medium', 'High'] as const;
 export type Severity = (typeof SEVERITIES)[number];
 
 export const NETWORK_TYPES: ReadonlySet<IndicatorType> = new Set(['IpAddress', 'DomainName', 'Url']);
-export const FILE_TYPES: ReadonlySet<IndicatorType> = new Set(['FileSha1', 'FileSha256', 'FileMd5']);
-
-/** Actions Defender accepts per indicator type (indicators-overview.md). */
-export function allowedActions(type: IndicatorType): readonly Action[] {
-  if (type === 'CertificateThumbprint') return ['Allowed', 'BlockAndRemediate'];
-  if (NETWORK_TYPES.has(type)) return ['Allowed', 'Audit', 'Warn', 'Block'];
-  return ACTIONS;
-}
 
 /** The body of one indicator in `POST /api/indicators/import` (field names are case-sensitive). */
 export interface DefenderIndicator {
