@@ -40,6 +40,8 @@ export class Supervised {
   /** Deliberate SIGKILLs by the scenario (faults), not counted as probe failures. */
   kills = 0;
   probeKills = 0;
+  /** How the last incarnation ended (undefined while none has). */
+  lastExit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   #child: ChildProcess | undefined;
   #exited: Promise<void> = Promise.resolve();
   #port = 0;
@@ -112,6 +114,7 @@ export class Supervised {
     this.#exited = new Promise<void>((resolve) => {
       child.on('exit', (code, signal) => {
         live.delete(child);
+        this.lastExit = { code, signal };
         this.#log.write(`--- exit code=${code} signal=${signal}\n`);
         resolve();
         if (!this.#stopped && incarnation === this.#incarnation) void this.#restartAfterExit();

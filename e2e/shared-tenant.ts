@@ -1,0 +1,246 @@
+// Scenarios of a shared Defender tenant and of scaling: other creators hold indicators (an
+// application crowding the tenant's limit, an analyst adding by hand while the stream flows), writers
+// join and leave as the autoscaler makes them, the active listener dies with a standby waiting, and
+// two tenants are served side by side.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { buildHistory, type History, type Step } from './history.ts';
+import { boot, callsSeen, faultHits, finish, FOREIGN_VALUES, gauge, type FaultCount, type Outcome, type Scenario } from './scenarios.ts';
+import type { Supervised } from './supervisor.ts';
+import { CLIENT_ID, type Figures, type Tenant, type World } from './world.ts';
+
+/** The crowded tenant, per entity of the history: at the default size (2,000) Defender's limit is
+ *  1,500, another application holds 600 and removes 200 of them in the second phase. */
+const CROWD = { limit: 0.75, foreign: 0.3, removed: 0.1 } as const;
+const CAP_REFUSAL = 'reached its limit';
+/** The listener's lease in the suite (world.ts) and the margin a takeover may take beyond it. */
+const LEASE_MS = 6000;
+const TAKEOVER_MARGIN_MS = 4000;
+const OUTAGE_MS = 30_000;
+
+const crowd = (size: number, share: number): number => Math.round(size * share);
+
+/** Figures of several comparisons added up (examples kept from each). */
+function sum(figures: readonly Figures[]): Figures {
+  const total: Figures = { missing: 0, unexpected: 0, duplicated: 0, foreignTouched: 0, expected: 0, held: 0, examples: [] };
+  for (const f of figures) {
+    total.missing += f.missing;
+    total.unexpected += f.unexpected;
+    total.duplicated += f.duplicated;
+    total.foreignTouched += f.foreignTouched;
+    total.expected += f.expected;
+    total.held += f.held;
+    total.examples.push(...f.examples);
+  }
+  return total;
+}
+
+const summary = (label: string, f: Figures): string => `${label}: expected ${f.expected}, ours held ${f.held}, ${f.missing} / ${f.unexpected} / ${f.duplicated} / ${f.foreignTouched}`;
+
+/** The first `n` steps, as a history the oracle reads. */
+const prefix = (h: History, n: number): History => ({ ...h, steps: h.steps.slice(0, n) });
+
+/** Milliseconds until `tenant` holds exactly what the oracle expects of `h`, or undefined after `timeoutMs`. */
+async function timeToExact(w: World, h: History, tenant: Tenant, since: number, timeoutMs: number): Promise<number | undefined> {
+  const deadline = since + timeoutMs;
+  while (Date.now() < deadline) {
+    const f = w.check(h, { tenant });
+    if (f.missing === 0 && f.unexpected === 0) return Date.now() - since;
+    await sleep(200);
+  }
+  return undefined;
+}
+
+/** Our import items Defender refused because the tenant was at its limit. */
+function capRefusals(w: World): number {
+  return w.mde.requests('import').filter((r) => r.clientId === CLIENT_ID).reduce((n, r) => n + (r.failures ?? []).filter((f) => f.includes(CAP_REFUSAL)).length, 0);
+}
+
+export const SHARED_TENANT: Scenario[] = [
+  {
+    name: 'crowded-tenant',
+    ci: true,
+    defender: (size) => ({ cap: crowd(size, CROWD.limit) }),
+    async run(w, size) {
+      const limit = crowd(size, CROWD.limit);
+      const h = buildHistory({ entities: size });
+      // Defender for Cloud Apps' unsanctioned apps, as domain indicators of another application.
+      const apps = Array.from({ length: crowd(size, CROWD.foreign) }, (_, i) => `unsanctioned-app-${i}.com`);
+      w.seedForeign(apps, 'Block', { fields: { indicatorType: 'DomainName', title: 'Unsanctioned app', description: 'Blocked by Microsoft Defender for Cloud Apps', application: 'Microsoft Defender for Cloud Apps', generateAlert: false, severity: 'Informational' } });
+      await boot(w, 1, { env: { MICROSOFT_DEFENDER_INTEL_MAX_INDICATORS: String(limit), WRITER_RECONCILE_INTERVAL_MS: '5000' } });
+      await w.appendSpaced(h.steps);
+      // Phase 1: what the other application leaves; the writer lists every 5 s, so quiet means 2 s.
+      const room1 = limit - w.foreign.length;
+      const quiet1 = await w.quiesce({ quietMs: 2000, timeoutMs: 180_000 });
+      const phase1 = w.check(h, { room: room1 });
+      const notes = [`limit ${limit}, other creators ${w.foreign.length}, room ${room1}`, summary('phase 1', phase1)];
+      if (!quiet1) return { quiescent: false, figures: phase1, faults: [{ name: 'cap refusals', answered: capRefusals(w) }], notes };
+      // Phase 2: the other application removes some of its indicators; ours fill the room.
+      await w.removeForeign(crowd(size, CROWD.removed));
+      const room2 = limit - w.foreign.length;
+      const out = await finish(w, h, () => [], { notes });
+      const phase2 = w.check(h, { room: room2 });
+      const grown = w.mde.indicators().filter((i) => i.createdBy === CLIENT_ID).length - phase1.held;
+      return {
+        ...out,
+        figures: sum([phase1, phase2]),
+        faults: [{ name: 'cap refusals', answered: capRefusals(w) }, { name: 'room freed, taken by ours', answered: Math.max(0, grown) }],
+        notes: [...notes, `room ${room2} after the other application removed ${crowd(size, CROWD.removed)}`, summary('phase 2', phase2)],
+      };
+    },
+  },
+  {
+    name: 'analyst-adds',
+    ci: false,
+    async run(w, size) {
+      const h = buildHistory({ entities: size });
+      await boot(w);
+      const listed = w.mde.requests('list').filter((r) => r.clientId === CLIENT_ID && r.status === 200).length;
+      if (listed === 0) throw new Error('the writer was ready without having listed Defender');
+      const half = Math.floor(h.steps.length / 2);
+      w.append(h.steps.slice(0, half));
+      await callsSeen(w);
+      // Values the stream asserts later (score 90: Block; 15: Warn), an analyst adds them by hand first:
+      // with our action for some, another action for the others.
+      const from = h.steps.length;
+      const cases = [
+        { type: 'IpAddress', score: 90, analyst: 'Block' },
+        { type: 'DomainName', score: 90, analyst: 'Block' },
+        { type: 'Url', score: 90, analyst: 'Block' },
+        { type: 'IpAddress', score: 15, analyst: 'Warn' },
+        { type: 'IpAddress', score: 90, analyst: 'Allowed' },
+        { type: 'DomainName', score: 90, analyst: 'Audit' },
+        { type: 'Url', score: 15, analyst: 'Block' },
+        { type: 'IpAddress', score: 45, analyst: 'Block' },
+      ] as const;
+      const asserted = cases.map((c) => h.more.create(c.type, { score: c.score, tlp: 'TLP:GREEN' }));
+      const expires = new Date(Date.now() + 30 * 86_400_000).toISOString();
+      cases.forEach((c, i) => {
+        w.seedForeign([asserted[i]!.facts.value], c.analyst, {
+          creator: { clientId: 'analyst@contoso.example', displayName: 'Jane Analyst' },
+          fields: { indicatorType: c.type, title: `Hand-made ${c.analyst} ${i}`, description: 'Added by the SOC during incident INC-4711', expirationTime: expires, externalId: `INC-4711-${i}`, severity: 'Medium', application: null, generateAlert: true, recommendedActions: 'Escalate to tier 2' },
+        });
+      });
+      const added = Date.now();
+      w.append([...h.steps.slice(half, from), ...h.steps.slice(from)]);
+      const out = await finish(w, h, () => []);
+      // Answered: the stream asserted the analyst's values after the writer's last listing before them.
+      const commands = await w.kafka.readCompacted(w.topics.commands);
+      const onTopic = asserted.filter((e) => commands.has(`${e.facts.type}:${e.facts.value}`)).length;
+      const listingsBefore = w.mde.requests('list').filter((r) => r.clientId === CLIENT_ID && Date.parse(r.time) < added).length;
+      return { ...out, faults: [{ name: 'analyst values asserted by the stream after the writer listed', answered: listingsBefore > 0 ? onTopic : 0 }], notes: [...out.notes, `${cases.length} analyst indicators added after ${listingsBefore} listing(s) of the writer`] };
+    },
+  },
+  {
+    name: 'scale-out-in',
+    ci: false,
+    async run(w, size) {
+      const h = buildHistory({ entities: size });
+      await boot(w);
+      // Defender slower than the stream while the autoscaler acts: the lag it scales on.
+      const slow = w.mde.faults({ type: 'latency', latencyMs: 500, endpoints: ['import'] });
+      const parts = 5;
+      const per = Math.ceil(h.steps.length / parts);
+      const part = (i: number): readonly Step[] => h.steps.slice(i * per, (i + 1) * per);
+      let joinedBehind = 0;
+      let graceful = 0;
+      const notes: string[] = [];
+      for (let round = 0; round < 2; round++) {
+        w.append(part(2 * round));
+        await callsSeen(w);
+        const extra = [w.writer(), w.writer()];
+        await Promise.all(extra.map((x) => x.start()));
+        const deadline = Date.now() + 60_000;
+        while (Date.now() < deadline && (await Promise.all(extra.map((x) => gauge(x, 'octi_writer_assigned_partitions')))).some((n) => n === 0)) await sleep(200);
+        const behind = (await w.writerBehind()).behind;
+        if (behind > 0n) joinedBehind += 1;
+        notes.push(`round ${round + 1}: 2 writers joined with ${behind} commands behind`);
+        // The stream goes on while three writers share the partitions, then the two leave by SIGTERM.
+        await w.trickle(part(2 * round + 1), 20, 20);
+        for (const x of extra) {
+          const t0 = Date.now();
+          await x.stop();
+          if (x.lastExit?.signal === null) graceful += 1;
+          notes.push(`${x.spec.name} left in ${Date.now() - t0} ms (exit ${x.lastExit?.code ?? x.lastExit?.signal})`);
+        }
+      }
+      w.mde.clearFaults();
+      w.append(part(4));
+      return finish(w, h, () => [
+        { name: 'writers joined during a backlog (rounds)', answered: joinedBehind },
+        { name: 'writers left by SIGTERM without a kill', answered: graceful },
+        { name: 'slow imports', answered: faultHits(w, [slow]) },
+      ], { notes });
+    },
+  },
+  {
+    name: 'listener-failover',
+    ci: false,
+    async run(w, size) {
+      const h = buildHistory({ entities: size });
+      w.seedForeign(FOREIGN_VALUES);
+      const writer = w.writer();
+      const listeners = [w.listener('listener-a'), w.listener('listener-b')];
+      await Promise.all([writer.start(), listeners[0]!.start()]);
+      await Promise.all([writer.waitReady(), listeners[0]!.waitReady()]);
+      await listeners[1]!.start();
+      await listeners[1]!.waitReady();
+      const activeOne = async (): Promise<Supervised | undefined> => {
+        const a = await Promise.all(listeners.map((l) => gauge(l, 'octi_listener_active')));
+        return a.filter((x) => x === 1).length === 1 ? listeners[a.indexOf(1)] : undefined;
+      };
+      const half = Math.floor(h.steps.length / 2);
+      // Mid-stream: the kill lands while the first half still trickles in.
+      const streaming = w.trickle(h.steps.slice(0, half), 10, 10);
+      await callsSeen(w);
+      let active: Supervised | undefined;
+      const found = Date.now() + 30_000;
+      while (!(active = await activeOne()) && Date.now() < found) await sleep(100);
+      if (!active) throw new Error('no single active listener among two');
+      const standby = listeners.find((l) => l !== active)!;
+      await active.kill9();
+      const killed = Date.now();
+      let takeover: number | undefined;
+      while (takeover === undefined && Date.now() - killed < 60_000) {
+        if ((await gauge(standby, 'octi_listener_active')) === 1) takeover = Date.now() - killed;
+        else await sleep(100);
+      }
+      await streaming;
+      w.append(h.steps.slice(half));
+      const out = await finish(w, h, () => [{ name: 'kill -9 of the active listener, standby took over', answered: takeover === undefined ? 0 : 1 }], { notes: [`${active.spec.name} killed; ${standby.spec.name} active after ${takeover ?? 'more than 60,000'} ms (lease ${LEASE_MS} ms)`] });
+      const bound = LEASE_MS + TAKEOVER_MARGIN_MS;
+      return takeover !== undefined && takeover > bound ? { ...out, failed: `takeover ${takeover} ms > ${bound} ms` } : out;
+    },
+  },
+  {
+    name: 'two-tenants',
+    ci: false,
+    async run(w, size) {
+      const h = buildHistory({ entities: size });
+      const [a, b] = [w.tenants[0]!, await w.addTenant('fabrikam')];
+      w.seedForeign(FOREIGN_VALUES, 'Block', { tenant: b });
+      const writerB = w.writer({ tenant: b });
+      await writerB.start();
+      await boot(w);
+      await writerB.waitReady();
+      // Baseline: the first half, no fault; each tenant's time to hold exactly what it asks for.
+      const half = Math.floor(h.steps.length / 2);
+      let since = Date.now();
+      w.append(h.steps.slice(0, half));
+      const [baseA, baseB] = await Promise.all([a, b].map((t) => timeToExact(w, prefix(h, half), t, since, 120_000)));
+      await w.quiesce();
+      // The second half while tenant b's Defender answers 503 to everything for OUTAGE_MS.
+      const outage = b.mde.faults({ type: 'status', status: 503, endpoints: ['import', 'batchDelete', 'list'], durationMs: OUTAGE_MS });
+      since = Date.now();
+      w.append(h.steps.slice(half));
+      const [duringA, duringB] = await Promise.all([a, b].map((t) => timeToExact(w, h, t, since, 180_000)));
+      const quiescent = await w.quiesce();
+      const [fa, fb] = [a, b].map((t) => w.check(h, { tenant: t }));
+      const ms = (x: number | undefined): string => (x === undefined ? 'never' : `${x} ms`);
+      const notes = [summary(a.name, fa!), summary(b.name, fb!), `baseline: ${a.name} ${ms(baseA)}, ${b.name} ${ms(baseB)}; with ${b.name}'s ${OUTAGE_MS} ms outage: ${a.name} ${ms(duringA)}, ${b.name} ${ms(duringB)}`];
+      const faults: FaultCount[] = [{ name: `503 on ${b.name}'s Defender for ${OUTAGE_MS / 1000} s`, answered: faultHits(b, [outage]) }];
+      const out: Outcome = { quiescent, figures: sum([fa!, fb!]), faults, notes };
+      if (duringA === undefined || duringA >= OUTAGE_MS) return { ...out, failed: `${a.name} waited for ${b.name}'s outage (${ms(duringA)})` };
+      return out;
+    },
+  },
+];
