@@ -68,15 +68,19 @@ export const SHARED_TENANT: Scenario[] = [
       w.seedForeign(apps, 'Block', { fields: { indicatorType: 'DomainName', title: 'Unsanctioned app', description: 'Blocked by Microsoft Defender for Cloud Apps', application: 'Microsoft Defender for Cloud Apps', generateAlert: false, severity: 'Informational' } });
       await boot(w, 1, { env: { MICROSOFT_DEFENDER_INTEL_MAX_INDICATORS: String(limit), WRITER_RECONCILE_INTERVAL_MS: '5000' } });
       await w.appendSpaced(h.steps);
-      // Phase 1: what the other application leaves; the writer lists every 5 s, so quiet means 2 s.
+      // Phase 1: what the other application leaves.
       const room1 = limit - w.foreign.length;
-      const quiet1 = await w.quiesce({ quietMs: 2000, timeoutMs: 180_000 });
+      const quiet1 = await w.quiesce({ timeoutMs: 180_000 });
       const phase1 = w.check(h, { room: room1 });
       const notes = [`limit ${limit}, other creators ${w.foreign.length}, room ${room1}`, summary('phase 1', phase1)];
       if (!quiet1) return { quiescent: false, figures: phase1, faults: [{ name: 'cap refusals', answered: capRefusals(w) }], notes };
       // Phase 2: the other application removes some of its indicators; ours fill the room.
       await w.removeForeign(crowd(size, CROWD.removed));
+      const removed = Date.now();
       const room2 = limit - w.foreign.length;
+      // The writer learns at its next listing (every 5 s): quiet before it proves nothing.
+      const listed = Date.now() + 60_000;
+      while (Date.now() < listed && !w.mde.requests('list').some((r) => r.clientId === CLIENT_ID && Date.parse(r.time) > removed)) await sleep(200);
       const out = await finish(w, h, () => [], { notes });
       const phase2 = w.check(h, { room: room2 });
       const grown = w.mde.indicators().filter((i) => i.createdBy === CLIENT_ID).length - phase1.held;

@@ -331,9 +331,9 @@ export class World {
 
   /**
    * Quiescence: the listener checkpointed past the last OpenCTI event, every writer finished its
-   * post-assignment repair, the writers' group committed every command, and Defender has no request
-   * pending and answered none for `quietMs`; or false after
-   * `timeoutMs`.
+   * post-assignment repair, every tenant's writers' group committed every command, and each tenant's
+   * Defender has no request pending and answered none that changes it (any but a list) for
+   * `quietMs`; or false after `timeoutMs`.
    */
   async quiesce(opts: { quietMs?: number; timeoutMs?: number } = {}): Promise<boolean> {
     const quietMs = opts.quietMs ?? 4000;
@@ -341,10 +341,12 @@ export class World {
     let streak = 0;
     while (Date.now() < deadline) {
       // Requests are recorded when answered: one held by a latency fault shows only as pending.
+      // Lists read: a writer that lists every few seconds (a short reconciliation interval) and
+      // changes nothing is quiet.
       let ok = this.tenants.every(({ mde }) => {
         const reqs = mde.requests();
-        const lastRequest = reqs.length === 0 ? 0 : Date.parse(reqs[reqs.length - 1]!.time);
-        return Date.now() - lastRequest >= quietMs && mde.pendingRequests() === 0;
+        const last = reqs.findLast((r) => r.endpoint !== 'list');
+        return Date.now() - (last === undefined ? 0 : Date.parse(last.time)) >= quietMs && mde.pendingRequests() === 0;
       });
       ok &&= await this.#checkpointed();
       ok &&= await this.#repaired();
