@@ -180,10 +180,17 @@ export class Supervised {
     throw new Error(`${this.spec.name} not ready after ${timeoutMs / 1000} s:\n${this.tail(20)}`);
   }
 
-  /** kill -9 now (the supervisor restarts it); resolves once the process is gone. */
-  async kill9(): Promise<void> {
+  /**
+   * kill -9 now; resolves once the process is gone. The supervisor restarts it, unless `restart` is
+   * false: the node is lost with it (nothing restarts it until `start`).
+   */
+  async kill9(opts: { restart?: boolean } = {}): Promise<void> {
     if (!this.running) return;
     this.kills += 1;
+    if (opts.restart === false) {
+      this.#stopped = true;
+      clearInterval(this.#probe);
+    }
     this.#child?.kill('SIGKILL');
     await this.#exited;
   }
