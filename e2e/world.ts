@@ -311,14 +311,16 @@ export class World {
   /**
    * Every running writer has completed the reconciliation that follows an assignment or a restart
    * (`octi_writer_repair_pending` 0): until then, what a killed or evicted owner sent without
-   * committing may still be in Defender, and the writer says so.
+   * committing may still be in Defender, and the writer says so. And none has paused consumption
+   * (`octi_writer_paused` 0): a writer waiting to retry what Defender refused is not done, even with
+   * every offset committed and no call for a while.
    */
-  async #repaired(): Promise<boolean> {
+  async #settled(): Promise<boolean> {
     for (const p of this.processes) {
       if (!p.spec.name.startsWith('writer') || !p.running) continue;
       try {
         const text = await (await fetch(`http://127.0.0.1:${p.port}/metrics`)).text();
-        if (!/^octi_writer_repair_pending 0$/m.test(text)) return false;
+        if (!/^octi_writer_repair_pending 0$/m.test(text) || !/^octi_writer_paused 0$/m.test(text)) return false;
       } catch {
         return false;
       }
@@ -331,7 +333,7 @@ export class World {
 
   /**
    * Quiescence: the listener checkpointed past the last OpenCTI event, every writer finished its
-   * post-assignment repair, every tenant's writers' group committed every command, and each tenant's
+   * post-assignment repair and has not paused consumption, every tenant's writers' group committed every command, and each tenant's
    * Defender has no request pending and answered none that changes it (any but a list) for
    * `quietMs`; or false after `timeoutMs`.
    */
@@ -349,7 +351,7 @@ export class World {
         return Date.now() - (last === undefined ? 0 : Date.parse(last.time)) >= quietMs && mde.pendingRequests() === 0;
       });
       ok &&= await this.#checkpointed();
-      ok &&= await this.#repaired();
+      ok &&= await this.#settled();
       if (ok) {
         try {
           let stuck = 0;
