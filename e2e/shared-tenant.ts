@@ -6,14 +6,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { buildHistory, type History, type Step } from './history.ts';
 import { boot, callsSeen, faultHits, finish, FOREIGN_VALUES, gauge, type FaultCount, type Outcome, type Scenario } from './scenarios.ts';
 import type { Supervised } from './supervisor.ts';
-import { CLIENT_ID, type Figures, type Tenant, type World } from './world.ts';
+import { CLIENT_ID, LISTENER_LEASE_MS, type Figures, type Tenant, type World } from './world.ts';
 
 /** The crowded tenant, per entity of the history: at the default size (2,000) Defender's limit is
  *  1,500, another application holds 600 and removes 200 of them in the second phase. */
 const CROWD = { limit: 0.75, foreign: 0.3, removed: 0.1 } as const;
 const CAP_REFUSAL = 'reached its limit';
-/** The listener's lease in the suite (world.ts) and the margin a takeover may take beyond it. */
-const LEASE_MS = 6000;
+/** How much longer than the lease a standby may take to become active. */
 const TAKEOVER_MARGIN_MS = 4000;
 const OUTAGE_MS = 30_000;
 /**
@@ -84,7 +83,7 @@ export const SHARED_TENANT: Scenario[] = [
       const room1 = limit - w.foreign.length;
       const quiet1 = await w.quiesce({ timeoutMs: 180_000 });
       const phase1 = w.check(h, { room: room1 });
-      const notes = [`limit ${limit}, other creators ${w.foreign.length}, room ${room1}`, summary('phase 1', phase1)];
+      const notes = [`limit ${limit}, other creators ${w.foreign.length}, room ${room1}, keys wanting in ${w.check(h).expected}`, summary('phase 1', phase1)];
       if (!quiet1) return { quiescent: false, figures: phase1, faults: [{ name: 'cap refusals', answered: capRefusals(w) }], notes };
       // Phase 2: the other application removes some of its indicators; ours fill the room.
       await w.removeForeign(crowd(size, CROWD.removed));
@@ -240,9 +239,9 @@ export const SHARED_TENANT: Scenario[] = [
       // over once more, a short failover without loss).
       await active.start();
       w.append(h.steps.slice(half));
-      const notes = [`${active.spec.name} killed -9 (node lost) ${stillStreaming ? 'mid-stream' : 'after the stream'}; ${standby.spec.name} active after ${takeover ?? 'more than 60,000'} ms (lease ${LEASE_MS} ms)`];
+      const notes = [`${active.spec.name} killed -9 (node lost) ${stillStreaming ? 'mid-stream' : 'after the stream'}; ${standby.spec.name} active after ${takeover ?? 'more than 60,000'} ms (lease ${LISTENER_LEASE_MS} ms)`];
       const out = await finish(w, h, () => [{ name: 'kill -9 of the active listener mid-stream, standby took over', answered: takeover !== undefined && stillStreaming ? 1 : 0 }], { notes });
-      const bound = LEASE_MS + TAKEOVER_MARGIN_MS;
+      const bound = LISTENER_LEASE_MS + TAKEOVER_MARGIN_MS;
       return takeover !== undefined && takeover > bound ? { ...out, failed: `takeover ${takeover} ms > ${bound} ms` } : out;
     },
   },

@@ -21,6 +21,8 @@ const FOREIGN_SECRET = 'e2e-other-application-secret';
 const FOREIGN_CREATOR = { clientId: FOREIGN_CLIENT, displayName: 'SOC console' };
 const MDE_SCOPE = 'https://api.securitycenter.microsoft.com/.default';
 const STREAM = 'e2e-stream';
+/** The listeners' lease (`LISTENER_LEASE_TIMEOUT_MS`). */
+export const LISTENER_LEASE_MS = 6000;
 
 export interface Figures {
   missing: number;
@@ -162,7 +164,7 @@ export class World {
           KAFKA_TOPIC_DLQ: this.topics.dlq,
           KAFKA_TOPIC_CHECKPOINTS: this.topics.checkpoints,
           LISTENER_GROUP_ID: this.topics.listenerGroup,
-          LISTENER_LEASE_TIMEOUT_MS: '6000',
+          LISTENER_LEASE_TIMEOUT_MS: String(LISTENER_LEASE_MS),
           LISTENER_RECONNECT_MAX_MS: '2000',
           LISTENER_HEARTBEAT_TIMEOUT_MS: '5000',
           OPENCTI_URL: this.octi.url,
