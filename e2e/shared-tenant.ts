@@ -10,7 +10,7 @@ import { CLIENT_ID, LISTENER_LEASE_MS, type Figures, type Tenant, type World } f
 
 /** The crowded tenant, per entity of the history: at the default size (2,000) Defender's limit is
  *  1,500, another application holds 600 and removes 200 of them in the second phase. */
-const CROWD = { limit: 0.75, foreign: 0.3, removed: 0.1 } as const;
+const CROWD = { limit: 0.75, foreign: 0.3, removed: 0.1, budget: 0.35 } as const;
 const CAP_REFUSAL = 'reached its limit';
 /** How much longer than the lease a standby may take to become active. */
 const TAKEOVER_MARGIN_MS = 4000;
@@ -55,6 +55,20 @@ async function timeToExact(w: World, h: History, tenant: Tenant, since: number, 
   return undefined;
 }
 
+/**
+ * The crowded tenant: Defender for Cloud Apps' unsanctioned apps already there (domain indicators of
+ * another application), a listener and a writer with `budget` as MAX_INDICATORS and a reconciliation
+ * every 5 s, the history appended a millisecond per step (the room's order). Resolves to the history.
+ */
+async function crowdedTenant(w: World, size: number, budget: number): Promise<History> {
+  const h = buildHistory({ entities: size });
+  const apps = Array.from({ length: crowd(size, CROWD.foreign) }, (_, i) => `unsanctioned-app-${i}.com`);
+  w.seedForeign(apps, 'Block', { fields: { indicatorType: 'DomainName', title: 'Unsanctioned app', description: 'Blocked by Microsoft Defender for Cloud Apps', application: 'Microsoft Defender for Cloud Apps', generateAlert: false, severity: 'Informational' } });
+  await boot(w, 1, { env: { MICROSOFT_DEFENDER_INTEL_MAX_INDICATORS: String(budget), WRITER_RECONCILE_INTERVAL_MS: '5000' } });
+  await w.appendSpaced(h.steps);
+  return h;
+}
+
 /** Whether an import body carries an indicator of that type and value. */
 function importsKey(body: unknown, type: string, value: string): boolean {
   const items = (body as { Indicators?: { indicatorType?: unknown; indicatorValue?: unknown }[] } | undefined)?.Indicators ?? [];
@@ -72,13 +86,9 @@ export const SHARED_TENANT: Scenario[] = [
     ci: true,
     defender: (size) => ({ cap: crowd(size, CROWD.limit) }),
     async run(w, size) {
+      // The writer's budget set to the tenant's limit, as a user sets it: the room is what others leave.
       const limit = crowd(size, CROWD.limit);
-      const h = buildHistory({ entities: size });
-      // Defender for Cloud Apps' unsanctioned apps, as domain indicators of another application.
-      const apps = Array.from({ length: crowd(size, CROWD.foreign) }, (_, i) => `unsanctioned-app-${i}.com`);
-      w.seedForeign(apps, 'Block', { fields: { indicatorType: 'DomainName', title: 'Unsanctioned app', description: 'Blocked by Microsoft Defender for Cloud Apps', application: 'Microsoft Defender for Cloud Apps', generateAlert: false, severity: 'Informational' } });
-      await boot(w, 1, { env: { MICROSOFT_DEFENDER_INTEL_MAX_INDICATORS: String(limit), WRITER_RECONCILE_INTERVAL_MS: '5000' } });
-      await w.appendSpaced(h.steps);
+      const h = await crowdedTenant(w, size, limit);
       // Phase 1: what the other application leaves.
       const room1 = limit - w.foreign.length;
       const quiet1 = await w.quiesce({ timeoutMs: 180_000 });
@@ -101,6 +111,23 @@ export const SHARED_TENANT: Scenario[] = [
         faults: [{ name: 'cap refusals', answered: capRefusals(w) }, { name: 'room freed, taken by ours', answered: Math.max(0, grown) }],
         notes: [...notes, `room ${room2} after the other application removed ${crowd(size, CROWD.removed)}`, summary('phase 2', phase2)],
       };
+    },
+  },
+  {
+    name: 'tenant-budget',
+    ci: false,
+    defender: (size) => ({ cap: crowd(size, CROWD.limit) }),
+    async run(w, size) {
+      // The same crowded tenant with the writer's budget below what the others leave: the budget is
+      // the room, the writer's own cap binds and Defender never refuses.
+      const budget = crowd(size, CROWD.budget);
+      const h = await crowdedTenant(w, size, budget);
+      const wanting = w.check(h).expected;
+      const out = await finish(w, h, () => [], { notes: [`limit ${crowd(size, CROWD.limit)}, other creators ${w.foreign.length}, budget ${budget}, keys wanting in ${wanting}`] });
+      const judged = { ...out, figures: w.check(h, { room: budget }), faults: [{ name: 'keys wanting in beyond the budget', answered: Math.max(0, wanting - budget) }] };
+      // Under its budget the writer never reaches Defender's limit.
+      const refused = capRefusals(w);
+      return refused > 0 ? { ...judged, failed: `${refused} cap refusals under a budget below the room` } : judged;
     },
   },
   {
