@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { buildHistory, type History, type Step } from './history.ts';
 import { boot, callsSeen, faultHits, finish, FOREIGN_VALUES, gauge, type FaultCount, type Outcome, type Scenario } from './scenarios.ts';
 import type { Supervised } from './supervisor.ts';
+import { foreignWindow } from './window.ts';
 import { CLIENT_ID, LISTENER_LEASE_MS, type Figures, type Tenant, type World } from './world.ts';
 
 /** The crowded tenant, per entity of the history: at the default size (2,000) Defender's limit is
@@ -174,7 +175,9 @@ export const SHARED_TENANT: Scenario[] = [
       const onTopic = asserted.filter((e) => commands.has(`${e.facts.type}:${e.facts.value}`)).length;
       const listingsBefore = w.mde.requests('list').filter((r) => r.clientId === CLIENT_ID && Date.parse(r.time) < added).length;
       const figures = { ...out.figures, unexpected: out.figures.unexpected + imported.length, examples: [...imported.map((e) => `imported over the analyst's ${e.facts.type}|${e.facts.value}`), ...out.figures.examples] };
-      return { ...out, figures, faults: [{ name: 'analyst values asserted by the stream after the writer listed', answered: listingsBefore > 0 ? onTopic : 0 }], notes: [...out.notes, `${cases.length} analyst indicators added after ${listingsBefore} listing(s) of the writer, ${ANALYST_LEAD_MS} ms before the stream asserts them; ${imported.length} imported by us`] };
+      const window = foreignWindow(w.mde.requests(), CLIENT_ID);
+      const notes = [...out.notes, `${cases.length} analyst indicators added after ${listingsBefore} listing(s) of the writer, ${ANALYST_LEAD_MS} ms before the stream asserts them; ${imported.length} imported by us`, `window left: at most ${window.worstMs} ms between a look and an import (${window.imports} imports, ${window.looks} looks, ${window.listings} listings)`];
+      return { ...out, figures, faults: [{ name: 'analyst values asserted by the stream after the writer listed', answered: listingsBefore > 0 ? onTopic : 0 }], notes };
     },
   },
   {
