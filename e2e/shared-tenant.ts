@@ -160,7 +160,7 @@ export const SHARED_TENANT: Scenario[] = [
       cases.forEach((c, i) => {
         w.seedForeign([asserted[i]!.facts.value], c.analyst, {
           creator: { clientId: 'analyst@contoso.example', displayName: 'Jane Analyst' },
-          fields: { indicatorType: c.type, title: `Hand-made ${c.analyst} ${i}`, description: 'Added by the SOC during incident INC-4711', expirationTime: expires, externalId: `INC-4711-${i}`, severity: 'Medium', application: null, generateAlert: true, recommendedActions: 'Escalate to tier 2' },
+          fields: { indicatorType: c.type, title: `Hand-made ${c.analyst} ${i}`, description: 'Added by the SOC during incident INC-4711', expirationTime: expires, externalID: `INC-4711-${i}`, severity: 'Medium', application: null, generateAlert: true, recommendedActions: 'Escalate to tier 2' },
         });
       });
       const added = Date.now();
