@@ -267,7 +267,8 @@ export function buildHistory(opts: HistoryOptions = {}): History {
       const target = pool.find((o) => o !== e && o.form === 'indicator' && o.facts.type === e.facts.type && o.facts.value !== e.facts.value);
       if (!target) continue;
       e.facts = { ...e.facts, deleted: true };
-      steps.push({ kind: 'op', op: { op: 'merge', targetId: target.stix.id, sourceIds: [e.stix.id] }, facts: [e.facts] });
+      // The merge event re-asserts the target too (its claim now dates from this event).
+      steps.push({ kind: 'op', op: { op: 'merge', targetId: target.stix.id, sourceIds: [e.stix.id] }, facts: [e.facts, target.facts] });
       count('merge');
     } else {
       steps.push({ kind: 'malformed', malformed: MALFORMED_KINDS[i % 3]! });
@@ -287,7 +288,7 @@ export function buildHistory(opts: HistoryOptions = {}): History {
   };
 }
 
-/** A Defender indicator body of another application, for seeding. */
-export function foreignIndicator(value: string, action = 'Block', title = 'Analyst block'): Record<string, unknown> {
-  return { indicatorValue: value, indicatorType: 'IpAddress', action, title, description: 'Manual block by the SOC', severity: 'High', generateAlert: true, application: 'SOC console' };
+/** A Defender indicator body of another creator, for seeding; `fields` adds or overrides fields. */
+export function foreignIndicator(value: string, action = 'Block', fields: Record<string, unknown> = {}): Record<string, unknown> {
+  return { indicatorValue: value, indicatorType: 'IpAddress', action, title: 'Analyst block', description: 'Manual block by the SOC', severity: 'High', generateAlert: true, application: 'SOC console', ...fields };
 }

@@ -10,7 +10,12 @@
 // - score → action: ≥ 60 Block, ≥ 30 Audit, ≥ 1 Warn, 0 Audit;
 // - certificates: Block is written BlockAndRemediate, Audit and Warn are not sent;
 // - a value + type another application already holds in Defender is never ours;
-// - every indicator carries the configured device groups.
+// - every indicator carries the configured device groups;
+// - with a room (what the tenant leaves our writers: the smaller of their budget and Defender's limit
+//   less what other creators hold), only the `room` strongest keys are expected: by the deciding
+//   claim's score, then its event (the later first), as the writer's cap orders them. The writer
+//   knows an event's time to the millisecond, the history its order: the two agree when each step
+//   was appended in a millisecond of its own (World.appendSpaced).
 import type { Facts, History, IndicatorType } from './history.ts';
 
 export interface Expected {
@@ -32,7 +37,16 @@ function alive(f: Facts, now: number, requireDetection: boolean): boolean {
   return f.type !== undefined && !f.deleted && !f.revoked && (f.detection || !requireDetection) && f.tlp !== 'TLP:RED' && (f.validUntil === undefined || Date.parse(f.validUntil) > now);
 }
 
-export function expectedState(history: History, opts: { now?: number; foreignKeys?: ReadonlySet<string>; rbacGroupNames?: readonly string[]; requireDetection?: boolean } = {}): Map<string, Expected> {
+export interface OracleOptions {
+  readonly now?: number;
+  readonly foreignKeys?: ReadonlySet<string>;
+  readonly rbacGroupNames?: readonly string[];
+  readonly requireDetection?: boolean;
+  /** Indicators our writers may hold; undefined: no limit binds. */
+  readonly room?: number;
+}
+
+export function expectedState(history: History, opts: OracleOptions = {}): Map<string, Expected> {
   const now = opts.now ?? Date.now();
   // Last facts per entity, and the step of its last event (the order of events).
   const last = new Map<string, { facts: Facts; order: number }>();
@@ -46,14 +60,17 @@ export function expectedState(history: History, opts: { now?: number; foreignKey
     const k = keyOf(c.facts.type!, c.facts.value);
     claims.set(k, [...(claims.get(k) ?? []), c]);
   }
-  const expected = new Map<string, Expected>();
+  const ranked: { key: string; expected: Expected; score: number; order: number }[] = [];
   for (const [k, cs] of claims) {
     if (opts.foreignKeys?.has(k)) continue;
     const strongest = [...cs].sort((a, b) => b.facts.score - a.facts.score || b.order - a.order || (a.facts.entityId < b.facts.entityId ? -1 : 1))[0]!;
     const type = strongest.facts.type!;
     const action = actionFor(type, strongest.facts.score);
     if (action === undefined) continue;
-    expected.set(k, { type, value: strongest.facts.value, action, rbacGroupNames: [...(opts.rbacGroupNames ?? [])].sort() });
+    ranked.push({ key: k, expected: { type, value: strongest.facts.value, action, rbacGroupNames: [...(opts.rbacGroupNames ?? [])].sort() }, score: strongest.facts.score, order: strongest.order });
   }
-  return expected;
+  // Strongest first; two keys never share a step, so the order is total.
+  ranked.sort((a, b) => b.score - a.score || b.order - a.order);
+  const admitted = opts.room === undefined ? ranked : ranked.slice(0, Math.max(0, opts.room));
+  return new Map(admitted.map((r) => [r.key, r.expected]));
 }

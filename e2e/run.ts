@@ -5,9 +5,11 @@ import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { startRestartableBroker } from '@octi-defender/kafka/testing';
-import { SCENARIOS, type Outcome, type Scenario } from './scenarios.ts';
+import { SCENARIOS as FAULTS, type Outcome, type Scenario } from './scenarios.ts';
+import { SHARED_TENANT } from './shared-tenant.ts';
 import { World } from './world.ts';
 
+const SCENARIOS: Scenario[] = [...FAULTS, ...SHARED_TENANT];
 const REPO = fileURLToPath(new URL('../', import.meta.url));
 const { values: args } = parseArgs({ options: { ci: { type: 'boolean', default: false }, only: { type: 'string' }, size: { type: 'string' } } });
 const only = args.only?.split(',').map((s) => s.trim());
@@ -33,6 +35,7 @@ interface Row {
 function verdict(o: Outcome): string {
   const f = o.figures;
   if (!o.quiescent) return 'NOT QUIESCENT';
+  if (o.failed !== undefined) return `FAILED: ${o.failed}`;
   if (f.missing + f.unexpected + f.duplicated + f.foreignTouched > 0) return 'NOT EXACT';
   if (o.faults.some((x) => x.answered < 1)) return 'FAULT UNANSWERED';
   return 'exact';
@@ -43,7 +46,8 @@ async function runOne(s: Scenario, broker: Awaited<ReturnType<typeof startRestar
   const logDir = join(runDir, s.name);
   mkdirSync(logDir, { recursive: true });
   process.stderr.write(`e2e: ${s.name}: starting (logs in ${relative(REPO, logDir)})\n`);
-  const w = await World.create({ name: s.name, broker, logDir, ...(s.defender && { defender: s.defender }), ...(s.writerEnv && { writerEnv: s.writerEnv }) });
+  const defender = typeof s.defender === 'function' ? s.defender(size) : s.defender;
+  const w = await World.create({ name: s.name, broker, logDir, ...(defender && { defender }), ...(s.writerEnv && { writerEnv: s.writerEnv }) });
   try {
     const o = await s.run(w, size);
     const f = o.figures;

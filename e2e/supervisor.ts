@@ -40,6 +40,8 @@ export class Supervised {
   /** Deliberate SIGKILLs by the scenario (faults), not counted as probe failures. */
   kills = 0;
   probeKills = 0;
+  /** How the last incarnation ended (undefined while none has). */
+  lastExit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   #child: ChildProcess | undefined;
   #exited: Promise<void> = Promise.resolve();
   #port = 0;
@@ -112,6 +114,7 @@ export class Supervised {
     this.#exited = new Promise<void>((resolve) => {
       child.on('exit', (code, signal) => {
         live.delete(child);
+        this.lastExit = { code, signal };
         this.#log.write(`--- exit code=${code} signal=${signal}\n`);
         resolve();
         if (!this.#stopped && incarnation === this.#incarnation) void this.#restartAfterExit();
@@ -177,10 +180,17 @@ export class Supervised {
     throw new Error(`${this.spec.name} not ready after ${timeoutMs / 1000} s:\n${this.tail(20)}`);
   }
 
-  /** kill -9 now (the supervisor restarts it); resolves once the process is gone. */
-  async kill9(): Promise<void> {
+  /**
+   * kill -9 now; resolves once the process is gone. The supervisor restarts it, unless `restart` is
+   * false: the node is lost with it (nothing restarts it until `start`).
+   */
+  async kill9(opts: { restart?: boolean } = {}): Promise<void> {
     if (!this.running) return;
     this.kills += 1;
+    if (opts.restart === false) {
+      this.#stopped = true;
+      clearInterval(this.#probe);
+    }
     this.#child?.kill('SIGKILL');
     await this.#exited;
   }

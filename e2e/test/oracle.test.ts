@@ -48,3 +48,29 @@ test('the history is deterministic for a seed and covers every type and every ki
   // Some entities end absent for each reason, so "absent" is exercised, not only "present".
   assert.ok(expected.size < 800 && expected.size > 400, `${expected.size} expected of 800`);
 });
+
+test('a room: only the strongest keys are expected, by score then the later deciding event', () => {
+  const at = (entityId: string, value: string, score: number): Facts => ({ ...base, entityId, value, score });
+  const h = history(step(at('a', '45.1.2.1', 90)), step(at('b', '45.1.2.2', 50)), step(at('c', '45.1.2.3', 90)), step(at('d', '45.1.2.4', 20)), step(at('e', '45.1.2.5', 50)));
+  const values = (room: number): string[] => [...expectedState(h, { now: NOW, room }).values()].map((e) => e.value).sort();
+  assert.deepEqual(values(5), ['45.1.2.1', '45.1.2.2', '45.1.2.3', '45.1.2.4', '45.1.2.5']);
+  assert.deepEqual(values(2), ['45.1.2.1', '45.1.2.3'], 'the two 90s');
+  assert.deepEqual(values(3), ['45.1.2.1', '45.1.2.3', '45.1.2.5'], 'of the two 50s, the later');
+  assert.deepEqual(values(0), []);
+  // A later event on an entity (here a score change back to the same score) makes its key the later one.
+  const touched = history(...h.steps, step(at('b', '45.1.2.2', 50)));
+  assert.deepEqual([...expectedState(touched, { now: NOW, room: 3 }).values()].map((e) => e.value).sort(), ['45.1.2.1', '45.1.2.2', '45.1.2.3']);
+  // Foreign keys and void claims take no room; a second source decides by its own strength.
+  assert.deepEqual([...expectedState(h, { now: NOW, room: 2, foreignKeys: new Set([keyOf('IpAddress', '45.1.2.1')]) }).values()].map((e) => e.value).sort(), ['45.1.2.3', '45.1.2.5']);
+  const second = history(...h.steps, step(at('f', '45.1.2.4', 95)));
+  assert.deepEqual([...expectedState(second, { now: NOW, room: 1 }).values()].map((e) => [e.value, e.action]), [['45.1.2.4', 'Block']]);
+});
+
+test('a merge re-asserts its target: the target key dates from the merge step', () => {
+  const h = buildHistory({ seed: 5, entities: 400, now: NOW });
+  const merge = h.steps.find((s) => s.kind === 'op' && s.op.op === 'merge');
+  assert.ok(merge?.kind === 'op' && merge.op.op === 'merge');
+  assert.equal(merge.facts.length, 2);
+  assert.equal(merge.facts[0]!.deleted, true, 'the absorbed entity');
+  assert.equal(merge.facts[1]!.deleted, false, 'the target, as it stands');
+});

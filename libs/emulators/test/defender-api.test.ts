@@ -315,6 +315,8 @@ test('the 15,000 active-indicator cap (configurable) refuses creates but not upd
     const value = (res.json() as { value: { isFailed: boolean; failureReason: string | null }[] }).value;
     assert.deepEqual(value.map((v) => v.isFailed), [false, false, false, true]);
     assert.match(value[3]!.failureReason!, /limit of 3 active indicators/);
+    // The request log keeps each failed item's reason (a test can count refusals without the answer).
+    assert.deepEqual(mde.requests('import').at(-1)?.failures, [value[3]!.failureReason]);
     const single = await call('POST', '/api/indicators', indicator('9.9.9.5'));
     assert.equal(single.status, 400);
     assert.equal((await call('POST', '/api/indicators', indicator('9.9.9.1', { title: 'updated' }))).status, 200);

@@ -138,6 +138,8 @@ export interface RecordedRequest {
   items?: number;
   body?: unknown;
   fault?: FaultSpec['type'];
+  /** Imports: the `failureReason` of each item answered `isFailed` (absent when none failed). */
+  failures?: string[];
 }
 
 export interface EndpointStats {
@@ -438,7 +440,7 @@ export async function startDefenderEmulator(options: DefenderEmulatorOptions): P
     }
   };
 
-  const handleApi = async (req: IncomingMessage, res: ServerResponse, url: URL, endpoint: Exclude<Endpoint, 'token'>, clientId: string, id: string | undefined): Promise<{ status: number; items?: number; body?: unknown }> => {
+  const handleApi = async (req: IncomingMessage, res: ServerResponse, url: URL, endpoint: Exclude<Endpoint, 'token'>, clientId: string, id: string | undefined): Promise<{ status: number; items?: number; body?: unknown; failures?: string[] }> => {
     const client = clients.get(clientId)!;
     purgeExpired();
     switch (endpoint) {
@@ -498,7 +500,8 @@ export async function startDefenderEmulator(options: DefenderEmulatorOptions): P
           }
         });
         sendJson(res, 200, { value });
-        return { status: 200, items: list.length, body };
+        const failures = value.flatMap((v) => (v.isFailed ? [v.failureReason ?? ''] : []));
+        return { status: 200, items: list.length, body, ...(failures.length > 0 && { failures }) };
       }
       case 'delete': {
         if (id === undefined || !store.has(id)) return { status: apiError(res, 404, 'NotFound', `Indicator ${id ?? ''} was not found.`) };
