@@ -18,8 +18,15 @@ const KAFKAJS_SESSION_TIMEOUT = 30_000;
 function heartbeatIntervalFor(sessionTimeoutMs: number): number {
   return Math.max(500, Math.floor(sessionTimeoutMs / 10));
 }
-/** Heartbeat answers meaning this member's assignment is over (a rebalance, or the member is gone). */
-const LEASE_ENDING = new Set(['REBALANCE_IN_PROGRESS', 'UNKNOWN_MEMBER_ID', 'ILLEGAL_GENERATION', 'FENCED_INSTANCE_ID', 'NOT_COORDINATOR', 'NOT_COORDINATOR_FOR_GROUP']);
+/**
+ * Heartbeat answers meaning this member's assignment is over (a rebalance, or the member is gone).
+ * Not NOT_COORDINATOR: the request reached a broker that is not (or no longer) the group's
+ * coordinator, which says nothing of the membership. kafkajs then finds the coordinator and, when it
+ * accepts the member's heartbeats with the same generation, keeps it without a rejoin: ended here,
+ * the lease waited for a join that never came (a writer idle for good after a broker restart).
+ * Unrenewed, the lease simply runs out a session after the last accepted heartbeat.
+ */
+const LEASE_ENDING = new Set(['REBALANCE_IN_PROGRESS', 'UNKNOWN_MEMBER_ID', 'ILLEGAL_GENERATION', 'FENCED_INSTANCE_ID']);
 
 export async function createConsumer(kafka: KafkaJs, options: ConsumerOptions, logger: KafkaLogger | undefined): Promise<Consumer> {
   const sessionTimeout = options.sessionTimeoutMs ?? KAFKAJS_SESSION_TIMEOUT;
