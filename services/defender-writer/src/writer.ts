@@ -230,6 +230,8 @@ export class Writer {
   #capRefusal: { limit: number | undefined; deletedSince: number } | undefined;
   /** A cap refusal happened since the last scheduled reconciliation (a learned limit is kept while they do). */
   #refusedSinceReconcile = false;
+  /** The limit in force is one a refusal named: Defender's word, kept until the next start. */
+  #limitNamed = false;
   /** Active indicators in the tenant free under its limit, as of the last listing (all creators, ours included). */
   #tenantFree = Infinity;
   /** Our indicators (this writer's partitions) in Defender at the last listing. */
@@ -411,7 +413,7 @@ export class Writer {
     const call = this.#callOptions();
     // A learned limit is kept while refusals keep coming; a reconciliation with none since the
     // previous one tries the configured limit again (a limit learned too low would cost room forever).
-    if (!this.#refusedSinceReconcile && this.#tenantLimit < this.#cfg.tenantLimit) {
+    if (!this.#limitNamed && !this.#refusedSinceReconcile && this.#tenantLimit < this.#cfg.tenantLimit) {
       this.#log.info({ learned: this.#tenantLimit, configured: this.#cfg.tenantLimit }, 'no refusal at the tenant’s limit since the last reconciliation: planning with the configured limit again');
       this.#tenantLimit = this.#cfg.tenantLimit;
     }
@@ -471,12 +473,15 @@ export class Writer {
     this.#foreignCheckedAt = this.#now();
     if (this.#capRefusal) {
       // Defender refused a create at its limit: the limit is at most what it named, and at most what
-      // the tenant held then (what the listing shows plus what we deleted since). Too low a limit
-      // costs room until the next scheduled reconciliation tries the configured one again, never
-      // exactness.
-      const learned = Math.min(this.#tenantLimit, this.#capRefusal.limit ?? Infinity, listing.listed + this.#capRefusal.deletedSince);
+      // the tenant held then (what the listing shows plus what we deleted since). A named limit is
+      // kept; an inferred one, possibly too low, costs room until a scheduled reconciliation without
+      // refusal tries the configured one again, never exactness.
+      const named = this.#capRefusal.limit;
+      const inferred = listing.listed + this.#capRefusal.deletedSince;
+      const learned = Math.min(this.#tenantLimit, named ?? Infinity, inferred);
       this.#capRefusal = undefined;
       if (learned < this.#tenantLimit) {
+        this.#limitNamed = named !== undefined && named <= inferred;
         this.#log.warn({ configured: this.#cfg.tenantLimit, learned, listed: listing.listed, foreign: index.listedIndicators }, 'Defender refused creates at the tenant’s limit of active indicators: the room is planned with the limit it enforces');
         this.#tenantLimit = learned;
       }
