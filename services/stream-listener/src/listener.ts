@@ -166,7 +166,7 @@ export class Listener {
   async #ensureTopics(): Promise<void> {
     const admin = await this.#kafka.admin();
     try {
-      const wanted = topicDefinitions({ commandsTopic: this.#cfg.commandsTopic, checkpointsTopic: this.#cfg.checkpointsTopic, dlqTopic: this.#cfg.dlqTopic })
+      const wanted = topicDefinitions({ commandsTopic: this.#cfg.commandsTopic, checkpointsTopic: this.#cfg.checkpointsTopic, dlqTopic: this.#cfg.dlqTopic, controlTopic: this.#cfg.controlTopic })
         .filter((t) => t.role !== 'state');
       const created = await admin.createTopics(wanted);
       if (created.length > 0) this.#log.info({ created }, 'created missing topics');
