@@ -592,7 +592,7 @@ export async function startOpenCtiEmulator(options: OpenCtiEmulatorOptions): Pro
   let graphqlDown = false;
   const resolvers: Record<'query' | 'mutation', Record<string, (args: Readonly<Record<string, unknown>>) => unknown>> = {
     query: {
-      connectors: () => registry.list().map(registry.view),
+      connectors: () => registry.list().map((c) => registry.view(c)),
       connector: (args) => {
         const c = registry.get(String(args.id));
         return c ? registry.view(c) : null;
@@ -758,7 +758,7 @@ export async function startOpenCtiEmulator(options: OpenCtiEmulatorOptions): Pro
       cuts.push({ ...cut, after: connections });
     },
     trimHistory: (keep) => log.trim(keep),
-    connectors: () => registry.list().map(registry.view),
+    connectors: () => registry.list().map((c) => registry.view(c)),
     resetConnectorState: (id) => {
       registry.resetState(id);
     },
