@@ -1,0 +1,51 @@
+// `octi-defender reconcile [--tenant <name>]`: every writer of the tenant (or of every tenant)
+// compares Defender with its partitions' state now and repairs the drift; done once the tenant's
+// writers together covered every partition of the commands topic.
+import type { Command, CommandIO } from '../command.ts';
+import { parseRequestOptions, runRequest, UsageError } from '../control-client.ts';
+import { EXIT, reconcileVerdict } from '../control-progress.ts';
+
+const USAGE = [
+  'usage: octi-defender reconcile [--tenant <WRITER_TENANT_NAME>] [--timeout 10m] [--answer-timeout 15s]',
+  'Has the writers of a tenant (every tenant when omitted) reconcile Defender with their state now.',
+  'Waits until every partition of each answering tenant is reconciled.',
+  'Exit: 0 done, 1 refused, failed, partitions left or not done in time, 2 usage, 3 Kafka unreachable or no writer answered.',
+];
+
+/** Writers of a tenant read a request together; answers from a late one are awaited this long. */
+const SETTLE_MS = 2000;
+
+export const reconcile: Command = {
+  name: 'reconcile',
+  summary: 'reconcile Defender with the writers’ state now (one tenant or all)',
+  async run(args: readonly string[], io: CommandIO): Promise<number> {
+    let options;
+    try {
+      options = parseRequestOptions(args, { tenant: { type: 'string' } });
+    } catch (err) {
+      if (!(err instanceof UsageError)) throw err;
+      io.err(`octi-defender reconcile: ${err.message}`);
+      USAGE.forEach((l) => io.err(l));
+      return EXIT.usage;
+    }
+    if (options.values.help) {
+      USAGE.forEach((l) => io.out(l));
+      return EXIT.ok;
+    }
+    const tenant = typeof options.values.tenant === 'string' && options.values.tenant !== '' ? options.values.tenant : undefined;
+    let partitionCount = 0;
+    return runRequest(io, options, {
+      request: { action: 'reconcile', ...(tenant !== undefined ? { tenant } : {}) },
+      target: tenant !== undefined ? `the defender-writers of tenant ${tenant}` : 'any defender-writer',
+      prepare: async (kafka, settings) => {
+        const admin = await kafka.admin();
+        try {
+          partitionCount = (await admin.describeTopics([settings.commandsTopic]))[0]?.partitions ?? 0;
+        } finally {
+          await admin.close();
+        }
+      },
+      verdict: (replies, now) => reconcileVerdict(replies, { partitionCount, now, settleMs: SETTLE_MS }),
+    });
+  },
+};

@@ -1,0 +1,49 @@
+// `octi-defender replay --stream <id> --from <date|event id>`: the listener reads the stream again
+// from that position (an OpenCTI event id `<ms>-<seq>`, `0`, or an ISO 8601 date as `<ms>-0`),
+// through its checkpoint; commands replayed are idempotent for the writers.
+import { replayPosition } from '@octi-defender/kafka';
+import type { Command, CommandIO } from '../command.ts';
+import { parseRequestOptions, runRequest, UsageError } from '../control-client.ts';
+import { EXIT, listenerVerdict } from '../control-progress.ts';
+
+const USAGE = [
+  'usage: octi-defender replay --stream <live stream id> --from <date|event id> [--timeout 10m] [--answer-timeout 15s]',
+  'Reads the stream again from an OpenCTI event id (<ms>-<seq>, 0 for the beginning) or an ISO 8601 date,',
+  'up to where it was. A replay goes back only. Waits until the listener reports it done.',
+  'Exit: 0 done, 1 refused, failed or not done in time, 2 usage, 3 Kafka unreachable or no listener answered.',
+];
+
+export const replay: Command = {
+  name: 'replay',
+  summary: 'read a stream again from an event id or a date',
+  async run(args: readonly string[], io: CommandIO): Promise<number> {
+    let options;
+    try {
+      options = parseRequestOptions(args, { stream: { type: 'string' }, from: { type: 'string' } });
+    } catch (err) {
+      if (!(err instanceof UsageError)) throw err;
+      io.err(`octi-defender replay: ${err.message}`);
+      USAGE.forEach((l) => io.err(l));
+      return EXIT.usage;
+    }
+    if (options.values.help) {
+      USAGE.forEach((l) => io.out(l));
+      return EXIT.ok;
+    }
+    const { stream, from } = options.values;
+    if (typeof stream !== 'string' || stream === '' || typeof from !== 'string') {
+      io.err('octi-defender replay: --stream <live stream id> and --from <date|event id> are required');
+      return EXIT.usage;
+    }
+    const position = replayPosition(from);
+    if (position === undefined) {
+      io.err(`octi-defender replay: --from ${JSON.stringify(from)}: expected an OpenCTI event id (1700000000000-0), 0, or an ISO 8601 date (2026-12-06T10:00:00Z)`);
+      return EXIT.usage;
+    }
+    return runRequest(io, options, {
+      request: { action: 'replay', stream, from: position },
+      target: `a stream-listener following stream ${stream}`,
+      verdict: listenerVerdict,
+    });
+  },
+};
