@@ -109,6 +109,18 @@ export class Listener {
           resolve({ outcome: 'not-active' });
           return;
         }
+        // A repeat or a refusal leaves the running term alone (a restart re-reads the events after
+        // the checkpoint); the checks are made again on the checkpoints read once it stopped.
+        try {
+          const early = this.#precheck(requestId, change, await this.#kafka.readCompacted(this.#cfg.checkpointsTopic));
+          if (early) {
+            resolve(early);
+            return;
+          }
+        } catch (err) {
+          reject(err instanceof Error ? err : new Error(String(err)));
+          return;
+        }
         await this.#becomeStandby(`operator request ${requestId}`);
         try {
           resolve(await this.#writeCheckpoints(requestId, change));
@@ -119,6 +131,17 @@ export class Listener {
         }
       });
     });
+  }
+
+  #precheck(requestId: string, change: (streamId: string, checkpoint: Checkpoint | undefined) => Checkpoint | undefined, stored: Map<string, { value: Buffer }>): RewriteOutcome | undefined {
+    if (stored.has(appliedRequestKey(requestId))) return { outcome: 'duplicate' };
+    try {
+      for (const streamId of this.#cfg.streamIds) change(streamId, decodeCheckpoint(streamId, stored.get(streamId)?.value ?? null));
+    } catch (err) {
+      if (err instanceof RefusedChange) return { outcome: 'refused', reason: err.message };
+      throw err;
+    }
+    return undefined;
   }
 
   async #writeCheckpoints(requestId: string, change: (streamId: string, checkpoint: Checkpoint | undefined) => Checkpoint | undefined): Promise<RewriteOutcome> {
