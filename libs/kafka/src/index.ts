@@ -6,3 +6,4 @@ export type { KafkajsConfig } from './kafkajs/index.ts';
 export { partitionForKey } from './partitioner.ts';
 export { connectKafka, unreachableKafka, type KafkaSettings } from './connect.ts';
 export * from './control.ts';
+export { ControlChannel, type ControlChannelOptions, type ReplyFields } from './control-channel.ts';

@@ -48,6 +48,26 @@ export function parseRequestOptions(args: readonly string[], options: Record<str
   };
 }
 
+/**
+ * A command's options, or its exit code: usage printed on stdout for --help (0), on stderr with
+ * the problem for a bad option (2).
+ */
+export function commandOptions(name: string, usage: readonly string[], args: readonly string[], spec: Record<string, { type: 'string' | 'boolean' }>, io: CommandIO): RequestOptions | number {
+  try {
+    const options = parseRequestOptions(args, spec);
+    if (options.values.help) {
+      usage.forEach((l) => io.out(l));
+      return EXIT.ok;
+    }
+    return options;
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    io.err(`octi-defender ${name}: ${err.message}`);
+    usage.forEach((l) => io.err(l));
+    return EXIT.usage;
+  }
+}
+
 export function loadControlSettings(env: NodeJS.ProcessEnv): ControlSettings {
   const c = loadConfig(kafkaEnv, env);
   const problems = kafkaProblems(c);

@@ -1,11 +1,11 @@
 // Operator requests on the control topic (octi-defender resync / replay): the active replica of a
 // listener following the request's stream acts through Listener#rewrite (the checkpoint), answers
 // accepted, then progress while the stream catches up, then done; refused or failed with the
-// reason. Each replica reads the topic in a group of its own (every replica sees every request;
-// standbys stay silent). A request applies once: its id is recorded in the checkpoints topic in
-// the transaction that applies it, and a repeat is answered done without acting again.
+// reason. Every replica sees every request (ControlChannel: a group per replica); standbys stay
+// silent. A request applies once: its id is recorded in the checkpoints topic in the transaction
+// that applies it, and a repeat is answered done without acting again.
 import { randomUUID } from 'node:crypto';
-import { CONTROL_SCHEMA_VERSION, decodeControl, encodeControl, expired, type Consumer, type ControlReply, type ControlRequest, type Kafka, type Producer } from '@octi-defender/kafka';
+import { ControlChannel, expired, type ControlReply, type ControlRequest, type Kafka } from '@octi-defender/kafka';
 import type { Logger } from '@octi-defender/platform';
 import type { ListenerConfig } from './config.ts';
 import type { Listener, RewriteOutcome, StreamPosition } from './listener.ts';
@@ -19,51 +19,40 @@ type ControlSettings = Pick<ListenerConfig, 'groupId' | 'controlTopic' | 'stream
 
 export class ListenerControl {
   readonly #cfg: ControlSettings;
-  readonly #kafka: Kafka;
   readonly #listener: Listener;
   readonly #log: Logger;
-  readonly #instance: string;
-  readonly #startedAt = Date.now();
-  #consumer: Consumer | undefined;
-  #producer: Producer | undefined;
+  readonly #channel: ControlChannel;
   readonly #work = new Set<Promise<void>>();
   #closed = false;
 
   constructor(cfg: ControlSettings, deps: { kafka: Kafka; listener: Listener; logger: Logger; instance?: string }) {
     this.#cfg = cfg;
-    this.#kafka = deps.kafka;
     this.#listener = deps.listener;
     this.#log = deps.logger;
-    this.#instance = deps.instance ?? `stream-listener-${randomUUID().slice(0, 8)}`;
+    const instance = deps.instance ?? `stream-listener-${randomUUID().slice(0, 8)}`;
+    this.#channel = new ControlChannel(deps.kafka, {
+      topic: cfg.controlTopic,
+      groupId: `${cfg.groupId}.control.${instance}`,
+      service: 'stream-listener',
+      instance,
+      onRequest: (request) => this.#consider(request),
+    });
   }
 
-  async start(): Promise<void> {
-    this.#producer = await this.#kafka.producer();
-    // A group per replica, read from the start: requests made before this replica started are
-    // skipped by date, the ones made while it was joining are not missed.
-    this.#consumer = await this.#kafka.consumer({ groupId: `${this.#cfg.groupId}.control.${this.#instance}`, topics: [this.#cfg.controlTopic], fromBeginning: true, maxWaitTimeMs: 200 });
-    await this.#consumer.run(async (batch) => {
-      for (const r of batch.records) {
-        const request = decodeControl(r.value);
-        if (request?.kind === 'request') this.#consider(request);
-        batch.resolveOffset(r.offset);
-      }
-      return Promise.resolve();
-    });
+  start(): Promise<void> {
+    return this.#channel.start();
   }
 
   async close(): Promise<void> {
     this.#closed = true;
-    await this.#consumer?.close();
+    await this.#channel.stopReading();
     await Promise.allSettled([...this.#work]);
-    await this.#producer?.close();
+    await this.#channel.close();
   }
 
   #consider(request: ControlRequest): void {
     if (request.action !== 'resync' && request.action !== 'replay') return;
     if (request.stream === undefined || !this.#cfg.streamIds.includes(request.stream)) return;
-    const now = new Date();
-    if (expired(request, now) || Date.parse(request.at) < this.#startedAt) return;
     // The active replica answers for the deployment; standbys stay silent.
     if (this.#listener.role !== 'active') return;
     const work = this.#handle(request).catch((err: unknown) => {
@@ -138,20 +127,7 @@ export class ListenerControl {
     return `at ${p.checkpoint?.lastEventId ?? p.resumeFrom ?? 'start'}${p.resync ? ' (resync replay running)' : ''}`;
   }
 
-  async #reply(request: ControlRequest, status: ControlReply['status'], detail: string, data?: Record<string, unknown>): Promise<void> {
-    const reply: ControlReply = {
-      schemaVersion: CONTROL_SCHEMA_VERSION,
-      kind: 'reply',
-      requestId: request.requestId,
-      action: request.action,
-      status,
-      service: 'stream-listener',
-      instance: this.#instance,
-      ...(request.stream !== undefined ? { stream: request.stream } : {}),
-      detail,
-      ...(data ? { data } : {}),
-      at: new Date().toISOString(),
-    };
-    await this.#producer?.send([{ topic: this.#cfg.controlTopic, key: request.requestId, value: encodeControl(reply) }]);
+  #reply(request: ControlRequest, status: ControlReply['status'], detail: string, data?: Record<string, unknown>): Promise<void> {
+    return this.#channel.reply(request, { status, detail, ...(request.stream !== undefined ? { stream: request.stream } : {}), ...(data ? { data } : {}) });
   }
 }

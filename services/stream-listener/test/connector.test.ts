@@ -3,49 +3,22 @@
 // it appears in the connector list with an advancing state; a reset from OpenCTI replays the stream
 // from the configured start with nothing lost or duplicated in Defender; OpenCTI's API being down
 // does not stop the stream.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { OCTI_EXT, startOpenCtiEmulator, TLP_MARKINGS, type StixObject } from '@octi-defender/emulators';
-import { emulator as defenderEmulator, ours, startWriter, writerEnv } from '../../defender-writer/test/harness.ts';
+import { startOpenCtiEmulator } from '@octi-defender/emulators';
+import { ours } from '../../defender-writer/test/harness.ts';
+import { startPipeline } from './pipeline.ts';
 import { ConnectorPresence } from '../src/connector.ts';
 import { compareEventIds } from '../src/stream-position.ts';
-import { listenerConfig, quietLogger, startListener, tail, TOKEN, uniqueTopics, until } from './helpers.ts';
+import { eligible, listenerConfig, quietLogger, startListener, tail, TOKEN, uniqueTopics, until } from './helpers.ts';
 
 const STREAM = 'c1a2b3c4-0000-4000-8000-00000000c0c1';
 
-/** An indicator every default policy sends: detection on, TLP:GREEN, not revoked, valid for a year, score 80. */
-function eligible(o: StixObject): StixObject {
-  const ext = (o.extensions as Record<string, Record<string, unknown>>)[OCTI_EXT]!;
-  return {
-    ...o,
-    revoked: false,
-    object_marking_refs: [TLP_MARKINGS['TLP:GREEN']],
-    valid_until: new Date(Date.now() + 365 * 86_400_000).toISOString(),
-    extensions: { ...(o.extensions as object), [OCTI_EXT]: { ...ext, score: 80, detection: true } },
-  };
-}
-
-function startFromOf(connector: Record<string, unknown> | undefined): string | undefined {
-  const state = connector?.connector_state;
-  if (typeof state !== 'string' || state === '') return undefined;
-  return (JSON.parse(state) as { start_from?: string }).start_from;
-}
-
-test('registered connector: listed with an advancing state; a reset from OpenCTI replays from the start, nothing lost or duplicated in Defender', async (t) => {
-  const octi = await startOpenCtiEmulator({ port: 0, host: '127.0.0.1', token: TOKEN, streams: [{ id: STREAM }], heartbeatMs: 200, seed: 21 });
-  t.after(() => octi.close());
-  const mde = await defenderEmulator();
-  t.after(() => mde.close());
-  const topics = uniqueTopics();
-  const writer = await startWriter(writerEnv(mde, { commands: topics.commands, dlq: `${topics.dlq}.writer`, state: `${topics.commands}.state`, group: `${topics.group}-writer` }));
-  t.after(() => writer.stop());
-
-  const first = [eligible(octi.generator.indicator('ipv4')), eligible(octi.generator.indicator('domain')), eligible(octi.generator.indicator('url'))];
-  octi.append(...first.map((data) => ({ op: 'create' as const, data })));
-
+/** A listener with its connector presence (pinging every second) and a reader of its commands. */
+async function startConnector(t: TestContext, openctiUrl: string, topics: ReturnType<typeof uniqueTopics>, extra: Record<string, string> = {}) {
   const connectorId = randomUUID();
-  const cfg = listenerConfig(octi.url, [STREAM], topics, { CONNECTOR_ID: connectorId, CONNECTOR_NAME: 'octi-defender test', CONNECTOR_SCOPE: 'defender,mde', LISTENER_CONNECTOR_PING_MS: '1000' });
+  const cfg = listenerConfig(openctiUrl, [STREAM], topics, { CONNECTOR_ID: connectorId, LISTENER_CONNECTOR_PING_MS: '1000', ...extra });
   const h = startListener(cfg);
   t.after(() => h.close());
   const { logger, lines } = quietLogger();
@@ -55,6 +28,22 @@ test('registered connector: listed with an advancing state; a reset from OpenCTI
   presence.start();
   const commands = await tail(h.kafka, topics.commands);
   t.after(() => commands.close());
+  return { connectorId, presence, lines, commands };
+}
+
+function startFromOf(connector: Record<string, unknown> | undefined): string | undefined {
+  const state = connector?.connector_state;
+  if (typeof state !== 'string' || state === '') return undefined;
+  return (JSON.parse(state) as { start_from?: string }).start_from;
+}
+
+test('registered connector: listed with an advancing state; a reset from OpenCTI replays from the start, nothing lost or duplicated in Defender', async (t) => {
+  const { octi, mde, topics } = await startPipeline(t, STREAM, 21);
+
+  const first = [eligible(octi.generator.indicator('ipv4')), eligible(octi.generator.indicator('domain')), eligible(octi.generator.indicator('url'))];
+  octi.append(...first.map((data) => ({ op: 'create' as const, data })));
+
+  const { connectorId, presence, lines, commands } = await startConnector(t, octi.url, topics, { CONNECTOR_NAME: 'octi-defender test', CONNECTOR_SCOPE: 'defender,mde' });
 
   await until('three indicators in Defender', () => ours(mde).length === 3, 60_000);
   // Registered as pycti registers a stream connector, and alive.
@@ -106,18 +95,7 @@ test('OpenCTI API down: the stream goes on; the connector registers once the API
   const octi = await startOpenCtiEmulator({ port: 0, host: '127.0.0.1', token: TOKEN, streams: [{ id: STREAM }], heartbeatMs: 200, seed: 22 });
   t.after(() => octi.close());
   octi.setGraphqlDown(true);
-  const topics = uniqueTopics();
-  const connectorId = randomUUID();
-  const cfg = listenerConfig(octi.url, [STREAM], topics, { CONNECTOR_ID: connectorId, LISTENER_CONNECTOR_PING_MS: '1000' });
-  const h = startListener(cfg);
-  t.after(() => h.close());
-  const { logger, lines } = quietLogger();
-  const presence = new ConnectorPresence({ ...cfg, connectorId }, { listener: h.listener, logger });
-  t.after(() => presence.close());
-  await h.listener.start();
-  presence.start();
-  const commands = await tail(h.kafka, topics.commands);
-  t.after(() => commands.close());
+  const { connectorId, presence, lines, commands } = await startConnector(t, octi.url, uniqueTopics());
 
   octi.append({ op: 'create', data: octi.generator.indicator('ipv4') });
   await until('the command published while OpenCTI’s API is down', () => commands.records.length >= 1, 60_000);

@@ -2,8 +2,8 @@
 // compares Defender with its partitions' state now and repairs the drift; done once the tenant's
 // writers together covered every partition of the commands topic.
 import type { Command, CommandIO } from '../command.ts';
-import { parseRequestOptions, runRequest, UsageError } from '../control-client.ts';
-import { EXIT, reconcileVerdict } from '../control-progress.ts';
+import { commandOptions, runRequest } from '../control-client.ts';
+import { reconcileVerdict } from '../control-progress.ts';
 
 const USAGE = [
   'usage: octi-defender reconcile [--tenant <WRITER_TENANT_NAME>] [--timeout 10m] [--answer-timeout 15s]',
@@ -19,19 +19,8 @@ export const reconcile: Command = {
   name: 'reconcile',
   summary: 'reconcile Defender with the writers’ state now (one tenant or all)',
   async run(args: readonly string[], io: CommandIO): Promise<number> {
-    let options;
-    try {
-      options = parseRequestOptions(args, { tenant: { type: 'string' } });
-    } catch (err) {
-      if (!(err instanceof UsageError)) throw err;
-      io.err(`octi-defender reconcile: ${err.message}`);
-      USAGE.forEach((l) => io.err(l));
-      return EXIT.usage;
-    }
-    if (options.values.help) {
-      USAGE.forEach((l) => io.out(l));
-      return EXIT.ok;
-    }
+    const options = commandOptions('reconcile', USAGE, args, { tenant: { type: 'string' } }, io);
+    if (typeof options === 'number') return options;
     const tenant = typeof options.values.tenant === 'string' && options.values.tenant !== '' ? options.values.tenant : undefined;
     let partitionCount = 0;
     return runRequest(io, options, {

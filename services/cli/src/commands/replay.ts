@@ -3,7 +3,7 @@
 // through its checkpoint; commands replayed are idempotent for the writers.
 import { replayPosition } from '@octi-defender/kafka';
 import type { Command, CommandIO } from '../command.ts';
-import { parseRequestOptions, runRequest, UsageError } from '../control-client.ts';
+import { commandOptions, runRequest } from '../control-client.ts';
 import { EXIT, listenerVerdict } from '../control-progress.ts';
 
 const USAGE = [
@@ -17,19 +17,8 @@ export const replay: Command = {
   name: 'replay',
   summary: 'read a stream again from an event id or a date',
   async run(args: readonly string[], io: CommandIO): Promise<number> {
-    let options;
-    try {
-      options = parseRequestOptions(args, { stream: { type: 'string' }, from: { type: 'string' } });
-    } catch (err) {
-      if (!(err instanceof UsageError)) throw err;
-      io.err(`octi-defender replay: ${err.message}`);
-      USAGE.forEach((l) => io.err(l));
-      return EXIT.usage;
-    }
-    if (options.values.help) {
-      USAGE.forEach((l) => io.out(l));
-      return EXIT.ok;
-    }
+    const options = commandOptions('replay', USAGE, args, { stream: { type: 'string' }, from: { type: 'string' } }, io);
+    if (typeof options === 'number') return options;
     const { stream, from } = options.values;
     if (typeof stream !== 'string' || stream === '' || typeof from !== 'string') {
       io.err('octi-defender replay: --stream <live stream id> and --from <date|event id> are required');

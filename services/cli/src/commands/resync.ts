@@ -1,7 +1,7 @@
 // `octi-defender resync --stream <id>`: the listener's resync of a stream (its current state
 // replayed, and the writers retract what it no longer asserts), through the control topic.
 import type { Command, CommandIO } from '../command.ts';
-import { parseRequestOptions, runRequest, UsageError } from '../control-client.ts';
+import { commandOptions, runRequest } from '../control-client.ts';
 import { EXIT, listenerVerdict } from '../control-progress.ts';
 
 const USAGE = [
@@ -15,19 +15,8 @@ export const resync: Command = {
   name: 'resync',
   summary: 'replay a stream’s current state and retract what it no longer asserts',
   async run(args: readonly string[], io: CommandIO): Promise<number> {
-    let options;
-    try {
-      options = parseRequestOptions(args, { stream: { type: 'string' } });
-    } catch (err) {
-      if (!(err instanceof UsageError)) throw err;
-      io.err(`octi-defender resync: ${err.message}`);
-      USAGE.forEach((l) => io.err(l));
-      return EXIT.usage;
-    }
-    if (options.values.help) {
-      USAGE.forEach((l) => io.out(l));
-      return EXIT.ok;
-    }
+    const options = commandOptions('resync', USAGE, args, { stream: { type: 'string' } }, io);
+    if (typeof options === 'number') return options;
     const stream = options.values.stream;
     if (typeof stream !== 'string' || stream === '') {
       io.err('octi-defender resync: --stream <live stream id> is required');
