@@ -3,9 +3,7 @@
 // OpenCTI emulator and defender-writer (with its control handler) on the Defender emulator.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import { startOpenCtiEmulator } from '@octi-defender/emulators';
 import { createKafka } from '@octi-defender/kafka';
 import { requireBrokers } from '@octi-defender/kafka/testing';
@@ -15,27 +13,9 @@ import { emulator as defenderEmulator, ip, ours, publish, startWriter, up, waitF
 import { decodeCheckpoint } from '../../stream-listener/src/checkpoint.ts';
 import { compareEventIds } from '../../stream-listener/src/stream-position.ts';
 import { listenerConfig, quietLogger, startListener, tail, TOKEN, uniqueTopics, until } from '../../stream-listener/test/helpers.ts';
+import { runCli } from './run.ts';
 
-const BIN = fileURLToPath(new URL('../src/bin.ts', import.meta.url));
 const STREAM = 'c1a2b3c4-0000-4000-8000-0000000c11c1';
-
-interface Run {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function runCli(args: readonly string[], env: Record<string, string>): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--disable-warning=TimeoutNegativeWarning', BIN, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
 
 function upsertsPerKey(cmds: ReadonlyArray<{ key: string; op: string }>): Map<string, number> {
   const out = new Map<string, number>();
