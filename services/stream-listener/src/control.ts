@@ -54,7 +54,7 @@ export class ListenerControl {
     if (request.action !== 'resync' && request.action !== 'replay') return;
     if (request.stream === undefined || !this.#cfg.streamIds.includes(request.stream)) return;
     // The active replica answers for the deployment; standbys stay silent.
-    if (this.#listener.role !== 'active') return;
+    if (!this.#listener.acting) return;
     const work = this.#handle(request).catch((err: unknown) => {
       this.#log.error({ err, requestId: request.requestId }, 'operator request failed');
       return this.#reply(request, 'failed', err instanceof Error ? err.message : String(err)).catch(() => undefined);

@@ -74,6 +74,8 @@ export class Listener {
   #transitions: Promise<void> = Promise.resolve();
   #kafkaUp = false;
   #closing = false;
+  /** Operator changes under way (the term restarts for them: the replica acts for the deployment still). */
+  #rewrites = 0;
   readonly #wake = new AbortController();
   readonly #markings = new MarkingRegistry();
 
@@ -87,6 +89,11 @@ export class Listener {
 
   get role(): Role {
     return this.#role;
+  }
+
+  /** Active, or restarting its term for an operator change: the replica that speaks for the deployment. */
+  get acting(): boolean {
+    return this.#role === 'active' || this.#rewrites > 0;
   }
 
   /** Each stream's position while active; undefined on a standby. */
@@ -103,6 +110,7 @@ export class Listener {
    * already recorded changes nothing ('duplicate'). Only the active replica acts.
    */
   rewrite(requestId: string, change: (streamId: string, checkpoint: Checkpoint | undefined) => Checkpoint | undefined): Promise<RewriteOutcome> {
+    this.#rewrites += 1;
     return new Promise<RewriteOutcome>((resolve, reject) => {
       this.#transition(async () => {
         if (this.#role !== 'active' || !this.#term || this.#closing) {
@@ -122,14 +130,20 @@ export class Listener {
           return;
         }
         await this.#becomeStandby(`operator request ${requestId}`);
+        let outcome: RewriteOutcome | undefined;
+        let failure: unknown;
         try {
-          resolve(await this.#writeCheckpoints(requestId, change));
+          outcome = await this.#writeCheckpoints(requestId, change);
         } catch (err) {
-          reject(err instanceof Error ? err : new Error(String(err)));
-        } finally {
-          await this.#activate();
+          failure = err;
         }
+        // Answered once active again (or given up the lease): the replica acts for the deployment until then.
+        await this.#activate();
+        if (outcome) resolve(outcome);
+        else reject(failure instanceof Error ? failure : new Error(String(failure)));
       });
+    }).finally(() => {
+      this.#rewrites -= 1;
     });
   }
 
