@@ -11,7 +11,7 @@ import { WriterControl } from '@octi-defender/defender-writer';
 import { ListenerControl } from '@octi-defender/stream-listener';
 import { emulator as defenderEmulator, ip, ours, publish, startWriter, up, waitFor, writerEnv } from '../../defender-writer/test/harness.ts';
 import { decodeCheckpoint } from '../../stream-listener/src/checkpoint.ts';
-import { compareEventIds } from '../../stream-listener/src/stream-position.ts';
+import { compareEventIds } from '@octi-defender/indicators';
 import { listenerConfig, quietLogger, startListener, tail, TOKEN, uniqueTopics, until } from '../../stream-listener/test/helpers.ts';
 import { runCli } from './run.ts';
 

@@ -4,7 +4,7 @@
 // before any import, from who created each indicator (`createdBy` = our client id), never from a
 // display field or an import's answer: a value + type another creator holds is held back.
 import { parseIndicatorKey } from '@octi-defender/indicators';
-import type { CallOptions, DefenderClient } from './defender/client.ts';
+import { odataString, type CallOptions, type DefenderClient } from './defender/client.ts';
 import type { DefenderIndicatorRecord } from './defender/model.ts';
 import { comparableCanonical, comparableKey } from './defender/values.ts';
 
@@ -33,14 +33,25 @@ function comparableOf(key: string): string {
 export class ForeignIndex {
   readonly #byKey = new Map<string, ForeignIndicator[]>();
   readonly #ids = new Set<string>();
+  /** The latest creation time listed (Defender's clock, ms), -Infinity when none. */
+  #newest = -Infinity;
 
   static fromRecords(records: Iterable<DefenderIndicatorRecord>, clientId: string): ForeignIndex {
     const index = new ForeignIndex();
+    index.merge(records, clientId);
+    return index;
+  }
+
+  /** Adds the other creators' records of a listing (a whole one, or what was created since a time); returns how many were new. */
+  merge(records: Iterable<DefenderIndicatorRecord>, clientId: string): number {
+    const before = this.#ids.size;
     for (const r of records) {
       if (createdByUs(r, clientId)) continue;
-      index.#add(comparableKey(r.indicatorType, r.indicatorValue), { id: String(r.id), action: r.action, createdBy: r.createdBy ?? 'unknown' });
+      this.#add(comparableKey(r.indicatorType, r.indicatorValue), { id: String(r.id), action: r.action, createdBy: r.createdBy ?? 'unknown' });
+      const created = typeof r.creationTimeDateTimeUtc === 'string' ? Date.parse(r.creationTimeDateTimeUtc) : NaN;
+      if (created > this.#newest) this.#newest = created;
     }
-    return index;
+    return this.#ids.size - before;
   }
 
   #add(comparable: string, f: ForeignIndicator): void {
@@ -72,6 +83,16 @@ export class ForeignIndex {
   get size(): number {
     return this.#byKey.size;
   }
+
+  /** Indicators other creators hold: what they take of the tenant's limit. */
+  get indicators(): number {
+    return this.#ids.size;
+  }
+
+  /** The latest creation time of another creator's indicator listed (Defender's clock), undefined when none. */
+  get newestCreation(): number | undefined {
+    return Number.isFinite(this.#newest) ? this.#newest : undefined;
+  }
 }
 
 /** One listing of the whole tenant: our records and the index of everyone else's. */
@@ -95,4 +116,26 @@ export async function listTenant(client: DefenderClient, clientId: string, call:
   const creators = new Map<string, string>();
   for (const r of all) creators.set(String(r.id), r.createdBy ?? 'unknown');
   return { ours: all.filter((r) => createdByUs(r, clientId)), foreign: ForeignIndex.fromRecords(all, clientId), creators, listed: all.length };
+}
+
+/**
+ * Listings of what other creators added lately overlap the last one by this much: Defender's clock
+ * stamps `creationTimeDateTimeUtc` at create time, but a create may show in listings a little later
+ * than one stamped after it (undocumented; the overlap costs only the few records it repeats).
+ */
+export const FOREIGN_LISTING_OVERLAP_MS = 120_000;
+
+/**
+ * Other creators' indicators created since the latest one `index` knows, less the overlap (all of
+ * them when it knows none): `createdBy ne <us> and creationTimeDateTimeUtc ge <t>`, so the answer
+ * holds what others added lately, not our own imports, and is one call as a rule. Merged into
+ * `index`; returns how many were new.
+ */
+export async function listForeignSince(client: DefenderClient, clientId: string, index: ForeignIndex, call: CallOptions = {}): Promise<number> {
+  const newest = index.newestCreation;
+  const clauses = [`createdBy ne ${odataString(clientId)}`];
+  if (newest !== undefined) clauses.push(`creationTimeDateTimeUtc ge ${new Date(newest - FOREIGN_LISTING_OVERLAP_MS).toISOString()}`);
+  let added = 0;
+  for await (const page of client.listAll({ filter: clauses.join(' and ') }, call)) added += index.merge(page, clientId);
+  return added;
 }

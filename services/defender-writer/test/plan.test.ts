@@ -52,7 +52,7 @@ describe('desiredFor', () => {
     assert.ok(d.present);
     assert.equal(d.indicator.title, 'strong');
     assert.equal(d.indicator.action, 'Block');
-    assert.equal(d.indicator.externalId, 'strong');
+    assert.equal(d.indicator.externalID, 'strong');
     assert.equal(Date.parse(d.indicator.expirationTime), Math.ceil((NOW - 1000) / DAY_MS) * DAY_MS + 30 * DAY_MS);
   });
   test('an ineligible strong claim leaves the field to the next one', () => {
@@ -85,16 +85,18 @@ describe('desiredFor', () => {
       severity: 'High',
       generateAlert: true,
       expirationTime: '2026-01-31T00:00:00Z',
-      externalId: 'x-1',
+      externalID: 'x-1',
       recommendedActions: 'r',
       rbacGroupNames: ['b', 'a'],
       educateUrl: 'https://edu.example',
     } as const;
-    assert.equal(indicatorHash(full), '4GnBHxjd2WmBLrfA5YmGNW');
+    // Changed once on purpose: `externalId` became Defender's documented `externalID`, so every key is
+    // re-imported once after the upgrade (30 calls for 15,000) and Defender gets the correlation id.
+    assert.equal(indicatorHash(full), '_5Qyg527XhWzGJv48KaE7p');
     // Key order does not matter.
-    assert.equal(indicatorHash(Object.fromEntries(Object.entries(full).reverse()) as unknown as DefenderIndicator), '4GnBHxjd2WmBLrfA5YmGNW');
+    assert.equal(indicatorHash(Object.fromEntries(Object.entries(full).reverse()) as unknown as DefenderIndicator), '_5Qyg527XhWzGJv48KaE7p');
     const minimal = { indicatorValue: '1.2.3.4', indicatorType: 'IpAddress', action: 'Audit', title: 't', description: 'd', application: 'a', severity: 'Low', generateAlert: false, expirationTime: '2026-01-31T00:00:00Z' } as const;
-    assert.equal(indicatorHash({ ...minimal, externalId: undefined }), 'bNqq1HkQH3aN2q17zXg8kI');
+    assert.equal(indicatorHash({ ...minimal, externalID: undefined }), 'bNqq1HkQH3aN2q17zXg8kI');
     // Index-like and __proto__ keys, nested objects: the same canonical text as ever.
     const odd = JSON.parse('{"b":1,"10":"x","9":[true,null],"__proto__":"p","a":{"z":1,"y":[1,{"k":"v"}]}}') as DefenderIndicator;
     assert.equal(indicatorHash(odd), 'R3vJh_hy-kJO3gJW8dmJxY');

@@ -6,7 +6,8 @@ import { replayPosition } from '@octi-defender/kafka';
 import type { Checkpoint } from './checkpoint.ts';
 import type { StreamPosition } from './listener.ts';
 import { newResync, type ResyncState } from './resync.ts';
-import { compareEventIds, laterOf } from './stream-position.ts';
+import { compareEventIds } from '@octi-defender/indicators';
+import { laterOf } from './stream-position.ts';
 
 /** Thrown by a change given to Listener#rewrite to refuse the request (the message says why). */
 export class RefusedChange extends Error {

@@ -10,7 +10,7 @@ import { startOpenCtiEmulator } from '@octi-defender/emulators';
 import { ours } from '../../defender-writer/test/harness.ts';
 import { startPipeline } from './pipeline.ts';
 import { ConnectorPresence } from '../src/connector.ts';
-import { compareEventIds } from '../src/stream-position.ts';
+import { compareEventIds } from '@octi-defender/indicators';
 import { eligible, listenerConfig, quietLogger, startListener, tail, TOKEN, uniqueTopics, until } from './helpers.ts';
 
 const STREAM = 'c1a2b3c4-0000-4000-8000-00000000c0c1';

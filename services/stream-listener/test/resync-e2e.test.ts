@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { ours } from '../../defender-writer/test/harness.ts';
 import { startPipeline } from './pipeline.ts';
 import { decodeCheckpoint } from '../src/checkpoint.ts';
-import { compareEventIds } from '../src/stream-position.ts';
+import { compareEventIds } from '@octi-defender/indicators';
 import { eligible, listenerConfig, startListener, until } from './helpers.ts';
 
 const STREAM = 'c1a2b3c4-0000-4000-8000-0000000000e2';

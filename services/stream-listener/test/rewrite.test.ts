@@ -6,7 +6,7 @@ import { startOpenCtiEmulator } from '@octi-defender/emulators';
 import { decodeCheckpoint } from '../src/checkpoint.ts';
 import { appliedRequestKey } from '../src/listener.ts';
 import { RefusedChange, replayCheckpoint } from '../src/rewind.ts';
-import { compareEventIds } from '../src/stream-position.ts';
+import { compareEventIds } from '@octi-defender/indicators';
 import { listenerConfig, startListener, tail, TOKEN, uniqueTopics, until } from './helpers.ts';
 
 const STREAM = 'c1a2b3c4-0000-4000-8000-0000000e3e3e';
