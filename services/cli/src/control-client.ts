@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { connectKafka, CONTROL_SCHEMA_VERSION, decodeControl, encodeControl, unreachableKafka, type ControlReply, type ControlRequest, type Kafka, type KafkaLogger } from '@octi-defender/kafka';
 import { ConfigError, kafkaEnv, kafkaProblems, loadConfig, type ConfigOf } from '@octi-defender/platform';
-import type { CommandIO } from './command.ts';
+import type { Command, CommandIO } from './command.ts';
 import { EXIT, type Verdict } from './control-progress.ts';
 
 export type ControlSettings = ConfigOf<typeof kafkaEnv>;
@@ -183,4 +183,27 @@ async function follow(io: CommandIO, options: RequestOptions, dispatch: Dispatch
   } finally {
     await consumer.close();
   }
+}
+
+/**
+ * A command that sends one request: its options (plus --timeout, --answer-timeout, --help), then
+ * `build` turns them into the request to send, or an exit code after saying what is wrong.
+ */
+export function requestCommand(spec: {
+  readonly name: string;
+  readonly summary: string;
+  readonly usage: readonly string[];
+  readonly options: Record<string, { type: 'string' | 'boolean' }>;
+  readonly build: (values: RequestOptions['values'], io: CommandIO) => Dispatch | number;
+}): Command {
+  return {
+    name: spec.name,
+    summary: spec.summary,
+    async run(args: readonly string[], io: CommandIO): Promise<number> {
+      const options = commandOptions(spec.name, spec.usage, args, spec.options, io);
+      if (typeof options === 'number') return options;
+      const dispatch = spec.build(options.values, io);
+      return typeof dispatch === 'number' ? dispatch : runRequest(io, options, dispatch);
+    },
+  };
 }
