@@ -32,7 +32,7 @@ test('replay and resync through the control topic: the listener acts, reports do
   const h = startListener(cfg);
   t.after(() => h.close());
   const { logger } = quietLogger();
-  const listenerControl = new ListenerControl(cfg, { kafka: h.kafka, listener: h.listener, logger });
+  const listenerControl = new ListenerControl(cfg, { kafka: h.kafka, listener: h.listener, logger, metrics: h.metrics });
   t.after(() => listenerControl.close());
   await h.listener.start();
   await listenerControl.start();

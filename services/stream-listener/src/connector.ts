@@ -9,6 +9,7 @@ import { Agent, fetch as undiciFetch } from 'undici';
 import type { ListenerConfig } from './config.ts';
 import { connectorState, judgePing, resetAtRegistration } from './connector-state.ts';
 import type { Listener } from './listener.ts';
+import type { ListenerMetrics } from './metrics.ts';
 import { replayCheckpoint, resetTarget } from './rewind.ts';
 
 // pycti's documents (pycti/api/opencti_api_connector.py), trimmed to the fields the listener reads.
@@ -52,6 +53,7 @@ export class ConnectorPresence {
   readonly #cfg: ConnectorSettings & { connectorId: string };
   readonly #listener: Listener;
   readonly #log: Logger;
+  readonly #metrics: ListenerMetrics;
   readonly #agent: Agent;
   #registered = false;
   /** A reset was acted on at registration: the next ping may answer the same reset's ''. */
@@ -60,15 +62,15 @@ export class ConnectorPresence {
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #closed = false;
-  /** Counts for tests and the readiness detail. */
+  /** Successful pings and resets acted on (also in octi_listener_connector_pings_total). */
   pings = 0;
   resets = 0;
-  lastState: string | undefined;
 
-  constructor(cfg: ConnectorSettings & { connectorId: string }, deps: { listener: Listener; logger: Logger; ca?: string }) {
+  constructor(cfg: ConnectorSettings & { connectorId: string }, deps: { listener: Listener; logger: Logger; metrics: ListenerMetrics; ca?: string }) {
     this.#cfg = cfg;
     this.#listener = deps.listener;
     this.#log = deps.logger;
+    this.#metrics = deps.metrics;
     this.#agent = new Agent({ connect: { rejectUnauthorized: cfg.openctiSslVerify, ...(deps.ca ? { ca: deps.ca } : {}) } });
   }
 
@@ -103,12 +105,13 @@ export class ConnectorPresence {
       const verdict = judgePing(state, remote, this.#echoPossible);
       this.#echoPossible = false;
       this.pings += 1;
-      this.lastState = state;
+      this.#metrics.connectorPings.inc({ outcome: 'ok' });
       if (this.#failing) this.#log.info('OpenCTI API reachable again; connector pings resumed');
       this.#failing = false;
       if (verdict === 'reset') await this.#reset('reset from OpenCTI (connector state emptied)');
       else if (verdict === 'other') this.#log.warn({ connectorId: this.#cfg.connectorId }, 'OpenCTI holds a connector state this listener did not send (another deployment with the same CONNECTOR_ID?); not adopted: the Kafka checkpoint stays the source of truth');
     } catch (err) {
+      this.#metrics.connectorPings.inc({ outcome: 'failed' });
       if (!this.#failing) this.#log.warn({ err: err instanceof Error ? err.message : String(err), retryInMs: this.#cfg.connectorPingMs }, 'OpenCTI connector registration or ping failed; the stream goes on, retrying');
       this.#failing = true;
     }
@@ -139,6 +142,7 @@ export class ConnectorPresence {
 
   async #reset(why: string): Promise<void> {
     this.resets += 1;
+    this.#metrics.connectorPings.inc({ outcome: 'reset' });
     const target = resetTarget(this.#cfg, new Date());
     this.#log.warn({ connectorId: this.#cfg.connectorId, from: target.from, recover: target.recoverUntil ?? 'none' }, `Connector state has been remotely reset: ${why}; replaying from the configured start`);
     const result = await this.#listener.rewrite(`connector-reset:${randomUUID()}`, (streamId, current) => replayCheckpoint(streamId, current, target, { startFrom: this.#cfg.startFrom, now: new Date() }));

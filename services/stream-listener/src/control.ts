@@ -9,6 +9,7 @@ import { ControlChannel, expired, type ControlReply, type ControlRequest, type K
 import type { Logger } from '@octi-defender/platform';
 import type { ListenerConfig } from './config.ts';
 import type { Listener, RewriteOutcome, StreamPosition } from './listener.ts';
+import type { ListenerMetrics } from './metrics.ts';
 import { operatorResync, replayCheckpoint, replayGoal, replayReached, resyncCheckpoint, resyncFinished } from './rewind.ts';
 
 /** How often the completion of an applied request is checked, and progress reported. */
@@ -21,14 +22,16 @@ export class ListenerControl {
   readonly #cfg: ControlSettings;
   readonly #listener: Listener;
   readonly #log: Logger;
+  readonly #metrics: ListenerMetrics;
   readonly #channel: ControlChannel;
   readonly #work = new Set<Promise<void>>();
   #closed = false;
 
-  constructor(cfg: ControlSettings, deps: { kafka: Kafka; listener: Listener; logger: Logger; instance?: string }) {
+  constructor(cfg: ControlSettings, deps: { kafka: Kafka; listener: Listener; logger: Logger; metrics: ListenerMetrics; instance?: string }) {
     this.#cfg = cfg;
     this.#listener = deps.listener;
     this.#log = deps.logger;
+    this.#metrics = deps.metrics;
     const instance = deps.instance ?? `stream-listener-${randomUUID().slice(0, 8)}`;
     this.#channel = new ControlChannel(deps.kafka, {
       topic: cfg.controlTopic,
@@ -56,6 +59,7 @@ export class ListenerControl {
     // The active replica answers for the deployment; standbys stay silent.
     if (!this.#listener.acting) return;
     const work = this.#handle(request).catch((err: unknown) => {
+      this.#metrics.operatorRequests.inc({ action: request.action, outcome: 'failed' });
       this.#log.error({ err, requestId: request.requestId }, 'operator request failed');
       return this.#reply(request, 'failed', err instanceof Error ? err.message : String(err)).catch(() => undefined);
     });
@@ -86,8 +90,10 @@ export class ListenerControl {
 
   /** Answers a request that will not be followed further; true when it was applied and is under way. */
   async #settled(request: ControlRequest, result: RewriteOutcome): Promise<boolean> {
+    this.#metrics.operatorRequests.inc({ action: request.action, outcome: result.outcome });
     switch (result.outcome) {
       case 'applied':
+        if (request.action === 'resync' && request.stream !== undefined) this.#metrics.resyncs.inc({ stream: request.stream, reason: 'operator' });
         await this.#reply(request, 'progress', `${request.action} recorded in the checkpoint; the listener restarted from it`);
         return true;
       case 'duplicate':

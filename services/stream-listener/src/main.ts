@@ -18,12 +18,12 @@ const metrics = createListenerMetrics(registry);
 const kafka = connectKafka(cfg, 'stream-listener', logger.child({ component: 'kafka' }));
 const listener = new Listener(cfg, { kafka, logger: logger.child({ component: 'listener' }), metrics });
 // Operator requests (octi-defender resync / replay) from the control topic.
-const control = new ListenerControl(cfg, { kafka, listener, logger: logger.child({ component: 'control' }), instance: `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}` });
+const control = new ListenerControl(cfg, { kafka, listener, logger: logger.child({ component: 'control' }), metrics, instance: `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}` });
 // Registered in OpenCTI as a stream connector when CONNECTOR_ID is set.
 const connectorId = cfg.connectorId;
 const presence = connectorId === undefined
   ? undefined
-  : new ConnectorPresence({ ...cfg, connectorId }, { listener, logger: logger.child({ component: 'connector' }), ...(cfg.openctiCaFile ? { ca: readFileSync(cfg.openctiCaFile, 'utf8') } : {}) });
+  : new ConnectorPresence({ ...cfg, connectorId }, { listener, logger: logger.child({ component: 'connector' }), metrics, ...(cfg.openctiCaFile ? { ca: readFileSync(cfg.openctiCaFile, 'utf8') } : {}) });
 const health = new HealthServer({ port: cfg.httpPort, registry })
   .liveness('process', () => listener.role !== 'closed')
   .readiness('listener', () => listener.ready());

@@ -10,6 +10,7 @@ import { startOpenCtiEmulator } from '@octi-defender/emulators';
 import { ours } from '../../defender-writer/test/harness.ts';
 import { startPipeline } from './pipeline.ts';
 import { ConnectorPresence } from '../src/connector.ts';
+import type { ListenerMetrics } from '../src/metrics.ts';
 import { compareEventIds } from '@octi-defender/indicators';
 import { eligible, listenerConfig, quietLogger, startListener, tail, TOKEN, uniqueTopics, until } from './helpers.ts';
 
@@ -22,13 +23,13 @@ async function startConnector(t: TestContext, openctiUrl: string, topics: Return
   const h = startListener(cfg);
   t.after(() => h.close());
   const { logger, lines } = quietLogger();
-  const presence = new ConnectorPresence({ ...cfg, connectorId }, { listener: h.listener, logger });
+  const presence = new ConnectorPresence({ ...cfg, connectorId }, { listener: h.listener, logger, metrics: h.metrics });
   t.after(() => presence.close());
   await h.listener.start();
   presence.start();
   const commands = await tail(h.kafka, topics.commands);
   t.after(() => commands.close());
-  return { connectorId, presence, lines, commands };
+  return { connectorId, presence, lines, commands, metrics: h.metrics };
 }
 
 function startFromOf(connector: Record<string, unknown> | undefined): string | undefined {
@@ -43,7 +44,7 @@ test('registered connector: listed with an advancing state; a reset from OpenCTI
   const first = [eligible(octi.generator.indicator('ipv4')), eligible(octi.generator.indicator('domain')), eligible(octi.generator.indicator('url'))];
   octi.append(...first.map((data) => ({ op: 'create' as const, data })));
 
-  const { connectorId, presence, lines, commands } = await startConnector(t, octi.url, topics, { CONNECTOR_NAME: 'octi-defender test', CONNECTOR_SCOPE: 'defender,mde' });
+  const { connectorId, presence, lines, commands, metrics } = await startConnector(t, octi.url, topics, { CONNECTOR_NAME: 'octi-defender test', CONNECTOR_SCOPE: 'defender,mde' });
 
   await until('three indicators in Defender', () => ours(mde).length === 3, 60_000);
   // Registered as pycti registers a stream connector, and alive.
@@ -74,6 +75,7 @@ test('registered connector: listed with an advancing state; a reset from OpenCTI
     return [...perKeyBefore].every(([k, n]) => (now.get(k) ?? 0) > n);
   }, 60_000);
   assert.equal(presence.resets, 1);
+  assert.equal(await pingCount(metrics, 'reset'), 1);
   assert.ok(lines.some((l) => l.includes('Connector state has been remotely reset')));
   // Live events still flow after the replay, and the state advances again from the replay.
   octi.append({ op: 'create', data: eligible(octi.generator.indicator('domain')) });
@@ -95,7 +97,7 @@ test('OpenCTI API down: the stream goes on; the connector registers once the API
   const octi = await startOpenCtiEmulator({ port: 0, host: '127.0.0.1', token: TOKEN, streams: [{ id: STREAM }], heartbeatMs: 200, seed: 22 });
   t.after(() => octi.close());
   octi.setGraphqlDown(true);
-  const { connectorId, presence, lines, commands } = await startConnector(t, octi.url, uniqueTopics());
+  const { connectorId, presence, lines, commands, metrics } = await startConnector(t, octi.url, uniqueTopics());
 
   octi.append({ op: 'create', data: octi.generator.indicator('ipv4') });
   await until('the command published while OpenCTI’s API is down', () => commands.records.length >= 1, 60_000);
@@ -108,7 +110,13 @@ test('OpenCTI API down: the stream goes on; the connector registers once the API
   // The platform stores the state before its answer reaches the listener, which then logs.
   await until('the recovery logged', () => lines.some((l) => l.includes('reachable again')));
   assert.equal(presence.resets, 0, 'a new connector (null state) is no reset');
+  assert.ok((await pingCount(metrics, 'failed')) >= 1);
+  assert.ok((await pingCount(metrics, 'ok')) >= 1);
 });
+
+async function pingCount(metrics: ListenerMetrics, outcome: string): Promise<number> {
+  return (await metrics.connectorPings.get()).values.find((v) => v.labels.outcome === outcome)?.value ?? 0;
+}
 
 function countPerKey(cmds: ReadonlyArray<{ key: string; op: string }>): Map<string, number> {
   const out = new Map<string, number>();
