@@ -310,7 +310,6 @@ export class Writer {
       maxBytesPerPartition: this.#cfg.fetchBytesPerPartition,
       // The batches of one fetch are delivered together, so that all but the last join it (#mode).
       partitionsConsumedConcurrently: Math.max(1, this.#partitionCount),
-      heartbeatIntervalMs: Math.max(500, Math.floor(this.#cfg.sessionTimeoutMs / 10)),
       onAssigned: (partitions) => this.#exclusive(() => this.#assigned(partitions)),
       onJoined: (assignment) => {
         // A member with nothing assigned (more replicas than partitions) has joined too: it is ready.

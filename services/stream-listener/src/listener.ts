@@ -213,7 +213,6 @@ export class Listener {
       groupId: this.#cfg.groupId,
       topics: [this.#cfg.checkpointsTopic],
       sessionTimeoutMs: this.#cfg.leaseTimeoutMs,
-      heartbeatIntervalMs: Math.max(500, Math.floor(this.#cfg.leaseTimeoutMs / 10)),
       onAssigned: async (partitions) => {
         // The lease consumer never reads: it only holds the partition.
         this.#lease?.pause(partitions);
