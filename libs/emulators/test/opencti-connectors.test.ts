@@ -1,7 +1,7 @@
 // The OpenCTI emulator's connector operations over real HTTP, with the documents pycti sends
-// (pycti/api/opencti_api_connector.py: RegisterConnector, PingConnector, GetConnector) and the ones
-// OpenCTI's UI sends (the connectors list, ConnectorResetStateMutation), checked against the
-// platform's behaviour (opencti-graphql domain/connector.ts, database/repository.js).
+// (RegisterConnector, PingConnector, GetConnector, verbatim) and the ones OpenCTI's UI sends (the
+// connectors list, ConnectorResetStateMutation), checked against the platform's behaviour as
+// libs/emulators/README.md (OpenCTI connector registration) describes it.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startOpenCtiEmulator, type OpenCtiEmulator } from '../src/index.ts';

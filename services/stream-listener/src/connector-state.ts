@@ -1,6 +1,6 @@
 // The listener as an OpenCTI stream connector, pure part: the state it mirrors into OpenCTI and how
-// it reads the state the platform answers. What the platform does (opencti-graphql
-// domain/connector.ts; services/stream-listener/README.md, "OpenCTI connector"):
+// it reads the state the platform answers. What the platform does (services/stream-listener/README.md,
+// "OpenCTI connector"):
 // - registerConnector keeps a known connector's stored state and returns it (null when never pinged);
 // - pingConnector stores the state sent and returns it, except right after a reset from the UI
 //   (resetStateConnector stores '' with a reset flag): that ping only clears the flag and answers

@@ -12,7 +12,8 @@ import type { Listener } from './listener.ts';
 import type { ListenerMetrics } from './metrics.ts';
 import { replayCheckpoint, resetTarget } from './rewind.ts';
 
-// pycti's documents (pycti/api/opencti_api_connector.py), trimmed to the fields the listener reads.
+// pycti's documents (verbatim in libs/emulators/test/opencti-connectors.test.ts), trimmed to the
+// fields the listener reads.
 const REGISTER = `mutation RegisterConnector($input: RegisterConnectorInput) {
   registerConnector(input: $input) { id connector_state connector_user_id }
 }`;

@@ -1,7 +1,7 @@
-// OpenCTI's connector registry as the platform keeps it (opencti-graphql `domain/connector.ts`,
-// `database/repository.js` completeConnector), for the GraphQL operations pycti and the UI use:
-// registerConnector, pingConnector, resetStateConnector, deleteConnector, connectors, connector.
-// libs/emulators/README.md lists each operation and the platform behaviour it follows.
+// OpenCTI's connector registry as the platform keeps it, for the GraphQL operations pycti and the UI
+// use: registerConnector, pingConnector, resetStateConnector, deleteConnector, connectors, connector.
+// The platform behaviour each follows is written down in libs/emulators/README.md (OpenCTI
+// connector registration).
 import { GraphQlError } from './graphql.ts';
 
 export const CONNECTOR_TYPES = ['EXTERNAL_IMPORT', 'INTERNAL_IMPORT_FILE', 'INTERNAL_ENRICHMENT', 'INTERNAL_ANALYSIS', 'INTERNAL_EXPORT_FILE', 'STREAM'] as const;
