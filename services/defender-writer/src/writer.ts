@@ -25,12 +25,12 @@ import type { Logger } from '@octi-defender/platform';
 import { CapIndex } from './cap.ts';
 import { policyFromConfig, type WriterConfig } from './config.ts';
 import type { CallOptions, DefenderClient } from './defender/client.ts';
-import { blocksBatch, DefenderCallCancelledError, DefenderClientClosedError } from './defender/errors.ts';
+import { blocksBatch, DefenderCallCancelledError, DefenderClientClosedError, DefenderHttpError } from './defender/errors.ts';
 import type { TokenSource } from './defender/token.ts';
 import { desiredFor } from './desired.ts';
 import type { ClaimCommand } from './facts.ts';
 import type { WriterMetrics } from './metrics.ts';
-import { applyOutcomes, chunk, deletesFirst, MAX_BATCH, planBatch, replacementDeletes, type KeyState, type Plan, type PlannedDelete } from './plan.ts';
+import { applyOutcomes, chunk, deletesFirst, MAX_BATCH, planBatch, replacedFirst, replacementDeletes, type KeyState, type Plan, type PlannedDelete } from './plan.ts';
 import { decodeState, encodeState, fitState, StateStore } from './state-store.ts';
 import type { Policy } from './policy.ts';
 import { ResyncHandler } from './resync.ts';
@@ -222,8 +222,22 @@ export class Writer {
   #foreignCheckedAt = -Infinity;
   /** Defender's limit of active indicators as this writer knows it: configured, lowered by a refusal. */
   #tenantLimit: number;
-  /** A cap refusal not yet learned from: the limit it named (undefined: none); the next listing settles it. */
-  #capRefusal: { readonly limit: number | undefined } | undefined;
+  /**
+   * A cap refusal not yet learned from: the limit it named (undefined: none) and how many of our
+   * indicators were deleted since (a listing after those deletes shows that many fewer than the
+   * tenant held at the refusal). The next listing settles it.
+   */
+  #capRefusal: { limit: number | undefined; deletedSince: number } | undefined;
+  /** A cap refusal happened since the last scheduled reconciliation (a learned limit is kept while they do). */
+  #refusedSinceReconcile = false;
+  /** Active indicators in the tenant free under its limit, as of the last listing (all creators, ours included). */
+  #tenantFree = Infinity;
+  /** Our indicators (this writer's partitions) in Defender at the last listing. */
+  #heldAtListing = 0;
+  /** Defender refused `createdBy ne …` (400: the operator is undocumented): looks filter by time only. */
+  #lookByTimeOnly = false;
+  /** The waiting keys of the cap, as last counted (a count scans them: not on every readiness probe). */
+  #waiting = 0;
   /** Keys held back (foreign-indicator), planned again when a listing no longer shows the other's indicator. */
   readonly #held = new Set<string>();
   /** Attempts of keys whose import failed per item for an unknown reason (by the hash that failed). */
@@ -271,9 +285,9 @@ export class Writer {
 
   /** The room this writer has in Defender, what other creators hold and how many of its keys wait for room. */
   roomDetail(): string {
-    const foreign = this.#foreign?.indicators ?? 0;
+    const foreign = this.#foreign?.listedIndicators ?? 0;
     const room = tenantRoom({ budget: this.#cfg.maxIndicators, tenantLimit: this.#tenantLimit, foreign });
-    return `room ${this.#cap.capacity} (tenant: ${room} of limit ${this.#tenantLimit}, others hold ${foreign}), ${this.#store.appliedCount()} held, ${this.#cap.waitingCount()} waiting for room`;
+    return `room ${this.#cap.capacity} (tenant: ${room} of limit ${this.#tenantLimit}, others hold ${foreign}), ${this.#store.appliedCount()} of ours in Defender, ${this.#waiting} waiting for room`;
   }
 
   get closed(): boolean {
@@ -395,7 +409,14 @@ export class Writer {
   async #reconcileLocked(): Promise<Drift> {
     const view = { partitionCount: this.#partitionCount, ownedPartitions: () => this.ownedPartitions(), states: () => this.#store.inDefender() };
     const call = this.#callOptions();
-    const listing = await listTenant(this.#client, this.#cfg.clientId, call);
+    // A learned limit is kept while refusals keep coming; a reconciliation with none since the
+    // previous one tries the configured limit again (a limit learned too low would cost room forever).
+    if (!this.#refusedSinceReconcile && this.#tenantLimit < this.#cfg.tenantLimit) {
+      this.#log.info({ learned: this.#tenantLimit, configured: this.#cfg.tenantLimit }, 'no refusal at the tenant’s limit since the last reconciliation: planning with the configured limit again');
+      this.#tenantLimit = this.#cfg.tenantLimit;
+    }
+    this.#refusedSinceReconcile = false;
+    const listing = await listTenant(this.#client, this.#cfg.clientId, call, this.#now());
     const requeued = this.#useListing(listing);
     const drift = findDrift(listing, { application: this.#cfg.application, clientId: this.#cfg.clientId }, view, this.#now());
     this.#m.drift.set({ kind: 'missing' }, drift.missing.length);
@@ -450,17 +471,20 @@ export class Writer {
     this.#foreignCheckedAt = this.#now();
     if (this.#capRefusal) {
       // Defender refused a create at its limit: the limit is at most what it named, and at most what
-      // the tenant holds now (a refusal whose text names no number, or a limit counted on more than
-      // the listing shows). Too low a limit costs room until the next start, never exactness.
-      const learned = Math.min(this.#tenantLimit, this.#capRefusal.limit ?? Infinity, listing.listed);
+      // the tenant held then (what the listing shows plus what we deleted since). Too low a limit
+      // costs room until the next scheduled reconciliation tries the configured one again, never
+      // exactness.
+      const learned = Math.min(this.#tenantLimit, this.#capRefusal.limit ?? Infinity, listing.listed + this.#capRefusal.deletedSince);
       this.#capRefusal = undefined;
       if (learned < this.#tenantLimit) {
-        this.#log.warn({ configured: this.#cfg.tenantLimit, learned, listed: listing.listed, foreign: index.indicators }, 'Defender refused creates at the tenant’s limit of active indicators: the room is planned with the limit it enforces');
+        this.#log.warn({ configured: this.#cfg.tenantLimit, learned, listed: listing.listed, foreign: index.listedIndicators }, 'Defender refused creates at the tenant’s limit of active indicators: the room is planned with the limit it enforces');
         this.#tenantLimit = learned;
       }
     }
+    this.#tenantFree = Math.max(0, this.#tenantLimit - listing.listed);
+    this.#heldAtListing = this.#store.appliedCount();
     let requeued = this.#updateShare() ? 1 : 0;
-    this.#m.capWaiting.set(this.#cap.waitingCount());
+    this.#countWaiting();
     const requeue = (key: string): void => {
       this.#pending.add(key);
       requeued++;
@@ -472,9 +496,9 @@ export class Writer {
       requeue(key);
     }
     for (const [key, s] of this.#store.inDefender()) if (index.holds(key) || (s.applied && index.isForeignId(s.applied.id))) requeue(key);
-    this.#m.foreignIndicators.set(index.indicators);
+    this.#m.foreignIndicators.set(index.listedIndicators);
     this.#m.foreignHeld.set(this.#held.size);
-    this.#log.info({ listed: listing.listed, foreign: index.indicators, foreignKeys: index.size, held: this.#held.size, requeued, room: this.#cap.capacity, tenantLimit: this.#tenantLimit }, 'tenant listed: other creators’ indicators indexed');
+    this.#log.info({ listed: listing.listed, foreign: index.listedIndicators, foreignKeys: index.size, held: this.#held.size, requeued, room: this.#cap.capacity, tenantLimit: this.#tenantLimit }, 'tenant listed: other creators’ indicators indexed');
     return requeued;
   }
 
@@ -528,7 +552,7 @@ export class Writer {
   }
 
   async #measureLag(): Promise<void> {
-    this.#m.capWaiting.set(this.#cap.waitingCount());
+    this.#countWaiting();
     try {
       for (const l of (await this.#consumer?.lag()) ?? []) {
         if (this.#parts.has(l.partition)) this.#m.lag.set({ partition: String(l.partition) }, Number(l.lag));
@@ -539,19 +563,28 @@ export class Writer {
     }
   }
 
+  #countWaiting(): void {
+    this.#waiting = this.#cap.waitingCount();
+    this.#m.capWaiting.set(this.#waiting);
+  }
+
   #share(): number {
     return this.#parts.size / Math.max(1, this.#partitionCount);
   }
 
   /**
    * The cap's capacity is this writer's room: its share of the smaller of the budget and what other
-   * creators leave under the tenant's limit. Returns whether it changed (the next plan moves keys).
+   * creators leave under the tenant's limit; and never more than it held at the last listing plus
+   * what the tenant had free then, so that a writer whose share is not free (another writer took
+   * more, the limit is lower than configured) does not import into a full tenant again and again.
+   * Returns whether it changed (the next plan moves keys).
    */
   #updateShare(): boolean {
     const share = this.#share();
     if (share > 0) this.#client.setShare(share);
     const before = this.#cap.capacity;
-    this.#cap.setCapacity(roomFor({ budget: this.#cfg.maxIndicators, tenantLimit: this.#tenantLimit, foreign: this.#foreign?.indicators ?? 0, share }));
+    const room = roomFor({ budget: this.#cfg.maxIndicators, tenantLimit: this.#tenantLimit, foreign: this.#foreign?.listedIndicators ?? 0, share });
+    this.#cap.setCapacity(Math.min(room, this.#heldAtListing + this.#tenantFree));
     this.#m.capCapacity.set(this.#cap.capacity);
     this.#m.tenantLimit.set(this.#tenantLimit);
     this.#m.assigned.set(this.#parts.size);
@@ -1008,7 +1041,7 @@ export class Writer {
     // Nothing is sent before the tenant was listed since the assignment: other creators' keys must be known.
     if (!defer && this.#foreignStale) {
       try {
-        this.#useListing(await listTenant(this.#client, this.#cfg.clientId, call));
+        this.#useListing(await listTenant(this.#client, this.#cfg.clientId, call, this.#now()));
       } catch (err) {
         if (err instanceof DefenderCallCancelledError) return all('lost');
         if (!(err instanceof DefenderClientClosedError)) this.#log.warn({ err }, 'listing the tenant failed; nothing sent, retrying after a pause');
@@ -1216,19 +1249,26 @@ export class Writer {
       if (ids.length < c.length) this.#log.warn({ skipped: c.length - ids.length }, 'another creator’s ids left out of a BatchDelete');
       const { rejected } = await this.#client.batchDelete(ids, call);
       for (const d of c) sent.deletedIds.add(d.id);
+      if (this.#capRefusal) this.#capRefusal.deletedSince += ids.length - rejected.length;
       for (const r of rejected) sent.refusedDeletes.push({ key: c.find((x) => x.id === r.id)?.key ?? '', id: r.id, reason: r.reason });
     };
     // The deletes go first only when the imports need the room they free; otherwise they share the
     // replaced ids' BatchDelete calls.
-    const first = plan.deletes.length > 0 && deletesFirst(plan, this.#store.appliedCount(), this.#cap.capacity, (key) => this.#store.get(key));
+    const lookup = (key: string): KeyState | undefined => this.#store.get(key);
+    const held = this.#store.appliedCount();
+    const first = plan.deletes.length > 0 && deletesFirst(plan, held, this.#cap.capacity, lookup);
+    const replaced = replacedFirst(plan, held, this.#cap.capacity, first, lookup);
     try {
       if (first) for (const c of plan.deletes) await remove(c);
+      for (const c of chunk(replaced)) await remove(c);
       for (const planned of plan.imports) {
         // What another creator added since the last look is never imported over: such items are left
         // out (no outcome: they stay pending, and the next plan holds them back).
-        // The look comes right before the call: the import's own quota wait is spent first.
-        if (this.#foreignCheckDue()) await this.#client.quotaReady('import');
-        const c = (await this.#checkForeign(call)) ? planned.filter((p) => !this.#foreign?.holds(p.key)) : planned;
+        // The look comes right before the call: the import's own quota wait is spent first. Every
+        // chunk is checked against the index (a look before an earlier chunk may have found its keys).
+        await this.#client.quotaReady('import');
+        await this.#checkForeign(call);
+        const c = planned.filter((p) => !this.#foreign?.holds(p.key));
         if (c.length < planned.length) {
           this.#log.info({ keys: planned.filter((p) => !c.includes(p)).map((p) => p.key).slice(0, 20), count: planned.length - c.length }, 'left out of an import: another creator added the value + type since the last listing');
           // The next round holds them back (and deletes an indicator of ours on their value + type).
@@ -1241,8 +1281,8 @@ export class Writer {
           if (o) sent.imported.set(p.key, this.#checkOutcome(p.key, p.hash, o));
         });
       }
-      const after = replacementDeletes(plan, sent.imported);
-      for (const c of first ? after : chunk([...plan.deletes.flat(), ...after.flat()])) await remove(c);
+      const after = replacementDeletes(plan, sent.imported).flat().filter((d) => !sent.deletedIds.has(d.id));
+      for (const c of chunk(first ? after : [...plan.deletes.flat(), ...after])) await remove(c);
     } catch (err) {
       if (err instanceof DefenderCallCancelledError) {
         this.#log.warn({ reason: (err.cause as Error | undefined)?.message }, 'Defender calls stopped: the group lease ended; nothing committed');
@@ -1274,7 +1314,8 @@ export class Writer {
     const reason = refused.map((o) => (o.ok ? '' : o.reason)).find((r) => r !== '') ?? '';
     const named = limitFromRefusal(reason);
     const before = this.#capRefusal?.limit;
-    this.#capRefusal = { limit: named === undefined ? before : before === undefined ? named : Math.min(named, before) };
+    this.#capRefusal = { limit: named === undefined ? before : before === undefined ? named : Math.min(named, before), deletedSince: this.#capRefusal?.deletedSince ?? 0 };
+    this.#refusedSinceReconcile = true;
     this.#foreignStale = true;
     this.#log.warn({ items: refused.length, reason, limit: named, room: this.#cap.capacity }, 'Defender refused creates at the tenant’s limit of active indicators; re-listing the tenant and re-planning with the room left');
     if (this.#now() - this.#lastCapReconcile > 60_000) {
@@ -1294,24 +1335,27 @@ export class Writer {
     return this.#foreign !== undefined && this.#cfg.foreignCheckMs > 0 && share > 0 && this.#now() - this.#foreignCheckedAt >= this.#cfg.foreignCheckMs / share;
   }
 
-  async #checkForeign(call: CallOptions): Promise<boolean> {
+  async #checkForeign(call: CallOptions): Promise<void> {
     const index = this.#foreign;
-    if (!index || !this.#foreignCheckDue()) return false;
+    if (!index || !this.#foreignCheckDue()) return;
     // Never an import held back for a look: when other listings spent the list quota, the look waits
     // for the next import (the window widens by one, and the metric says so).
     if (this.#client.quotaWaitMs('list') > 0) {
       this.#m.foreignChecks.inc({ outcome: 'deferred' });
-      return false;
+      return;
     }
-    const added = await listForeignSince(this.#client, this.#cfg.clientId, index, call);
+    let added: number;
+    try {
+      added = await listForeignSince(this.#client, this.#cfg.clientId, index, this.#now(), { byCreator: !this.#lookByTimeOnly }, call);
+    } catch (err) {
+      if (this.#lookByTimeOnly || !(err instanceof DefenderHttpError) || err.statusCode !== 400) throw err;
+      this.#lookByTimeOnly = true;
+      this.#log.warn({ err }, 'Defender refused the look’s creator filter (createdBy ne …); looks filter by creation time only from now on');
+      added = await listForeignSince(this.#client, this.#cfg.clientId, index, this.#now(), { byCreator: false }, call);
+    }
     this.#foreignCheckedAt = this.#now();
     this.#m.foreignChecks.inc({ outcome: added > 0 ? 'found' : 'clear' });
-    if (added === 0) return false;
-    this.#m.foreignIndicators.set(index.indicators);
-    // Their part of the tenant's limit grew: the next plan has less room.
-    this.#updateShare();
-    this.#log.info({ added, foreign: index.indicators, room: this.#cap.capacity }, 'other creators added indicators since the last listing');
-    return true;
+    if (added > 0) this.#log.info({ added }, 'other creators added indicators since the last look: their values + types are held back');
   }
 
   #pauseAll(): void {

@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import { CapIndex } from '../src/cap.ts';
 import { foldCommands } from '../src/claims.ts';
 import { desiredFor, identityOf, indicatorHash } from '../src/desired.ts';
-import { applyOutcomes, chunk, deletesFirst, planBatch, replacementDeletes, type KeyState, type Plan } from '../src/plan.ts';
+import { applyOutcomes, chunk, deletesFirst, planBatch, replacedFirst, replacementDeletes, type KeyState, type Plan } from '../src/plan.ts';
 import type { DefenderIndicator, ImportFailureCategory, ImportOutcome } from '../src/defender/model.ts';
 import { ForeignIndex } from '../src/foreign.ts';
 import type { ForeignView } from '../src/plan.ts';
@@ -158,6 +158,24 @@ describe('planBatch', () => {
     const next = planBatch({ commands: [], lookup: (k) => h.store.get(k), policy: policy(), cap: h.cap, now: NOW, pending: applied.pending });
     assert.deepEqual(next.staleDeletes.map((d) => d.id), ['1']);
     assert.deepEqual(next.unchanged, [IP]);
+  });
+  test('an action flip in a full room deletes the old id first; a failed import then leaves nothing applied', () => {
+    const h = harness(1);
+    h.run([upsert('a', facts({ score: 80 }))]);
+    const lookup = (k: string) => h.store.get(k);
+    const plan = planBatch({ commands: [upsert('a', facts({ score: 40 }), NOW - 500)], lookup, policy: policy(), cap: h.cap, now: NOW });
+    assert.deepEqual(replacedFirst(plan, 1, 1, false, lookup), [{ key: IP, id: '1', reason: 'replaced' }]);
+    assert.deepEqual(replacedFirst(plan, 1, 2, false, lookup), [], 'with a free place the old one stays until its replacement is in');
+    // Deleted first, the import then failed: Defender holds neither; the key is planned again as new.
+    const failed = new Map([[IP, { ok: false as const, reason: 'busy', permanent: false, category: 'unknown' as const }]]);
+    const out = applyOutcomes(plan, { imported: failed, deletedIds: new Set(['1']) }, lookup, h.cap);
+    assert.equal(out.states.get(IP)?.applied, undefined);
+    assert.deepEqual(out.pending, [IP]);
+    // Deleted first and imported: the new id, nothing stale, nothing left to delete after.
+    const ok = new Map([[IP, { ok: true as const, id: '7' }]]);
+    const done = applyOutcomes(plan, { imported: ok, deletedIds: new Set(['1']) }, lookup, h.cap);
+    assert.equal(done.states.get(IP)?.applied?.id, '7');
+    assert.equal(done.states.get(IP)?.staleIds, undefined);
   });
   test('retracting the last claim deletes; retracting one of two keeps the indicator', () => {
     const h = harness();

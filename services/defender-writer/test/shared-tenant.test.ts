@@ -44,7 +44,7 @@ describe('a Defender tenant shared with other creators', () => {
     assert.equal(await gauge(w.registry, 'octi_writer_foreign_indicators'), 15);
     await waitFor('the waiting keys measured', async () => (await gauge(w.registry, 'octi_writer_cap_waiting_keys')) === 25);
     assert.equal(await gauge(w.registry, 'octi_writer_cap_refusals_total'), 0, 'the room was known: Defender never had to refuse');
-    assert.match(w.writer.ready().detail, /room 25 \(tenant: 25 of limit 40, others hold 15\), 25 held, 25 waiting for room/);
+    assert.match(w.writer.ready().detail, /room 25 \(tenant: 25 of limit 40, others hold 15\), 25 of ours in Defender, 25 waiting for room/);
     // The other application removes ten of its indicators: the next listing gives the room to ours.
     emu.removeIndicators(theirs.slice(0, 10).map((f) => f.id));
     await w.writer.reconcile();
@@ -54,6 +54,24 @@ describe('a Defender tenant shared with other creators', () => {
       theirs.slice(10),
       'the other application’s indicators are untouched',
     );
+  });
+
+  test('an action flip in a full room: the old indicator goes first, so the new one fits; no refusal, no loop', async () => {
+    const emu = await tenant(40);
+    emu.seedIndicators(Array.from({ length: 15 }, (_, i) => foreignIndicator(`94.100.${i}.1`)), OTHER_APP);
+    const t = uniqueTopics();
+    await createCommandsTopic(t, 2);
+    // Scores 72..84 are held; the action changes at 80, inside what is held.
+    const w = await startWriter(writerEnv(emu, t, { MICROSOFT_DEFENDER_INTEL_MAX_INDICATORS: '40', DEFENDER_TENANT_INDICATOR_LIMIT: '40', DEFENDER_SCORE_ACTIONS: '80:Block,0:Audit' }));
+    running.push(w);
+    await publish(t, assertions(50));
+    await waitFor('the 25 strongest', () => ours(emu).length === 25 && ours(emu).includes(`${ip(40)}:Audit`));
+    await publish(t, [up('src-a', ip(40), 81)]);
+    await waitFor('every command committed', async () => (await groupLag(t)) === 0n);
+    await waitFor('ip 40 flipped to Block', () => ours(emu).includes(`${ip(40)}:Block`) && !ours(emu).includes(`${ip(40)}:Audit`));
+    assert.equal(ours(emu).length, 25);
+    assert.equal(await gauge(w.registry, 'octi_writer_cap_refusals_total'), 0, 'the room was made before the create');
+    assert.equal(emu.indicators().length, 40);
   });
 
   test('Defender enforces a lower limit than configured: its refusal is learned, the room re-planned, the strongest kept, nothing wedged', async () => {
