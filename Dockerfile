@@ -28,6 +28,7 @@ COPY libs/emulators/package.json libs/emulators/
 COPY libs/indicators/package.json libs/indicators/
 COPY libs/kafka/package.json libs/kafka/
 COPY libs/platform/package.json libs/platform/
+COPY services/cli/package.json services/cli/
 COPY services/defender-writer/package.json services/defender-writer/
 COPY services/stream-listener/package.json services/stream-listener/
 

@@ -4,7 +4,7 @@ import type { TopicDefinition } from './port.ts';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
-export type TopicRole = 'commands' | 'checkpoints' | 'dlq' | 'state';
+export type TopicRole = 'commands' | 'checkpoints' | 'dlq' | 'control' | 'state';
 
 export interface ProjectTopic extends TopicDefinition {
   readonly role: TopicRole;
@@ -17,6 +17,8 @@ export interface TopicSettings {
   readonly checkpointsTopic: string;
   readonly dlqTopic: string;
   readonly dlqPartitions: number;
+  /** Operator requests (reconcile, resync, replay) and the services' answers to them. */
+  readonly controlTopic: string;
   /** `{tenant}` is replaced by the tenant name. */
   readonly stateTopicTemplate: string;
   /** Undefined: the broker's default.replication.factor. */
@@ -29,6 +31,7 @@ export const defaultTopicSettings: TopicSettings = {
   checkpointsTopic: 'stream-listener.checkpoints',
   dlqTopic: 'opencti.indicators.dlq',
   dlqPartitions: 3,
+  controlTopic: 'octi-defender.control',
   stateTopicTemplate: 'defender-writer.{tenant}.state',
 };
 
@@ -97,6 +100,15 @@ export function topicDefinitions(overrides: Partial<TopicSettings> = {}, tenants
       ...rf,
       config: { 'cleanup.policy': 'delete', 'retention.ms': String(30 * DAY_MS) },
       description: 'Events and commands that could not be processed, with the reason in headers',
+    },
+    {
+      role: 'control',
+      name: checkName(s.controlTopic),
+      // One partition: requests and their answers in one order, read by every service.
+      partitions: 1,
+      ...rf,
+      config: { 'cleanup.policy': 'delete', 'retention.ms': String(7 * DAY_MS) },
+      description: 'Operator requests (reconcile, resync, replay) from the command line and the services\' progress and completion answers',
     },
   ];
   for (const tenant of tenants) {

@@ -90,6 +90,13 @@ export const kafkaEnv = {
     default: 'opencti.indicators.dlq',
     format: 'a topic name',
   }),
+  controlTopic: envVar({
+    env: 'KAFKA_TOPIC_CONTROL',
+    description: 'Topic of operator requests (reconcile, resync, replay from the octi-defender command line) and the services’ answers',
+    schema: parse.string(),
+    default: 'octi-defender.control',
+    format: 'a topic name',
+  }),
 };
 
 /** The Kafka settings that only make sense together, checked once every variable parsed. */

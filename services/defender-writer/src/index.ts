@@ -61,3 +61,4 @@ export function createDefenderClient(c: WriterConfig, deps: { logger: Logger; re
     },
   });
 }
+export { WriterControl, type Reconcilable } from './control.ts';

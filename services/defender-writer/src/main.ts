@@ -3,6 +3,7 @@
 import { connectKafka, unreachableKafka } from '@octi-defender/kafka';
 import { createLogger, createRegistry, HealthServer, installShutdown, loadConfigOrExit, logProgress, metricTotal, secretValues } from '@octi-defender/platform';
 import { loadWriterConfig, writerEnv } from './config.ts';
+import { WriterControl } from './control.ts';
 import { TokenProvider } from './defender/token.ts';
 import { createDefenderClient } from './index.ts';
 import { createWriterMetrics } from './metrics.ts';
@@ -19,6 +20,8 @@ const kafka = connectKafka(cfg, `defender-writer-${instance}`, logger.child({ co
 const tokens = new TokenProvider(cfg);
 const client = createDefenderClient(cfg, { logger: logger.child({ component: 'defender' }), registry, tokens });
 const writer = new Writer(cfg, { kafka, client, tokens, logger: logger.child({ component: 'writer' }), metrics, instanceId: instance });
+// Operator requests (octi-defender reconcile) from the control topic.
+const control = new WriterControl(cfg, { kafka, writer, logger: logger.child({ component: 'control' }), instance });
 // Liveness never depends on Defender: an open breaker pauses consumption, it does not need a restart.
 const health = new HealthServer({ port: cfg.httpPort, registry })
   .liveness('process', () => writer.live())
@@ -40,6 +43,7 @@ installShutdown({
   steps: [
     { name: 'stop probes', run: () => health.drain() },
     { name: 'progress', run: stopProgress },
+    { name: 'control', run: () => control.close() },
     { name: 'writer', run: () => writer.close() },
     { name: 'defender client', run: () => client.close() },
     { name: 'kafka', run: () => kafka.close() },
@@ -50,6 +54,7 @@ installShutdown({
 try {
   await health.start();
   await writer.start();
+  await control.start();
 } catch (err) {
   logger.fatal({ err }, unreachableKafka(err, cfg) ?? 'defender-writer could not start');
   process.exit(1);

@@ -1,7 +1,12 @@
 // Entry point: configuration → logger, metrics, probes → listener; graceful shutdown on SIGTERM.
 import { connectKafka, unreachableKafka } from '@octi-defender/kafka';
 import { createLogger, createRegistry, HealthServer, installShutdown, loadConfigOrExit, logProgress, metricTotal, secretValues } from '@octi-defender/platform';
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
 import { listenerEnv, loadListenerConfig } from './config.ts';
+import { ConnectorPresence } from './connector.ts';
+import { ListenerControl } from './control.ts';
 import { Listener } from './listener.ts';
 import { createListenerMetrics } from './metrics.ts';
 
@@ -12,6 +17,13 @@ const registry = createRegistry({ prefix: 'octi_listener' });
 const metrics = createListenerMetrics(registry);
 const kafka = connectKafka(cfg, 'stream-listener', logger.child({ component: 'kafka' }));
 const listener = new Listener(cfg, { kafka, logger: logger.child({ component: 'listener' }), metrics });
+// Operator requests (octi-defender resync / replay) from the control topic.
+const control = new ListenerControl(cfg, { kafka, listener, logger: logger.child({ component: 'control' }), metrics, instance: `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}` });
+// Registered in OpenCTI as a stream connector when CONNECTOR_ID is set.
+const connectorId = cfg.connectorId;
+const presence = connectorId === undefined
+  ? undefined
+  : new ConnectorPresence({ ...cfg, connectorId }, { listener, logger: logger.child({ component: 'connector' }), metrics, ...(cfg.openctiCaFile ? { ca: readFileSync(cfg.openctiCaFile, 'utf8') } : {}) });
 const health = new HealthServer({ port: cfg.httpPort, registry })
   .liveness('process', () => listener.role !== 'closed')
   .readiness('listener', () => listener.ready());
@@ -30,6 +42,8 @@ installShutdown({
   steps: [
     { name: 'stop probes', run: () => health.drain() },
     { name: 'progress', run: stopProgress },
+    { name: 'connector', run: async () => presence?.close() },
+    { name: 'control', run: () => control.close() },
     { name: 'listener', run: () => listener.close() },
     { name: 'kafka', run: () => kafka.close() },
     { name: 'http', run: () => health.close() },
@@ -39,6 +53,8 @@ installShutdown({
 try {
   await health.start();
   await listener.start();
+  await control.start();
+  presence?.start();
 } catch (err) {
   logger.fatal({ err }, unreachableKafka(err, cfg) ?? 'stream-listener could not start');
   process.exit(1);
