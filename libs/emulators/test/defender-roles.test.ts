@@ -1,6 +1,6 @@
 // The access token's `roles` claim carries the app's granted WindowsDefenderATP application
 // permissions, as Entra issues it (no claim when none is granted), and the API answers 403 Forbidden
-// to an app without the permission a call needs (research/defender-api.md: Permissions, Errors).
+// to an app without the permission a call needs (Microsoft Learn: the indicator APIs' permissions, common errors).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { startDefenderEmulator } from '../src/index.ts';

@@ -13,7 +13,14 @@ export interface KafkaSettings {
   readonly kafkaSaslPassword?: string | undefined;
 }
 
-export function connectKafka(settings: KafkaSettings, defaultClientId: string, logger?: KafkaLogger): Kafka {
+/** Client settings a short-lived tool tunes (e.g. the command line gives up sooner than a service). */
+export interface KafkaTuning {
+  readonly retries?: number;
+  readonly connectionTimeoutMs?: number;
+  readonly requestTimeoutMs?: number;
+}
+
+export function connectKafka(settings: KafkaSettings, defaultClientId: string, logger?: KafkaLogger, tuning: KafkaTuning = {}): Kafka {
   const { kafkaSaslMechanism: mechanism, kafkaSaslUsername: username, kafkaSaslPassword: password } = settings;
   if (mechanism && (!username || !password)) {
     throw new Error('KAFKA_SASL_MECHANISM is set: KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD are required too');
@@ -26,6 +33,7 @@ export function connectKafka(settings: KafkaSettings, defaultClientId: string, l
     brokers: settings.kafkaBrokers,
     clientId: settings.kafkaClientId ?? defaultClientId,
     ...(logger ? { logger } : {}),
+    ...tuning,
     ...(ssl ? { ssl } : {}),
     ...(mechanism && username && password ? { sasl: { mechanism, username, password } } : {}),
   });

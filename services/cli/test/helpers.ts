@@ -1,0 +1,67 @@
+// Fixtures of the command line's tests: the bin run as a child process (as an operator runs it), the
+// emulators over real HTTP, a real Kafka broker (KAFKA_BROKERS) and per-test topic names.
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { requireBrokers } from '@octi-defender/kafka/testing';
+
+export const BIN = fileURLToPath(new URL('../src/bin.ts', import.meta.url));
+export const OPENCTI_TOKEN = 'opencti-cli-test-token-5f1e0c';
+export const TENANT = '11111111-2222-3333-4444-555555555555';
+export const CLIENT = { clientId: '45097602-1234-4678-9234-9f453233e62c', clientSecret: 'cli-test-secret-9a8b7c', displayName: 'OpenCTI Defender Sync' };
+
+export interface Run {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs `octi-defender <args>` with exactly `env` (plus PATH) and returns its exit code and output. */
+export function runCli(args: readonly string[], env: Record<string, string>): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--disable-warning=TimeoutNegativeWarning', BIN, ...args], {
+      env: { PATH: process.env.PATH ?? '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+export function uniqueNames(): { commands: string; checkpoints: string; dlq: string; tenant: string; suffix: string } {
+  const s = randomUUID().slice(0, 8);
+  return { commands: `cli-${s}.indicators`, checkpoints: `cli-${s}.checkpoints`, dlq: `cli-${s}.dlq`, tenant: `t${s}`, suffix: s };
+}
+
+export function kafkaEnv(names: ReturnType<typeof uniqueNames>): Record<string, string> {
+  return {
+    KAFKA_BROKERS: requireBrokers().join(','),
+    KAFKA_TOPIC_COMMANDS: names.commands,
+    KAFKA_TOPIC_DLQ: names.dlq,
+  };
+}
+
+export function listenerEnv(openctiUrl: string, streams: readonly string[], names: ReturnType<typeof uniqueNames>, token = OPENCTI_TOKEN): Record<string, string> {
+  return { ...kafkaEnv(names), OPENCTI_URL: openctiUrl, OPENCTI_TOKEN: token, CONNECTOR_LIVE_STREAM_ID: streams.join(','), KAFKA_TOPIC_CHECKPOINTS: names.checkpoints };
+}
+
+export function writerEnv(mde: { url: string; tokenUrl: string }, names: ReturnType<typeof uniqueNames>, secret = CLIENT.clientSecret): Record<string, string> {
+  return {
+    ...kafkaEnv(names),
+    WRITER_TENANT_NAME: names.tenant,
+    MICROSOFT_DEFENDER_INTEL_TENANT_ID: TENANT,
+    MICROSOFT_DEFENDER_INTEL_CLIENT_ID: CLIENT.clientId,
+    MICROSOFT_DEFENDER_INTEL_CLIENT_SECRET: secret,
+    MICROSOFT_DEFENDER_INTEL_TOKEN_ENDPOINT: mde.tokenUrl,
+    MICROSOFT_DEFENDER_INTEL_BASE_URL: mde.url,
+  };
+}
+
+/** Lines of a command's output starting with ✗. */
+export function failures(out: string): string[] {
+  return out.split('\n').filter((l) => l.startsWith('✗'));
+}
