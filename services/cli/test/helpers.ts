@@ -65,3 +65,39 @@ export function writerEnv(mde: { url: string; tokenUrl: string }, names: ReturnT
 export function failures(out: string): string[] {
   return out.split('\n').filter((l) => l.startsWith('✗'));
 }
+
+/** Polls `probe` until it returns a value (not undefined/false); fails naming `what` after `timeoutMs`. */
+export async function until<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+export interface ServiceProcess {
+  readonly output: () => string;
+  /** SIGTERM, then waits for the exit; returns the exit code. */
+  stop(): Promise<number>;
+}
+
+/** Starts a service's main.ts as a child process, as deployed, with exactly `env` (plus PATH). */
+export function startService(main: string, env: Record<string, string>): ServiceProcess {
+  const child = spawn(process.execPath, ['--disable-warning=TimeoutNegativeWarning', fileURLToPath(new URL(`../../../${main}`, import.meta.url))], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<number>((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : -1))));
+  return {
+    output: () => output,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}

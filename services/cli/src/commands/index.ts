@@ -1,5 +1,7 @@
 // The command table: every command of `octi-defender`, by name (one or two words).
 import type { Command } from '../command.ts';
 import { check } from './check.ts';
+import { dlqList } from './dlq-list.ts';
+import { dlqRedrive } from './dlq-redrive.ts';
 
-export const commands: readonly Command[] = [check];
+export const commands: readonly Command[] = [check, dlqList, dlqRedrive];
