@@ -1,9 +1,10 @@
 // Entry point: configuration → logger, metrics, probes → listener; graceful shutdown on SIGTERM.
-import { connectKafka, unreachableKafka } from '@octi-defender/kafka';
-import { createLogger, createRegistry, HealthServer, installShutdown, loadConfigOrExit, logProgress, metricTotal, secretValues } from '@octi-defender/platform';
+import { hostname } from 'node:os';
+import { connectKafka, kafkaStatusSink, unreachableKafka } from '@octi-defender/kafka';
+import { createLogger, createRegistry, HealthServer, installShutdown, loadConfigOrExit, logProgress, metricTotal, secretValues, startStatusPublisher } from '@octi-defender/platform';
 import { listenerEnv, loadListenerConfig } from './config.ts';
 import { Listener } from './listener.ts';
-import { createListenerMetrics } from './metrics.ts';
+import { createListenerMetrics, LISTENER_STATUS_METRICS } from './metrics.ts';
 
 const cfg = loadConfigOrExit('stream-listener', () => loadListenerConfig());
 
@@ -24,6 +25,13 @@ const stopProgress = logProgress(logger, async () => ({
   queued: await metricTotal(registry, 'octi_listener_queue_depth'),
 }));
 
+// A status snapshot on the status topic for `octi-defender status` (active or standby, streams' freshness).
+const status = startStatusPublisher({
+  registry, service: 'stream-listener', instance: `${hostname()}-${process.pid}`, metrics: LISTENER_STATUS_METRICS, intervalMs: cfg.statusIntervalMs, logger,
+  info: { group: cfg.groupId, streams: cfg.streamIds.join(','), checkpointsTopic: cfg.checkpointsTopic, dlqTopic: cfg.dlqTopic },
+  sink: kafkaStatusSink(kafka),
+});
+
 installShutdown({
   logger,
   timeoutMs: cfg.shutdownTimeoutMs,
@@ -31,6 +39,7 @@ installShutdown({
     { name: 'stop probes', run: () => health.drain() },
     { name: 'progress', run: stopProgress },
     { name: 'listener', run: () => listener.close() },
+    { name: 'status', run: () => status.stop() },
     { name: 'kafka', run: () => kafka.close() },
     { name: 'http', run: () => health.close() },
   ],

@@ -3,5 +3,6 @@ import type { Command } from '../command.ts';
 import { check } from './check.ts';
 import { dlqList } from './dlq-list.ts';
 import { dlqRedrive } from './dlq-redrive.ts';
+import { status } from './status.ts';
 
-export const commands: readonly Command[] = [check, dlqList, dlqRedrive];
+export const commands: readonly Command[] = [check, status, dlqList, dlqRedrive];
