@@ -7,10 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { startDefenderEmulator, type DefenderEmulator } from '@octi-defender/emulators';
-import { encodeCommand, type Command } from '@octi-defender/indicators';
+import { encodeCommand } from '@octi-defender/indicators';
 import { createKafka, topicDefinitions, type Kafka } from '@octi-defender/kafka';
 import { requireBrokers } from '@octi-defender/kafka/testing';
-import { CLIENT, runCli, startService, TENANT, uniqueNames, until, writerEnv, type ServiceProcess } from './helpers.ts';
+import { CLIENT, ipUpsert, runCli, startService, TENANT, uniqueNames, until, writerEnv, type ServiceProcess } from './helpers.ts';
 
 const names = uniqueNames();
 const GROUP = 'Tier0 Servers';
@@ -20,16 +20,6 @@ let mde: DefenderEmulator;
 let kafka: Kafka;
 let stateDir: string;
 
-function upsert(value: string, i: number): Command {
-  const at = Date.now() - 60_000;
-  return {
-    schemaVersion: 1,
-    op: 'upsert',
-    key: `IpAddress:${value}`,
-    source: { id: `indicator-${i}`, standardId: `indicator--0000000${i}-0000-4000-8000-000000000000`, entityType: 'Indicator', streamId: 'live', eventId: `${at}-${i}`, eventName: 'create' },
-    facts: { type: 'IpAddress', value, name: `C2 ${value}`, description: null, score: 80, confidence: null, labels: [], markings: [], tlp: null, validFrom: null, validUntil: null, revoked: false, detection: true, createdBy: null, created: null, updated: null },
-  };
-}
 
 function env(extra: Record<string, string> = {}): Record<string, string> {
   return {
@@ -71,7 +61,7 @@ before(async () => {
   await admin.createTopics(topicDefinitions({ commandsTopic: names.commands, checkpointsTopic: names.checkpoints, dlqTopic: names.dlq, commandsPartitions: 3 }, [names.tenant]));
   await admin.close();
   const producer = await kafka.producer();
-  await producer.send(VALUES.map((v, i) => { const c = upsert(v, i + 1); return { topic: names.commands, key: c.key, value: encodeCommand(c), headers: { op: 'upsert' } }; }));
+  await producer.send(VALUES.map((v, i) => { const c = ipUpsert(v, i + 1, { name: `C2 ${v}` }); return { topic: names.commands, key: c.key, value: encodeCommand(c), headers: { op: 'upsert' } }; }));
   await producer.close();
 });
 

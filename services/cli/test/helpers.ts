@@ -3,6 +3,7 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import type { Command } from '@octi-defender/indicators';
 import { requireBrokers } from '@octi-defender/kafka/testing';
 
 export const BIN = fileURLToPath(new URL('../src/bin.ts', import.meta.url));
@@ -99,5 +100,17 @@ export function startService(main: string, env: Record<string, string>): Service
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       return exited;
     },
+  };
+}
+
+/** An upsert command of an IpAddress indicator, as the listener publishes it (event a minute old). */
+export function ipUpsert(value: string, i: number, over: { streamId?: string; score?: number; name?: string | null } = {}): Command {
+  const at = Date.now() - 60_000;
+  return {
+    schemaVersion: 1,
+    op: 'upsert',
+    key: `IpAddress:${value}`,
+    source: { id: `indicator-${i}`, standardId: `indicator--0000000${i}-0000-4000-8000-000000000000`, entityType: 'Indicator', streamId: over.streamId ?? 'live', eventId: `${at}-${i}`, eventName: 'create' },
+    facts: { type: 'IpAddress', value, name: over.name ?? null, description: null, score: over.score ?? 80, confidence: null, labels: [], markings: [], tlp: null, validFrom: null, validUntil: null, revoked: false, detection: true, createdBy: null, created: null, updated: null },
   };
 }

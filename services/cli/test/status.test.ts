@@ -8,11 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { startDefenderEmulator, type DefenderEmulator } from '@octi-defender/emulators';
-import { encodeCommand, type Command } from '@octi-defender/indicators';
+import { encodeCommand } from '@octi-defender/indicators';
 import { createKafka, topicDefinitions, type Kafka } from '@octi-defender/kafka';
 import { requireBrokers } from '@octi-defender/kafka/testing';
 import { encodeCheckpoint } from '@octi-defender/stream-listener';
-import { runCli, startService, TENANT, CLIENT, uniqueNames, until, writerEnv, type ServiceProcess } from './helpers.ts';
+import { ipUpsert, runCli, startService, TENANT, CLIENT, uniqueNames, until, writerEnv, type ServiceProcess } from './helpers.ts';
 
 const names = uniqueNames();
 const ROOM = `room${names.suffix}`;
@@ -26,16 +26,6 @@ let kafka: Kafka;
 let stateDir: string;
 const writers: ServiceProcess[] = [];
 
-function upsert(value: string, i: number): Command {
-  const at = Date.now() - 60_000;
-  return {
-    schemaVersion: 1,
-    op: 'upsert',
-    key: `IpAddress:${value}`,
-    source: { id: `indicator-${i}`, standardId: `indicator--0000000${i}-0000-4000-8000-000000000000`, entityType: 'Indicator', streamId: STREAM, eventId: `${at}-${i}`, eventName: 'create' },
-    facts: { type: 'IpAddress', value, name: null, description: null, score: 50 + i, confidence: null, labels: [], markings: [], tlp: null, validFrom: null, validUntil: null, revoked: false, detection: true, createdBy: null, created: null, updated: null },
-  };
-}
 
 function env(mde: DefenderEmulator, tenant: string, extra: Record<string, string> = {}): Record<string, string> {
   return {
@@ -72,7 +62,7 @@ before(async () => {
   await admin.createTopics(topicDefinitions({ commandsTopic: names.commands, checkpointsTopic: names.checkpoints, dlqTopic: names.dlq, commandsPartitions: 3 }, [ROOM, DOWN]));
   await admin.close();
   const producer = await kafka.producer();
-  await producer.send(VALUES.map((v, i) => { const c = upsert(v, i + 1); return { topic: names.commands, key: c.key, value: encodeCommand(c), headers: { op: 'upsert' } }; }));
+  await producer.send(VALUES.map((v, i) => { const c = ipUpsert(v, i + 1, { streamId: STREAM, score: 51 + i }); return { topic: names.commands, key: c.key, value: encodeCommand(c), headers: { op: 'upsert' } }; }));
   // The listener's last position, an hour ago; the listener itself is not running.
   const hourAgo = Date.now() - 3_600_000;
   await producer.send([{ topic: names.checkpoints, key: STREAM, value: encodeCheckpoint({ streamId: STREAM, lastEventId: `${hourAgo}-0`, updatedAt: new Date(hourAgo).toISOString() }) }]);
