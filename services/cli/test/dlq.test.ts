@@ -90,39 +90,48 @@ test('refused by Defender → listed with its answer → cause fixed → redrive
     assert.equal((await runCli(['dlq', 'list', '--service', 'listener'], env())).stdout.trim().split('\n').at(-1), `0 of 2 dead letters on ${names.dlq}`);
     assert.match((await runCli(['dlq', 'list', '--since', '2000-01-01', '--until', '2001-01-01'], env())).stdout, /^0 of 2 dead letters/m);
 
+    // 2b. A second OpenCTI entity asserts the first value: refused again, a second letter for that key.
+    const producer = await kafka.producer();
+    const second = ipUpsert(VALUES[0]!, 9, { name: 'C2 other feed', score: 90 });
+    await producer.send([{ topic: names.commands, key: second.key, value: encodeCommand(second), headers: { op: 'upsert' } }]);
+    await producer.close();
+    await until('the second refusal is dead-lettered', async () => (await groupLag()) === 0n && (await runCli(['dlq', 'list'], env())).stdout.includes('3 of 3 dead letters'));
+
     // 3. The cause fixed in Defender (the device group now exists): nothing is re-sent by itself; a dry run publishes nothing.
     mde.clearFaults();
     const before = await commandsEnd();
     const dry = await runCli(['dlq', 'redrive', '--reason', 'defender_rejected', '--dry-run'], env());
     assert.equal(dry.code, 0, dry.stderr);
-    assert.match(dry.stdout, /dry run: would redrive 2 of 2 selected dead letters/);
+    assert.match(dry.stdout, /dry run: would redrive 3 of 3 selected dead letters/);
     assert.equal(await commandsEnd(), before, 'a dry run publishes nothing');
     assert.equal(mde.indicators().length, 0);
 
-    // 4. Redrive: each refused command is re-published once and Defender holds both indicators.
+    // 4. Redrive: the latest command of each source of each refused key is re-published once (the
+    //    key refused twice once), and Defender holds both indicators.
     const redrive = await runCli(['dlq', 'redrive', '--reason', 'defender_rejected'], env());
     assert.equal(redrive.code, 0, redrive.stdout + redrive.stderr);
-    assert.match(redrive.stdout, /^redriven 2 of 2 selected dead letters/m);
-    assert.equal(await commandsEnd(), before + 2n);
+    assert.match(redrive.stdout, /^redriven 3 of 3 selected dead letters/m);
+    assert.match(redrive.stdout, new RegExp(`^redriven \\S+ defender-writer defender_rejected IpAddress:${VALUES[0]!.replaceAll('.', '\\.')}: 0 commands → \\S+ \\(its key's commands went with`, 'm'));
+    assert.equal(await commandsEnd(), before + 3n);
     await until('Defender holds both indicators', () => mde.indicators().length === 2);
     await until('the writer applied the redrive', async () => (await groupLag()) === 0n);
-    assert.deepEqual(mde.indicators().map((i) => [i.indicatorValue, i.rbacGroupNames]).sort(), VALUES.map((v) => [v, [GROUP]]));
+    assert.deepEqual(mde.indicators().map((i) => [i.indicatorValue, i.rbacGroupNames, i.title]).sort(), [[VALUES[0], [GROUP], 'C2 other feed'], [VALUES[1], [GROUP], `C2 ${VALUES[1]}`]]);
     const imported = mde.stats().import.items;
 
     // 5. Redriving again changes nothing: skipped as redriven; forced, the writer finds them applied.
     const again = await runCli(['dlq', 'redrive', '--reason', 'defender_rejected'], env());
     assert.equal(again.code, 0, again.stderr);
-    assert.match(again.stdout, /^redriven 0 of 2 selected dead letters/m);
-    assert.equal((again.stdout.match(/^skipped .*: redriven 20/gm) ?? []).length, 2, again.stdout);
-    assert.equal(await commandsEnd(), before + 2n);
+    assert.match(again.stdout, /^redriven 0 of 3 selected dead letters/m);
+    assert.equal((again.stdout.match(/^skipped .*: redriven 20/gm) ?? []).length, 3, again.stdout);
+    assert.equal(await commandsEnd(), before + 3n);
     const forced = await runCli(['dlq', 'redrive', '--reason', 'defender_rejected', '--force'], env());
-    assert.match(forced.stdout, /^redriven 2 of 2/m);
-    assert.equal(await commandsEnd(), before + 4n);
+    assert.match(forced.stdout, /^redriven 3 of 3/m);
+    assert.equal(await commandsEnd(), before + 6n);
     await until('the writer applied the forced redrive', async () => (await groupLag()) === 0n);
     assert.equal(mde.stats().import.items, imported, 'no import for indicators already in sync');
     assert.equal(mde.indicators().length, 2);
     const marked = await runCli(['dlq', 'list', '--reason', 'defender_rejected'], env());
-    assert.equal((marked.stdout.match(/\[redriven /g) ?? []).length, 2, marked.stdout);
+    assert.equal((marked.stdout.match(/\[redriven /g) ?? []).length, 3, marked.stdout);
   } finally {
     assert.equal(await writer.stop(), 0, writer.output());
   }

@@ -39,6 +39,7 @@ export const dlqRedrive: Command = {
       const lookup = new Set(selected.filter((l) => needsCommandLookup(l) && (values.force || !view.redriven.has(l.id))).map((l) => l.key));
       const latest = await latestCommands(kafka, c.commandsTopic, lookup);
       const report: { id: string; outcome: 'redriven' | 'would-redrive' | 'already-redriven' | 'skipped'; commands: number; why?: string }[] = [];
+      const sentKeys = new Map<string, string>();
       const producer = dryRun ? undefined : await kafka.transactionalProducer(`${CLI_CLIENT_ID}.redrive.${c.dlqTopic}`);
       try {
         for (const l of selected) {
@@ -47,7 +48,9 @@ export const dlqRedrive: Command = {
             report.push({ id: l.id, outcome: 'already-redriven', commands: 0, why: `redriven ${new Date(marker.at).toISOString()}` });
             continue;
           }
-          const step = planRedrive(l, c.commandsTopic, latest, new Date());
+          // Two letters of one key (refused twice): its latest commands go once, the second gets its marker only.
+          const coveredBy = needsCommandLookup(l) ? sentKeys.get(l.key) : undefined;
+          const step = coveredBy !== undefined ? { action: 'publish' as const, records: [] } : planRedrive(l, c.commandsTopic, latest, new Date());
           if (step.action === 'skip') {
             report.push({ id: l.id, outcome: 'skipped', commands: 0, why: step.why });
             continue;
@@ -61,7 +64,8 @@ export const dlqRedrive: Command = {
               ]);
             });
           }
-          report.push({ id: l.id, outcome: producer ? 'redriven' : 'would-redrive', commands: step.records.length });
+          if (needsCommandLookup(l)) sentKeys.set(l.key, coveredBy ?? l.id);
+          report.push({ id: l.id, outcome: producer ? 'redriven' : 'would-redrive', commands: step.records.length, ...(coveredBy !== undefined && { why: `its key's commands went with ${coveredBy}` }) });
         }
       } finally {
         await producer?.close();
@@ -71,7 +75,7 @@ export const dlqRedrive: Command = {
         for (const r of report) {
           const l = selected.find((x) => x.id === r.id)!;
           const what = `${r.id} ${l.service} ${l.reason} ${l.key}`;
-          if (r.outcome === 'redriven' || r.outcome === 'would-redrive') io.out(`${r.outcome === 'redriven' ? 'redriven' : 'would redrive'} ${what}: ${r.commands} command${r.commands === 1 ? '' : 's'} → ${c.commandsTopic}`);
+          if (r.outcome === 'redriven' || r.outcome === 'would-redrive') io.out(`${r.outcome === 'redriven' ? 'redriven' : 'would redrive'} ${what}: ${r.commands} command${r.commands === 1 ? '' : 's'} → ${c.commandsTopic}${r.why ? ` (${r.why})` : ''}`);
           else io.out(`skipped ${what}: ${r.why}`);
         }
         const done = report.filter((r) => r.outcome === 'redriven' || r.outcome === 'would-redrive').length;
