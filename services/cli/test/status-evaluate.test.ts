@@ -3,7 +3,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { StatusSnapshot } from '@octi-defender/platform';
+import { desiredFor, loadWriterConfig, policyFromConfig } from '@octi-defender/defender-writer';
 import { evaluateStatus, type StatusInput } from '../src/status/evaluate.ts';
+import { standing } from '../src/status/keys.ts';
 
 const NOW = Date.parse('2026-12-06T12:00:00Z');
 const sample = (value: number, labels: Record<string, string> = {}) => [{ labels, value, changedAt: NOW - 60_000 }];
@@ -72,5 +74,24 @@ describe('evaluateStatus', () => {
     const r = evaluateStatus(healthy({ snapshots: [writerSnapshot({ octi_writer_paused: sample(1) }, NOW - 60_000)] }), T);
     assert.equal(r.exitCode, 0);
     assert.equal(r.tenants[0]?.writers[0]?.paused, undefined);
+  });
+});
+
+describe('key standing (status --keys)', () => {
+  const cfg = loadWriterConfig({
+    KAFKA_BROKERS: 'k:9092', WRITER_TENANT_NAME: 'contoso', MICROSOFT_DEFENDER_INTEL_TENANT_ID: 't', MICROSOFT_DEFENDER_INTEL_CLIENT_ID: '45097602-1234-4678-9234-9f453233e62c', MICROSOFT_DEFENDER_INTEL_CLIENT_SECRET: 's',
+  });
+  const claim = (tlp: string | null) => ({
+    sourceId: 'i1', streamId: 's', eventId: `${NOW - 1000}-0`, at: NOW - 1000,
+    facts: { type: 'IpAddress', value: '45.155.205.9', name: null, description: null, score: 80, confidence: null, labels: [], markings: tlp ? [tlp] : [], tlp, validFrom: null, validUntil: null, revoked: false, detection: null, createdBy: null, created: null, updated: null },
+  });
+  test('in Defender, waiting, refused (same version), or not sent by policy with its reason', () => {
+    assert.equal(standing(JSON.stringify({ claims: [claim(null)], applied: { id: '1', identity: 'x', hash: 'h', expiresAt: NOW + 1 } }), cfg, NOW), 'in');
+    assert.equal(standing(JSON.stringify({ claims: [claim(null)] }), cfg, NOW), 'waiting');
+    assert.equal(standing(JSON.stringify({ claims: [] }), cfg, NOW), undefined);
+    assert.match(standing(JSON.stringify({ claims: [claim('TLP:RED')] }), cfg, NOW) ?? '', /^policy:/);
+    const d = desiredFor([claim(null)] as never, policyFromConfig(cfg), NOW);
+    assert.ok(d.present);
+    assert.equal(standing(JSON.stringify({ claims: [claim(null)], rejectedHash: d.hash }), cfg, NOW), 'rejected');
   });
 });

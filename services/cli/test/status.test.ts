@@ -111,6 +111,15 @@ test('status names a paused writer, a lagging tenant, a tenant short of room and
   assert.deepEqual([room?.writers[0]?.held, room?.writers[0]?.capacity, room?.writers[0]?.partitions], [1, 1, [0, 1, 2]]);
 });
 
+test('status --keys, beside a writer (its variables): the keys of the tenant from its state topic, over-cap ones named', async () => {
+  const beside = { ...operatorEnv(), ...writerEnv(ok, { ...names, tenant: ROOM }), MICROSOFT_DEFENDER_INTEL_MAX_INDICATORS: '1' };
+  const r = await runCli(['status', '--tenant', ROOM, '--keys'], beside);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stdout, /^ {2}keys: in Defender 1, waiting 2 \(over the cap, held back as foreign, or a send pending\), refused by Defender 0, not sent by policy: none$/m);
+  assert.match(r.stdout, new RegExp(`^✗ tenant ${ROOM}: short of room: 2 keys wait over the cap \\(1 of 1 held\\)$`, 'm'));
+  assert.ok(!(r.stdout + r.stderr).includes(CLIENT.clientSecret));
+});
+
 test('a stopped writer leaves a tenant without a live writer; an unreachable Kafka is exit 3', async () => {
   const room = writers.shift();
   assert.equal(await room?.stop(), 0);

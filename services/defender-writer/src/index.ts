@@ -61,3 +61,4 @@ export function createDefenderClient(c: WriterConfig, deps: { logger: Logger; re
     },
   });
 }
+export { decodeState } from './state-store.ts';

@@ -2,6 +2,7 @@
 // per stream and per tenant, the findings that need attention and the exit code.
 import type { GroupDescription, PartitionLag } from '@octi-defender/kafka';
 import type { StatusSample, StatusSnapshot } from '@octi-defender/platform';
+import type { KeyCounts } from './keys.ts';
 
 export interface Thresholds {
   /** A stream position older than this needs attention. */
@@ -23,6 +24,8 @@ export interface TenantInput {
   readonly commandsTopic: string;
   readonly members: GroupDescription;
   readonly lag: readonly PartitionLag[];
+  /** From the state topic (`status --keys`), for the configured tenant. */
+  readonly keys?: KeyCounts | undefined;
 }
 
 export interface StatusInput {
@@ -69,6 +72,7 @@ export interface TenantReport {
   readonly writers: readonly WriterReport[];
   readonly held: number;
   readonly capacity: number;
+  readonly keys?: KeyCounts | undefined;
 }
 
 export interface StreamReport {
@@ -185,6 +189,11 @@ export function evaluateStatus(input: StatusInput, t: Thresholds): StatusReport 
     if (lag > BigInt(t.maxLag)) attention(subject, `${lag} commands behind (over ${t.maxLag})`);
     const held = writers.reduce((a, w) => a + (w.held ?? 0), 0);
     const capacity = writers.reduce((a, w) => a + (w.capacity ?? 0), 0);
+    if (tn.keys) {
+      // Waiting keys are over the cap, held back as another creator's, or not sent yet (a send pending).
+      const overCap = tn.keys.waiting - writers.reduce((a, w) => a + (w.heldForeign ?? 0), 0);
+      if (overCap > 0 && capacity > 0 && held >= capacity) attention(subject, `short of room: ${overCap} keys wait over the cap (${held} of ${capacity} held)`);
+    }
     return {
       tenant: tn.tenant,
       group: tn.group,
@@ -194,6 +203,7 @@ export function evaluateStatus(input: StatusInput, t: Thresholds): StatusReport 
       writers,
       held,
       capacity,
+      keys: tn.keys,
     };
   });
   if (input.tenants.length === 0) attention('writers', 'no tenant found: no writer published a status snapshot, and WRITER_TENANT_NAME is not set');
@@ -216,6 +226,10 @@ export function renderStatus(r: StatusReport, now: number): string[] {
   for (const s of r.listener.streams) out.push(`  stream ${s.streamId}: position ${s.position ?? 'none'}${s.ageMs === undefined ? '' : `, ${formatAge(s.ageMs)} old`}`);
   for (const t of r.tenants) {
     out.push(`tenant ${t.tenant} (group ${t.group}, ${t.groupState}): lag ${t.lag}, indicators held ${t.held} of ${t.capacity}`);
+    if (t.keys) {
+      const policy = Object.entries(t.keys.policy).map(([k, n]) => `${k} ${n}`).join(', ') || 'none';
+      out.push(`  keys: in Defender ${t.keys.inDefender}, waiting ${t.keys.waiting} (over the cap, held back as foreign, or a send pending), refused by Defender ${t.keys.rejected}, not sent by policy: ${policy}`);
+    }
     for (const w of t.writers) {
       const parts = [
         `partitions ${w.partitions.length > 0 ? w.partitions.join(',') : 'none'}`,

@@ -7,11 +7,12 @@ import { countByReason } from '../dlq/letters.ts';
 import { readDlq } from '../dlq/read.ts';
 import type { Settings } from '../settings.ts';
 import type { StatusInput, StreamInput, TenantInput } from './evaluate.ts';
+import { countKeys } from './keys.ts';
 
 /** Tenants whose writers published nothing for this long are no longer listed (unless configured or asked for). */
 export const FORGET_TENANT_AFTER_MS = 24 * 3_600_000;
 
-export async function gatherStatus(kafka: Kafka, s: Settings, env: NodeJS.ProcessEnv, now: () => number, only: readonly string[] = []): Promise<StatusInput> {
+export async function gatherStatus(kafka: Kafka, s: Settings, env: NodeJS.ProcessEnv, now: () => number, only: readonly string[] = [], withKeys = false): Promise<StatusInput> {
   if (!s.kafka.ok) throw new Error('Kafka is not configured');
   const admin = await kafka.admin();
   try {
@@ -49,7 +50,8 @@ export async function gatherStatus(kafka: Kafka, s: Settings, env: NodeJS.Proces
     const tenants: TenantInput[] = [];
     for (const [group, { tenant, commandsTopic }] of [...groups].filter(([, g]) => only.length === 0 || only.includes(g.tenant)).sort((a, b) => a[1].tenant.localeCompare(b[1].tenant))) {
       const [members, lag] = await Promise.all([admin.describeGroup(group), topics.has(commandsTopic) ? admin.groupLag(group, commandsTopic) : Promise.resolve([])]);
-      tenants.push({ tenant, group, commandsTopic, members, lag });
+      const keys = withKeys && writer?.consumerGroup === group && topics.has(writer.stateTopic) ? await countKeys(kafka, writer, now()) : undefined;
+      tenants.push({ tenant, group, commandsTopic, members, lag, keys });
     }
     const dlqTopic = s.kafka.config.dlqTopic;
     const view = topics.has(dlqTopic) ? await readDlq(kafka, dlqTopic) : undefined;
