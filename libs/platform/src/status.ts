@@ -8,6 +8,9 @@ import { z } from 'zod';
 
 export const STATUS_SCHEMA_VERSION = 1;
 
+/** Longest a stop waits for each of: the snapshot in flight, the tombstone, closing the sink. */
+export const STOP_WAIT_MS = 3000;
+
 const SampleSchema = z.object({
   labels: z.record(z.string(), z.string()),
   value: z.number(),
@@ -61,6 +64,8 @@ export interface StatusPublisherOptions {
   readonly sink: StatusSink;
   readonly logger: Logger;
   readonly now?: () => number;
+  /** Default STOP_WAIT_MS. */
+  readonly stopWaitMs?: number;
 }
 
 /** Reads the selected series; `changedAt` carries over from `previous` while a value stays the same. */
@@ -101,18 +106,26 @@ export function startStatusPublisher(o: StatusPublisherOptions): { stop(): Promi
   publish();
   const timer = setInterval(publish, o.intervalMs);
   timer.unref();
+  // A stop never waits long for Kafka: a shutdown has a deadline, and a snapshot is not worth it.
+  const bounded = <T>(work: Promise<T>, what: string): Promise<T> => {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      const ms = o.stopWaitMs ?? STOP_WAIT_MS;
+      timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+    });
+    return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+  };
   return {
     async stop() {
       clearInterval(timer);
-      await running;
       stopped = true;
       try {
-        await o.sink.send(key, null);
+        await bounded(running, 'status snapshot in flight');
+        await bounded(o.sink.send(key, null), 'status tombstone');
       } catch (err) {
         o.logger.warn({ err }, 'status tombstone not published');
-      } finally {
-        await o.sink.close();
       }
+      await bounded(o.sink.close(), 'status sink close').catch((err: unknown) => o.logger.warn({ err }, 'status sink not closed'));
     },
   };
 }
