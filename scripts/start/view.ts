@@ -19,6 +19,8 @@ export interface Summary {
   /** Indicators in Defender: the emulator's count, else what the writer says it holds. */
   readonly held: { total: number; byType?: Record<string, number>; byAction?: Record<string, number>; source: 'emulator' | 'writer' };
   readonly cap: number;
+  /** The tenant's side of the room: Defender's limit in force, what other creators hold, our keys waiting for room. */
+  readonly room: { readonly tenantLimit: number; readonly foreign: number; readonly waiting: number };
   readonly lag: number;
   readonly deadLetters: Record<string, number>;
   readonly ready: { listener: Readiness; writer: Readiness };
@@ -71,6 +73,7 @@ export function summarize(history: readonly Reading[]): Summary | undefined {
       ? { total: last.defender.total, byType: last.defender.byType, byAction: last.defender.byAction, source: 'emulator' }
       : { total: total(w, 'octi_writer_owned_indicators'), source: 'writer' },
     cap: total(w, 'octi_writer_cap_capacity'),
+    room: { tenantLimit: total(w, 'octi_writer_tenant_limit'), foreign: total(w, 'octi_writer_foreign_indicators'), waiting: total(w, 'octi_writer_cap_waiting_keys') },
     lag: total(w, 'octi_writer_consumer_lag'),
     deadLetters,
     ready: { listener: last.listener.ready, writer: last.writer.ready },
@@ -94,6 +97,7 @@ export function line(s: Summary): string {
     `calls ${calls}`,
     `breaker ${s.breaker}`,
     `lag ${s.lag}`,
+    `room ${s.cap} (limit ${s.room.tenantLimit}, others hold ${s.room.foreign}, ${s.room.waiting} waiting)`,
     `dead letters ${list(s.deadLetters)}`,
     `listener ${s.ready.listener.ok ? 'ready' : 'not ready'}, writer ${s.ready.writer.ok ? 'ready' : 'not ready'}`,
   ].join(' | ');
@@ -112,6 +116,7 @@ export function screen(s: Summary | undefined, header: readonly string[], proble
     `circuit breaker     ${s.breaker}`,
     `held in Defender    ${s.held.total} of ${s.cap} (${pct(s.held.total, s.cap)})${s.held.source === 'writer' ? ' as the writer counts them' : ''}`,
     ...(s.held.byType ? [`  by type           ${list(s.held.byType)}`, `  by action         ${list(s.held.byAction)}`] : []),
+    `room for ours       ${s.cap} (Defender's limit ${s.room.tenantLimit}, other creators hold ${s.room.foreign}; ${s.room.waiting} of our keys wait for room)`,
     `consumer lag        ${s.lag}`,
     `dead letters        ${list(s.deadLetters)}`,
     `stream-listener     ${readiness(s.ready.listener)}`,

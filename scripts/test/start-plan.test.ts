@@ -45,7 +45,7 @@ const reading = (t: number, listener: string, writer: string): Reading => ({
   defender: { total: 3, byType: { IpAddress: 2, DomainName: 1 }, byAction: { Block: 2, Audit: 1 } },
 });
 
-test('the view: rates over the recent readings, totals by label, Defender holdings against the cap', () => {
+test('the view: rates over the recent readings, totals by label, Defender holdings against the room other creators leave', () => {
   const first = reading(0, 'octi_listener_events_total{stream="s",event="create"} 10\n', 'defender_api_calls_total{endpoint="import",status="200"} 1\n');
   const last = reading(
     10_000,
@@ -62,7 +62,10 @@ test('the view: rates over the recent readings, totals by label, Defender holdin
       'defender_api_calls_total{endpoint="import",status="200"} 4',
       'defender_api_calls_total{endpoint="import",status="429"} 1',
       'defender_api_breaker_state 2',
-      'octi_writer_cap_capacity 15000',
+      'octi_writer_cap_capacity 895',
+      'octi_writer_tenant_limit 1500',
+      'octi_writer_foreign_indicators 605',
+      'octi_writer_cap_waiting_keys 1605',
       'octi_writer_consumer_lag{partition="0"} 5',
       'octi_writer_consumer_lag{partition="1"} 1',
     ].join('\n'),
@@ -75,7 +78,9 @@ test('the view: rates over the recent readings, totals by label, Defender holdin
   assert.equal(s.breaker, 'open');
   assert.equal(s.lag, 6);
   assert.deepEqual(s.deadLetters, { 'listener:bad_json': 1 });
-  assert.match(line(s), /^defender holds 3\/15000 indicators \(Block 2, Audit 1\) \| events 5\.0\/s \(60\) \|.* \| listener ready, writer not ready$/);
+  assert.deepEqual(s.room, { tenantLimit: 1500, foreign: 605, waiting: 1605 });
+  assert.match(line(s), / \| room 895 \(limit 1500, others hold 605, 1605 waiting\) \| /);
+  assert.match(line(s), /^defender holds 3\/895 indicators \(Block 2, Audit 1\) \| events 5\.0\/s \(60\) \|.* \| listener ready, writer not ready$/);
 });
 
 test('.env.example copied as it is: both services refuse its ChangeMe placeholders at start', () => {

@@ -7,4 +7,4 @@ export { StixGenerator, Random, TLP_MARKINGS, OCTI_EXT, SCO_EXT, INDICATOR_KINDS
 export type { StixObject, IndicatorKind, ObservableKind, TlpName } from './opencti/stix.ts';
 export { startDefenderEmulator, DEFAULT_RATE_LIMITS, DEFAULT_ROLES, API_ENDPOINTS } from './defender/emulator.ts';
 export type { DefenderEmulator, DefenderEmulatorOptions, DefenderClient, Indicator, FaultSpec, FaultHit, RecordedRequest, EndpointStats, Endpoint, RateLimit } from './defender/emulator.ts';
-export { validateIndicator, isReservedIp, ValidationError, INDICATOR_TYPES, ACTIONS, SEVERITIES } from './defender/validation.ts';
+export { validateIndicator, isReservedIp, ValidationError, INDICATOR_TYPES, ACTIONS, SEVERITIES, DOCUMENTED_BODY_FIELDS } from './defender/validation.ts';

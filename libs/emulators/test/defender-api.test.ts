@@ -196,6 +196,16 @@ describe('Defender indicators API', () => {
     assert.equal((await call('POST', '/api/indicators/import', { indicators: [indicator('9.9.9.22')] })).status, 400);
   });
 
+  test('body parameters are case-sensitive: externalID as the Indicator resource spells it is stored, externalId is refused', async () => {
+    const res = await call('POST', '/api/indicators/import', { Indicators: [indicator('9.9.9.30', { externalID: 'octi-1' }), indicator('9.9.9.31', { externalId: 'octi-2' }), indicator('9.9.9.32', { GenerateAlert: true })] });
+    const value = (res.json() as { value: { isFailed: boolean; failureReason: string | null }[] }).value;
+    assert.deepEqual(value.map((v) => v.isFailed), [false, true, true]);
+    assert.match(value[1]!.failureReason!, /'externalId'.*case-sensitive.*'externalID'/);
+    assert.match(value[2]!.failureReason!, /'GenerateAlert'.*'generateAlert'/);
+    const listed = (await call('GET', `/api/indicators?$filter=${encodeURIComponent("indicatorValue eq '9.9.9.30'")}`)).json() as { value: Indicator[] };
+    assert.equal(listed.value[0]?.externalID, 'octi-1');
+  });
+
   test('validation: required fields, hash lengths, URL scheme, CIDR, private and reserved IPs, Audit, BlockAndRemediate, certificates', async () => {
     const cases: [Record<string, unknown>, string | null][] = [
       [{ indicatorType: 'IpAddress', action: 'Block', title: 't', description: 'd' }, 'MissingRequiredParameter'],

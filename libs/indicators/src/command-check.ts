@@ -3,7 +3,7 @@
 // it: bench/normalize.bench.ts). This check only reads: the enums and the date pattern are taken
 // from the schemas themselves, and test/command-check.test.ts shows that it and CommandSchema accept
 // and refuse the same commands, field by field, so the two cannot drift apart silently.
-import { FactsSchema, RetractCommandSchema, SourceSchema, COMMAND_SCHEMA_VERSION } from './command.ts';
+import { FactsSchema, RetractCommandSchema, SourceSchema, COMMAND_SCHEMA_VERSION } from './command-schema.ts';
 import { parseIndicatorKey } from './canonical.ts';
 
 interface Rules {
@@ -14,18 +14,6 @@ interface Rules {
   readonly isoDate: RegExp;
 }
 
-// Read from the schemas on first use, not at load: command.ts imports this module.
-let rules: Rules | undefined;
-function rulesOf(): Rules {
-  rules ??= {
-    eventNames: new Set(SourceSchema.shape.eventName.options),
-    types: new Set(FactsSchema.shape.type.options),
-    tlps: new Set(FactsSchema.shape.tlp.unwrap().options),
-    reasons: new Set(RetractCommandSchema.shape.reason.options),
-    isoDate: datePattern(),
-  };
-  return rules;
-}
 
 function datePattern(): RegExp {
   const pattern = FactsSchema.shape.validFrom.unwrap()._zod.def.pattern;
@@ -33,6 +21,14 @@ function datePattern(): RegExp {
   // Without the global or sticky flags `test` keeps no state between calls.
   return new RegExp(pattern.source, pattern.flags.replace(/[gy]/g, ''));
 }
+
+const RULES: Rules = {
+  eventNames: new Set(SourceSchema.shape.eventName.options),
+  types: new Set(FactsSchema.shape.type.options),
+  tlps: new Set(FactsSchema.shape.tlp.unwrap().options),
+  reasons: new Set(RetractCommandSchema.shape.reason.options),
+  isoDate: datePattern(),
+};
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const nonEmpty = (v: unknown): boolean => typeof v === 'string' && v.length > 0;
@@ -61,7 +57,7 @@ function validFacts(f: unknown, r: Rules): boolean {
 
 /** Whether `CommandSchema` accepts `cmd` (same answer, without building a parsed copy). */
 export function isValidCommand(cmd: unknown): boolean {
-  const r = rulesOf();
+  const r = RULES;
   if (!isObject(cmd) || cmd.schemaVersion !== COMMAND_SCHEMA_VERSION) return false;
   const key = cmd.key;
   if (typeof key !== 'string' || key.length < 3 || parseIndicatorKey(key) === undefined || !validSource(cmd.source, r)) return false;

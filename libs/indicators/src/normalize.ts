@@ -1,7 +1,7 @@
 // OpenCTI live-stream event → commands. Pure: the caller owns I/O, counting and the DLQ.
 import jsonpatch, { type Operation } from 'fast-json-patch';
 import { indicatorKey } from './canonical.ts';
-import { COMMAND_SCHEMA_VERSION, type Command, type CommandSource, type IndicatorFacts, type RetractReason } from './command.ts';
+import { COMMAND_SCHEMA_VERSION, type Command, type CommandSource, type IndicatorFacts, type RetractReason } from './command-schema.ts';
 import { strongestTlp, type MarkingRegistry } from './markings.ts';
 import { extractValues, normalizeHashAlgorithm } from './pattern/extract.ts';
 import { parsePattern } from './pattern/parser.ts';

@@ -1,4 +1,4 @@
-// Payloads shaped like OpenCTI v4 live-stream events (research/opencti.md §1.4–1.5).
+// Payloads shaped like OpenCTI v4 live-stream events (the README, "Event normalization").
 import type { RetractCommand, StreamEvent, StreamEventName, UpsertCommand } from '../src/index.ts';
 
 export const OCTI = 'extension-definition--ea279b3e-5c71-4632-ac08-831c66a786ba';

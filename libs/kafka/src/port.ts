@@ -97,6 +97,7 @@ export interface ConsumerOptions {
   readonly leaseMarginMs?: number;
   readonly sessionTimeoutMs?: number;
   readonly rebalanceTimeoutMs?: number;
+  /** Default: a tenth of the session timeout, at least 500 ms. */
   readonly heartbeatIntervalMs?: number;
   readonly maxBytesPerPartition?: number;
   /** Longest a fetch waits for new data (also bounds how long close() waits). Default 500. */

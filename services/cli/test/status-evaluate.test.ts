@@ -58,7 +58,7 @@ describe('evaluateStatus', () => {
       [{ streams: [{ streamId: 's1' }] }, /stream s1: no checkpoint yet/],
       [{ snapshots: [writerSnapshot({ octi_writer_paused: sample(1), defender_api_breaker_state: sample(2) })] }, /tenant contoso: writer w1 is paused .*circuit breaker open/],
       [{ snapshots: [writerSnapshot({ octi_writer_owned_indicators: sample(15000) })] }, /tenant contoso: writer w1 is short of room: 15000 of 15000/],
-      [{ snapshots: [writerSnapshot({ octi_writer_cap_waiting: sample(12) })] }, /12 keys waiting over the cap/],
+      [{ snapshots: [writerSnapshot({ octi_writer_cap_waiting_keys: sample(12) })] }, /12 keys waiting over the cap/],
       [{ tenants: [{ ...healthy().tenants[0]!, lag: [{ topic: 'cmds', partition: 0, committed: 0n, end: 500n, lag: 500n }] }] }, /tenant contoso: 500 commands behind \(over 100\)/],
       [{ tenants: [{ ...healthy().tenants[0]!, members: { groupId: 'defender-writer.contoso', state: 'Empty', members: [] } }] }, /tenant contoso: no live writer/],
       [{ tenants: [] }, /no tenant found/],

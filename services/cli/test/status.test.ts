@@ -34,6 +34,7 @@ function env(mde: DefenderEmulator, tenant: string, extra: Record<string, string
     WRITER_STATE_DIR: stateDir,
     WRITER_RECONCILE_INTERVAL_MS: '0',
     WRITER_SESSION_TIMEOUT_MS: '6000',
+    WRITER_LAG_INTERVAL_MS: '1000',
     STATUS_INTERVAL_MS: '1000',
     CONNECTOR_LOG_LEVEL: 'warn',
     ...extra,

@@ -39,6 +39,7 @@ export class CapIndex {
   readonly #weakest: StatementSync;
   readonly #strongestWaiting: StatementSync;
   readonly #count: StatementSync;
+  readonly #countWaiting: StatementSync;
   readonly #dropIn: StatementSync;
 
   constructor(capacity: number, opts: CapIndexOptions = {}) {
@@ -60,6 +61,7 @@ export class CapIndex {
     this.#weakest = db.prepare('SELECT key, score, at FROM cap WHERE admitted = 1 ORDER BY score ASC, at ASC, key DESC LIMIT 1');
     this.#strongestWaiting = db.prepare('SELECT key, score, at FROM cap WHERE admitted = 0 ORDER BY score DESC, at DESC, key ASC LIMIT 1');
     this.#count = db.prepare('SELECT count(*) AS n FROM cap');
+    this.#countWaiting = db.prepare('SELECT count(*) AS n FROM cap WHERE admitted = 0');
     this.#dropIn = db.prepare('DELETE FROM cap WHERE part = ?');
   }
 
@@ -75,6 +77,11 @@ export class CapIndex {
   /** Keys that want to be in Defender (admitted or waiting). */
   get size(): number {
     return Number((this.#count.get() as { n: number }).n);
+  }
+
+  /** Keys that want to be in Defender and wait for room (over-cap). */
+  waitingCount(): number {
+    return Number((this.#countWaiting.get() as { n: number }).n);
   }
 
   get admittedCount(): number {

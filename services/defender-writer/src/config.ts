@@ -262,10 +262,24 @@ export const writerEnv = {
   }),
   maxIndicators: envVar({
     env: 'MICROSOFT_DEFENDER_INTEL_MAX_INDICATORS',
-    description: 'Active indicators this tenant’s writers may hold together (Defender’s tenant cap is 15000, shared with other tools); each writer keeps its share, strongest first',
+    description: 'Active indicators this tenant’s writers may hold together at most; what they hold is the smaller of this and what other creators leave under DEFENDER_TENANT_INDICATOR_LIMIT; each writer keeps its share, strongest first',
     schema: parse.int({ min: 1, max: 15000 }),
     default: '15000',
     format: '1 to 15000',
+  }),
+  tenantLimit: envVar({
+    env: 'DEFENDER_TENANT_INDICATOR_LIMIT',
+    description: 'Defender’s limit of active indicators per tenant, shared by every creator (documented: 15000); a lower limit Defender enforces is learned from its refusals',
+    schema: parse.int({ min: 1 }),
+    default: '15000',
+    format: 'integer ≥ 1',
+  }),
+  foreignCheckMs: envVar({
+    env: 'WRITER_FOREIGN_CHECK_MS',
+    description: 'Before an import, indicators other creators added since the last look are listed when that look is older than this (divided by the writer’s partition share: the tenant’s writers together list at most once per interval); 0 = only at assignments and reconciliations',
+    schema: parse.int({ min: 0 }),
+    default: '3000',
+    format: 'milliseconds, 0 = off',
   }),
   dryRun: envVar({
     env: 'MICROSOFT_DEFENDER_INTEL_PASSIVE_ONLY',

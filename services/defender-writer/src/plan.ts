@@ -222,6 +222,28 @@ export function deletesFirst(plan: Plan, held: number, capacity: number, lookup:
   return held + plan.staleDeletes.length + creates > capacity;
 }
 
+/**
+ * The ids of identity changes (an action flip) to delete before their imports, when the room is
+ * still short after the deletes that go first: in a full room the new indicator cannot be created
+ * while the old one holds the last place, and Defender would refuse it at the tenant's limit each
+ * time. The value is unprotected from that delete until its import (one call). Empty otherwise:
+ * the old indicator stays until its replacement is accepted.
+ */
+export function replacedFirst(plan: Plan, held: number, capacity: number, deletesGoFirst: boolean, lookup: (key: string) => KeyState | undefined): PlannedDelete[] {
+  let creates = 0;
+  const replaced: PlannedDelete[] = [];
+  for (const c of plan.imports) {
+    for (const p of c) {
+      if (p.replaces !== undefined) replaced.push({ key: p.key, id: p.replaces, reason: 'replaced' });
+      if (p.replaces !== undefined || !lookup(p.key)?.applied) creates++;
+    }
+  }
+  if (replaced.length === 0) return [];
+  let freed = 0;
+  if (deletesGoFirst) for (const c of plan.deletes) freed += c.length;
+  return held - freed + plan.staleDeletes.length + creates > capacity ? replaced : [];
+}
+
 /** The superseded id an accepted import really replaced: none when Defender updated it in place (same id back). */
 function replacedBy(p: PlannedImport, r: ImportOutcome | undefined): string | undefined {
   return p.replaces !== undefined && r?.ok && r.id !== p.replaces ? p.replaces : undefined;
@@ -287,15 +309,19 @@ export function applyOutcomes(plan: Plan, outcomes: Outcomes, lookup: (key: stri
         if (replaced !== undefined && !deletedIds.has(replaced)) staleIds = [...staleIds, replaced];
         applied = { id: r.id, identity: imp.identity, hash: imp.hash, expiresAt: imp.expiresAt };
         rejectedHash = undefined;
-      } else if (r && r.permanent) {
-        rejected.push({ key, reason: r.reason, category: r.category });
-        rejectedHash = imp.hash;
-        cap.delete(key);
       } else {
-        synced = false;
-        // Not sent yet (a transient failure, or folded until the quota allows): a redriven version
-        // Defender refused before stays wanted, so the pending re-plan sends it.
-        if (rejectedHash === imp.hash) rejectedHash = undefined;
+        if (r && r.permanent) {
+          rejected.push({ key, reason: r.reason, category: r.category });
+          rejectedHash = imp.hash;
+          cap.delete(key);
+        } else {
+          synced = false;
+          // Not sent yet (a transient failure, or folded until the quota allows): a redriven version
+          // Defender refused before stays wanted, so the pending re-plan sends it.
+          if (rejectedHash === imp.hash) rejectedHash = undefined;
+        }
+        // The old indicator was deleted before its replacement (`replacedFirst`): Defender holds neither.
+        if (imp.replaces !== undefined && applied?.id === imp.replaces && deletedIds.has(imp.replaces)) applied = undefined;
       }
     } else if (del) {
       if (deletedIds.has(del.id)) applied = undefined;

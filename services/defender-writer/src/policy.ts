@@ -282,7 +282,7 @@ export function renderIndicator(
     severity: severityFor(score),
     generateAlert: generateAlertFor(action, configured, policy),
     expirationTime: new Date(opts.expiresAt).toISOString().replace('.000Z', 'Z'),
-    ...(opts.externalId !== undefined && { externalId: opts.externalId }),
+    ...(opts.externalId !== undefined && { externalID: opts.externalId }),
     ...(policy.recommendedActions !== undefined && { recommendedActions: policy.recommendedActions }),
     ...(policy.rbacGroupNames.length > 0 && { rbacGroupNames: policy.rbacGroupNames }),
     ...(policy.educateUrl !== undefined && type === 'Url' && (action === 'Block' || action === 'Warn') && { educateUrl: policy.educateUrl }),

@@ -7,7 +7,8 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { LRUCache } from 'lru-cache';
-import { compareEventIds, compareStrength, strengthOf, type Claim } from './claims.ts';
+import { compareEventIds } from '@octi-defender/indicators';
+import { compareStrength, strengthOf, type Claim } from './claims.ts';
 import type { KeyState } from './plan.ts';
 
 export function encodeState(s: KeyState): string {

@@ -25,17 +25,18 @@ import type { Logger } from '@octi-defender/platform';
 import { CapIndex } from './cap.ts';
 import { policyFromConfig, type WriterConfig } from './config.ts';
 import type { CallOptions, DefenderClient } from './defender/client.ts';
-import { blocksBatch, DefenderCallCancelledError, DefenderClientClosedError } from './defender/errors.ts';
+import { blocksBatch, DefenderCallCancelledError, DefenderClientClosedError, DefenderHttpError } from './defender/errors.ts';
 import type { TokenSource } from './defender/token.ts';
 import { desiredFor } from './desired.ts';
 import type { ClaimCommand } from './facts.ts';
 import type { WriterMetrics } from './metrics.ts';
-import { applyOutcomes, chunk, deletesFirst, MAX_BATCH, planBatch, replacementDeletes, type KeyState, type Plan, type PlannedDelete } from './plan.ts';
+import { applyOutcomes, chunk, deletesFirst, MAX_BATCH, planBatch, replacedFirst, replacementDeletes, type KeyState, type Plan, type PlannedDelete } from './plan.ts';
 import { decodeState, encodeState, fitState, StateStore } from './state-store.ts';
 import type { Policy } from './policy.ts';
 import { ResyncHandler } from './resync.ts';
 import { findDrift, ReconcileSchedule, type Drift } from './reconciler.ts';
-import { listTenant, type ForeignIndex, type TenantListing } from './foreign.ts';
+import { listForeignSince, listTenant, type ForeignIndex, type TenantListing } from './foreign.ts';
+import { limitFromRefusal, roomFor, tenantRoom } from './room.ts';
 import type { ImportOutcome } from './defender/model.ts';
 
 /** The raw record kept in a dead letter is cut to this many characters. */
@@ -215,8 +216,28 @@ export class Writer {
   readonly #reconciler: ReconcileSchedule;
   /** Other creators' values + types, from the last listing of the tenant. */
   #foreign: ForeignIndex | undefined;
-  /** Set on assignment: the tenant is listed again before the next Defender call. */
+  /** Set on assignment and after a cap refusal: the tenant is listed again before the next Defender call. */
   #foreignStale = true;
+  /** When other creators' indicators were last looked at (a listing of the tenant, or of what they added since). */
+  #foreignCheckedAt = -Infinity;
+  /** Defender's limit of active indicators as this writer knows it: configured, lowered by a refusal. */
+  #tenantLimit: number;
+  /**
+   * A cap refusal not yet learned from: the limit it named (undefined: none) and how many of our
+   * indicators were deleted since (a listing after those deletes shows that many fewer than the
+   * tenant held at the refusal). The next listing settles it.
+   */
+  #capRefusal: { limit: number | undefined; deletedSince: number } | undefined;
+  /** A cap refusal happened since the last scheduled reconciliation (a learned limit is kept while they do). */
+  #refusedSinceReconcile = false;
+  /** Active indicators in the tenant free under its limit, as of the last listing (all creators, ours included). */
+  #tenantFree = Infinity;
+  /** Our indicators (this writer's partitions) in Defender at the last listing. */
+  #heldAtListing = 0;
+  /** Defender refused `createdBy ne …` (400: the operator is undocumented): looks filter by time only. */
+  #lookByTimeOnly = false;
+  /** The waiting keys of the cap, as last counted (a count scans them: not on every readiness probe). */
+  #waiting = 0;
   /** Keys held back (foreign-indicator), planned again when a listing no longer shows the other's indicator. */
   readonly #held = new Set<string>();
   /** Attempts of keys whose import failed per item for an unknown reason (by the hash that failed). */
@@ -241,6 +262,7 @@ export class Writer {
     this.#policy = policyFromConfig(cfg);
     this.#now = deps.now ?? Date.now;
     this.#instanceId = deps.instanceId ?? instanceIdentity();
+    this.#tenantLimit = cfg.tenantLimit;
     const partitionOf = (key: string): number => partitionForKey(key, this.#partitionCount);
     this.#store = new StateStore({ dir: cfg.stateDir, cacheBytes: cfg.stateCacheMb * 2 ** 20, partitionOf });
     this.#cap = new CapIndex(0, { db: this.#store.db, partitionOf });
@@ -258,7 +280,14 @@ export class Writer {
     if (this.#failed) return { ok: false, detail: `consumer stopped: ${this.#failed.message}` };
     if (!this.#joined) return { ok: false, detail: 'consumer group not joined yet' };
     if (!this.#tokenOk) return { ok: false, detail: 'no Defender token yet' };
-    return { ok: true, detail: `${this.#parts.size} partition(s)${this.#suspended ? ', paused' : ''}` };
+    return { ok: true, detail: `${this.#parts.size} partition(s)${this.#suspended ? ', paused' : ''}; ${this.roomDetail()}` };
+  }
+
+  /** The room this writer has in Defender, what other creators hold and how many of its keys wait for room. */
+  roomDetail(): string {
+    const foreign = this.#foreign?.listedIndicators ?? 0;
+    const room = tenantRoom({ budget: this.#cfg.maxIndicators, tenantLimit: this.#tenantLimit, foreign });
+    return `room ${this.#cap.capacity} (tenant: ${room} of limit ${this.#tenantLimit}, others hold ${foreign}), ${this.#store.appliedCount()} of ours in Defender, ${this.#waiting} waiting for room`;
   }
 
   get closed(): boolean {
@@ -295,7 +324,6 @@ export class Writer {
       maxBytesPerPartition: this.#cfg.fetchBytesPerPartition,
       // The batches of one fetch are delivered together, so that all but the last join it (#mode).
       partitionsConsumedConcurrently: Math.max(1, this.#partitionCount),
-      heartbeatIntervalMs: Math.max(500, Math.floor(this.#cfg.sessionTimeoutMs / 10)),
       onAssigned: (partitions) => this.#exclusive(() => this.#assigned(partitions)),
       onJoined: (assignment) => {
         // A member with nothing assigned (more replicas than partitions) has joined too: it is ready.
@@ -381,7 +409,14 @@ export class Writer {
   async #reconcileLocked(): Promise<Drift> {
     const view = { partitionCount: this.#partitionCount, ownedPartitions: () => this.ownedPartitions(), states: () => this.#store.inDefender() };
     const call = this.#callOptions();
-    const listing = await listTenant(this.#client, this.#cfg.clientId, call);
+    // A learned limit is kept while refusals keep coming; a reconciliation with none since the
+    // previous one tries the configured limit again (a limit learned too low would cost room forever).
+    if (!this.#refusedSinceReconcile && this.#tenantLimit < this.#cfg.tenantLimit) {
+      this.#log.info({ learned: this.#tenantLimit, configured: this.#cfg.tenantLimit }, 'no refusal at the tenant’s limit since the last reconciliation: planning with the configured limit again');
+      this.#tenantLimit = this.#cfg.tenantLimit;
+    }
+    this.#refusedSinceReconcile = false;
+    const listing = await listTenant(this.#client, this.#cfg.clientId, call, this.#now());
     const requeued = this.#useListing(listing);
     const drift = findDrift(listing, { application: this.#cfg.application, clientId: this.#cfg.clientId }, view, this.#now());
     this.#m.drift.set({ kind: 'missing' }, drift.missing.length);
@@ -425,14 +460,31 @@ export class Writer {
 
   /**
    * A fresh listing of the tenant replaces the foreign index: keys it no longer holds back are
-   * planned again, and keys of ours it now holds are planned (our indicator of them is deleted).
-   * Returns how many keys it made pending.
+   * planned again, and keys of ours it now holds are planned (our indicator of them is deleted);
+   * what the others hold sets the room. Returns how many keys it made pending (at least 1 when the
+   * room changed: the cap moves keys).
    */
   #useListing(listing: TenantListing): number {
     const index = listing.foreign;
     this.#foreign = index;
     this.#foreignStale = false;
-    let requeued = 0;
+    this.#foreignCheckedAt = this.#now();
+    if (this.#capRefusal) {
+      // Defender refused a create at its limit: the limit is at most what it named, and at most what
+      // the tenant held then (what the listing shows plus what we deleted since). Too low a limit
+      // costs room until the next scheduled reconciliation tries the configured one again, never
+      // exactness.
+      const learned = Math.min(this.#tenantLimit, this.#capRefusal.limit ?? Infinity, listing.listed + this.#capRefusal.deletedSince);
+      this.#capRefusal = undefined;
+      if (learned < this.#tenantLimit) {
+        this.#log.warn({ configured: this.#cfg.tenantLimit, learned, listed: listing.listed, foreign: index.listedIndicators }, 'Defender refused creates at the tenant’s limit of active indicators: the room is planned with the limit it enforces');
+        this.#tenantLimit = learned;
+      }
+    }
+    this.#tenantFree = Math.max(0, this.#tenantLimit - listing.listed);
+    this.#heldAtListing = this.#store.appliedCount();
+    let requeued = this.#updateShare() ? 1 : 0;
+    this.#countWaiting();
     const requeue = (key: string): void => {
       this.#pending.add(key);
       requeued++;
@@ -444,9 +496,9 @@ export class Writer {
       requeue(key);
     }
     for (const [key, s] of this.#store.inDefender()) if (index.holds(key) || (s.applied && index.isForeignId(s.applied.id))) requeue(key);
-    this.#m.foreignIndicators.set(index.size);
+    this.#m.foreignIndicators.set(index.listedIndicators);
     this.#m.foreignHeld.set(this.#held.size);
-    this.#log.info({ listed: listing.listed, foreign: index.size, held: this.#held.size, requeued }, 'tenant listed: other creators’ indicators indexed');
+    this.#log.info({ listed: listing.listed, foreign: index.listedIndicators, foreignKeys: index.size, held: this.#held.size, requeued, room: this.#cap.capacity, tenantLimit: this.#tenantLimit }, 'tenant listed: other creators’ indicators indexed');
     return requeued;
   }
 
@@ -500,6 +552,7 @@ export class Writer {
   }
 
   async #measureLag(): Promise<void> {
+    this.#countWaiting();
     try {
       for (const l of (await this.#consumer?.lag()) ?? []) {
         if (this.#parts.has(l.partition)) this.#m.lag.set({ partition: String(l.partition) }, Number(l.lag));
@@ -510,12 +563,32 @@ export class Writer {
     }
   }
 
-  #updateShare(): void {
-    const share = this.#parts.size / Math.max(1, this.#partitionCount);
+  #countWaiting(): void {
+    this.#waiting = this.#cap.waitingCount();
+    this.#m.capWaiting.set(this.#waiting);
+  }
+
+  #share(): number {
+    return this.#parts.size / Math.max(1, this.#partitionCount);
+  }
+
+  /**
+   * The cap's capacity is this writer's room: its share of the smaller of the budget and what other
+   * creators leave under the tenant's limit; and never more than it held at the last listing plus
+   * what the tenant had free then, so that a writer whose share is not free (another writer took
+   * more, the limit is lower than configured) does not import into a full tenant again and again.
+   * Returns whether it changed (the next plan moves keys).
+   */
+  #updateShare(): boolean {
+    const share = this.#share();
     if (share > 0) this.#client.setShare(share);
-    this.#cap.setCapacity(Math.floor(this.#cfg.maxIndicators * share));
+    const before = this.#cap.capacity;
+    const room = roomFor({ budget: this.#cfg.maxIndicators, tenantLimit: this.#tenantLimit, foreign: this.#foreign?.listedIndicators ?? 0, share });
+    this.#cap.setCapacity(Math.min(room, this.#heldAtListing + this.#tenantFree));
     this.#m.capCapacity.set(this.#cap.capacity);
+    this.#m.tenantLimit.set(this.#tenantLimit);
     this.#m.assigned.set(this.#parts.size);
+    return this.#cap.capacity !== before;
   }
 
   #updateOwned(): void {
@@ -968,7 +1041,7 @@ export class Writer {
     // Nothing is sent before the tenant was listed since the assignment: other creators' keys must be known.
     if (!defer && this.#foreignStale) {
       try {
-        this.#useListing(await listTenant(this.#client, this.#cfg.clientId, call));
+        this.#useListing(await listTenant(this.#client, this.#cfg.clientId, call, this.#now()));
       } catch (err) {
         if (err instanceof DefenderCallCancelledError) return all('lost');
         if (!(err instanceof DefenderClientClosedError)) this.#log.warn({ err }, 'listing the tenant failed; nothing sent, retrying after a pause');
@@ -1176,22 +1249,40 @@ export class Writer {
       if (ids.length < c.length) this.#log.warn({ skipped: c.length - ids.length }, 'another creator’s ids left out of a BatchDelete');
       const { rejected } = await this.#client.batchDelete(ids, call);
       for (const d of c) sent.deletedIds.add(d.id);
+      if (this.#capRefusal) this.#capRefusal.deletedSince += ids.length - rejected.length;
       for (const r of rejected) sent.refusedDeletes.push({ key: c.find((x) => x.id === r.id)?.key ?? '', id: r.id, reason: r.reason });
     };
     // The deletes go first only when the imports need the room they free; otherwise they share the
     // replaced ids' BatchDelete calls.
-    const first = plan.deletes.length > 0 && deletesFirst(plan, this.#store.appliedCount(), this.#cap.capacity, (key) => this.#store.get(key));
+    const lookup = (key: string): KeyState | undefined => this.#store.get(key);
+    const held = this.#store.appliedCount();
+    const first = plan.deletes.length > 0 && deletesFirst(plan, held, this.#cap.capacity, lookup);
+    const replaced = replacedFirst(plan, held, this.#cap.capacity, first, lookup);
     try {
       if (first) for (const c of plan.deletes) await remove(c);
-      for (const c of plan.imports) {
+      for (const c of chunk(replaced)) await remove(c);
+      for (const planned of plan.imports) {
+        // What another creator added since the last look is never imported over: such items are left
+        // out (no outcome: they stay pending, and the next plan holds them back).
+        // The look comes right before the call: the import's own quota wait is spent first. Every
+        // chunk is checked against the index (a look before an earlier chunk may have found its keys).
+        await this.#client.quotaReady('import');
+        await this.#checkForeign(call);
+        const c = planned.filter((p) => !this.#foreign?.holds(p.key));
+        if (c.length < planned.length) {
+          this.#log.info({ keys: planned.filter((p) => !c.includes(p)).map((p) => p.key).slice(0, 20), count: planned.length - c.length }, 'left out of an import: another creator added the value + type since the last listing');
+          // The next round holds them back (and deletes an indicator of ours on their value + type).
+          this.#maintainLater();
+        }
+        if (c.length === 0) continue;
         const out = await this.#client.import(c.map((p) => p.indicator), call);
         c.forEach((p, i) => {
           const o = out[i];
           if (o) sent.imported.set(p.key, this.#checkOutcome(p.key, p.hash, o));
         });
       }
-      const after = replacementDeletes(plan, sent.imported);
-      for (const c of first ? after : chunk([...plan.deletes.flat(), ...after.flat()])) await remove(c);
+      const after = replacementDeletes(plan, sent.imported).flat().filter((d) => !sent.deletedIds.has(d.id));
+      for (const c of chunk(first ? after : [...plan.deletes.flat(), ...after])) await remove(c);
     } catch (err) {
       if (err instanceof DefenderCallCancelledError) {
         this.#log.warn({ reason: (err.cause as Error | undefined)?.message }, 'Defender calls stopped: the group lease ended; nothing committed');
@@ -1200,19 +1291,71 @@ export class Writer {
       if (!(err instanceof DefenderClientClosedError)) this.#log.warn({ err, breaker: this.#client.breakerState }, 'Defender call failed; batch not committed, consumption paused');
       return undefined;
     }
-    // Throttling and the tenant cap hold the whole batch back; other transient items only their key (pending).
+    const capRefused = [...sent.imported.values()].filter((o) => !o.ok && o.category === 'cap');
+    if (capRefused.length > 0) this.#refusedAtCap(capRefused);
+    // Throttling holds the whole batch back; other transient items only their key (pending).
     const transient = [...sent.imported.values()].filter((o) => !o.ok && !o.permanent && o.category !== 'foreign' && blocksBatch(o.category));
     if (transient.length > 0) {
-      // Defender's tenant cap reached: ours may hold orphans (applied by an attempt whose commit was
-      // lost) or another tool filled it. A reconciliation removes our orphans; at most once a minute.
-      if (transient.some((o) => !o.ok && o.category === 'cap') && this.#now() - this.#lastCapReconcile > 60_000) {
-        this.#lastCapReconcile = this.#now();
-        this.#reconciler.runNow().catch((err: unknown) => this.#log.warn({ err }, 'reconciliation after the tenant cap was reached failed'));
-      }
       this.#log.warn({ items: transient.length, reason: transient[0] && !transient[0].ok ? transient[0].reason : undefined }, 'Defender refused items transiently; batch not committed, consumption paused');
       return undefined;
     }
     return sent;
+  }
+
+  /**
+   * Defender refused creates at the tenant's limit: not a failure of the batch (the rest commits, the
+   * refused keys stay pending) but news about the room. The tenant is listed again before the next
+   * write (what the others hold, the limit Defender enforces: `#useListing`), and the next plan keeps
+   * the strongest keys in the smaller room. Our orphans (sent by an attempt whose commit was lost)
+   * also take room: a reconciliation removes them, at most once a minute.
+   */
+  #refusedAtCap(refused: readonly ImportOutcome[]): void {
+    this.#m.capRefusals.inc(refused.length);
+    const reason = refused.map((o) => (o.ok ? '' : o.reason)).find((r) => r !== '') ?? '';
+    const named = limitFromRefusal(reason);
+    const before = this.#capRefusal?.limit;
+    this.#capRefusal = { limit: named === undefined ? before : before === undefined ? named : Math.min(named, before), deletedSince: this.#capRefusal?.deletedSince ?? 0 };
+    this.#refusedSinceReconcile = true;
+    this.#foreignStale = true;
+    this.#log.warn({ items: refused.length, reason, limit: named, room: this.#cap.capacity }, 'Defender refused creates at the tenant’s limit of active indicators; re-listing the tenant and re-planning with the room left');
+    if (this.#now() - this.#lastCapReconcile > 60_000) {
+      this.#lastCapReconcile = this.#now();
+      this.#reconciler.runNow().catch((err: unknown) => this.#log.warn({ err }, 'reconciliation after the tenant cap was reached failed'));
+    }
+  }
+
+  /**
+   * Before an import: when the last look at other creators' indicators is older than
+   * WRITER_FOREIGN_CHECK_MS / share (the tenant's writers together look at most once per interval,
+   * within the list quota shared with reconciliation), lists what they added since. Returns whether
+   * anything new was found (the caller then leaves their values + types out of the import).
+   */
+  #foreignCheckDue(): boolean {
+    const share = this.#share();
+    return this.#foreign !== undefined && this.#cfg.foreignCheckMs > 0 && share > 0 && this.#now() - this.#foreignCheckedAt >= this.#cfg.foreignCheckMs / share;
+  }
+
+  async #checkForeign(call: CallOptions): Promise<void> {
+    const index = this.#foreign;
+    if (!index || !this.#foreignCheckDue()) return;
+    // Never an import held back for a look: when other listings spent the list quota, the look waits
+    // for the next import (the window widens by one, and the metric says so).
+    if (this.#client.quotaWaitMs('list') > 0) {
+      this.#m.foreignChecks.inc({ outcome: 'deferred' });
+      return;
+    }
+    let added: number;
+    try {
+      added = await listForeignSince(this.#client, this.#cfg.clientId, index, this.#now(), { byCreator: !this.#lookByTimeOnly }, call);
+    } catch (err) {
+      if (this.#lookByTimeOnly || !(err instanceof DefenderHttpError) || err.statusCode !== 400) throw err;
+      this.#lookByTimeOnly = true;
+      this.#log.warn({ err }, 'Defender refused the look’s creator filter (createdBy ne …); looks filter by creation time only from now on');
+      added = await listForeignSince(this.#client, this.#cfg.clientId, index, this.#now(), { byCreator: false }, call);
+    }
+    this.#foreignCheckedAt = this.#now();
+    this.#m.foreignChecks.inc({ outcome: added > 0 ? 'found' : 'clear' });
+    if (added > 0) this.#log.info({ added }, 'other creators added indicators since the last look: their values + types are held back');
   }
 
   #pauseAll(): void {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { compareEventIds, eventTime, foldCommand, foldCommands, strongest, type Claim } from '../src/claims.ts';
+import { eventTime, foldCommand, foldCommands, strongest, type Claim } from '../src/claims.ts';
 import { NOW, facts, retract, upsert } from './helpers.ts';
 
 const KEY = 'IpAddress:203.0.113.7';
@@ -9,12 +9,6 @@ describe('event ids', () => {
   test('time from <ms>-<seq>, 0 when malformed', () => {
     assert.equal(eventTime('1700000000000-3'), 1700000000000);
     assert.equal(eventTime('oops'), 0);
-  });
-  test('ordered by ms then seq; malformed first', () => {
-    assert.ok(compareEventIds('10-2', '10-10') < 0);
-    assert.ok(compareEventIds('11-0', '10-99') > 0);
-    assert.equal(compareEventIds('10-1', '10-1'), 0);
-    assert.ok(compareEventIds('x', '10-1') < 0);
   });
 });
 

@@ -113,6 +113,8 @@ describe('per-item failures: an explicit classification', () => {
     assert.equal(classifyFailure('Too many requests'), 'throttled');
     assert.equal(classifyFailure('The tenant reached its limit of 15000 active indicators.'), 'cap');
     assert.equal(classifyFailure('Maximum number of indicators reached'), 'cap');
+    // One indicator's field at its maximum is not the tenant's limit.
+    assert.equal(classifyFailure('Indicator value exceeds the maximum length'), 'unknown');
     assert.equal(classifyFailure('Invalid IP address'), 'invalid');
     assert.equal(classifyFailure('Recieved an empty indicator value.'), 'invalid');
     assert.equal(classifyFailure('BlockAndRemediate is not supported for this indicator type'), 'invalid');

@@ -9,6 +9,7 @@ import { DefenderCallCancelledError, DefenderClientClosedError, DefenderHttpErro
 import { DefenderMetrics } from '../src/defender/metrics.ts';
 import { systemClock } from '../src/defender/quota.ts';
 import { TokenProvider } from '../src/defender/token.ts';
+import { listForeignSince, listTenant } from '../src/foreign.ts';
 
 import { APP, CLIENT_ID, ind, SECRET, TENANT } from './client-fixtures.ts';
 
@@ -336,5 +337,41 @@ describe('per-call cancellation (CallOptions)', () => {
     assert.equal(c.closed, false);
     assert.equal((await c.import([ind(2)]))[0]?.ok, true);
     await c.close();
+  });
+});
+
+describe('looks at what other creators added (listForeignSince) against the emulator', () => {
+  const lookFilter = (): string => new URLSearchParams(emu.requests('list').at(-1)?.query ?? '').get('$filter') ?? '';
+  const analyst = { clientId: 'analyst@contoso.example', displayName: 'Analyst' };
+
+  test('finds an indicator added after the listing; ours and earlier ones stay out of the answer; the cursor moves with time', async () => {
+    const c = client();
+    await c.import([ind(1)]);
+    emu.seedIndicators([ind(2)], analyst);
+    const t0 = 1_000_000;
+    const { foreign } = await listTenant(c, CLIENT_ID, {}, t0);
+    assert.equal(foreign.listedIndicators, 1);
+    assert.equal(foreign.holds('IpAddress:93.184.216.3'), false);
+    emu.seedIndicators([ind(3)], analyst);
+    assert.equal(await listForeignSince(c, CLIENT_ID, foreign, t0 + 1000, { byCreator: true }), 1);
+    assert.ok(foreign.holds('IpAddress:93.184.216.3'));
+    assert.equal(foreign.listedIndicators, 1, 'a look never counts towards the room');
+    assert.match(lookFilter(), new RegExp(`^createdBy ne '${CLIENT_ID}' and creationTimeDateTimeUtc ge \\d{4}-`));
+    // Ten minutes later on this clock: the look starts past every indicator created so far.
+    await listForeignSince(c, CLIENT_ID, foreign, t0 + 600_000, { byCreator: true });
+    const since = Date.parse(lookFilter().split(' ge ')[1]!);
+    const newest = Math.max(...emu.indicators().map((i) => Date.parse(i.creationTimeDateTimeUtc)));
+    assert.ok(since > newest, `the look starts at ${new Date(since).toISOString()}, after the newest creation ${new Date(newest).toISOString()}`);
+  });
+
+  test('without the creator filter (Defender refused `ne`): by time only, our own records dropped here', async () => {
+    const c = client();
+    const { foreign } = await listTenant(c, CLIENT_ID, {}, 0);
+    await c.import([ind(4)]);
+    emu.seedIndicators([ind(5)], analyst);
+    assert.equal(await listForeignSince(c, CLIENT_ID, foreign, 1, { byCreator: false }), 1);
+    assert.ok(foreign.holds('IpAddress:93.184.216.5'));
+    assert.equal(foreign.holds('IpAddress:93.184.216.4'), false);
+    assert.doesNotMatch(lookFilter(), /createdBy/);
   });
 });

@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import { CapIndex } from '../src/cap.ts';
 import { foldCommands } from '../src/claims.ts';
 import { desiredFor, identityOf, indicatorHash } from '../src/desired.ts';
-import { applyOutcomes, chunk, deletesFirst, planBatch, replacementDeletes, type KeyState, type Plan } from '../src/plan.ts';
+import { applyOutcomes, chunk, deletesFirst, planBatch, replacedFirst, replacementDeletes, type KeyState, type Plan } from '../src/plan.ts';
 import type { DefenderIndicator, ImportFailureCategory, ImportOutcome } from '../src/defender/model.ts';
 import { ForeignIndex } from '../src/foreign.ts';
 import type { ForeignView } from '../src/plan.ts';
@@ -52,7 +52,7 @@ describe('desiredFor', () => {
     assert.ok(d.present);
     assert.equal(d.indicator.title, 'strong');
     assert.equal(d.indicator.action, 'Block');
-    assert.equal(d.indicator.externalId, 'strong');
+    assert.equal(d.indicator.externalID, 'strong');
     assert.equal(Date.parse(d.indicator.expirationTime), Math.ceil((NOW - 1000) / DAY_MS) * DAY_MS + 30 * DAY_MS);
   });
   test('an ineligible strong claim leaves the field to the next one', () => {
@@ -85,16 +85,18 @@ describe('desiredFor', () => {
       severity: 'High',
       generateAlert: true,
       expirationTime: '2026-01-31T00:00:00Z',
-      externalId: 'x-1',
+      externalID: 'x-1',
       recommendedActions: 'r',
       rbacGroupNames: ['b', 'a'],
       educateUrl: 'https://edu.example',
     } as const;
-    assert.equal(indicatorHash(full), '4GnBHxjd2WmBLrfA5YmGNW');
+    // Changed once on purpose: `externalId` became Defender's documented `externalID`, so every key is
+    // re-imported once after the upgrade (30 calls for 15,000) and Defender gets the correlation id.
+    assert.equal(indicatorHash(full), '_5Qyg527XhWzGJv48KaE7p');
     // Key order does not matter.
-    assert.equal(indicatorHash(Object.fromEntries(Object.entries(full).reverse()) as unknown as DefenderIndicator), '4GnBHxjd2WmBLrfA5YmGNW');
+    assert.equal(indicatorHash(Object.fromEntries(Object.entries(full).reverse()) as unknown as DefenderIndicator), '_5Qyg527XhWzGJv48KaE7p');
     const minimal = { indicatorValue: '1.2.3.4', indicatorType: 'IpAddress', action: 'Audit', title: 't', description: 'd', application: 'a', severity: 'Low', generateAlert: false, expirationTime: '2026-01-31T00:00:00Z' } as const;
-    assert.equal(indicatorHash({ ...minimal, externalId: undefined }), 'bNqq1HkQH3aN2q17zXg8kI');
+    assert.equal(indicatorHash({ ...minimal, externalID: undefined }), 'bNqq1HkQH3aN2q17zXg8kI');
     // Index-like and __proto__ keys, nested objects: the same canonical text as ever.
     const odd = JSON.parse('{"b":1,"10":"x","9":[true,null],"__proto__":"p","a":{"z":1,"y":[1,{"k":"v"}]}}') as DefenderIndicator;
     assert.equal(indicatorHash(odd), 'R3vJh_hy-kJO3gJW8dmJxY');
@@ -156,6 +158,24 @@ describe('planBatch', () => {
     const next = planBatch({ commands: [], lookup: (k) => h.store.get(k), policy: policy(), cap: h.cap, now: NOW, pending: applied.pending });
     assert.deepEqual(next.staleDeletes.map((d) => d.id), ['1']);
     assert.deepEqual(next.unchanged, [IP]);
+  });
+  test('an action flip in a full room deletes the old id first; a failed import then leaves nothing applied', () => {
+    const h = harness(1);
+    h.run([upsert('a', facts({ score: 80 }))]);
+    const lookup = (k: string) => h.store.get(k);
+    const plan = planBatch({ commands: [upsert('a', facts({ score: 40 }), NOW - 500)], lookup, policy: policy(), cap: h.cap, now: NOW });
+    assert.deepEqual(replacedFirst(plan, 1, 1, false, lookup), [{ key: IP, id: '1', reason: 'replaced' }]);
+    assert.deepEqual(replacedFirst(plan, 1, 2, false, lookup), [], 'with a free place the old one stays until its replacement is in');
+    // Deleted first, the import then failed: Defender holds neither; the key is planned again as new.
+    const failed = new Map([[IP, { ok: false as const, reason: 'busy', permanent: false, category: 'unknown' as const }]]);
+    const out = applyOutcomes(plan, { imported: failed, deletedIds: new Set(['1']) }, lookup, h.cap);
+    assert.equal(out.states.get(IP)?.applied, undefined);
+    assert.deepEqual(out.pending, [IP]);
+    // Deleted first and imported: the new id, nothing stale, nothing left to delete after.
+    const ok = new Map([[IP, { ok: true as const, id: '7' }]]);
+    const done = applyOutcomes(plan, { imported: ok, deletedIds: new Set(['1']) }, lookup, h.cap);
+    assert.equal(done.states.get(IP)?.applied?.id, '7');
+    assert.equal(done.states.get(IP)?.staleIds, undefined);
   });
   test('retracting the last claim deletes; retracting one of two keeps the indicator', () => {
     const h = harness();

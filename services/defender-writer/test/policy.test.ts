@@ -16,6 +16,7 @@ import {
   titleFor,
   truncate,
 } from '../src/policy.ts';
+import { DOCUMENTED_BODY_FIELDS } from '@octi-defender/emulators';
 import { NOW, facts, policy } from './helpers.ts';
 
 describe('score → action (the stream connector default: 60 Block, 30 Audit, 1 Warn, 0 Audit)', () => {
@@ -231,11 +232,18 @@ describe('renderIndicator', () => {
         severity: 'High',
         generateAlert: true,
         expirationTime: '2026-04-10T00:00:00Z',
-        externalId: 'src-1',
+        externalID: 'src-1',
         recommendedActions: 'Isolate',
         rbacGroupNames: ['SOC'],
       },
     });
+  });
+  test('every field is named exactly as Defender documents it (body parameter names are case-sensitive)', () => {
+    const r = renderIndicator(facts({ type: 'Url', value: 'https://evil.test/a', score: 80, name: 'n', description: 'd' }), opts, policy({ rbacGroupNames: ['SOC'], recommendedActions: 'Isolate', educateUrl: 'https://intranet.test/blocked' }));
+    assert.ok(r.ok);
+    const names = Object.keys(r.indicator);
+    assert.equal(names.length, 13, 'every optional field is rendered in this case');
+    for (const name of names) assert.ok((DOCUMENTED_BODY_FIELDS as readonly string[]).includes(name), `${name} is not a documented Indicator body parameter`);
   });
   test('educate URL only on Url with Block or Warn', () => {
     const p = policy({ educateUrl: 'https://intranet.test/blocked' });

@@ -3,7 +3,7 @@
 // member holding it is active; when it dies the group hands the partition to a standby. The new
 // active member opens a transactional producer with the group's transactional id, which fences the
 // previous one, so a stale listener cannot publish even if it has not noticed it lost the lease.
-import { MarkingRegistry } from '@octi-defender/indicators';
+import { compareEventIds, EVENT_ID, MarkingRegistry } from '@octi-defender/indicators';
 import { topicDefinitions, ProducerFencedError, type Consumer, type Kafka, type TopicPartition, type TransactionalProducer } from '@octi-defender/kafka';
 import type { Logger } from '@octi-defender/platform';
 import { readFileSync } from 'node:fs';
@@ -15,7 +15,7 @@ import type { ListenerMetrics } from './metrics.ts';
 import { Publisher, type StreamSlot } from './publisher.ts';
 import { historyGap, newResync, type ResyncState } from './resync.ts';
 import { StreamReader, type RawStreamEvent } from './stream-reader.ts';
-import { compareEventIds, EVENT_ID, heartbeatProof, laterOf } from './stream-position.ts';
+import { heartbeatProof, laterOf } from './stream-position.ts';
 
 const MAX_BATCH = 2000;
 /**
@@ -85,7 +85,6 @@ export class Listener {
       groupId: this.#cfg.groupId,
       topics: [this.#cfg.checkpointsTopic],
       sessionTimeoutMs: this.#cfg.leaseTimeoutMs,
-      heartbeatIntervalMs: Math.max(500, Math.floor(this.#cfg.leaseTimeoutMs / 10)),
       onAssigned: async (partitions) => {
         // The lease consumer never reads: it only holds the partition.
         this.#lease?.pause(partitions);

@@ -11,7 +11,8 @@ import type { EventQueue } from './event-queue.ts';
 import type { ListenerMetrics } from './metrics.ts';
 import type { RawStreamEvent } from './stream-reader.ts';
 import { markerRecords, replayEnd, replayEndedBy, type ResyncState } from './resync.ts';
-import { EVENT_ID, laterOf, safeCheckpoint } from './stream-position.ts';
+import { EVENT_ID } from '@octi-defender/indicators';
+import { laterOf, safeCheckpoint } from './stream-position.ts';
 
 const DATA_EVENTS: ReadonlySet<string> = new Set<StreamEventName>(['create', 'update', 'delete', 'merge']);
 /** The raw event kept in a dead letter is cut to this many characters (≤ ~200 KB once escaped). */

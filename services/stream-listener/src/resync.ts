@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { COMMAND_SCHEMA_VERSION, encodeResyncMarker, type ResyncMarker } from '@octi-defender/indicators';
 import { partitionForKey, type OutgoingRecord } from '@octi-defender/kafka';
-import { compareEventIds, EVENT_ID } from './stream-position.ts';
+import { compareEventIds, EVENT_ID } from '@octi-defender/indicators';
 
 export type ResyncReason = ResyncMarker['reason'];
 

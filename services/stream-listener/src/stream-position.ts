@@ -10,18 +10,7 @@
 //   stamps events with the Redis host's clock: an event can still arrive later with an id below a
 //   heartbeat already received. A heartbeat therefore proves only the ids before `H - HEARTBEAT_SKEW_MS`.
 // Resuming from an earlier position only re-sends events, which the writer absorbs (idempotent).
-
-export function compareEventIds(a: string, b: string): number {
-  // Ids of one stream mostly have the same shape: digits of equal lengths compare as strings
-  // (called for every event; the split below allocates).
-  if (a.length === b.length && a.indexOf('-') === b.indexOf('-')) return a < b ? -1 : a > b ? 1 : 0;
-  const [am = '0', as = '0'] = a.split('-');
-  const [bm = '0', bs = '0'] = b.split('-');
-  const dm = Number(am) - Number(bm);
-  return dm !== 0 ? Math.sign(dm) : Math.sign(Number(as) - Number(bs));
-}
-
-export const EVENT_ID = /^\d+-\d+$/;
+import { compareEventIds, EVENT_ID } from '@octi-defender/indicators';
 
 /** Redis sequence numbers are unsigned 64-bit. */
 const MAX_SEQ = '18446744073709551615';

@@ -6,7 +6,7 @@
 // while the event queue has room.
 import { Agent, fetch as undiciFetch } from 'undici';
 import { backoffDelay, type BackoffPolicy } from './backoff.ts';
-import { compareEventIds, EVENT_ID } from './stream-position.ts';
+import { compareEventIds, EVENT_ID } from '@octi-defender/indicators';
 import { SseParser, type PartialEvent, type SseMessage } from './sse-parser.ts';
 
 export interface RawStreamEvent {

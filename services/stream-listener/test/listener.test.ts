@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { startOpenCtiEmulator, OCTI_EXT, type OpenCtiEmulator } from '@octi-defender/emulators';
 import type { Command } from '@octi-defender/indicators';
 import { decodeCheckpoint } from '../src/checkpoint.ts';
-import { compareEventIds } from '../src/stream-position.ts';
+import { compareEventIds } from '@octi-defender/indicators';
 import type { DeadLetter } from '../src/publisher.ts';
 import { listenerConfig, startListener, tail, testKafka, TOKEN, uniqueTopics, until } from './helpers.ts';
 

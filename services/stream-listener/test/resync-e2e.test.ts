@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { OCTI_EXT, startOpenCtiEmulator, TLP_MARKINGS, type StixObject } from '@octi-defender/emulators';
 import { emulator as defenderEmulator, ours, startWriter, writerEnv } from '../../defender-writer/test/harness.ts';
 import { decodeCheckpoint } from '../src/checkpoint.ts';
-import { compareEventIds } from '../src/stream-position.ts';
+import { compareEventIds } from '@octi-defender/indicators';
 import { listenerConfig, startListener, TOKEN, uniqueTopics, until } from './helpers.ts';
 
 const STREAM = 'c1a2b3c4-0000-4000-8000-0000000000e2';

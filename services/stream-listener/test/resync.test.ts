@@ -9,7 +9,7 @@ import { foldCommand, type Claim } from '../../defender-writer/src/claims.ts';
 import { ResyncEpochs } from '../../defender-writer/src/resync.ts';
 import { withoutStale } from '../../defender-writer/test/resync-helpers.ts';
 import { decodeCheckpoint, type Checkpoint } from '../src/checkpoint.ts';
-import { compareEventIds } from '../src/stream-position.ts';
+import { compareEventIds } from '@octi-defender/indicators';
 import { listenerConfig, startListener, tail, testKafka, TOKEN, uniqueTopics, until, type Published } from './helpers.ts';
 
 const STREAM = 'c1a2b3c4-0000-4000-8000-0000000000r5';

@@ -98,7 +98,7 @@ export interface Indicator {
   rbacGroupIds: string[];
   generateAlert: boolean;
   educateUrl: string | null;
-  externalId: string | null;
+  externalID: string | null;
   createdBySource: string;
   createdByDisplayName: string;
 }
@@ -140,6 +140,8 @@ export interface RecordedRequest {
   time: string;
   method: string;
   path: string;
+  /** The query string as sent (`?$filter=…`), when there is one. */
+  query?: string;
   endpoint: Endpoint | 'unknown';
   clientId: string | undefined;
   status: number;
@@ -164,6 +166,8 @@ export interface DefenderEmulator {
   indicators(): Indicator[];
   /** Stores indicators as created by `clientId` (any id, e.g. another application's), without API limits. */
   seedIndicators(indicators: unknown[], createdBy?: { clientId: string; displayName?: string }): Indicator[];
+  /** Deletes indicators out of band, as their creator would (a portal user, another application), without API limits. */
+  removeIndicators(ids: readonly string[]): void;
   requests(endpoint?: Endpoint): RecordedRequest[];
   stats(): Record<Endpoint, EndpointStats>;
   faults(spec: FaultSpec): string;
@@ -281,7 +285,7 @@ export async function startDefenderEmulator(options: DefenderEmulatorOptions): P
         rbacGroupIds: input.rbacGroupIds ?? existing.rbacGroupIds,
         generateAlert: input.generateAlert ?? existing.generateAlert,
         educateUrl: input.educateUrl === undefined ? existing.educateUrl : input.educateUrl,
-        externalId: input.externalId === undefined ? existing.externalId : input.externalId,
+        externalID: input.externalID === undefined ? existing.externalID : input.externalID,
       };
       store.set(existing.id, updated);
       return updated;
@@ -309,7 +313,7 @@ export async function startDefenderEmulator(options: DefenderEmulatorOptions): P
       rbacGroupIds: input.rbacGroupIds ?? [],
       generateAlert: input.generateAlert ?? false,
       educateUrl: input.educateUrl ?? null,
-      externalId: input.externalId ?? null,
+      externalID: input.externalID ?? null,
       createdBySource: 'PublicApi',
       createdByDisplayName: name,
     };
@@ -544,7 +548,7 @@ export async function startDefenderEmulator(options: DefenderEmulatorOptions): P
     const { endpoint, id, tenant } = classify(method, url.pathname);
     if (endpoint === 'unknown') {
       const status = apiError(res, 404, 'ResourceNotFound', `No route ${method} ${url.pathname}.`);
-      record({ method, path: url.pathname, endpoint, clientId: undefined, status });
+      record({ method, path: url.pathname, ...(url.search !== '' && { query: url.search }), endpoint, clientId: undefined, status });
       return;
     }
     const peek = endpoint !== 'token' && faultList.some((f) => f.bodyIncludes !== undefined && (f.endpoints ?? API_ENDPOINTS).includes(endpoint));
@@ -558,7 +562,7 @@ export async function startDefenderEmulator(options: DefenderEmulatorOptions): P
         await new Promise((r) => setTimeout(r, fault.latencyMs ?? 1000));
         continue;
       }
-      record({ method, path: url.pathname, endpoint, clientId: undefined, status: fault.type === 'status' ? (fault.status ?? 503) : fault.type === 'unauthorized' ? 401 : 0, fault: fault.type });
+      record({ method, path: url.pathname, ...(url.search !== '' && { query: url.search }), endpoint, clientId: undefined, status: fault.type === 'status' ? (fault.status ?? 503) : fault.type === 'unauthorized' ? 401 : 0, fault: fault.type });
       if (fault.type === 'timeout') return; // the socket stays open until the client gives up or the emulator closes
       if (fault.type === 'drop') {
         req.socket.destroy();
@@ -575,13 +579,13 @@ export async function startDefenderEmulator(options: DefenderEmulatorOptions): P
     }
     if (endpoint === 'token') {
       const result = await handleToken(req, res, tenant!);
-      record({ method, path: url.pathname, endpoint, clientId: result.clientId, status: result.status, body: result.body });
+      record({ method, path: url.pathname, ...(url.search !== '' && { query: url.search }), endpoint, clientId: result.clientId, status: result.status, body: result.body });
       return;
     }
     const clientId = authenticate(req);
     if (clientId === undefined) {
       const status = apiError(res, 401, 'Unauthorized', 'The access token is missing, invalid or has expired.');
-      record({ method, path: url.pathname, endpoint, clientId, status });
+      record({ method, path: url.pathname, ...(url.search !== '' && { query: url.search }), endpoint, clientId, status });
       return;
     }
     const granted = clients.get(clientId)?.roles ?? DEFAULT_ROLES;
@@ -595,17 +599,17 @@ export async function startDefenderEmulator(options: DefenderEmulatorOptions): P
     if (retryAfter !== undefined) {
       req.resume();
       const status = apiError(res, 429, 'TooManyRequests', `Rate limit is exceeded. Try again in ${retryAfter} seconds.`, { 'retry-after': String(retryAfter) });
-      record({ method, path: url.pathname, endpoint, clientId, status });
+      record({ method, path: url.pathname, ...(url.search !== '' && { query: url.search }), endpoint, clientId, status });
       return;
     }
     try {
       const result = await handleApi(req, res, url, endpoint, clientId, id);
-      record({ method, path: url.pathname, endpoint, clientId, ...result });
+      record({ method, path: url.pathname, ...(url.search !== '' && { query: url.search }), endpoint, clientId, ...result });
     } catch (err) {
       if (err instanceof ValidationError) {
-        record({ method, path: url.pathname, endpoint, clientId, status: apiError(res, 400, err.code, err.message) });
+        record({ method, path: url.pathname, ...(url.search !== '' && { query: url.search }), endpoint, clientId, status: apiError(res, 400, err.code, err.message) });
       } else if (err instanceof ODataError) {
-        record({ method, path: url.pathname, endpoint, clientId, status: apiError(res, 400, 'ODataError', err.message) });
+        record({ method, path: url.pathname, ...(url.search !== '' && { query: url.search }), endpoint, clientId, status: apiError(res, 400, 'ODataError', err.message) });
       } else {
         throw err;
       }
@@ -711,6 +715,7 @@ export async function startDefenderEmulator(options: DefenderEmulatorOptions): P
       return [...store.values()];
     },
     seedIndicators,
+    removeIndicators: (ids: readonly string[]) => ids.forEach(removeIndicator),
     requests: (endpoint) => (endpoint === undefined ? [...log] : log.filter((r) => r.endpoint === endpoint)),
     stats: () => structuredClone(counters),
     faults: addFault,

@@ -90,8 +90,20 @@ export interface IndicatorInput {
   rbacGroupIds?: string[];
   educateUrl?: string | null;
   generateAlert?: boolean;
-  externalId?: string | null;
+  externalID?: string | null;
 }
+
+/**
+ * The Indicator's documented body parameters (post-ti-indicator and the Indicator resource type;
+ * `rbacGroupIds` is an output that clients also send). Names are case-sensitive: a name that differs
+ * from one of these only in case is refused: a required one is missing (`MissingRequiredParameter`),
+ * another is `InvalidRequestBody` rather than silently ignored, the safe reading of "wrong case gives InvalidRequestBody" (the exact message is undocumented).
+ */
+export const DOCUMENTED_BODY_FIELDS = [
+  'indicatorValue', 'indicatorType', 'action', 'application', 'title', 'description', 'expirationTime', 'severity',
+  'recommendedActions', 'rbacGroupNames', 'rbacGroupIds', 'educateUrl', 'generateAlert', 'externalID',
+] as const;
+const DOCUMENTED_BY_LOWER = new Map<string, string>(DOCUMENTED_BODY_FIELDS.map((f) => [f.toLowerCase(), f]));
 
 /** Validates one Indicator body (names are case-sensitive: `IndicatorValue` is just missing). */
 export function validateIndicator(body: unknown, options: ValidationOptions = {}): IndicatorInput {
@@ -102,6 +114,11 @@ export function validateIndicator(body: unknown, options: ValidationOptions = {}
   const action = requireString(b, 'action');
   const title = requireString(b, 'title');
   const description = requireString(b, 'description');
+  // A required name in the wrong case is missing (above); any other one is refused.
+  for (const name of Object.keys(b)) {
+    const documented = DOCUMENTED_BY_LOWER.get(name.toLowerCase());
+    if (documented !== undefined && documented !== name) throw new ValidationError('InvalidRequestBody', `Unknown parameter '${name}': body parameter names are case-sensitive ('${documented}').`);
+  }
   if (indicatorValue.trim() === '') throw new ValidationError('InvalidInput', 'Recieved an empty indicator value.');
   if (!(INDICATOR_TYPES as readonly string[]).includes(indicatorType)) throw new ValidationError('InvalidRequestBody', `Invalid indicatorType '${indicatorType}'.`);
   if (!(ACTIONS as readonly string[]).includes(action)) throw new ValidationError('InvalidRequestBody', `Invalid action '${action}'.`);
@@ -133,6 +150,6 @@ export function validateIndicator(body: unknown, options: ValidationOptions = {}
     rbacGroupNames: b.rbacGroupNames as string[] | undefined,
     rbacGroupIds: b.rbacGroupIds as string[] | undefined,
     educateUrl: optionalString('educateUrl'),
-    externalId: optionalString('externalId') ?? optionalString('externalID'),
+    externalID: optionalString('externalID'),
   };
 }

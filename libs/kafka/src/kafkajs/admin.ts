@@ -21,7 +21,21 @@ async function waitForLeaders(a: KjsAdmin, topics: string[]): Promise<void> {
   }
 }
 
-export async function createAdmin(kafka: KafkaJs): Promise<Admin> {
+/**
+ * A KRaft broker that its controller has fenced (just started, or too loaded to heartbeat in time)
+ * is not counted as live, so a create with the default replication factor is refused with
+ * INVALID_REPLICATION_FACTOR ("Replication-factor is invalid") until it is unfenced again: retried
+ * for this long, backing off from 100 ms to 2 s.
+ */
+const FENCED_RETRY_MS = 30_000;
+
+/** kafkajs reports per-topic create errors in an aggregate; either may carry the protocol error type. */
+function refusedForReplication(err: unknown): boolean {
+  const types = [err, ...((err as { errors?: unknown[] } | null)?.errors ?? [])].map((e) => (e as { type?: unknown } | null)?.type);
+  return types.includes('INVALID_REPLICATION_FACTOR');
+}
+
+export async function createAdmin(kafka: Pick<KafkaJs, 'admin'>, opts: { fencedRetryMs?: number } = {}): Promise<Admin> {
   const a = kafka.admin();
   await a.connect();
   return {
@@ -29,20 +43,26 @@ export async function createAdmin(kafka: KafkaJs): Promise<Admin> {
       const existing = new Set(await a.listTopics());
       const missing = topics.filter((t) => !existing.has(t.name));
       if (missing.length === 0) return [];
-      try {
-        await a.createTopics({
-          waitForLeaders: false,
-          topics: missing.map((t) => ({
-            topic: t.name,
-            numPartitions: t.partitions,
-            replicationFactor: t.replicationFactor ?? -1,
-            configEntries: Object.entries(t.config).map(([name, value]) => ({ name, value })),
-          })),
-        });
-      } catch (err) {
-        // Another process (a second replica) may have created some of them meanwhile: fine.
-        const now = new Set(await a.listTopics());
-        if (!missing.every((t) => now.has(t.name))) throw err;
+      const deadline = Date.now() + (opts.fencedRetryMs ?? FENCED_RETRY_MS);
+      for (let pause = 100; ; pause = Math.min(2000, pause * 2)) {
+        try {
+          await a.createTopics({
+            waitForLeaders: false,
+            topics: missing.map((t) => ({
+              topic: t.name,
+              numPartitions: t.partitions,
+              replicationFactor: t.replicationFactor ?? -1,
+              configEntries: Object.entries(t.config).map(([name, value]) => ({ name, value })),
+            })),
+          });
+          break;
+        } catch (err) {
+          // Another process (a second replica) may have created some of them meanwhile: fine.
+          const now = new Set(await a.listTopics());
+          if (missing.every((t) => now.has(t.name))) break;
+          if (!refusedForReplication(err) || Date.now() + pause > deadline) throw err;
+          await sleep(pause);
+        }
       }
       await waitForLeaders(a, missing.map((t) => t.name));
       return missing.map((t) => t.name);

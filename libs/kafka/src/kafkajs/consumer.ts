@@ -7,20 +7,30 @@ import type { BatchHandler, Consumer, ConsumerOptions, KafkaLogger, PartitionLag
 import { byTopic, offsetsByTopic, toIncoming, tpKey } from './records.ts';
 import { withRetries } from './retry.ts';
 
-/** kafkajs' defaults (consumer/index.js). */
+/** kafkajs' default (consumer/index.js). */
 const KAFKAJS_SESSION_TIMEOUT = 30_000;
-const KAFKAJS_HEARTBEAT_INTERVAL = 3000;
+
+/**
+ * A tenth of the session timeout, at least 500 ms: kafkajs sends at most one heartbeat per interval,
+ * and a member whose lease is the session must get several through before it runs out (3 s for the
+ * default 30 s session, kafkajs' own default).
+ */
+function heartbeatIntervalFor(sessionTimeoutMs: number): number {
+  return Math.max(500, Math.floor(sessionTimeoutMs / 10));
+}
 /** Heartbeat answers meaning this member's assignment is over (a rebalance, or the member is gone). */
 const LEASE_ENDING = new Set(['REBALANCE_IN_PROGRESS', 'UNKNOWN_MEMBER_ID', 'ILLEGAL_GENERATION', 'FENCED_INSTANCE_ID', 'NOT_COORDINATOR', 'NOT_COORDINATOR_FOR_GROUP']);
 
 export async function createConsumer(kafka: KafkaJs, options: ConsumerOptions, logger: KafkaLogger | undefined): Promise<Consumer> {
+  const sessionTimeout = options.sessionTimeoutMs ?? KAFKAJS_SESSION_TIMEOUT;
+  const heartbeatInterval = options.heartbeatIntervalMs ?? heartbeatIntervalFor(sessionTimeout);
   const c = kafka.consumer({
     groupId: options.groupId,
     readUncommitted: false,
     allowAutoTopicCreation: false,
     ...(options.sessionTimeoutMs === undefined ? {} : { sessionTimeout: options.sessionTimeoutMs }),
     ...(options.rebalanceTimeoutMs === undefined ? {} : { rebalanceTimeout: options.rebalanceTimeoutMs }),
-    ...(options.heartbeatIntervalMs === undefined ? {} : { heartbeatInterval: options.heartbeatIntervalMs }),
+    heartbeatInterval,
     ...(options.maxBytesPerPartition === undefined ? {} : { maxBytesPerPartition: options.maxBytesPerPartition }),
     // kafkajs waits 5 s by default, which also delays close(); Java's fetch.max.wait.ms is 500.
     maxWaitTimeInMs: options.maxWaitTimeMs ?? 500,
@@ -32,8 +42,6 @@ export async function createConsumer(kafka: KafkaJs, options: ConsumerOptions, l
   // RECEIVED the last heartbeat or join it accepted, so counting from when that request was SENT
   // (kafkajs' request instrumentation) is safe; the margin covers what happens between a check of
   // the lease and its effect. Times are monotonic (performance.now), so a wall-clock jump changes nothing.
-  const sessionTimeout = options.sessionTimeoutMs ?? KAFKAJS_SESSION_TIMEOUT;
-  const heartbeatInterval = options.heartbeatIntervalMs ?? KAFKAJS_HEARTBEAT_INTERVAL;
   const margin = options.leaseMarginMs ?? Math.max(1000, sessionTimeout / 5);
   const monotonic = (epochMs: number): number => performance.now() - (Date.now() - epochMs);
   let leaseFrom = -Infinity;

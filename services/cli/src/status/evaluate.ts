@@ -133,7 +133,7 @@ function writerReport(snapshot: StatusSnapshot | undefined, member: GroupDescrip
     breaker: breaker === undefined ? undefined : BREAKER[Math.max(0, Math.min(2, Math.round(breaker)))],
     held: value(snapshot, 'octi_writer_owned_indicators'),
     capacity: value(snapshot, 'octi_writer_cap_capacity'),
-    waitingOverCap: value(snapshot, 'octi_writer_cap_waiting'),
+    waitingOverCap: value(snapshot, 'octi_writer_cap_waiting_keys'),
     heldForeign: value(snapshot, 'octi_writer_foreign_held_keys'),
     repairPending: value(snapshot, 'octi_writer_repair_pending') === undefined ? undefined : value(snapshot, 'octi_writer_repair_pending')! > 0,
     lastReconcileAt,

@@ -155,8 +155,10 @@ export function isOutage(e: unknown): boolean {
  * (free text), so the classification is explicit and deliberately narrow:
  * - `throttled`: rate limit or quota wording ("too many requests", "throttl", "rate limit", "quota"):
  *   the batch waits and is retried whole, unbounded (Defender is alive and asks for time);
- * - `cap`: the tenant's active-indicator limit ("limit"/"maximum" next to "indicators"): the batch
- *   waits, a reconciliation removes our orphans; unbounded (room frees as indicators expire);
+ * - `cap`: the tenant's active-indicator limit ("limit"/"maximum" next to "indicators", plural): information,
+ *   not a failure of the batch: the rest of it is committed, the refused keys stay pending, and the
+ *   writer re-lists the tenant, learns the limit Defender enforces and re-plans with the smaller room
+ *   (the strongest keys stay, the rest wait over the cap);
  * - `invalid`: validation wording ("invalid", "not valid", "malformed", "not supported", "not allowed",
  *   "applies only", "empty", "require(d|s)", "must"): permanent, dead-lettered at once with Defender's text;
  * - `unknown`: anything else, server trouble included: the key is retried in later rounds without
@@ -168,12 +170,13 @@ export type FailureCategory = 'throttled' | 'cap' | 'invalid' | 'unknown';
 export function classifyFailure(reason: string | null | undefined): FailureCategory {
   const r = reason ?? '';
   if (/too many requests|throttl|rate limit|quota/i.test(r)) return 'throttled';
-  if (/\b(limit|maximum)\b.{0,60}\bindicators?\b|\bindicators?\b.{0,60}\b(limit|maximum)\b/i.test(r)) return 'cap';
+  // "indicators", plural: the tenant's count, not one indicator's field ("Indicator value exceeds the maximum length").
+  if (/\b(limit|maximum)\b.{0,60}\bindicators\b|\bindicators\b.{0,60}\b(limit|maximum)\b/i.test(r)) return 'cap';
   if (/invalid|not valid|malformed|not supported|unsupported|not allowed|applies only|empty|\brequire[ds]?\b|\bmust\b/i.test(r)) return 'invalid';
   return 'unknown';
 }
 
 /** Categories that hold the whole batch back (retried after a pause) rather than only the item. */
 export function blocksBatch(category: FailureCategory): boolean {
-  return category === 'throttled' || category === 'cap';
+  return category === 'throttled';
 }

@@ -1,5 +1,5 @@
 // The Defender for Endpoint indicator entity and its enumerations, as documented
-// (research/defender-api.md §3). Only the fields this writer sends or reads are typed.
+// (Microsoft's Indicator resource type). Only the fields this writer sends or reads are typed.
 
 import type { DefenderIndicatorType } from '@octi-defender/indicators';
 import type { FailureCategory } from './errors.ts';
@@ -15,14 +15,6 @@ export const SEVERITIES = ['Informational', 'Low', 'Medium', 'High'] as const;
 export type Severity = (typeof SEVERITIES)[number];
 
 export const NETWORK_TYPES: ReadonlySet<IndicatorType> = new Set(['IpAddress', 'DomainName', 'Url']);
-export const FILE_TYPES: ReadonlySet<IndicatorType> = new Set(['FileSha1', 'FileSha256', 'FileMd5']);
-
-/** Actions Defender accepts per indicator type (indicators-overview.md). */
-export function allowedActions(type: IndicatorType): readonly Action[] {
-  if (type === 'CertificateThumbprint') return ['Allowed', 'BlockAndRemediate'];
-  if (NETWORK_TYPES.has(type)) return ['Allowed', 'Audit', 'Warn', 'Block'];
-  return ACTIONS;
-}
 
 /** The body of one indicator in `POST /api/indicators/import` (field names are case-sensitive). */
 export interface DefenderIndicator {
@@ -36,7 +28,7 @@ export interface DefenderIndicator {
   readonly generateAlert: boolean;
   /** ISO-8601 UTC; Defender deletes the indicator when it passes. */
   readonly expirationTime: string;
-  readonly externalId?: string;
+  readonly externalID?: string;
   readonly recommendedActions?: string;
   readonly rbacGroupNames?: readonly string[];
   readonly educateUrl?: string;
@@ -53,7 +45,9 @@ export interface DefenderIndicatorRecord {
   readonly createdBySource?: string | null;
   readonly createdByDisplayName?: string | null;
   readonly expirationTime?: string | null;
-  readonly externalId?: string | null;
+  readonly externalID?: string | null;
+  /** When it was created, Defender's clock (ISO-8601, up to 7 fractional digits). */
+  readonly creationTimeDateTimeUtc?: string;
   readonly rbacGroupNames?: readonly string[] | null;
   readonly [field: string]: unknown;
 }

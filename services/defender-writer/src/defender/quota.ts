@@ -11,7 +11,7 @@ export interface Quota {
 
 export type Quotas = Readonly<Record<Endpoint, readonly Quota[]>>;
 
-/** The documented limits (research/defender-api.md §2). Import has no documented hourly limit. */
+/** The documented limits (the README, Defender client, "Quotas"). Import has no documented hourly limit. */
 export const DEFENDER_QUOTAS: Quotas = {
   import: [{ limit: 30, windowMs: 60_000 }],
   batchDelete: [
