@@ -4,7 +4,7 @@ import type { TopicDefinition } from './port.ts';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
-export type TopicRole = 'commands' | 'checkpoints' | 'dlq' | 'control' | 'state';
+export type TopicRole = 'commands' | 'checkpoints' | 'dlq' | 'control' | 'state' | 'status';
 
 export interface ProjectTopic extends TopicDefinition {
   readonly role: TopicRole;
@@ -19,6 +19,8 @@ export interface TopicSettings {
   readonly dlqPartitions: number;
   /** Operator requests (reconcile, resync, replay) and the services' answers to them. */
   readonly controlTopic: string;
+  /** Compacted: the services' status snapshots, keyed by service and instance (libs/platform status publisher). */
+  readonly statusTopic: string;
   /** `{tenant}` is replaced by the tenant name. */
   readonly stateTopicTemplate: string;
   /** Undefined: the broker's default.replication.factor. */
@@ -32,6 +34,7 @@ export const defaultTopicSettings: TopicSettings = {
   dlqTopic: 'opencti.indicators.dlq',
   dlqPartitions: 3,
   controlTopic: 'octi-defender.control',
+  statusTopic: 'octi-defender.status',
   stateTopicTemplate: 'defender-writer.{tenant}.state',
 };
 
@@ -109,6 +112,17 @@ export function topicDefinitions(overrides: Partial<TopicSettings> = {}, tenants
       ...rf,
       config: { 'cleanup.policy': 'delete', 'retention.ms': String(7 * DAY_MS) },
       description: 'Operator requests (reconcile, resync, replay) from the command line and the services\' progress and completion answers',
+    },
+    {
+      role: 'status',
+      name: checkName(s.statusTopic),
+      partitions: 1,
+      ...rf,
+      // Snapshots are small and replaced every few seconds: compact hourly segments. An instance
+      // stopped gracefully leaves a tombstone; a crashed one's last snapshot stays (one small record)
+      // and readers tell it by its age.
+      config: { ...compacted, 'segment.ms': String(60 * 60 * 1000), 'min.compaction.lag.ms': '0' },
+      description: 'Status snapshots of each service instance (selected metrics, with a timestamp), keyed by service/instance; read by `octi-defender status`',
     },
   ];
   for (const tenant of tenants) {

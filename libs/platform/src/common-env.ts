@@ -17,6 +17,13 @@ export const observabilityEnv = {
     default: '9464',
     format: 'a TCP port',
   }),
+  statusIntervalMs: envVar({
+    env: 'STATUS_INTERVAL_MS',
+    description: 'How often the service publishes its status snapshot (selected metrics) to the octi-defender.status topic, read by `octi-defender status`',
+    schema: parse.int({ min: 1000 }),
+    default: '15000',
+    format: 'milliseconds ≥ 1000',
+  }),
   shutdownTimeoutMs: envVar({
     env: 'SHUTDOWN_TIMEOUT_MS',
     description: 'Longest graceful shutdown before the process exits anyway; keep it under the pod grace period',

@@ -1,12 +1,12 @@
 // Entry point: configuration → logger (secrets scrubbed), metrics, Kafka → writer → probes; graceful
 // shutdown on SIGTERM (stop probes, finish the batch and its transaction, leave the group, close).
-import { connectKafka, unreachableKafka } from '@octi-defender/kafka';
-import { createLogger, createRegistry, HealthServer, installShutdown, loadConfigOrExit, logProgress, metricTotal, secretValues } from '@octi-defender/platform';
+import { connectKafka, kafkaStatusSink, unreachableKafka } from '@octi-defender/kafka';
+import { createLogger, createRegistry, HealthServer, installShutdown, loadConfigOrExit, logProgress, metricTotal, secretValues, startStatusPublisher } from '@octi-defender/platform';
 import { loadWriterConfig, writerEnv } from './config.ts';
 import { WriterControl } from './control.ts';
 import { TokenProvider } from './defender/token.ts';
 import { createDefenderClient } from './index.ts';
-import { createWriterMetrics } from './metrics.ts';
+import { createWriterMetrics, WRITER_STATUS_METRICS } from './metrics.ts';
 import { instanceIdentity, Writer } from './writer.ts';
 
 const cfg = loadConfigOrExit('defender-writer', () => loadWriterConfig());
@@ -37,6 +37,13 @@ const stopProgress = logProgress(logger, async () => ({
   lag: await metricTotal(registry, 'octi_writer_consumer_lag'),
 }));
 
+// A status snapshot on the status topic for `octi-defender status`, from the first second on.
+const status = startStatusPublisher({
+  registry, service: 'defender-writer', instance, metrics: WRITER_STATUS_METRICS, intervalMs: cfg.statusIntervalMs, logger,
+  info: { tenant: cfg.tenantName, group: cfg.consumerGroup, commandsTopic: cfg.commandsTopic, dlqTopic: cfg.dlqTopic },
+  sink: kafkaStatusSink(kafka),
+});
+
 installShutdown({
   logger,
   timeoutMs: cfg.shutdownTimeoutMs,
@@ -45,6 +52,7 @@ installShutdown({
     { name: 'progress', run: stopProgress },
     { name: 'control', run: () => control.close() },
     { name: 'writer', run: () => writer.close() },
+    { name: 'status', run: () => status.stop() },
     { name: 'defender client', run: () => client.close() },
     { name: 'kafka', run: () => kafka.close() },
     { name: 'http', run: () => health.close() },

@@ -1,6 +1,6 @@
 // Entry point: configuration → logger, metrics, probes → listener; graceful shutdown on SIGTERM.
-import { connectKafka, unreachableKafka } from '@octi-defender/kafka';
-import { createLogger, createRegistry, HealthServer, installShutdown, loadConfigOrExit, logProgress, metricTotal, secretValues } from '@octi-defender/platform';
+import { connectKafka, kafkaStatusSink, unreachableKafka } from '@octi-defender/kafka';
+import { createLogger, createRegistry, HealthServer, installShutdown, loadConfigOrExit, logProgress, metricTotal, secretValues, startStatusPublisher } from '@octi-defender/platform';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
@@ -8,7 +8,7 @@ import { listenerEnv, loadListenerConfig } from './config.ts';
 import { ConnectorPresence } from './connector.ts';
 import { ListenerControl } from './control.ts';
 import { Listener } from './listener.ts';
-import { createListenerMetrics } from './metrics.ts';
+import { createListenerMetrics, LISTENER_STATUS_METRICS } from './metrics.ts';
 
 const cfg = loadConfigOrExit('stream-listener', () => loadListenerConfig());
 
@@ -17,8 +17,10 @@ const registry = createRegistry({ prefix: 'octi_listener' });
 const metrics = createListenerMetrics(registry);
 const kafka = connectKafka(cfg, 'stream-listener', logger.child({ component: 'kafka' }));
 const listener = new Listener(cfg, { kafka, logger: logger.child({ component: 'listener' }), metrics });
+// This process among the replicas (control answers, status snapshots): unique even on one host name.
+const instance = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
 // Operator requests (octi-defender resync / replay) from the control topic.
-const control = new ListenerControl(cfg, { kafka, listener, logger: logger.child({ component: 'control' }), metrics, instance: `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}` });
+const control = new ListenerControl(cfg, { kafka, listener, logger: logger.child({ component: 'control' }), metrics, instance });
 // Registered in OpenCTI as a stream connector when CONNECTOR_ID is set.
 const connectorId = cfg.connectorId;
 const presence = connectorId === undefined
@@ -36,6 +38,13 @@ const stopProgress = logProgress(logger, async () => ({
   queued: await metricTotal(registry, 'octi_listener_queue_depth'),
 }));
 
+// A status snapshot on the status topic for `octi-defender status` (active or standby, streams' freshness).
+const status = startStatusPublisher({
+  registry, service: 'stream-listener', instance, metrics: LISTENER_STATUS_METRICS, intervalMs: cfg.statusIntervalMs, logger,
+  info: { group: cfg.groupId, streams: cfg.streamIds.join(','), checkpointsTopic: cfg.checkpointsTopic, dlqTopic: cfg.dlqTopic },
+  sink: kafkaStatusSink(kafka),
+});
+
 installShutdown({
   logger,
   timeoutMs: cfg.shutdownTimeoutMs,
@@ -45,6 +54,7 @@ installShutdown({
     { name: 'connector', run: async () => presence?.close() },
     { name: 'control', run: () => control.close() },
     { name: 'listener', run: () => listener.close() },
+    { name: 'status', run: () => status.stop() },
     { name: 'kafka', run: () => kafka.close() },
     { name: 'http', run: () => health.close() },
   ],

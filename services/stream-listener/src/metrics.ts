@@ -46,3 +46,14 @@ export function createListenerMetrics(registry: Registry): ListenerMetrics {
     connectorPings: new Counter({ name: 'octi_listener_connector_pings_total', help: 'Pings of the OpenCTI connector registration, by outcome (ok, failed: OpenCTI API unreachable or refusing, reset: a reset from OpenCTI acted on)', labelNames: ['outcome'], registers }),
   };
 }
+
+/** The series the status publisher sends to the status topic for `octi-defender status`. */
+export const LISTENER_STATUS_METRICS = [
+  'octi_listener_active',
+  'octi_listener_stream_connected',
+  'octi_listener_last_event_timestamp_seconds',
+  'octi_listener_queue_depth',
+  'octi_listener_config_errors_total',
+  'octi_listener_resync_active',
+  'octi_listener_dead_letters_total',
+] as const;
