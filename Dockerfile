@@ -5,8 +5,9 @@
 #   docker build --target emulators       -t octi-defender/emulators .      (demo / tests only)
 #
 # Node.js 24 runs the TypeScript sources directly (type stripping), so there is no compile step: an
-# image is production node_modules (npm ci --omit=dev for that one workspace) plus the sources of the
-# workspace and of the @octi-defender/* libraries it depends on (scripts/image-workspaces.ts).
+# image is production node_modules (npm ci --omit=dev for that one workspace, and the command line's
+# in the service images) plus the sources of the workspace and of the @octi-defender/* libraries it
+# depends on (scripts/image-workspaces.ts).
 # Runtime: node:24-bookworm-slim without what only builds need (npm, yarn, corepack, the C headers),
 # tini as PID 1 (forwards SIGTERM to Node and reaps zombies; the services install their own SIGTERM
 # handlers for graceful shutdown), non-root uid 1000, a read-only root filesystem (the writer's
@@ -28,6 +29,7 @@ COPY libs/emulators/package.json libs/emulators/
 COPY libs/indicators/package.json libs/indicators/
 COPY libs/kafka/package.json libs/kafka/
 COPY libs/platform/package.json libs/platform/
+COPY services/cli/package.json services/cli/
 COPY services/defender-writer/package.json services/defender-writer/
 COPY services/stream-listener/package.json services/stream-listener/
 
@@ -47,10 +49,10 @@ FROM manifests AS build-stream-listener
 ENV WORKSPACE=services/stream-listener
 RUN --mount=type=cache,target=/root/.npm --mount=type=secret,id=npm-ca \
     if [ -f /run/secrets/npm-ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/npm-ca; fi \
- && npm ci --omit=dev --ignore-scripts --no-audit --no-fund --no-update-notifier --workspace "$WORKSPACE"
+ && npm ci --omit=dev --ignore-scripts --no-audit --no-fund --no-update-notifier --workspace "$WORKSPACE" --workspace services/cli
 COPY --from=sources / ./
 RUN mkdir /out \
- && cp -a --parents package.json node_modules $(node scripts/image-workspaces.ts "$WORKSPACE") /out/ \
+ && cp -a --parents package.json node_modules $(node scripts/image-workspaces.ts "$WORKSPACE" services/cli) /out/ \
  && find /out/node_modules -maxdepth 2 -xtype l -delete \
  && find /out/node_modules -type f \( -name '*.map' -o -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' \) -delete
 
@@ -58,10 +60,10 @@ FROM manifests AS build-defender-writer
 ENV WORKSPACE=services/defender-writer
 RUN --mount=type=cache,target=/root/.npm --mount=type=secret,id=npm-ca \
     if [ -f /run/secrets/npm-ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/npm-ca; fi \
- && npm ci --omit=dev --ignore-scripts --no-audit --no-fund --no-update-notifier --workspace "$WORKSPACE"
+ && npm ci --omit=dev --ignore-scripts --no-audit --no-fund --no-update-notifier --workspace "$WORKSPACE" --workspace services/cli
 COPY --from=sources / ./
 RUN mkdir /out \
- && cp -a --parents package.json node_modules $(node scripts/image-workspaces.ts "$WORKSPACE") /out/ \
+ && cp -a --parents package.json node_modules $(node scripts/image-workspaces.ts "$WORKSPACE" services/cli) /out/ \
  && find /out/node_modules -maxdepth 2 -xtype l -delete \
  && find /out/node_modules -type f \( -name '*.map' -o -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' \) -delete
 
@@ -104,7 +106,10 @@ HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
 ENTRYPOINT ["/usr/bin/tini", "--", "node", "--disable-warning=TimeoutNegativeWarning"]
 
 # ---------------------------------------------------------------------------------------------------
+# The service images also carry the operator's command line (services/cli): `octi-defender <command>`
+# on PATH through node_modules/.bin, e.g. kubectl exec deploy/stream-listener -- octi-defender status.
 FROM runtime AS stream-listener
+ENV PATH=/app/node_modules/.bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 COPY --from=build-stream-listener --chown=0:0 /out/ /app/
 LABEL org.opencontainers.image.title="octi-defender stream-listener" \
       org.opencontainers.image.description="OpenCTI live streams to indicator commands on Kafka" \
@@ -112,6 +117,7 @@ LABEL org.opencontainers.image.title="octi-defender stream-listener" \
 CMD ["services/stream-listener/src/main.ts"]
 
 FROM runtime AS defender-writer
+ENV PATH=/app/node_modules/.bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 COPY --from=build-defender-writer --chown=0:0 /out/ /app/
 LABEL org.opencontainers.image.title="octi-defender defender-writer" \
       org.opencontainers.image.description="Indicator commands on Kafka to Microsoft Defender for Endpoint custom indicators" \

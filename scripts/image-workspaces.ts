@@ -2,7 +2,7 @@
 // production `dependencies` only, every @octi-defender/* package it uses (transitively). The
 // Dockerfile copies exactly these folders next to the production node_modules, so test helpers and
 // emulators stay out of the service images.
-//   node scripts/image-workspaces.ts services/stream-listener
+//   node scripts/image-workspaces.ts services/stream-listener [services/cli]   (several: the union)
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -58,10 +58,10 @@ export function imageWorkspaces(workspace: string): string[] {
 }
 
 if (import.meta.main) {
-  const ws = process.argv[2];
-  if (ws === undefined) {
-    console.error('usage: node scripts/image-workspaces.ts <workspace folder, e.g. services/stream-listener>');
+  const workspaces = process.argv.slice(2);
+  if (workspaces.length === 0) {
+    console.error('usage: node scripts/image-workspaces.ts <workspace folder, e.g. services/stream-listener>…');
     process.exit(2);
   }
-  console.log(imageWorkspaces(ws).join('\n'));
+  console.log([...new Set(workspaces.flatMap((ws) => imageWorkspaces(ws)))].sort().join('\n'));
 }

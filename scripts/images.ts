@@ -326,6 +326,12 @@ async function main(): Promise<void> {
     // What the runtime does not need is gone (the three images share the runtime stage).
     await must(engine, ['run', '--rm', ...engine.runFlags, '--entrypoint', '/bin/sh', tags['stream-listener'], '-c', RUNTIME_TRIMMED], 'checking the runtime is trimmed');
     pass('the runtime holds node and tini, not npm, corepack or the C headers');
+    // The operator's command line is on PATH in both service images (read-only root, uid 1000).
+    for (const t of ['stream-listener', 'defender-writer'] as const) {
+      const help = await must(engine, ['run', '--rm', ...engine.runFlags, '--read-only', '--user', '1000:1000', '--entrypoint', 'octi-defender', tags[t], '--help'], `running octi-defender in ${t}`);
+      if (!help.includes('dlq redrive')) throw new Error(`octi-defender --help in ${t} lists no dlq redrive: ${help}`);
+    }
+    pass('octi-defender --help runs in the stream-listener and defender-writer images');
     const kafka = await startKafka();
     cleanups.push(() => kafka.stop());
     await smoke(engine, kafka, tags, runId);

@@ -441,7 +441,8 @@ describe('Dockerfile', () => {
 
   test('every package a service image imports is a declared production dependency (npm ci --omit=dev installs it)', () => {
     const problems: string[] = [];
-    for (const service of ['services/stream-listener', 'services/defender-writer']) {
+    // The command line (services/cli) ships in both service images.
+    for (const service of ['services/stream-listener', 'services/defender-writer', 'services/cli']) {
       for (const dir of imageWorkspaces(service)) {
         const manifest = JSON.parse(readFileSync(join(ROOT, dir, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
         const deps = new Set(Object.keys(manifest.dependencies ?? {}));

@@ -5,6 +5,6 @@ export { randomScript } from './opencti/ops.ts';
 export type { FilterGroup, Filter } from './opencti/filters.ts';
 export { StixGenerator, Random, TLP_MARKINGS, OCTI_EXT, SCO_EXT, INDICATOR_KINDS, OBSERVABLE_KINDS, markingDefinitions, authorIdentities, scoId, indicatorId } from './opencti/stix.ts';
 export type { StixObject, IndicatorKind, ObservableKind, TlpName } from './opencti/stix.ts';
-export { startDefenderEmulator, DEFAULT_RATE_LIMITS, API_ENDPOINTS } from './defender/emulator.ts';
+export { startDefenderEmulator, DEFAULT_RATE_LIMITS, DEFAULT_ROLES, API_ENDPOINTS } from './defender/emulator.ts';
 export type { DefenderEmulator, DefenderEmulatorOptions, DefenderClient, Indicator, FaultSpec, FaultHit, RecordedRequest, EndpointStats, Endpoint, RateLimit } from './defender/emulator.ts';
 export { validateIndicator, isReservedIp, ValidationError, INDICATOR_TYPES, ACTIONS, SEVERITIES, DOCUMENTED_BODY_FIELDS } from './defender/validation.ts';

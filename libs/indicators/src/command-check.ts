@@ -61,6 +61,7 @@ export function isValidCommand(cmd: unknown): boolean {
   if (!isObject(cmd) || cmd.schemaVersion !== COMMAND_SCHEMA_VERSION) return false;
   const key = cmd.key;
   if (typeof key !== 'string' || key.length < 3 || parseIndicatorKey(key) === undefined || !validSource(cmd.source, r)) return false;
+  if (cmd.redrive !== undefined && !nonEmpty(cmd.redrive)) return false;
   if (cmd.op === 'retract') return r.reasons.has(cmd.reason);
   if (cmd.op !== 'upsert' || !validFacts(cmd.facts, r)) return false;
   const facts = cmd.facts as { type: string; value: string };

@@ -67,6 +67,8 @@ export const UpsertCommandSchema = z.object({
   key: keyField,
   source: SourceSchema,
   facts: FactsSchema,
+  /** Set by an operator's redrive (the dead letter's id): the writer sends it even if Defender refused this version before. */
+  redrive: z.string().min(1).optional(),
 }).refine((c) => c.key === `${c.facts.type}:${c.facts.value}`, { message: 'key must equal facts.type:facts.value', path: ['key'] });
 
 export const RetractCommandSchema = z.object({
@@ -76,6 +78,7 @@ export const RetractCommandSchema = z.object({
   source: SourceSchema,
   /** Why the claim is withdrawn; informational for logs and metrics. */
   reason: z.enum(RETRACT_REASONS),
+  redrive: z.string().min(1).optional(),
 });
 
 export const CommandSchema = z.discriminatedUnion('op', [UpsertCommandSchema, RetractCommandSchema]);

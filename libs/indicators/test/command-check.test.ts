@@ -77,6 +77,12 @@ describe('isValidCommand', () => {
     assert.ok(total > 3000 && refused > total / 2 && refused < total, `${refused} refused of ${total}`);
   });
 
+  it('agrees with CommandSchema on the optional redrive field (an operator\'s redrive of a dead letter)', () => {
+    assert.equal(isValidCommand({ ...upsert, redrive: '1:42' }), true);
+    assert.equal(isValidCommand({ ...retract, redrive: '1:42' }), true);
+    for (const base of [upsert, retract]) for (const v of VALUES) if (v !== undefined) agree({ ...base, redrive: v });
+  });
+
   it('agrees with CommandSchema when the key and the facts change together', () => {
     const values = ['8.8.8.8', SHA256, 'x', '', 'a:b'];
     for (const type of [...DEFENDER_INDICATOR_TYPES, 'Email']) {

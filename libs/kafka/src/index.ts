@@ -4,4 +4,6 @@ export * from './topics.ts';
 export { createKafka } from './kafkajs/index.ts';
 export type { KafkajsConfig } from './kafkajs/index.ts';
 export { partitionForKey } from './partitioner.ts';
-export { connectKafka, unreachableKafka, type KafkaSettings } from './connect.ts';
+export { connectKafka, kafkaStatusSink, unreachableKafka, type KafkaSettings, type KafkaTuning } from './connect.ts';
+export * from './control.ts';
+export { ControlChannel, type ControlChannelOptions, type ReplyFields } from './control-channel.ts';

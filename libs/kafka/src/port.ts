@@ -205,6 +205,21 @@ export interface ReadCompactedOptions {
   readonly partitions?: readonly number[];
 }
 
+export interface GroupMember {
+  readonly memberId: string;
+  readonly clientId: string;
+  readonly host: string;
+  /** The partitions the group's leader assigned to this member. */
+  readonly assignment: readonly TopicPartition[];
+}
+
+export interface GroupDescription {
+  readonly groupId: string;
+  /** Kafka's group state: Stable, PreparingRebalance, CompletingRebalance, Empty, Dead. */
+  readonly state: string;
+  readonly members: readonly GroupMember[];
+}
+
 export interface Admin {
   /** Creates the missing topics; existing ones are left as they are. Returns the names created. */
   createTopics(topics: readonly TopicDefinition[]): Promise<string[]>;
@@ -212,6 +227,10 @@ export interface Admin {
   describeTopics(names: readonly string[]): Promise<TopicDescription[]>;
   listTopics(): Promise<string[]>;
   deleteTopics(names: readonly string[]): Promise<void>;
+  /** A consumer group's committed offsets against the topic's end offsets, per partition. */
+  groupLag(groupId: string, topic: string): Promise<PartitionLag[]>;
+  /** A consumer group's state and members with their assignments (Dead/no members when unknown). */
+  describeGroup(groupId: string): Promise<GroupDescription>;
   close(): Promise<void>;
 }
 

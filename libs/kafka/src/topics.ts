@@ -4,7 +4,7 @@ import type { TopicDefinition } from './port.ts';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
-export type TopicRole = 'commands' | 'checkpoints' | 'dlq' | 'state';
+export type TopicRole = 'commands' | 'checkpoints' | 'dlq' | 'control' | 'state' | 'status';
 
 export interface ProjectTopic extends TopicDefinition {
   readonly role: TopicRole;
@@ -17,6 +17,10 @@ export interface TopicSettings {
   readonly checkpointsTopic: string;
   readonly dlqTopic: string;
   readonly dlqPartitions: number;
+  /** Operator requests (reconcile, resync, replay) and the services' answers to them. */
+  readonly controlTopic: string;
+  /** Compacted: the services' status snapshots, keyed by service and instance (libs/platform status publisher). */
+  readonly statusTopic: string;
   /** `{tenant}` is replaced by the tenant name. */
   readonly stateTopicTemplate: string;
   /** Undefined: the broker's default.replication.factor. */
@@ -29,6 +33,8 @@ export const defaultTopicSettings: TopicSettings = {
   checkpointsTopic: 'stream-listener.checkpoints',
   dlqTopic: 'opencti.indicators.dlq',
   dlqPartitions: 3,
+  controlTopic: 'octi-defender.control',
+  statusTopic: 'octi-defender.status',
   stateTopicTemplate: 'defender-writer.{tenant}.state',
 };
 
@@ -97,6 +103,26 @@ export function topicDefinitions(overrides: Partial<TopicSettings> = {}, tenants
       ...rf,
       config: { 'cleanup.policy': 'delete', 'retention.ms': String(30 * DAY_MS) },
       description: 'Events and commands that could not be processed, with the reason in headers',
+    },
+    {
+      role: 'control',
+      name: checkName(s.controlTopic),
+      // One partition: requests and their answers in one order, read by every service.
+      partitions: 1,
+      ...rf,
+      config: { 'cleanup.policy': 'delete', 'retention.ms': String(7 * DAY_MS) },
+      description: 'Operator requests (reconcile, resync, replay) from the command line and the services\' progress and completion answers',
+    },
+    {
+      role: 'status',
+      name: checkName(s.statusTopic),
+      partitions: 1,
+      ...rf,
+      // Snapshots are small and replaced every few seconds: compact hourly segments. An instance
+      // stopped gracefully leaves a tombstone; a crashed one's last snapshot stays (one small record)
+      // and readers tell it by its age.
+      config: { ...compacted, 'segment.ms': String(60 * 60 * 1000), 'min.compaction.lag.ms': '0' },
+      description: 'Status snapshots of each service instance (selected metrics, with a timestamp), keyed by service/instance; read by `octi-defender status`',
     },
   ];
   for (const tenant of tenants) {

@@ -21,6 +21,8 @@ test('createTopics is idempotent and creates the project topics as defined', T, 
       commandsPartitions: 4,
       checkpointsTopic: `${p}.checkpoints`,
       dlqTopic: `${p}.dlq`,
+      controlTopic: `${p}.control`,
+      statusTopic: `${p}.status`,
       stateTopicTemplate: `${p}.{tenant}.state`,
       replicationFactor: 1,
     },
@@ -100,4 +102,34 @@ test('scanCompacted visits every record of a key in offset order, tombstones inc
   assert.deepEqual(seen.filter((x) => x.startsWith('b=')).map((x) => x.split('@')[0]), ['b=x']);
   const offsets = seen.filter((x) => x.startsWith('a=')).map((x) => BigInt(x.split('@')[1] ?? '-1'));
   assert.deepEqual(offsets, [...offsets].sort((x, y) => (x < y ? -1 : 1)));
+});
+
+test('groupLag and describeGroup: the committed offsets of a group against the end, its members and their partitions', T, async () => {
+  const topic = await bed.topic('lag', 2);
+  const groupId = unique('group');
+  const producer = await bed.kafka.producer();
+  await producer.send([0, 1, 2, 3, 4].map((i) => ({ topic, key: `k${i}`, value: 'v' })));
+  await producer.close();
+  const before = await bed.admin.groupLag(groupId, topic);
+  assert.deepEqual(before.map((p) => [p.partition, p.committed, p.lag]).sort(), before.map((p) => [p.partition, null, p.end]).sort());
+  assert.equal(before.reduce((a, p) => a + p.lag, 0n), 5n);
+  assert.deepEqual((await bed.admin.describeGroup(groupId)).members, []);
+  const consumer = await bed.kafka.consumer({ groupId, topics: [topic], sessionTimeoutMs: 6000 });
+  try {
+    let seen = 0;
+    await consumer.run(async (batch) => {
+      seen += batch.records.length;
+      await consumer.commit([{ topic, partition: batch.partition, offset: batch.lastOffset + 1n }]);
+    });
+    const deadline = Date.now() + 60_000;
+    while ((seen < 5 || (await bed.admin.groupLag(groupId, topic)).some((p) => p.lag > 0n)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    const lag = await bed.admin.groupLag(groupId, topic);
+    assert.deepEqual(lag.map((p) => p.lag), [0n, 0n]);
+    const group = await bed.admin.describeGroup(groupId);
+    assert.equal(group.state, 'Stable');
+    assert.equal(group.members.length, 1);
+    assert.deepEqual(group.members[0]?.assignment.map((a) => [a.topic, a.partition]).sort(), [[topic, 0], [topic, 1]]);
+  } finally {
+    await consumer.close();
+  }
 });

@@ -10,6 +10,8 @@ test('default topic definitions', () => {
       ['commands', 'opencti.indicators', 12, 'delete'],
       ['checkpoints', 'stream-listener.checkpoints', 1, 'compact'],
       ['dlq', 'opencti.indicators.dlq', 3, 'delete'],
+      ['control', 'octi-defender.control', 1, 'delete'],
+      ['status', 'octi-defender.status', 1, 'compact'],
       ['state', 'defender-writer.contoso.state', 12, 'compact'],
     ],
   );

@@ -17,6 +17,13 @@ export const observabilityEnv = {
     default: '9464',
     format: 'a TCP port',
   }),
+  statusIntervalMs: envVar({
+    env: 'STATUS_INTERVAL_MS',
+    description: 'How often the service publishes its status snapshot (selected metrics) to the octi-defender.status topic, read by `octi-defender status`',
+    schema: parse.int({ min: 1000 }),
+    default: '15000',
+    format: 'milliseconds ≥ 1000',
+  }),
   shutdownTimeoutMs: envVar({
     env: 'SHUTDOWN_TIMEOUT_MS',
     description: 'Longest graceful shutdown before the process exits anyway; keep it under the pod grace period',
@@ -88,6 +95,13 @@ export const kafkaEnv = {
     description: 'Dead-letter topic: events and commands that could not be processed, with the reason',
     schema: parse.string(),
     default: 'opencti.indicators.dlq',
+    format: 'a topic name',
+  }),
+  controlTopic: envVar({
+    env: 'KAFKA_TOPIC_CONTROL',
+    description: 'Topic of operator requests (reconcile, resync, replay from the octi-defender command line) and the services’ answers',
+    schema: parse.string(),
+    default: 'octi-defender.control',
     format: 'a topic name',
   }),
 };

@@ -61,3 +61,5 @@ export function createDefenderClient(c: WriterConfig, deps: { logger: Logger; re
     },
   });
 }
+export { WriterControl, type Reconcilable } from './control.ts';
+export { decodeState } from './state-store.ts';

@@ -1,11 +1,12 @@
 // Entry point: configuration → logger (secrets scrubbed), metrics, Kafka → writer → probes; graceful
 // shutdown on SIGTERM (stop probes, finish the batch and its transaction, leave the group, close).
-import { connectKafka, unreachableKafka } from '@octi-defender/kafka';
-import { createLogger, createRegistry, HealthServer, installShutdown, loadConfigOrExit, logProgress, metricTotal, secretValues } from '@octi-defender/platform';
+import { connectKafka, kafkaStatusSink, unreachableKafka } from '@octi-defender/kafka';
+import { createLogger, createRegistry, HealthServer, installShutdown, loadConfigOrExit, logProgress, metricTotal, secretValues, startStatusPublisher } from '@octi-defender/platform';
 import { loadWriterConfig, writerEnv } from './config.ts';
+import { WriterControl } from './control.ts';
 import { TokenProvider } from './defender/token.ts';
 import { createDefenderClient } from './index.ts';
-import { createWriterMetrics } from './metrics.ts';
+import { createWriterMetrics, WRITER_STATUS_METRICS } from './metrics.ts';
 import { instanceIdentity, Writer } from './writer.ts';
 
 const cfg = loadConfigOrExit('defender-writer', () => loadWriterConfig());
@@ -19,6 +20,8 @@ const kafka = connectKafka(cfg, `defender-writer-${instance}`, logger.child({ co
 const tokens = new TokenProvider(cfg);
 const client = createDefenderClient(cfg, { logger: logger.child({ component: 'defender' }), registry, tokens });
 const writer = new Writer(cfg, { kafka, client, tokens, logger: logger.child({ component: 'writer' }), metrics, instanceId: instance });
+// Operator requests (octi-defender reconcile) from the control topic.
+const control = new WriterControl(cfg, { kafka, writer, logger: logger.child({ component: 'control' }), instance });
 // Liveness never depends on Defender: an open breaker pauses consumption, it does not need a restart.
 const health = new HealthServer({ port: cfg.httpPort, registry })
   .liveness('process', () => writer.live())
@@ -34,13 +37,22 @@ const stopProgress = logProgress(logger, async () => ({
   lag: await metricTotal(registry, 'octi_writer_consumer_lag'),
 }));
 
+// A status snapshot on the status topic for `octi-defender status`, from the first second on.
+const status = startStatusPublisher({
+  registry, service: 'defender-writer', instance, metrics: WRITER_STATUS_METRICS, intervalMs: cfg.statusIntervalMs, logger,
+  info: { tenant: cfg.tenantName, group: cfg.consumerGroup, commandsTopic: cfg.commandsTopic, dlqTopic: cfg.dlqTopic },
+  sink: kafkaStatusSink(kafka),
+});
+
 installShutdown({
   logger,
   timeoutMs: cfg.shutdownTimeoutMs,
   steps: [
     { name: 'stop probes', run: () => health.drain() },
     { name: 'progress', run: stopProgress },
+    { name: 'control', run: () => control.close() },
     { name: 'writer', run: () => writer.close() },
+    { name: 'status', run: () => status.stop() },
     { name: 'defender client', run: () => client.close() },
     { name: 'kafka', run: () => kafka.close() },
     { name: 'http', run: () => health.close() },
@@ -50,6 +62,7 @@ installShutdown({
 try {
   await health.start();
   await writer.start();
+  await control.start();
 } catch (err) {
   logger.fatal({ err }, unreachableKafka(err, cfg) ?? 'defender-writer could not start');
   process.exit(1);

@@ -48,3 +48,20 @@ export function createWriterMetrics(registry: Registry): WriterMetrics {
     foreignHolds: new Counter({ name: 'octi_writer_foreign_holds_total', help: 'Times a key was held back because another creator holds its value + type (counted when it starts being held)', registers }),
   };
 }
+
+/** The series the status publisher sends to the status topic for `octi-defender status`. */
+export const WRITER_STATUS_METRICS = [
+  'octi_writer_paused',
+  'octi_writer_assigned_partitions',
+  'octi_writer_owned_indicators',
+  'octi_writer_cap_capacity',
+  'octi_writer_cap_waiting_keys',
+  'octi_writer_tenant_limit',
+  'octi_writer_foreign_held_keys',
+  'octi_writer_consumer_lag',
+  'octi_writer_reconcile_drift',
+  'octi_writer_reconciles_total',
+  'octi_writer_repair_pending',
+  'octi_writer_dead_letters_total',
+  'defender_api_breaker_state',
+] as const;

@@ -117,15 +117,19 @@ export function planBatch(input: PlanInput): Plan {
   const held = (key: string, state: KeyState | undefined): boolean =>
     (input.foreign?.holds(key) ?? false) || (state?.applied !== undefined && foreignId(state.applied.id));
   const claims = new Map<string, readonly Claim[]>();
+  // Keys an operator redrove (`octi-defender dlq redrive`): a version Defender refused is sent again.
+  const redriven = new Set<string>();
   for (const cmd of input.commands) {
     claims.set(cmd.key, foldCommand(claims.get(cmd.key) ?? lookup(cmd.key)?.claims ?? [], cmd));
+    if (cmd.redrive !== undefined) redriven.add(cmd.key);
   }
+  const refusedHash = (key: string, state: KeyState | undefined): string | undefined => (redriven.has(key) ? undefined : state?.rejectedHash);
 
   const desired = new Map<string, Desired>();
   const track = (key: string, d: Desired): void => {
     desired.set(key, d);
     const state = lookup(key);
-    if (d.present && d.hash !== state?.rejectedHash && !held(key, state)) cap.set(key, d.strength);
+    if (d.present && d.hash !== refusedHash(key, state) && !held(key, state)) cap.set(key, d.strength);
     else cap.delete(key);
   };
   for (const [key, c] of claims) track(key, desiredFor(c, policy, now));
@@ -172,7 +176,7 @@ export function planBatch(input: PlanInput): Plan {
       ? d.reason
       : held(key, state)
         ? 'foreign-indicator'
-        : d.hash === state?.rejectedHash
+        : d.hash === refusedHash(key, state)
         ? 'rejected'
         : cap.isAdmitted(key)
           ? undefined
@@ -312,6 +316,9 @@ export function applyOutcomes(plan: Plan, outcomes: Outcomes, lookup: (key: stri
           cap.delete(key);
         } else {
           synced = false;
+          // Not sent yet (a transient failure, or folded until the quota allows): a redriven version
+          // Defender refused before stays wanted, so the pending re-plan sends it.
+          if (rejectedHash === imp.hash) rejectedHash = undefined;
         }
         // The old indicator was deleted before its replacement (`replacedFirst`): Defender holds neither.
         if (imp.replaces !== undefined && applied?.id === imp.replaces && deletedIds.has(imp.replaces)) applied = undefined;

@@ -525,7 +525,7 @@ export class Writer {
       }
       // stateTopicTemplate '{tenant}' with the state topic as "tenant" names the configured topic.
       const wanted = topicDefinitions(
-        { commandsTopic: this.#cfg.commandsTopic, dlqTopic: this.#cfg.dlqTopic, stateTopicTemplate: '{tenant}', ...(commandsPartitions ? { commandsPartitions } : {}) },
+        { commandsTopic: this.#cfg.commandsTopic, dlqTopic: this.#cfg.dlqTopic, controlTopic: this.#cfg.controlTopic, stateTopicTemplate: '{tenant}', ...(commandsPartitions ? { commandsPartitions } : {}) },
         [this.#cfg.stateTopic],
       ).filter((t) => t.role !== 'checkpoints');
       const created = await admin.createTopics(wanted);

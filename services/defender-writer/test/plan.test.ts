@@ -273,6 +273,37 @@ describe('planBatch', () => {
     const changed = h.run([upsert('a', facts({ name: 'new' }), NOW - 10)]);
     assert.equal(changed.plan.imports.flat().length, 1);
   });
+  test('a redriven command sends a refused version again once; applied, a second redrive costs nothing', () => {
+    const h = harness();
+    h.run([upsert('a', facts())], NOW, { [IP]: { reason: 'Invalid IP', permanent: true, category: 'invalid' } });
+    const redrive = { ...upsert('a', facts()), redrive: '1:7' };
+    const first = h.run([redrive]);
+    assert.equal(first.plan.imports.flat().length, 1);
+    assert.equal(h.store.get(IP)?.rejectedHash, undefined);
+    assert.ok(h.store.get(IP)?.applied);
+    const second = h.run([{ ...redrive, redrive: '1:8' }]);
+    assert.equal(second.plan.imports.flat().length, 0);
+    assert.deepEqual(second.plan.unchanged, [IP]);
+  });
+  test('a redriven command folded without a call (quota) is still sent by the pending re-plan', () => {
+    const h = harness();
+    h.run([upsert('a', facts())], NOW, { [IP]: { reason: 'Invalid IP', permanent: true, category: 'invalid' } });
+    const lookup = (k: string) => h.store.get(k);
+    const folded = planBatch({ commands: [{ ...upsert('a', facts()), redrive: '1:7' }], lookup, policy: policy(), cap: h.cap, now: NOW });
+    assert.equal(folded.imports.flat().length, 1);
+    const applied = applyOutcomes(folded, { imported: new Map(), deletedIds: new Set() }, lookup, h.cap);
+    assert.deepEqual(applied.pending, [IP]);
+    for (const [k, v] of applied.states) if (v) h.store.set(k, v);
+    const later = planBatch({ commands: [], lookup, policy: policy(), cap: h.cap, now: NOW, pending: applied.pending });
+    assert.equal(later.imports.flat().length, 1);
+  });
+  test('a redriven command Defender refuses again is reported again', () => {
+    const h = harness();
+    const refusal = { [IP]: { reason: 'Invalid IP', permanent: true, category: 'invalid' } } as const;
+    h.run([upsert('a', facts())], NOW, refusal);
+    const again = h.run([{ ...upsert('a', facts()), redrive: '0:1' }], NOW, refusal);
+    assert.deepEqual(again.applied.rejected, [{ key: IP, reason: 'Invalid IP', category: 'invalid' }]);
+  });
   test('a transient failure leaves the key pending and unapplied', () => {
     const h = harness();
     const r = h.run([upsert('a', facts())], NOW, { [IP]: { reason: 'busy', permanent: false, category: 'unknown' } });

@@ -4,16 +4,17 @@
 // active member opens a transactional producer with the group's transactional id, which fences the
 // previous one, so a stale listener cannot publish even if it has not noticed it lost the lease.
 import { compareEventIds, EVENT_ID, MarkingRegistry } from '@octi-defender/indicators';
-import { topicDefinitions, ProducerFencedError, type Consumer, type Kafka, type TopicPartition, type TransactionalProducer } from '@octi-defender/kafka';
+import { topicDefinitions, ProducerFencedError, type Consumer, type Kafka, type OutgoingRecord, type TopicPartition, type TransactionalProducer } from '@octi-defender/kafka';
 import type { Logger } from '@octi-defender/platform';
 import { readFileSync } from 'node:fs';
 import { backoffDelay } from './backoff.ts';
-import { decodeCheckpoint, startPosition } from './checkpoint.ts';
+import { decodeCheckpoint, encodeCheckpoint, startPosition, type Checkpoint } from './checkpoint.ts';
 import type { ListenerConfig } from './config.ts';
 import { EventQueue } from './event-queue.ts';
 import type { ListenerMetrics } from './metrics.ts';
 import { Publisher, type StreamSlot } from './publisher.ts';
 import { historyGap, newResync, type ResyncState } from './resync.ts';
+import { RefusedChange } from './rewind.ts';
 import { StreamReader, type RawStreamEvent } from './stream-reader.ts';
 import { heartbeatProof, laterOf } from './stream-position.ts';
 
@@ -26,6 +27,32 @@ const MAX_BATCH = 2000;
 const QUEUE_MAX_CHARS = 8 * 1024 * 1024;
 
 export type Role = 'starting' | 'standby' | 'active' | 'closed';
+
+/** A stream's position as the active term holds it (what the OpenCTI connector state mirrors). */
+export interface StreamPosition {
+  readonly streamId: string;
+  /** The committed checkpoint; undefined before the first one. */
+  readonly checkpoint: Checkpoint | undefined;
+  /** Where the term started or reconnects from, and its recover date. */
+  readonly resumeFrom: string | undefined;
+  readonly recoverUntil: string | undefined;
+  readonly resync: ResyncState | undefined;
+}
+
+/**
+ * The outcome of an operator change of the stored positions: applied (and the listener restarted
+ * from them), already applied before (the request id is recorded), or not possible here.
+ */
+export type RewriteOutcome =
+  | { readonly outcome: 'applied'; readonly before: ReadonlyMap<string, Checkpoint | undefined> }
+  | { readonly outcome: 'duplicate' }
+  | { readonly outcome: 'not-active' }
+  | { readonly outcome: 'refused'; readonly reason: string };
+
+/** Key of the checkpoints topic recording that an operator request was applied (so it applies once). */
+export function appliedRequestKey(requestId: string): string {
+  return `control-request:${requestId}`;
+}
 
 interface ActiveTerm {
   readonly abort: AbortController;
@@ -47,6 +74,8 @@ export class Listener {
   #transitions: Promise<void> = Promise.resolve();
   #kafkaUp = false;
   #closing = false;
+  /** Operator changes under way (the term restarts for them: the replica acts for the deployment still). */
+  #rewrites = 0;
   readonly #wake = new AbortController();
   readonly #markings = new MarkingRegistry();
 
@@ -60,6 +89,105 @@ export class Listener {
 
   get role(): Role {
     return this.#role;
+  }
+
+  /** Active, or restarting its term for an operator change: the replica that speaks for the deployment. */
+  get acting(): boolean {
+    return this.#role === 'active' || this.#rewrites > 0;
+  }
+
+  /** Each stream's position while active; undefined on a standby. */
+  positions(): StreamPosition[] | undefined {
+    if (this.#role !== 'active' || !this.#term) return undefined;
+    return this.#term.slots.map((s) => ({ streamId: s.streamId, checkpoint: s.checkpoint, resumeFrom: s.resumeFrom, recoverUntil: s.recoverUntil, resync: s.resync }));
+  }
+
+  /**
+   * An operator change of the stored positions (a replay, a resync), through the checkpoint: stops
+   * the active term (its last transaction commits), writes each stream's new checkpoint as
+   * `change` returns it (undefined: unchanged) and a record of `requestId`, in one transaction,
+   * then starts a new term from them. `change` may refuse by throwing a RefusedChange. A request id
+   * already recorded changes nothing ('duplicate'). Only the active replica acts.
+   */
+  rewrite(requestId: string, change: (streamId: string, checkpoint: Checkpoint | undefined) => Checkpoint | undefined): Promise<RewriteOutcome> {
+    this.#rewrites += 1;
+    return new Promise<RewriteOutcome>((resolve, reject) => {
+      this.#transition(async () => {
+        if (this.#role !== 'active' || !this.#term || this.#closing) {
+          resolve({ outcome: 'not-active' });
+          return;
+        }
+        // A repeat or a refusal leaves the running term alone (a restart re-reads the events after
+        // the checkpoint); the checks are made again on the checkpoints read once it stopped.
+        try {
+          const early = this.#precheck(requestId, change, await this.#kafka.readCompacted(this.#cfg.checkpointsTopic));
+          if (early) {
+            resolve(early);
+            return;
+          }
+        } catch (err) {
+          reject(err instanceof Error ? err : new Error(String(err)));
+          return;
+        }
+        await this.#becomeStandby(`operator request ${requestId}`);
+        let outcome: RewriteOutcome | undefined;
+        let failure: unknown;
+        try {
+          outcome = await this.#writeCheckpoints(requestId, change);
+        } catch (err) {
+          failure = err;
+        }
+        // Answered once active again (or given up the lease): the replica acts for the deployment until then.
+        await this.#activate();
+        if (outcome) resolve(outcome);
+        else reject(failure instanceof Error ? failure : new Error(String(failure)));
+      });
+    }).finally(() => {
+      this.#rewrites -= 1;
+    });
+  }
+
+  #precheck(requestId: string, change: (streamId: string, checkpoint: Checkpoint | undefined) => Checkpoint | undefined, stored: Map<string, { value: Buffer }>): RewriteOutcome | undefined {
+    if (stored.has(appliedRequestKey(requestId))) return { outcome: 'duplicate' };
+    try {
+      for (const streamId of this.#cfg.streamIds) change(streamId, decodeCheckpoint(streamId, stored.get(streamId)?.value ?? null));
+    } catch (err) {
+      if (err instanceof RefusedChange) return { outcome: 'refused', reason: err.message };
+      throw err;
+    }
+    return undefined;
+  }
+
+  async #writeCheckpoints(requestId: string, change: (streamId: string, checkpoint: Checkpoint | undefined) => Checkpoint | undefined): Promise<RewriteOutcome> {
+    // The group's transactional id: a stale active replica cannot write after this one.
+    const producer = await this.#kafka.transactionalProducer(this.#cfg.groupId);
+    try {
+      const stored = await this.#kafka.readCompacted(this.#cfg.checkpointsTopic);
+      const key = appliedRequestKey(requestId);
+      if (stored.has(key)) return { outcome: 'duplicate' };
+      const before = new Map<string, Checkpoint | undefined>();
+      const records: OutgoingRecord[] = [];
+      for (const streamId of this.#cfg.streamIds) {
+        const current = decodeCheckpoint(streamId, stored.get(streamId)?.value ?? null);
+        let next: Checkpoint | undefined;
+        try {
+          next = change(streamId, current);
+        } catch (err) {
+          if (err instanceof RefusedChange) return { outcome: 'refused', reason: err.message };
+          throw err;
+        }
+        if (next === undefined) continue;
+        before.set(streamId, current);
+        records.push({ topic: this.#cfg.checkpointsTopic, key: streamId, value: encodeCheckpoint(next) });
+      }
+      if (records.length === 0) return { outcome: 'refused', reason: 'no stream of this listener is concerned' };
+      records.push({ topic: this.#cfg.checkpointsTopic, key, value: JSON.stringify({ requestId, streams: [...before.keys()], at: new Date().toISOString() }) });
+      await producer.transaction((tx) => tx.send(records));
+      this.#log.warn({ requestId, streams: [...before.keys()] }, 'operator request applied to the checkpoints; restarting from them');
+      return { outcome: 'applied', before };
+    } finally {
+      await producer.close().catch((err: unknown) => this.#log.warn({ err }, 'closing the producer failed'));
+    }
   }
 
   /** Kafka reachable and, on the active replica, every stream connected. */
@@ -165,7 +293,7 @@ export class Listener {
   async #ensureTopics(): Promise<void> {
     const admin = await this.#kafka.admin();
     try {
-      const wanted = topicDefinitions({ commandsTopic: this.#cfg.commandsTopic, checkpointsTopic: this.#cfg.checkpointsTopic, dlqTopic: this.#cfg.dlqTopic })
+      const wanted = topicDefinitions({ commandsTopic: this.#cfg.commandsTopic, checkpointsTopic: this.#cfg.checkpointsTopic, dlqTopic: this.#cfg.dlqTopic, controlTopic: this.#cfg.controlTopic })
         .filter((t) => t.role !== 'state');
       const created = await admin.createTopics(wanted);
       if (created.length > 0) this.#log.info({ created }, 'created missing topics');

@@ -1,9 +1,14 @@
 // Entry point: configuration → logger, metrics, probes → listener; graceful shutdown on SIGTERM.
-import { connectKafka, unreachableKafka } from '@octi-defender/kafka';
-import { createLogger, createRegistry, HealthServer, installShutdown, loadConfigOrExit, logProgress, metricTotal, secretValues } from '@octi-defender/platform';
+import { connectKafka, kafkaStatusSink, unreachableKafka } from '@octi-defender/kafka';
+import { createLogger, createRegistry, HealthServer, installShutdown, loadConfigOrExit, logProgress, metricTotal, secretValues, startStatusPublisher } from '@octi-defender/platform';
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
 import { listenerEnv, loadListenerConfig } from './config.ts';
+import { ConnectorPresence } from './connector.ts';
+import { ListenerControl } from './control.ts';
 import { Listener } from './listener.ts';
-import { createListenerMetrics } from './metrics.ts';
+import { createListenerMetrics, LISTENER_STATUS_METRICS } from './metrics.ts';
 
 const cfg = loadConfigOrExit('stream-listener', () => loadListenerConfig());
 
@@ -12,6 +17,15 @@ const registry = createRegistry({ prefix: 'octi_listener' });
 const metrics = createListenerMetrics(registry);
 const kafka = connectKafka(cfg, 'stream-listener', logger.child({ component: 'kafka' }));
 const listener = new Listener(cfg, { kafka, logger: logger.child({ component: 'listener' }), metrics });
+// This process among the replicas (control answers, status snapshots): unique even on one host name.
+const instance = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+// Operator requests (octi-defender resync / replay) from the control topic.
+const control = new ListenerControl(cfg, { kafka, listener, logger: logger.child({ component: 'control' }), metrics, instance });
+// Registered in OpenCTI as a stream connector when CONNECTOR_ID is set.
+const connectorId = cfg.connectorId;
+const presence = connectorId === undefined
+  ? undefined
+  : new ConnectorPresence({ ...cfg, connectorId }, { listener, logger: logger.child({ component: 'connector' }), metrics, ...(cfg.openctiCaFile ? { ca: readFileSync(cfg.openctiCaFile, 'utf8') } : {}) });
 const health = new HealthServer({ port: cfg.httpPort, registry })
   .liveness('process', () => listener.role !== 'closed')
   .readiness('listener', () => listener.ready());
@@ -24,13 +38,23 @@ const stopProgress = logProgress(logger, async () => ({
   queued: await metricTotal(registry, 'octi_listener_queue_depth'),
 }));
 
+// A status snapshot on the status topic for `octi-defender status` (active or standby, streams' freshness).
+const status = startStatusPublisher({
+  registry, service: 'stream-listener', instance, metrics: LISTENER_STATUS_METRICS, intervalMs: cfg.statusIntervalMs, logger,
+  info: { group: cfg.groupId, streams: cfg.streamIds.join(','), checkpointsTopic: cfg.checkpointsTopic, dlqTopic: cfg.dlqTopic },
+  sink: kafkaStatusSink(kafka),
+});
+
 installShutdown({
   logger,
   timeoutMs: cfg.shutdownTimeoutMs,
   steps: [
     { name: 'stop probes', run: () => health.drain() },
     { name: 'progress', run: stopProgress },
+    { name: 'connector', run: async () => presence?.close() },
+    { name: 'control', run: () => control.close() },
     { name: 'listener', run: () => listener.close() },
+    { name: 'status', run: () => status.stop() },
     { name: 'kafka', run: () => kafka.close() },
     { name: 'http', run: () => health.close() },
   ],
@@ -39,6 +63,8 @@ installShutdown({
 try {
   await health.start();
   await listener.start();
+  await control.start();
+  presence?.start();
 } catch (err) {
   logger.fatal({ err }, unreachableKafka(err, cfg) ?? 'stream-listener could not start');
   process.exit(1);

@@ -19,6 +19,8 @@ export interface ListenerMetrics {
   readonly historyGaps: Counter<'stream'>;
   readonly resyncs: Counter<'stream' | 'reason'>;
   readonly resyncActive: Gauge<'stream'>;
+  readonly operatorRequests: Counter<'action' | 'outcome'>;
+  readonly connectorPings: Counter<'outcome'>;
 }
 
 export function createListenerMetrics(registry: Registry): ListenerMetrics {
@@ -40,5 +42,18 @@ export function createListenerMetrics(registry: Registry): ListenerMetrics {
     historyGaps: new Counter({ name: 'octi_listener_history_gaps_total', help: 'Reconnections that found the checkpoint older than the oldest event OpenCTI still holds (trimmed history)', labelNames: ['stream'], registers }),
     resyncs: new Counter({ name: 'octi_listener_resyncs_total', help: 'Resyncs started (replay of the current state, then retraction of what it did not assert), by reason', labelNames: ['stream', 'reason'], registers }),
     resyncActive: new Gauge({ name: 'octi_listener_resync_active', help: '1 while a resync replay of the stream runs', labelNames: ['stream'], registers }),
+    operatorRequests: new Counter({ name: 'octi_listener_operator_requests_total', help: 'Operator requests from the control topic (replay, resync) acted on by this replica, by outcome (applied, duplicate, refused, not-active, failed)', labelNames: ['action', 'outcome'], registers }),
+    connectorPings: new Counter({ name: 'octi_listener_connector_pings_total', help: 'Pings of the OpenCTI connector registration, by outcome (ok, failed: OpenCTI API unreachable or refusing, reset: a reset from OpenCTI acted on)', labelNames: ['outcome'], registers }),
   };
 }
+
+/** The series the status publisher sends to the status topic for `octi-defender status`. */
+export const LISTENER_STATUS_METRICS = [
+  'octi_listener_active',
+  'octi_listener_stream_connected',
+  'octi_listener_last_event_timestamp_seconds',
+  'octi_listener_queue_depth',
+  'octi_listener_config_errors_total',
+  'octi_listener_resync_active',
+  'octi_listener_dead_letters_total',
+] as const;

@@ -2,6 +2,7 @@
 // OpenCTI emulator over real HTTP, and readers of what the listener published.
 import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
+import { OCTI_EXT, TLP_MARKINGS, type StixObject } from '@octi-defender/emulators';
 import { decodeCommand, type Command } from '@octi-defender/indicators';
 import { createKafka, type Kafka } from '@octi-defender/kafka';
 import { requireBrokers } from '@octi-defender/kafka/testing';
@@ -112,5 +113,17 @@ export async function tail(kafka: Kafka, topic: string): Promise<{ records: Publ
         return d.value;
       }),
     close: () => consumer.close(),
+  };
+}
+
+/** An indicator every default writer policy sends: detection on, TLP:GREEN, not revoked, valid for a year, score 80. */
+export function eligible(o: StixObject): StixObject {
+  const ext = (o.extensions as Record<string, Record<string, unknown>>)[OCTI_EXT]!;
+  return {
+    ...o,
+    revoked: false,
+    object_marking_refs: [TLP_MARKINGS['TLP:GREEN']],
+    valid_until: new Date(Date.now() + 365 * 86_400_000).toISOString(),
+    extensions: { ...(o.extensions as object), [OCTI_EXT]: { ...ext, score: 80, detection: true } },
   };
 }

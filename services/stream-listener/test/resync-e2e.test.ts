@@ -3,34 +3,16 @@
 // and leaves the rest.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { OCTI_EXT, startOpenCtiEmulator, TLP_MARKINGS, type StixObject } from '@octi-defender/emulators';
-import { emulator as defenderEmulator, ours, startWriter, writerEnv } from '../../defender-writer/test/harness.ts';
+import { ours } from '../../defender-writer/test/harness.ts';
+import { startPipeline } from './pipeline.ts';
 import { decodeCheckpoint } from '../src/checkpoint.ts';
 import { compareEventIds } from '@octi-defender/indicators';
-import { listenerConfig, startListener, TOKEN, uniqueTopics, until } from './helpers.ts';
+import { eligible, listenerConfig, startListener, until } from './helpers.ts';
 
 const STREAM = 'c1a2b3c4-0000-4000-8000-0000000000e2';
 
-/** An indicator every default policy sends: detection on, TLP:GREEN, not revoked, valid for a year, score 80. */
-function eligible(o: StixObject): StixObject {
-  const ext = (o.extensions as Record<string, Record<string, unknown>>)[OCTI_EXT]!;
-  return {
-    ...o,
-    revoked: false,
-    object_marking_refs: [TLP_MARKINGS['TLP:GREEN']],
-    valid_until: new Date(Date.now() + 365 * 86_400_000).toISOString(),
-    extensions: { ...(o.extensions as object), [OCTI_EXT]: { ...ext, score: 80, detection: true } },
-  };
-}
-
 test('end to end: trimmed history repaired by a resync deletes the stale indicator from Defender and keeps the live ones', async (t) => {
-  const octi = await startOpenCtiEmulator({ port: 0, host: '127.0.0.1', token: TOKEN, streams: [{ id: STREAM }], heartbeatMs: 200, seed: 9 });
-  t.after(() => octi.close());
-  const mde = await defenderEmulator();
-  t.after(() => mde.close());
-  const topics = uniqueTopics();
-  const writer = await startWriter(writerEnv(mde, { commands: topics.commands, dlq: `${topics.dlq}.writer`, state: `${topics.commands}.state`, group: `${topics.group}-writer` }));
-  t.after(() => writer.stop());
+  const { octi, mde, topics, writer } = await startPipeline(t, STREAM, 9);
 
   const keep1 = eligible(octi.generator.indicator('ipv4'));
   const keep2 = eligible(octi.generator.indicator('domain'));

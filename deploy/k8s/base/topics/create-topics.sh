@@ -31,6 +31,8 @@ ensure_topic() {
 ensure_topic "opencti.indicators" 12 "cleanup.policy=delete,retention.ms=604800000"   # commands: Indicator commands (upsert/retract) from stream-listener, keyed by indicator key
 ensure_topic "stream-listener.checkpoints" 1 "cleanup.policy=compact,segment.ms=86400000,min.compaction.lag.ms=3600000,delete.retention.ms=86400000,min.cleanable.dirty.ratio=0.1"   # checkpoints: Last OpenCTI stream event id acknowledged per stream, keyed by stream id
 ensure_topic "opencti.indicators.dlq" 3 "cleanup.policy=delete,retention.ms=2592000000"   # dlq: Events and commands that could not be processed, with the reason in headers
+ensure_topic "octi-defender.control" 1 "cleanup.policy=delete,retention.ms=604800000"   # control: Operator requests (reconcile, resync, replay) from the command line and the services' progress and completion answers
+ensure_topic "octi-defender.status" 1 "cleanup.policy=compact,segment.ms=3600000,min.compaction.lag.ms=0,delete.retention.ms=86400000,min.cleanable.dirty.ratio=0.1"   # status: Status snapshots of each service instance (selected metrics, with a timestamp), keyed by service/instance; read by `octi-defender status`
 for tenant in ${WRITER_TENANTS//,/ }; do
   ensure_topic "defender-writer.${tenant}.state" 12 "cleanup.policy=compact,segment.ms=86400000,min.compaction.lag.ms=3600000,delete.retention.ms=86400000,min.cleanable.dirty.ratio=0.1"   # state: defender-writer state of tenant ${tenant} per indicator key; partition p mirrors commands partition p
 done

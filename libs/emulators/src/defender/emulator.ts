@@ -29,7 +29,18 @@ export interface DefenderClient {
   clientSecret: string;
   /** Shown as `source`/`createdByDisplayName`/`lastUpdatedBy`. */
   displayName?: string;
+  /**
+   * Application permissions of WindowsDefenderATP granted to the app (admin consent): the access
+   * token's `roles` claim, absent when empty, as Entra issues it. Default ['Ti.ReadWrite.All'].
+   * List needs Ti.ReadWrite, Ti.ReadWrite.All or Ti.Read.All; every write needs Ti.ReadWrite.All;
+   * otherwise 403 Forbidden.
+   */
+  roles?: readonly string[];
 }
+
+export const DEFAULT_ROLES: readonly string[] = ['Ti.ReadWrite.All'];
+const READ_ROLES: readonly string[] = ['Ti.ReadWrite', 'Ti.ReadWrite.All', 'Ti.Read.All'];
+const WRITE_ROLES: readonly string[] = ['Ti.ReadWrite.All'];
 
 export interface DefenderEmulatorOptions extends ListenOptions, ValidationOptions {
   tenantId: string;
@@ -357,10 +368,11 @@ export async function startDefenderEmulator(options: DefenderEmulatorOptions): P
     if (resource === undefined || !RESOURCES.includes(resource.replace(/\/$/, ''))) {
       return { status: tokenError(res, 400, 'invalid_scope', 1002012, `The provided value for scope ${scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).`), clientId };
     }
+    const roles = [...(client.roles ?? DEFAULT_ROLES)];
     const issued = now();
     const expiresAt = issued + lifetimeSec * 1000;
     for (const [token, info] of tokens) if (info.expiresAt <= issued) tokens.delete(token);
-    const accessToken = `${b64url({ typ: 'JWT', alg: 'RS256', kid: 'emulator' })}.${b64url({ aud: resource, iss: `https://sts.windows.net/${tenant}/`, iat: Math.floor(issued / 1000), nbf: Math.floor(issued / 1000), exp: Math.floor(expiresAt / 1000), appid: client.clientId, tid: tenant, roles: ['Ti.ReadWrite.All'] })}.${randomBytes(32).toString('base64url')}`;
+    const accessToken = `${b64url({ typ: 'JWT', alg: 'RS256', kid: 'emulator' })}.${b64url({ aud: resource, iss: `https://sts.windows.net/${tenant}/`, iat: Math.floor(issued / 1000), nbf: Math.floor(issued / 1000), exp: Math.floor(expiresAt / 1000), appid: client.clientId, tid: tenant, ...(roles.length > 0 && { roles }) })}.${randomBytes(32).toString('base64url')}`;
     tokens.set(accessToken, { clientId: client.clientId, expiresAt });
     sendJson(res, 200, { token_type: 'Bearer', expires_in: lifetimeSec, ext_expires_in: lifetimeSec, access_token: accessToken });
     return { status: 200, clientId };
@@ -577,6 +589,13 @@ export async function startDefenderEmulator(options: DefenderEmulatorOptions): P
     if (clientId === undefined) {
       const status = apiError(res, 401, 'Unauthorized', 'The access token is missing, invalid or has expired.');
       record({ method, path: url.pathname, ...(url.search !== '' && { query: url.search }), endpoint, clientId, status });
+      return;
+    }
+    const granted = clients.get(clientId)?.roles ?? DEFAULT_ROLES;
+    if (!granted.some((r) => (endpoint === 'list' ? READ_ROLES : WRITE_ROLES).includes(r))) {
+      req.resume();
+      const status = apiError(res, 403, 'Forbidden', `The application lacks the permission this call needs (${endpoint === 'list' ? 'Ti.ReadWrite, Ti.ReadWrite.All or Ti.Read.All' : 'Ti.ReadWrite.All'}).`);
+      record({ method, path: url.pathname, endpoint, clientId, status });
       return;
     }
     const retryAfter = rateLimit(endpoint, clientId);

@@ -4,9 +4,11 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HttpError, isRecord, listen, readJson, sendJson } from '../http.ts';
 import type { ListenOptions } from '../http.ts';
+import { connectorRegistry } from './connectors.ts';
 import { EventLog, parseStreamId } from './event-log.ts';
 import type { EventKind, LogEntry } from './event-log.ts';
 import { matchesFilterGroup, validateFilterGroup } from './filters.ts';
+import { GraphQlError, parseOperation, project } from './graphql.ts';
 import type { FilterGroup } from './filters.ts';
 import { loadPayloads } from './load.ts';
 import { randomScript } from './ops.ts';
@@ -92,6 +94,12 @@ export interface OpenCtiEmulator {
   setFilters(streamId: string, filters: FilterGroup | undefined): void;
   /** Trims the history to its last `keep` events, like Redis MAXLEN trimming; returns how many went. */
   trimHistory(keep: number): number;
+  /** The registered connectors as the GraphQL `connectors` query shows them (every field). */
+  connectors(): Array<Record<string, unknown>>;
+  /** What `resetStateConnector` does (the UI's "reset the connector state"). */
+  resetConnectorState(id: string): void;
+  /** While down, POST /graphql answers 503 (the stream goes on): OpenCTI's API unreachable for a connector. */
+  setGraphqlDown(down: boolean): void;
   close(): Promise<void>;
 }
 
@@ -578,6 +586,56 @@ export async function startOpenCtiEmulator(options: OpenCtiEmulatorOptions): Pro
     await tail(conn, renderer, from);
   };
 
+  // ---- GraphQL (connector registration; libs/emulators/README.md) ------------------------------
+
+  const registry = connectorRegistry(clock, { host: 'rabbitmq', port: 5672 });
+  let graphqlDown = false;
+  const resolvers: Record<'query' | 'mutation', Record<string, (args: Readonly<Record<string, unknown>>) => unknown>> = {
+    query: {
+      connectors: () => registry.list().map((c) => registry.view(c)),
+      connector: (args) => {
+        const c = registry.get(String(args.id));
+        return c ? registry.view(c) : null;
+      },
+    },
+    mutation: {
+      registerConnector: (args) => registry.view(registry.register(isRecord(args.input) ? args.input : {}, OPENCTI_ADMIN_UUID)),
+      pingConnector: (args) => registry.view(registry.ping(String(args.id), args.state, args.connectorInfo)),
+      resetStateConnector: (args) => registry.view(registry.resetState(String(args.id))),
+      deleteConnector: (args) => registry.remove(String(args.id)),
+    },
+  };
+
+  const handleGraphql = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    if (graphqlDown) return sendJson(res, 503, { error: 'Service Unavailable' });
+    const body = await readJson(req);
+    const auth = header(req, 'authorization');
+    const token = auth?.startsWith('Bearer ') ? auth.slice(7).trim() : undefined;
+    // OpenCTI answers an unauthenticated API call with a GraphQL error, HTTP 200.
+    if (token === undefined || !tokens.has(token)) {
+      return sendJson(res, 200, { errors: [{ message: 'You must be logged in to do this.', extensions: { code: 'AUTH_REQUIRED' } }], data: null });
+    }
+    const fields = isRecord(body) ? body : {};
+    try {
+      if (typeof fields.query !== 'string') throw new GraphQlError('Must provide query string.', 'BAD_REQUEST');
+      const op = parseOperation(fields.query, isRecord(fields.variables) ? fields.variables : {});
+      const data: Record<string, unknown> = {};
+      for (const sel of op.selections) {
+        const resolve = resolvers[op.type][sel.name];
+        if (sel.name === '__typename') {
+          data[sel.alias] = op.type === 'query' ? 'Query' : 'Mutation';
+          continue;
+        }
+        if (!resolve) throw new GraphQlError(`Cannot query field "${sel.name}" on type "${op.type === 'query' ? 'Query' : 'Mutation'}".`, 'GRAPHQL_VALIDATION_FAILED');
+        data[sel.alias] = project(resolve(sel.args), sel.selections, 'Connector');
+      }
+      return sendJson(res, 200, { data });
+    } catch (err) {
+      if (!(err instanceof GraphQlError)) throw err;
+      return sendJson(res, 200, { errors: [{ message: err.message, ...(err.code ? { extensions: { code: err.code } } : {}) }], data: null });
+    }
+  };
+
   // ---- control endpoints ------------------------------------------------------------------------
 
   const injectMalformed = (kind: MalformedKind, opts: { size?: number } = {}): string => {
@@ -666,6 +724,7 @@ export async function startOpenCtiEmulator(options: OpenCtiEmulatorOptions): Pro
       const url = new URL(req.url ?? '/', 'http://emulator');
       const path = url.pathname;
       if (path.startsWith('/_emulator/')) return control(req, res, path);
+      if (req.method === 'POST' && path === '/graphql') return handleGraphql(req, res);
       const match = /^\/stream\/([^/]+)$/.exec(path);
       if (req.method === 'GET' && match) return handleStream(req, res, url, decodeURIComponent(match[1]!));
       return sendJson(res, 404, { error: 'Not found' });
@@ -699,6 +758,13 @@ export async function startOpenCtiEmulator(options: OpenCtiEmulatorOptions): Pro
       cuts.push({ ...cut, after: connections });
     },
     trimHistory: (keep) => log.trim(keep),
+    connectors: () => registry.list().map((c) => registry.view(c)),
+    resetConnectorState: (id) => {
+      registry.resetState(id);
+    },
+    setGraphqlDown: (down) => {
+      graphqlDown = down;
+    },
     setFilters: (streamId, filters) => {
       if (filters) validateFilterGroup(filters);
       const stream = getStream(streamId);

@@ -1,7 +1,7 @@
 // Topic administration over kafkajs.
-import type { Admin as KjsAdmin, Kafka as KafkaJs } from 'kafkajs';
+import { AssignerProtocol, type Admin as KjsAdmin, type Kafka as KafkaJs } from 'kafkajs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Admin } from '../port.ts';
+import type { Admin, TopicPartition } from '../port.ts';
 
 const LEADERS_TIMEOUT_MS = 30_000;
 
@@ -75,6 +75,33 @@ export async function createAdmin(kafka: Pick<KafkaJs, 'admin'>, opts: { fencedR
     listTopics: () => a.listTopics(),
     async deleteTopics(names) {
       if (names.length > 0) await a.deleteTopics({ topics: [...names] });
+    },
+    async groupLag(groupId, topic) {
+      const [ends, committed] = await Promise.all([a.fetchTopicOffsets(topic), a.fetchOffsets({ groupId, topics: [topic] })]);
+      const byPartition = new Map((committed[0]?.partitions ?? []).map((p) => [p.partition, BigInt(p.offset)]));
+      return ends
+        .map((e) => {
+          const c = byPartition.get(e.partition);
+          const next = c === undefined || c < 0n ? null : c;
+          const end = BigInt(e.high);
+          return { topic, partition: e.partition, committed: next, end, lag: end - (next ?? BigInt(e.low)) };
+        })
+        .sort((x, y) => x.partition - y.partition);
+    },
+    async describeGroup(groupId) {
+      const { groups } = await a.describeGroups([groupId]);
+      const g = groups[0];
+      if (!g) return { groupId, state: 'Dead', members: [] };
+      return {
+        groupId,
+        state: g.state,
+        members: g.members.map((m) => {
+          const assignment: TopicPartition[] = [];
+          const decoded = m.memberAssignment.length > 0 ? AssignerProtocol.MemberAssignment.decode(m.memberAssignment) : null;
+          for (const [topic, partitions] of Object.entries(decoded?.assignment ?? {})) for (const partition of partitions) assignment.push({ topic, partition });
+          return { memberId: m.memberId, clientId: m.clientId, host: m.clientHost, assignment };
+        }),
+      };
     },
     close: () => a.disconnect(),
   };

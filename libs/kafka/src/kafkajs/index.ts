@@ -19,6 +19,8 @@ export interface KafkajsConfig {
   readonly sasl?: { readonly mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; readonly username: string; readonly password: string };
   readonly connectionTimeoutMs?: number;
   readonly requestTimeoutMs?: number;
+  /** Retries of a failed request or connection (kafkajs' default, 5, when absent). */
+  readonly retries?: number;
 }
 
 export function createKafka(config: KafkajsConfig): Kafka {
@@ -29,6 +31,7 @@ export function createKafka(config: KafkajsConfig): Kafka {
     ...(config.sasl ? { sasl: { ...config.sasl } as SASLOptions } : {}),
     connectionTimeout: config.connectionTimeoutMs ?? 3000,
     requestTimeout: config.requestTimeoutMs ?? 30_000,
+    ...(config.retries === undefined ? {} : { retry: { retries: config.retries } }),
     logLevel: config.logger ? logLevel.INFO : logLevel.NOTHING,
     ...(config.logger ? { logCreator: toLogCreator(config.logger) } : {}),
   });
