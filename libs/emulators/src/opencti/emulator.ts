@@ -5,6 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HttpError, isRecord, listen, readJson, sendJson } from '../http.ts';
 import type { ListenOptions } from '../http.ts';
 import { EventLog, parseStreamId } from './event-log.ts';
+import { OpenCtiGraphql, type EmulatedIdentity, type EmulatedSighting } from './graphql.ts';
 import type { EventKind, LogEntry } from './event-log.ts';
 import { matchesFilterGroup, validateFilterGroup } from './filters.ts';
 import type { FilterGroup } from './filters.ts';
@@ -92,6 +93,14 @@ export interface OpenCtiEmulator {
   setFilters(streamId: string, filters: FilterGroup | undefined): void;
   /** Trims the history to its last `keep` events, like Redis MAXLEN trimming; returns how many went. */
   trimHistory(keep: number): number;
+  /** URL of the GraphQL API (POST, bearer token as for the streams). */
+  graphqlUrl: string;
+  /** Sightings created through the GraphQL API, as stored. */
+  sightings(): EmulatedSighting[];
+  /** Identities created through the GraphQL API (identityAdd). */
+  identities(): EmulatedIdentity[];
+  /** Every GraphQL request answers `status` (e.g. 503: OpenCTI down) until called with undefined. */
+  setGraphqlDown(status: number | undefined): void;
   close(): Promise<void>;
 }
 
@@ -625,6 +634,26 @@ export async function startOpenCtiEmulator(options: OpenCtiEmulatorOptions): Pro
   };
   const generate = (count: number): AppendedEvent[] => append(...randomScript(generator, count));
 
+  // Entities of the stream by internal id (the OpenCTI extension's id) or standard id.
+  const resolveEntity = (ref: string): { id: string; standard_id: string; entity_type: string } | undefined => {
+    const byStandard = entities.get(ref);
+    const found = byStandard ?? [...entities.values()].find((e) => octi(e).id === ref);
+    if (!found) return undefined;
+    const ext = octi(found);
+    return { id: typeof ext.id === 'string' ? ext.id : found.id, standard_id: found.id, entity_type: typeof ext.type === 'string' ? ext.type : found.type };
+  };
+  const graphql = new OpenCtiGraphql(resolveEntity, clock);
+  const handleGraphql = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const auth = req.headers.authorization;
+    const token = auth?.startsWith('Bearer ') ? auth.slice(7).trim() : undefined;
+    const body = await readJson(req);
+    if (token === undefined || !tokens.has(token)) {
+      return sendJson(res, 200, { errors: [{ message: 'You must be logged in to do this.', extensions: { code: 'AUTH_REQUIRED' } }], data: null });
+    }
+    const answer = graphql.handle(body);
+    sendJson(res, answer.status, answer.body);
+  };
+
   const control = async (req: IncomingMessage, res: ServerResponse, path: string): Promise<void> => {
     const body = req.method === 'POST' ? await readJson(req) : undefined;
     const fields = isRecord(body) ? body : {};
@@ -637,6 +666,11 @@ export async function startOpenCtiEmulator(options: OpenCtiEmulatorOptions): Pro
       });
     }
     if (req.method === 'GET' && path === '/_emulator/entities') return sendJson(res, 200, [...entities.values()]);
+    if (req.method === 'GET' && path === '/_emulator/sightings') return sendJson(res, 200, graphql.sightings());
+    if (req.method === 'POST' && path === '/_emulator/graphql/down') {
+      graphql.setDown(typeof fields.status === 'number' ? fields.status : undefined);
+      return sendJson(res, 200, { status: fields.status ?? null });
+    }
     if (req.method === 'POST' && path === '/_emulator/events') {
       const ops = (Array.isArray(body) ? body : [body]) as StreamOp[];
       return sendJson(res, 200, { events: append(...ops) });
@@ -666,6 +700,7 @@ export async function startOpenCtiEmulator(options: OpenCtiEmulatorOptions): Pro
       const url = new URL(req.url ?? '/', 'http://emulator');
       const path = url.pathname;
       if (path.startsWith('/_emulator/')) return control(req, res, path);
+      if (path === '/graphql' && req.method === 'POST') return handleGraphql(req, res);
       const match = /^\/stream\/([^/]+)$/.exec(path);
       if (req.method === 'GET' && match) return handleStream(req, res, url, decodeURIComponent(match[1]!));
       return sendJson(res, 404, { error: 'Not found' });
@@ -699,6 +734,10 @@ export async function startOpenCtiEmulator(options: OpenCtiEmulatorOptions): Pro
       cuts.push({ ...cut, after: connections });
     },
     trimHistory: (keep) => log.trim(keep),
+    graphqlUrl: `${server.url}/graphql`,
+    sightings: () => graphql.sightings(),
+    identities: () => graphql.identities(),
+    setGraphqlDown: (status) => graphql.setDown(status),
     setFilters: (streamId, filters) => {
       if (filters) validateFilterGroup(filters);
       const stream = getStream(streamId);
