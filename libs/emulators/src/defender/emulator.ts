@@ -733,7 +733,7 @@ export async function startDefenderEmulator(options: DefenderEmulatorOptions): P
     }
     if (method === 'GET' && path === '/_emulator/stats') return sendJson(res, 200, counters);
     if (method === 'GET' && path === '/_emulator/alerts') return sendJson(res, 200, alertStore.all());
-    if (method === 'POST' && path === '/_emulator/alerts') return sendJson(res, 200, raiseAlert(fields as RaiseAlertRequest));
+    if (method === 'POST' && path === '/_emulator/alerts') return sendJson(res, 200, raiseAlert(fields));
     if (method === 'POST' && path === '/_emulator/alerts/repeat') {
       if (typeof fields.id !== 'string') throw new HttpError(400, 'id (string) is required');
       return sendJson(res, 200, repeatAlert(fields.id, fields.eventTime as string | number | undefined));

@@ -216,7 +216,7 @@ export class OpenCtiGraphql {
     const next = structuredClone(sighting);
     for (const edit of input) {
       if (!isRecord(edit) || typeof edit.key !== 'string' || !Array.isArray(edit.value)) throw new GraphqlError('VALIDATION_ERROR', 'EditInput is {key, value: [..], operation?}');
-      if (edit.operation !== undefined && edit.operation !== null && edit.operation !== 'replace') throw new GraphqlError('UNSUPPORTED_ERROR', `operation ${String(edit.operation)} is not emulated`);
+      if (edit.operation !== undefined && edit.operation !== null && edit.operation !== 'replace') throw new GraphqlError('UNSUPPORTED_ERROR', `operation ${JSON.stringify(edit.operation)} is not emulated`);
       const [value] = edit.value as unknown[];
       switch (edit.key) {
         case 'attribute_count': {
