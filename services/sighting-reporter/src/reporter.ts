@@ -196,6 +196,8 @@ export class Reporter {
     }
     const oldest = now - this.#cfg.retentionDays * DAY_MS;
     const alerts: Alert[] = [];
+    // Metrics count an alert once: when it is new since the position (not a re-read of the overlap).
+    const fresh = (a: Alert): boolean => !this.#position || Date.parse(a.lastUpdateTime) > positionMs;
     let maxUpdate = positionMs;
     for (const item of raw) {
       const parsed = parseAlert(item);
@@ -207,12 +209,12 @@ export class Reporter {
       const a = parsed.alert;
       maxUpdate = Math.max(maxUpdate, Date.parse(a.lastUpdateTime));
       if (a.detectionSource !== null && a.detectionSource.toLowerCase() !== 'customerti') {
-        this.#d.metrics.alerts.inc({ outcome: 'other_source' });
+        if (fresh(a)) this.#d.metrics.alerts.inc({ outcome: 'other_source' });
         continue;
       }
       // A record older than the retention may be gone: counting into a new one would lower OpenCTI's count.
       if (Date.parse(a.firstEventTime) < oldest) {
-        this.#d.metrics.alerts.inc({ outcome: 'too_old' });
+        if (fresh(a)) this.#d.metrics.alerts.inc({ outcome: 'too_old' });
         continue;
       }
       alerts.push(a);
@@ -222,7 +224,7 @@ export class Reporter {
     if (fold.unmatched.some(hasIndicatorEvidence) && now - this.#ownedAt >= this.#cfg.ownedRefreshMs) {
       fold = foldAlerts((k) => this.#records.get(k), alerts, await this.#ownedIndex(true), whereId);
     }
-    this.#count(fold);
+    this.#count(fold, alerts.filter(fresh));
     const changed = new Map<string, SightingRecord>();
     for (const [key, record] of fold.changed) changed.set(key, await this.#write(record));
     // Records whose day left the retention are deleted with the same commit.
@@ -237,11 +239,15 @@ export class Reporter {
     return { alerts: raw.length, matched: fold.matched, unmatched: fold.unmatched.length, written: changed.size, position: position.lastUpdateTime };
   }
 
-  #count(fold: FoldResult): void {
-    this.#d.metrics.alerts.inc({ outcome: 'matched' }, fold.matched);
-    this.#d.metrics.alerts.inc({ outcome: 'unmatched' }, fold.unmatched.length);
+  /** Outcomes of the alerts new since the position (re-read ones were counted by an earlier poll). */
+  #count(fold: FoldResult, fresh: readonly Alert[]): void {
+    const unmatched = new Set(fold.unmatched.map((a) => a.id));
+    for (const a of fresh) {
+      const skipped = unmatched.has(a.id);
+      this.#d.metrics.alerts.inc({ outcome: skipped ? 'unmatched' : 'matched' });
+      if (skipped) this.#log.debug({ alertId: a.id }, 'alert skipped: its evidence matches none of our indicators');
+    }
     if (fold.overCap > 0) this.#d.metrics.overCap.inc(fold.overCap);
-    for (const a of fold.unmatched) this.#log.debug({ alertId: a.id }, 'alert skipped: its evidence matches none of our indicators');
   }
 
   async #ownedIndex(refresh: boolean): Promise<OwnedIndex> {
