@@ -21,7 +21,7 @@ import { kafkaEnv } from '@octi-defender/platform';
 import { topicDefinitions } from '../../libs/kafka/src/topics.ts';
 import { listenerEnv, loadListenerConfig } from '../../services/stream-listener/src/config.ts';
 import { loadWriterConfig, writerEnv } from '../../services/defender-writer/src/config.ts';
-import { reporterEnv } from '../../services/sighting-reporter/src/config.ts';
+import { loadReporterConfig, reporterEnv } from '../../services/sighting-reporter/src/config.ts';
 import { stale } from '../topics.ts';
 import { imageWorkspaces, workspaceFolders } from '../image-workspaces.ts';
 
@@ -384,7 +384,8 @@ describe('docker-compose.yml', () => {
     dockerCompose(['--env-file', empty, 'config', '--quiet']);
     dockerCompose(['--env-file', join(ROOT, '.env.example'), '--profile', 'demo', 'config', '--quiet']);
     const services = dockerCompose(['--env-file', empty, '--profile', 'demo', 'config', '--services']).trim().split('\n').sort();
-    assert.deepEqual(services, ['defender-emulator', 'defender-writer', 'kafka', 'kafka-topics', 'opencti-emulator', 'stream-listener']);
+    // docker-compose 1.x lists the services of every profile (sighting-reporter is in "sightings").
+    assert.deepEqual(services, ['defender-emulator', 'defender-writer', 'kafka', 'kafka-topics', 'opencti-emulator', 'sighting-reporter', 'stream-listener']);
   });
 
   test('.env.example lists exactly the variables compose reads, and they belong to the config schemas', () => {
@@ -409,7 +410,7 @@ describe('docker-compose.yml', () => {
     for (const k of required(writerEnv)) assert.ok(writer[k], `writer gets ${k}`);
     assert.doesNotThrow(() => loadListenerConfig(listener));
     assert.doesNotThrow(() => loadWriterConfig(writer));
-    for (const s of ['stream-listener', 'defender-writer']) {
+    for (const s of ['stream-listener', 'defender-writer', 'sighting-reporter']) {
       const svc = config.services[s] as Obj;
       assert.equal(svc.read_only, true, `${s}: read-only root filesystem`);
       assert.deepEqual(svc.cap_drop, ['ALL'], `${s}: drops ALL capabilities`);
@@ -418,6 +419,11 @@ describe('docker-compose.yml', () => {
     assert.match(String(config.services.kafka?.image), /^apache\/kafka:/, 'the official Apache Kafka image');
     assert.deepEqual(config.services['opencti-emulator']?.profiles, ['demo']);
     assert.deepEqual(config.services['defender-emulator']?.profiles, ['demo']);
+    const reporter = env('sighting-reporter');
+    assert.deepEqual(config.services['sighting-reporter']?.profiles, ['sightings'], 'the reporter is optional');
+    assert.deepEqual(Object.keys(reporter).filter((k) => !REPORTER.has(k)), [], 'reporter variables are in its schema');
+    assert.doesNotThrow(() => loadReporterConfig(reporter));
+    assert.equal(reporter.REPORTER_TENANT_NAME, writer.WRITER_TENANT_NAME, 'the reporter of the writer’s tenant');
     const volumes = (config.services['kafka-topics']?.volumes ?? []) as (string | { source: string })[];
     assert.ok(volumes.some((v) => (typeof v === 'string' ? v : v.source).includes('deploy/k8s/base/topics/create-topics.sh')), 'compose runs the generated topic script');
     assert.equal(config.services['kafka-topics']?.environment && (config.services['kafka-topics'].environment as Obj).WRITER_TENANTS, writer.WRITER_TENANT_NAME);

@@ -2,7 +2,7 @@
 // configuration table is generated from this spec (scripts/config-docs.ts). Defender and OpenCTI
 // variables keep the names the other services (and OpenCTI's connectors) use.
 import { sightingsTopicName } from '@octi-defender/kafka';
-import { ConfigError, envVar, kafkaEnv, kafkaProblems, loadConfig, observabilityEnv, parse, type ConfigOf } from '@octi-defender/platform';
+import { ConfigError, defenderEnv, envVar, kafkaEnv, kafkaProblems, loadConfig, observabilityEnv, openctiEnv, parse, type ConfigOf } from '@octi-defender/platform';
 
 const { commandsTopic: _commands, dlqTopic: _dlq, ...kafkaConnection } = kafkaEnv;
 
@@ -33,80 +33,11 @@ export const reporterEnv = {
     optional: true,
     format: 'a name',
   }),
-  openctiUrl: envVar({
-    env: 'OPENCTI_URL',
-    description: 'Base URL of the OpenCTI platform (its GraphQL API is <url>/graphql)',
-    schema: parse.url(),
-    format: 'an http(s) URL, e.g. https://opencti.example.com',
-  }),
-  openctiToken: envVar({
-    env: 'OPENCTI_TOKEN',
-    description: 'API token of an OpenCTI user allowed to create identities and sightings (knowledge update)',
-    schema: parse.string(),
-    secret: true,
-    format: 'an OpenCTI API token',
-  }),
-  openctiSslVerify: envVar({
-    env: 'OPENCTI_SSL_VERIFY',
-    description: 'Verify OpenCTI’s TLS certificate (turn off only for a lab)',
-    schema: parse.bool(),
-    default: 'true',
-    format: 'true or false',
-  }),
-  openctiCaFile: envVar({
-    env: 'OPENCTI_SSL_CA_FILE',
-    description: 'PEM file of the CA that signed OpenCTI’s certificate, when not a public CA',
-    schema: parse.string(),
-    optional: true,
-    format: 'a file path',
-  }),
-  tenantId: envVar({
-    env: 'MICROSOFT_DEFENDER_INTEL_TENANT_ID',
-    description: 'Entra tenant id of the Defender tenant',
-    schema: parse.string().refine((s) => /^[A-Za-z0-9.-]+$/.test(s), 'a tenant GUID or domain'),
-    format: 'a GUID or a domain such as contoso.onmicrosoft.com',
-  }),
-  clientId: envVar({
-    env: 'MICROSOFT_DEFENDER_INTEL_CLIENT_ID',
-    description: 'Application (client) id of the writer’s Entra app, granted Alert.Read.All as well: its indicators are the ones matched',
-    schema: parse.uuid(),
-    format: 'a GUID',
-  }),
-  clientSecret: envVar({
-    env: 'MICROSOFT_DEFENDER_INTEL_CLIENT_SECRET',
-    description: 'Client secret of the Entra app',
-    schema: parse.string(),
-    secret: true,
-    format: 'a client secret',
-  }),
-  loginUrl: envVar({
-    env: 'MICROSOFT_DEFENDER_INTEL_LOGIN_URL',
-    description: 'Entra sign-in host (https://login.microsoftonline.us for GCC High/DoD)',
-    schema: parse.url({ protocols: ['https:'] }),
-    default: 'https://login.microsoftonline.com',
-    format: 'an https URL',
-  }),
-  tokenEndpoint: envVar({
-    env: 'MICROSOFT_DEFENDER_INTEL_TOKEN_ENDPOINT',
-    description: 'For emulators/testing only: a token endpoint URL used instead of <login url>/<tenant>/oauth2/v2.0/token (may be plain http)',
-    schema: parse.url(),
-    optional: true,
-    format: 'an http(s) URL',
-  }),
-  baseUrl: envVar({
-    env: 'MICROSOFT_DEFENDER_INTEL_BASE_URL',
-    description: 'Defender API base URL (regional or government hosts work too)',
-    schema: parse.url(),
-    default: 'https://api.securitycenter.microsoft.com',
-    format: 'an http(s) URL',
-  }),
-  scope: envVar({
-    env: 'MICROSOFT_DEFENDER_INTEL_SCOPE',
-    description: 'OAuth scope of the token; must name the WindowsDefenderATP resource, whatever the base URL',
-    schema: parse.string(),
-    default: 'https://api.securitycenter.microsoft.com/.default',
-    format: '<resource>/.default',
-  }),
+  ...openctiEnv,
+  openctiUrl: envVar({ ...openctiEnv.openctiUrl, description: 'Base URL of the OpenCTI platform (its GraphQL API is <url>/graphql)' }),
+  openctiToken: envVar({ ...openctiEnv.openctiToken, description: 'API token of an OpenCTI user allowed to create identities and sightings (knowledge update)' }),
+  ...defenderEnv,
+  clientId: envVar({ ...defenderEnv.clientId, description: 'Application (client) id of the writer’s Entra app, granted Alert.Read.All as well: its indicators are the ones matched' }),
   pollIntervalMs: envVar({
     env: 'REPORTER_POLL_INTERVAL_MS',
     description: 'Time between two polls of the alerts',

@@ -460,19 +460,27 @@ export async function startDefenderEmulator(options: DefenderEmulatorOptions): P
     }
   };
 
+  /** `$top` (at most the page size) and `$skip` of a list request, or Defender's ODataError message. */
+  const pageOptions = (url: URL): { top: number | undefined; skip: number } | string => {
+    const topText = url.searchParams.get('$top');
+    const skipText = url.searchParams.get('$skip');
+    const top = topText === null ? undefined : Number(topText);
+    const skip = skipText === null ? 0 : Number(skipText);
+    if (top !== undefined && (!Number.isInteger(top) || top < 0)) return `Invalid value '${topText}' for $top query option found.`;
+    if (top !== undefined && top > maxPage) return `The limit of '${maxPage}' for Top query has been exceeded. The value from the incoming request is '${top}'.`;
+    if (!Number.isInteger(skip) || skip < 0) return `Invalid value '${skipText}' for $skip query option found.`;
+    return { top, skip };
+  };
+
   const handleApi = async (req: IncomingMessage, res: ServerResponse, url: URL, endpoint: Exclude<Endpoint, 'token'>, clientId: string, id: string | undefined): Promise<{ status: number; items?: number; body?: unknown }> => {
     const client = clients.get(clientId)!;
     purgeExpired();
     switch (endpoint) {
       case 'list': {
         const filterText = url.searchParams.get('$filter');
-        const topText = url.searchParams.get('$top');
-        const skipText = url.searchParams.get('$skip');
-        const top = topText === null ? undefined : Number(topText);
-        const skip = skipText === null ? 0 : Number(skipText);
-        if (top !== undefined && (!Number.isInteger(top) || top < 0)) return { status: apiError(res, 400, 'ODataError', `Invalid value '${topText}' for $top query option found.`) };
-        if (top !== undefined && top > maxPage) return { status: apiError(res, 400, 'ODataError', `The limit of '${maxPage}' for Top query has been exceeded. The value from the incoming request is '${top}'.`) };
-        if (!Number.isInteger(skip) || skip < 0) return { status: apiError(res, 400, 'ODataError', `Invalid value '${skipText}' for $skip query option found.`) };
+        const paging = pageOptions(url);
+        if (typeof paging === 'string') return { status: apiError(res, 400, 'ODataError', paging) };
+        const { top, skip } = paging;
         let rows = [...store.values()];
         if (filterText !== null) {
           const tree = parseFilter(filterText);
@@ -491,13 +499,9 @@ export async function startDefenderEmulator(options: DefenderEmulatorOptions): P
         return { status: 200 };
       }
       case 'alerts': {
-        const topText = url.searchParams.get('$top');
-        const skipText = url.searchParams.get('$skip');
-        const top = topText === null ? undefined : Number(topText);
-        const skip = skipText === null ? 0 : Number(skipText);
-        if (top !== undefined && (!Number.isInteger(top) || top < 0)) return { status: apiError(res, 400, 'ODataError', `Invalid value '${topText}' for $top query option found.`) };
-        if (top !== undefined && top > maxPage) return { status: apiError(res, 400, 'ODataError', `The limit of '${maxPage}' for Top query has been exceeded. The value from the incoming request is '${top}'.`) };
-        if (!Number.isInteger(skip) || skip < 0) return { status: apiError(res, 400, 'ODataError', `Invalid value '${skipText}' for $skip query option found.`) };
+        const paging = pageOptions(url);
+        if (typeof paging === 'string') return { status: apiError(res, 400, 'ODataError', paging) };
+        const { top, skip } = paging;
         const expand = url.searchParams.get('$expand');
         if (expand !== null && expand.toLowerCase() !== 'evidence') return { status: apiError(res, 400, 'ODataError', `Could not find a property named '${expand}' to expand on type 'Alert'.`) };
         const pageSize = top ?? maxPage;
