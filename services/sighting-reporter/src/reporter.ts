@@ -21,6 +21,30 @@ import { decodePosition, decodeRecord, encodePosition, encodeRecord, POSITION_KE
 
 const DAY_MS = 86_400_000;
 const MIN_BACKOFF_MS = 1000;
+/**
+ * One send per ≤ 512 KiB: a send is one record batch, and the broker refuses a batch over its
+ * message.max.bytes (1 MiB by default); a full record (10,000 alert ids) is about 350 KB.
+ */
+const SEND_CHUNK_BYTES = 512 * 1024;
+
+/** `records` in order, in groups of at most `maxBytes` of keys and values (a larger record alone). */
+export function chunkBySize(records: readonly OutgoingRecord[], maxBytes: number): OutgoingRecord[][] {
+  const chunks: OutgoingRecord[][] = [];
+  let current: OutgoingRecord[] = [];
+  let bytes = 0;
+  for (const r of records) {
+    const size = Buffer.byteLength(r.key) + (r.value === null ? 0 : Buffer.byteLength(r.value));
+    if (current.length > 0 && bytes + size > maxBytes) {
+      chunks.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(r);
+    bytes += size;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}
 
 export interface ReporterDeps {
   readonly kafka: Kafka;
@@ -291,7 +315,7 @@ export class Reporter {
       { topic, key: POSITION_KEY, value: encodePosition(position) },
     ];
     await producer.transaction(async (tx) => {
-      await tx.send(records);
+      for (const chunk of chunkBySize(records, SEND_CHUNK_BYTES)) await tx.send(chunk);
     });
   }
 }

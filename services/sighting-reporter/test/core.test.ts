@@ -5,6 +5,7 @@ import { parseAlert, type Alert } from '../src/alert.ts';
 import { foldAlerts } from '../src/fold.ts';
 import { evidenceKeys, matchAlert, hasIndicatorEvidence, type OwnedIndex } from '../src/match.ts';
 import { decodePosition, decodeRecord, encodePosition, encodeRecord } from '../src/records.ts';
+import { chunkBySize } from '../src/reporter.ts';
 import { canonicalize, daySightingId, dayBounds, sightingStixId, uuid5 } from '../src/sighting-id.ts';
 
 const SHA256 = 'dc0ade0c95d6db98882bc8fa6707e64353cd6f7767ff48d6a81a6c2aef21c608';
@@ -166,4 +167,11 @@ test('records and the position survive encoding; garbage decodes to nothing', ()
   const p = { lastUpdateTime: '2026-12-05T00:00:00.000Z', updatedAt: 'now' };
   assert.deepEqual(decodePosition(encodePosition(p)), p);
   assert.equal(decodePosition(Buffer.from('{"lastUpdateTime":"x"}')), undefined);
+});
+
+test('commits are sent in batches the broker accepts: at most the byte budget each, in order, a large record alone', () => {
+  const rec = (key: string, bytes: number) => ({ topic: 't', key, value: bytes === 0 ? null : Buffer.alloc(bytes) });
+  const chunks = chunkBySize([rec('a', 300), rec('b', 300), rec('c', 300), rec('d', 0), rec('e', 2000), rec('f', 10)], 700);
+  assert.deepEqual(chunks.map((c) => c.map((r) => r.key)), [['a', 'b'], ['c', 'd'], ['e'], ['f']]);
+  assert.deepEqual(chunkBySize([], 700), []);
 });
