@@ -270,22 +270,6 @@ async function smoke(engine: Engine, kafka: TestKafka, tags: Record<Target, stri
     MICROSOFT_DEFENDER_INTEL_BASE_URL: `http://127.0.0.1:${mdePort}`,
     MICROSOFT_DEFENDER_INTEL_TOKEN_ENDPOINT: `http://127.0.0.1:${mdePort}/${mde.tenant}/oauth2/v2.0/token`,
   }, [], { service: true, httpPort: writerPort });
-
-  for (const c of [listener, writer]) {
-    for (const probe of ['healthz', 'readyz']) {
-      const started = Date.now();
-      await check.expect(c, `/${probe} 200`, () => httpOk(`http://127.0.0.1:${c.httpPort}/${probe}`));
-      pass(`${c.name}: /${probe} 200 after ${elapsed(started)}`);
-    }
-  }
-  const count = await check.expect(writer, 'indicators reach the Defender emulator', async () => {
-    await check.alive(listener);
-    const res = await fetch(`http://127.0.0.1:${mdePort}/_emulator/indicators`, { signal: AbortSignal.timeout(3000) });
-    const held = (await res.json()) as unknown[];
-    return held.length > 0 ? held.length : undefined;
-  });
-  pass(`the Defender emulator holds ${count} indicators from the OpenCTI emulator's stream`);
-
   const reporter = await check.start('reporter', tags['sighting-reporter'], {
     KAFKA_BROKERS: common.KAFKA_BROKERS,
     SHUTDOWN_TIMEOUT_MS: common.SHUTDOWN_TIMEOUT_MS,
@@ -303,11 +287,22 @@ async function smoke(engine: Engine, kafka: TestKafka, tags: Record<Target, stri
     MICROSOFT_DEFENDER_INTEL_BASE_URL: `http://127.0.0.1:${mdePort}`,
     MICROSOFT_DEFENDER_INTEL_TOKEN_ENDPOINT: `http://127.0.0.1:${mdePort}/${mde.tenant}/oauth2/v2.0/token`,
   }, [], { service: true, httpPort: reporterPort });
-  for (const probe of ['healthz', 'readyz']) {
-    const started = Date.now();
-    await check.expect(reporter, `/${probe} 200`, () => httpOk(`http://127.0.0.1:${reporterPort}/${probe}`));
-    pass(`${reporter.name}: /${probe} 200 after ${elapsed(started)}`);
+
+  for (const c of [listener, writer, reporter]) {
+    for (const probe of ['healthz', 'readyz']) {
+      const started = Date.now();
+      await check.expect(c, `/${probe} 200`, () => httpOk(`http://127.0.0.1:${c.httpPort}/${probe}`));
+      pass(`${c.name}: /${probe} 200 after ${elapsed(started)}`);
+    }
   }
+  const count = await check.expect(writer, 'indicators reach the Defender emulator', async () => {
+    await check.alive(listener);
+    const res = await fetch(`http://127.0.0.1:${mdePort}/_emulator/indicators`, { signal: AbortSignal.timeout(3000) });
+    const held = (await res.json()) as unknown[];
+    return held.length > 0 ? held.length : undefined;
+  });
+  pass(`the Defender emulator holds ${count} indicators from the OpenCTI emulator's stream`);
+
   // An alert on one of the writer's indicators whose evidence names it (a hash, an address, a URL or a domain).
   const held = (await (await fetch(`http://127.0.0.1:${mdePort}/_emulator/indicators`, { signal: AbortSignal.timeout(3000) })).json()) as { id: string; indicatorType: string }[];
   const target = held.find((i) => ['IpAddress', 'DomainName', 'Url', 'FileSha1', 'FileSha256'].includes(i.indicatorType));
