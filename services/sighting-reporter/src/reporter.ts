@@ -6,7 +6,7 @@
 // records where they were: the next poll reads the same alerts again and, since a count is the size
 // of a set of alert ids and OpenCTI gets absolute values, writes the same sightings again, never
 // doubled ones.
-import { sightingsTopicDefinition, type Kafka, type OutgoingRecord, type TransactionalProducer } from '@octi-defender/kafka';
+import { ProducerFencedError, sightingsTopicDefinition, type Kafka, type OutgoingRecord, type TransactionalProducer } from '@octi-defender/kafka';
 import type { Logger } from '@octi-defender/platform';
 import { desired, keyOf, needsWrite, type SightingRecord } from './aggregate.ts';
 import { parseAlert, type Alert } from './alert.ts';
@@ -79,6 +79,7 @@ export class Reporter {
   #owned: OwnedIndex | undefined;
   #ownedAt = Number.NEGATIVE_INFINITY;
   #closed = false;
+  #fenced = false;
   #failures = 0;
   #loop: Promise<void> | undefined;
   #wake: (() => void) | undefined;
@@ -94,11 +95,11 @@ export class Reporter {
 
   /** Ready once the state is restored and the where-sighted identity is known. */
   ready(): boolean {
-    return this.#started && this.#whereId !== undefined && !this.#closed;
+    return this.#started && this.#whereId !== undefined && !this.#closed && !this.#fenced;
   }
 
   live(): boolean {
-    return !this.#closed;
+    return !this.#closed && !this.#fenced;
   }
 
   get position(): Position | undefined {
@@ -169,6 +170,13 @@ export class Reporter {
         if (summary.alerts > 0) this.#log.info(summary, 'poll done');
       } catch (err) {
         if (this.#closed) break;
+        if (err instanceof ProducerFencedError) {
+          // A newer reporter of this tenant committed with the same transactional id: this one stops
+          // (liveness fails, so an orchestrator restarts it) instead of writing OpenCTI for nothing.
+          this.#log.error({ err }, 'another sighting-reporter of this tenant took over: stopping');
+          this.#fenced = true;
+          break;
+        }
         this.#failures += 1;
         this.#d.metrics.polls.inc({ outcome: 'failed' });
         wait = Math.min(this.#cfg.retryMaxMs, MIN_BACKOFF_MS * 2 ** Math.min(this.#failures - 1, 20));

@@ -85,7 +85,8 @@ export function uniqueTopic(): string {
   return `r-${randomUUID().slice(0, 8)}.sightings`;
 }
 
-export async function openReporter(w: World, env: Record<string, string>): Promise<RunningReporter> {
+/** A reporter opened (tests call poll()), or started (`start`: it polls by itself). */
+export async function openReporter(w: World, env: Record<string, string>, opts: { start?: boolean } = {}): Promise<RunningReporter> {
   const cfg = loadReporterConfig(env);
   const logs: string[] = [];
   const logger = createLogger({ name: 'reporter-test', level: 'debug', secrets: [SECRET, OCTI_TOKEN], destination: new Writable({ write: (c: Buffer, _e, cb) => (logs.push(c.toString()), cb()) }) });
@@ -93,7 +94,7 @@ export async function openReporter(w: World, env: Record<string, string>): Promi
   const kafka: Kafka = createKafka({ brokers: cfg.kafkaBrokers, clientId: 'reporter-test' });
   const adapters: ReporterAdapters = createAdapters(cfg, { logger, registry });
   const reporter = new Reporter(cfg, { kafka, alerts: adapters.alerts, owned: adapters.owned, opencti: adapters.opencti, logger, metrics: new ReporterMetrics(registry), now: () => w.now() });
-  await reporter.open();
+  await (opts.start ? reporter.start() : reporter.open());
   return {
     reporter,
     registry,

@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { metricTotal } from '@octi-defender/platform';
 import { daySightingId } from '../src/sighting-id.ts';
 import { OpenCtiUnavailableError } from '../src/opencti.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { openReporter, ourIndicator, OTHER_CLIENT, reporterEnv, uniqueTopic, world, type World } from './helpers.ts';
 
 const MIN = 60_000;
@@ -122,6 +123,29 @@ describe('sighting-reporter against Kafka and the emulators', () => {
       assert.equal(mine[0]?.attribute_count, 1);
     } finally {
       await r.close();
+    }
+  });
+
+  test('a second reporter of the tenant fences the first: it stops (not live), the second one counts, nothing doubles', async () => {
+    const topic = uniqueTopic();
+    const e = ourIndicator(w, '45.33.32.30');
+    const env = reporterEnv(w, topic, { REPORTER_POLL_INTERVAL_MS: '1000' });
+    const first = await openReporter(w, env, { start: true });
+    const second = await openReporter(w, env);
+    try {
+      w.advance(MIN);
+      w.mde.raiseAlert({ indicatorValue: '45.33.32.30', indicatorType: 'IpAddress' });
+      const until = Date.now() + 30_000;
+      while (first.reporter.live() && Date.now() < until) await sleep(100);
+      assert.equal(first.reporter.live(), false, 'the fenced reporter stopped');
+      assert.ok(first.logs.some((l) => l.includes('another sighting-reporter of this tenant took over')));
+      await second.reporter.poll();
+      const mine = w.octi.sightings().filter((s) => s.from.id === e.openctiId);
+      assert.equal(mine.length, 1);
+      assert.equal(mine[0]?.attribute_count, 1);
+    } finally {
+      await first.close();
+      await second.close();
     }
   });
 });
