@@ -5,3 +5,4 @@ export * from './metrics.ts';
 export * from './health-server.ts';
 export * from './shutdown.ts';
 export * from './progress.ts';
+export * from './serve.ts';

@@ -1,7 +1,7 @@
 // Entry point: configuration → logger (secrets scrubbed), metrics, Kafka → writer → probes; graceful
 // shutdown on SIGTERM (stop probes, finish the batch and its transaction, leave the group, close).
 import { connectKafka, unreachableKafka } from '@octi-defender/kafka';
-import { createLogger, createRegistry, HealthServer, installShutdown, loadConfigOrExit, logProgress, metricTotal, secretValues } from '@octi-defender/platform';
+import { createLogger, createRegistry, HealthServer, loadConfigOrExit, logProgress, metricTotal, secretValues, serve } from '@octi-defender/platform';
 import { loadWriterConfig, writerEnv } from './config.ts';
 import { TokenProvider } from './defender/token.ts';
 import { createDefenderClient } from './index.ts';
@@ -34,23 +34,16 @@ const stopProgress = logProgress(logger, async () => ({
   lag: await metricTotal(registry, 'octi_writer_consumer_lag'),
 }));
 
-installShutdown({
+await serve({
   logger,
-  timeoutMs: cfg.shutdownTimeoutMs,
+  health,
+  shutdownTimeoutMs: cfg.shutdownTimeoutMs,
+  stopProgress,
   steps: [
-    { name: 'stop probes', run: () => health.drain() },
-    { name: 'progress', run: stopProgress },
     { name: 'writer', run: () => writer.close() },
     { name: 'defender client', run: () => client.close() },
     { name: 'kafka', run: () => kafka.close() },
-    { name: 'http', run: () => health.close() },
   ],
+  start: () => writer.start(),
+  startFailure: (err) => unreachableKafka(err, cfg) ?? 'defender-writer could not start',
 });
-
-try {
-  await health.start();
-  await writer.start();
-} catch (err) {
-  logger.fatal({ err }, unreachableKafka(err, cfg) ?? 'defender-writer could not start');
-  process.exit(1);
-}

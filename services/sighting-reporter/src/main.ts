@@ -1,7 +1,7 @@
 // Entry point: configuration → logger (secrets scrubbed), metrics, Kafka → reporter → probes; graceful
 // shutdown on SIGTERM (stop probes, finish or abandon the poll uncommitted, close).
 import { connectKafka, unreachableKafka } from '@octi-defender/kafka';
-import { createLogger, createRegistry, HealthServer, installShutdown, loadConfigOrExit, logProgress, metricTotal, secretValues } from '@octi-defender/platform';
+import { createLogger, createRegistry, HealthServer, loadConfigOrExit, logProgress, metricTotal, secretValues, serve } from '@octi-defender/platform';
 import { loadReporterConfig, reporterEnv } from './config.ts';
 import { ReporterMetrics } from './metrics.ts';
 import { Reporter } from './reporter.ts';
@@ -28,23 +28,16 @@ const stopProgress = logProgress(logger, async () => ({
   failedPolls: await metricTotal(registry, 'octi_reporter_polls_total', { outcome: 'failed' }),
 }));
 
-installShutdown({
+await serve({
   logger,
-  timeoutMs: cfg.shutdownTimeoutMs,
+  health,
+  shutdownTimeoutMs: cfg.shutdownTimeoutMs,
+  stopProgress,
   steps: [
-    { name: 'stop probes', run: () => health.drain() },
-    { name: 'progress', run: stopProgress },
     { name: 'reporter', run: () => reporter.close() },
     { name: 'clients', run: () => adapters.close() },
     { name: 'kafka', run: () => kafka.close() },
-    { name: 'http', run: () => health.close() },
   ],
+  start: () => reporter.start(),
+  startFailure: (err) => unreachableKafka(err, cfg) ?? 'sighting-reporter could not start',
 });
-
-try {
-  await health.start();
-  await reporter.start();
-} catch (err) {
-  logger.fatal({ err }, unreachableKafka(err, cfg) ?? 'sighting-reporter could not start');
-  process.exit(1);
-}

@@ -1,6 +1,6 @@
 // Entry point: configuration → logger, metrics, probes → listener; graceful shutdown on SIGTERM.
 import { connectKafka, unreachableKafka } from '@octi-defender/kafka';
-import { createLogger, createRegistry, HealthServer, installShutdown, loadConfigOrExit, logProgress, metricTotal, secretValues } from '@octi-defender/platform';
+import { createLogger, createRegistry, HealthServer, loadConfigOrExit, logProgress, metricTotal, secretValues, serve } from '@octi-defender/platform';
 import { listenerEnv, loadListenerConfig } from './config.ts';
 import { Listener } from './listener.ts';
 import { createListenerMetrics } from './metrics.ts';
@@ -24,22 +24,15 @@ const stopProgress = logProgress(logger, async () => ({
   queued: await metricTotal(registry, 'octi_listener_queue_depth'),
 }));
 
-installShutdown({
+await serve({
   logger,
-  timeoutMs: cfg.shutdownTimeoutMs,
+  health,
+  shutdownTimeoutMs: cfg.shutdownTimeoutMs,
+  stopProgress,
   steps: [
-    { name: 'stop probes', run: () => health.drain() },
-    { name: 'progress', run: stopProgress },
     { name: 'listener', run: () => listener.close() },
     { name: 'kafka', run: () => kafka.close() },
-    { name: 'http', run: () => health.close() },
   ],
+  start: () => listener.start(),
+  startFailure: (err) => unreachableKafka(err, cfg) ?? 'stream-listener could not start',
 });
-
-try {
-  await health.start();
-  await listener.start();
-} catch (err) {
-  logger.fatal({ err }, unreachableKafka(err, cfg) ?? 'stream-listener could not start');
-  process.exit(1);
-}
