@@ -2,6 +2,7 @@
 # One parameterised, multi-stage Dockerfile for every image of the project; pick one with --target:
 #   docker build --target stream-listener -t octi-defender/stream-listener .
 #   docker build --target defender-writer -t octi-defender/defender-writer .
+#   docker build --target sighting-reporter -t octi-defender/sighting-reporter .
 #   docker build --target emulators       -t octi-defender/emulators .      (demo / tests only)
 #
 # Node.js 24 runs the TypeScript sources directly (type stripping), so there is no compile step: an
@@ -31,6 +32,7 @@ COPY libs/kafka/package.json libs/kafka/
 COPY libs/platform/package.json libs/platform/
 COPY services/cli/package.json services/cli/
 COPY services/defender-writer/package.json services/defender-writer/
+COPY services/sighting-reporter/package.json services/sighting-reporter/
 COPY services/stream-listener/package.json services/stream-listener/
 
 # ---------------------------------------------------------------------------------------------------
@@ -64,6 +66,17 @@ RUN --mount=type=cache,target=/root/.npm --mount=type=secret,id=npm-ca \
 COPY --from=sources / ./
 RUN mkdir /out \
  && cp -a --parents package.json node_modules $(node scripts/image-workspaces.ts "$WORKSPACE" services/cli) /out/ \
+ && find /out/node_modules -maxdepth 2 -xtype l -delete \
+ && find /out/node_modules -type f \( -name '*.map' -o -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' \) -delete
+
+FROM manifests AS build-sighting-reporter
+ENV WORKSPACE=services/sighting-reporter
+RUN --mount=type=cache,target=/root/.npm --mount=type=secret,id=npm-ca \
+    if [ -f /run/secrets/npm-ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/npm-ca; fi \
+ && npm ci --omit=dev --ignore-scripts --no-audit --no-fund --no-update-notifier --workspace "$WORKSPACE"
+COPY --from=sources / ./
+RUN mkdir /out \
+ && cp -a --parents package.json node_modules $(node scripts/image-workspaces.ts "$WORKSPACE") /out/ \
  && find /out/node_modules -maxdepth 2 -xtype l -delete \
  && find /out/node_modules -type f \( -name '*.map' -o -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' \) -delete
 
@@ -123,6 +136,14 @@ LABEL org.opencontainers.image.title="octi-defender defender-writer" \
       org.opencontainers.image.description="Indicator commands on Kafka to Microsoft Defender for Endpoint custom indicators" \
       org.opencontainers.image.licenses="Apache-2.0"
 CMD ["services/defender-writer/src/main.ts"]
+
+# Optional, one per Defender tenant: Defender alerts on our indicators back to OpenCTI as sightings.
+FROM runtime AS sighting-reporter
+COPY --from=build-sighting-reporter --chown=0:0 /out/ /app/
+LABEL org.opencontainers.image.title="octi-defender sighting-reporter" \
+      org.opencontainers.image.description="Microsoft Defender for Endpoint alerts raised by our custom indicators to OpenCTI sightings" \
+      org.opencontainers.image.licenses="Apache-2.0"
+CMD ["services/sighting-reporter/src/main.ts"]
 
 # The OpenCTI and Defender emulators, for the compose demo profile and local experiments only.
 FROM runtime AS emulators

@@ -3,6 +3,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DefenderEmulator } from '@octi-defender/emulators';
 import { buildHistory, type EntityRef, type History } from './history.ts';
+import { compareSightings, expectedSightings, MATCHABLE, raiseAlerts, type RaisedAlert } from './sightings.ts';
 import type { Supervised } from './supervisor.ts';
 import { CLIENT_ID, type Figures, type World } from './world.ts';
 
@@ -101,7 +102,110 @@ export async function gauge(p: Supervised, name: string): Promise<number> {
 
 const values = (es: readonly EntityRef[]): string[] => es.map((e) => e.facts.value);
 
+/**
+ * Resolves once `reporter` was SIGKILLed right after OpenCTI's sightings changed (a poll in the
+ * middle of its writes, before its Kafka commit), or false after `timeoutMs`.
+ */
+function killOnSightingWrite(w: World, reporter: Supervised, timeoutMs = 60_000): Promise<boolean> {
+  const fingerprint = (): string => w.octi.sightings().map((x) => `${x.id}:${x.attribute_count}:${x.last_seen}`).sort().join(',');
+  const before = fingerprint();
+  const deadline = Date.now() + timeoutMs;
+  return new Promise((resolve) => {
+    const poll = (): void => {
+      if (fingerprint() !== before && reporter.running) {
+        void reporter.kill9().then(() => resolve(true));
+        return;
+      }
+      if (Date.now() > deadline) resolve(false);
+      else setTimeout(poll, 5);
+    };
+    poll();
+  });
+}
+
+const SIGHTINGS_WHERE = 'Microsoft Defender for Endpoint (e2e)';
+
+/** The reporter's successful polls so far (octi_reporter_polls_total{outcome="ok"}; 0 when it does not answer). */
+async function okPolls(p: Supervised): Promise<number> {
+  try {
+    const text = await (await fetch(`http://127.0.0.1:${p.port}/metrics`, { signal: AbortSignal.timeout(2000) })).text();
+    return Number(/^octi_reporter_polls_total\{outcome="ok"\} (\S+)$/m.exec(text)?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
 export const SCENARIOS: Scenario[] = [
+  {
+    name: 'sightings',
+    ci: false,
+    async run(w, size) {
+      const h = buildHistory({ entities: size });
+      await boot(w);
+      await w.play(h, 2, () => callsSeen(w));
+      const synced = await w.quiesce();
+      // Alerts on a sample of our indicators (every type, MD5 and certificates included: their
+      // evidence cannot name them, so they must stay unsighted), and on the other application's.
+      const ours = w.mde.indicators().filter((i) => i.createdBy === CLIENT_ID && i.externalID);
+      const sample = ours.filter((_, i) => i % Math.max(1, Math.floor(ours.length / 60)) === 0).slice(0, 60);
+      const foreign = w.mde.indicators().filter((i) => i.createdBy !== CLIENT_ID);
+      const per = (i: number): number => 1 + (i % 3);
+      const half = Math.ceil(sample.length / 2);
+      const raised: RaisedAlert[] = [];
+      raised.push(...raiseAlerts(w.mde, sample.slice(0, half), per, Date.now()));
+      raised.push(...raiseAlerts(w.mde, foreign, () => 1, Date.now()));
+      const reporter = w.reporter();
+      await reporter.start();
+      await reporter.waitReady();
+      // The first half's sightings written and committed: the second half arrives and the reporter is
+      // killed -9 in the middle of writing them (OpenCTI updated, Kafka not yet committed); the
+      // supervisor restarts it, and it resumes from the committed records and position.
+      const deadline = Date.now() + 60_000;
+      while ((await okPolls(reporter)) < 1 && Date.now() < deadline) await sleep(200);
+      const committedBefore = w.octi.sightings().length;
+      raised.push(...raiseAlerts(w.mde, sample.slice(half), (i) => per(i + half), Date.now()));
+      const killed = await killOnSightingWrite(w, reporter);
+      // After the restart: events of counted alerts happen again (last seen moves, counts do not).
+      await reporter.waitReady();
+      for (const a of raised.filter((_, i) => i % 5 === 0)) w.mde.repeatAlert(a.alertId);
+      const expected = expectedSightings(raised, ours);
+      const unsighted = sample.filter((i) => !MATCHABLE.has(i.indicatorType)).length;
+      // Quiescence: OpenCTI holds what is expected twice in a row, then again after several more polls.
+      let figures = compareSightings(w.octi, expected, SIGHTINGS_WHERE);
+      const exact = (f: typeof figures): boolean => f.missing + f.unexpected + f.duplicated + f.wrongCount === 0;
+      let streak = 0;
+      const until = Date.now() + 120_000;
+      while (streak < 2 && Date.now() < until) {
+        await sleep(1000);
+        figures = compareSightings(w.octi, expected, SIGHTINGS_WHERE);
+        streak = exact(figures) ? streak + 1 : 0;
+      }
+      const quiescent = streak >= 2;
+      await sleep(5000);
+      figures = compareSightings(w.octi, expected, SIGHTINGS_WHERE);
+      const defender = w.check(h);
+      const alertCount = raised.length;
+      return {
+        quiescent: quiescent && synced,
+        figures: {
+          missing: defender.missing + figures.missing,
+          unexpected: defender.unexpected + figures.unexpected + figures.wrongCount,
+          duplicated: defender.duplicated + figures.duplicated,
+          foreignTouched: defender.foreignTouched,
+          expected: defender.expected,
+          held: defender.held,
+          examples: [...defender.examples, ...figures.examples],
+        },
+        faults: [{ name: 'kill -9 of the reporter while writing sightings', answered: killed ? 1 : 0 }],
+        notes: [
+          `${committedBefore} sightings committed before the kill`,
+          `${alertCount} alerts on ${sample.length} of our indicators (${unsighted} MD5/certificate ones, unsightable) and ${foreign.length} foreign ones`,
+          `sightings expected ${figures.expected}, held ${figures.held}, wrong counts ${figures.wrongCount}`,
+          `reporter restarts ${reporter.restarts}`,
+        ],
+      };
+    },
+  },
   {
     name: 'no-fault',
     ci: true,

@@ -12,6 +12,7 @@ const REPO = fileURLToPath(new URL('../', import.meta.url));
 export const ENTRY = {
   listener: join(REPO, 'services/stream-listener/src/main.ts'),
   writer: join(REPO, 'services/defender-writer/src/main.ts'),
+  reporter: join(REPO, 'services/sighting-reporter/src/main.ts'),
 } as const;
 const HOSTNAME_PRELOAD = join(REPO, 'e2e/hostname.ts');
 

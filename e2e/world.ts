@@ -67,7 +67,7 @@ export class World {
   readonly broker: RestartableBroker;
   readonly octi: OpenCtiEmulator;
   readonly kafka: Kafka;
-  readonly topics: { commands: string; dlq: string; checkpoints: string; state: string; writerGroup: string; listenerGroup: string };
+  readonly topics: { commands: string; dlq: string; checkpoints: string; state: string; writerGroup: string; listenerGroup: string; sightings: string };
   readonly processes: Supervised[] = [];
   /** The first is the scenario's tenant (`mde`, `foreign`); `addTenant` adds others. */
   readonly tenants: Tenant[] = [];
@@ -84,7 +84,7 @@ export class World {
     this.kafka = createKafka({ brokers: opts.broker.brokers, clientId: 'e2e' });
     const s = `${opts.name}-${randomUUID().slice(0, 6)}`;
     this.#suffix = s;
-    this.topics = { commands: `e2e.${s}.indicators`, dlq: `e2e.${s}.dlq`, checkpoints: `e2e.${s}.checkpoints`, state: `e2e.${s}.state`, writerGroup: `e2e.${s}.writers`, listenerGroup: `e2e.${s}.listener` };
+    this.topics = { commands: `e2e.${s}.indicators`, dlq: `e2e.${s}.dlq`, checkpoints: `e2e.${s}.checkpoints`, state: `e2e.${s}.state`, writerGroup: `e2e.${s}.writers`, listenerGroup: `e2e.${s}.listener`, sightings: `e2e.${s}.sightings` };
     this.#writerEnv = opts.writerEnv ?? {};
   }
 
@@ -220,6 +220,41 @@ export class World {
           DEFENDER_BREAKER_RESET_MS: '3000',
           WRITER_RETRY_PAUSE_MS: '500',
           ...this.#writerEnv,
+          ...opts.env,
+        },
+      },
+      this.logDir,
+    );
+    this.processes.push(p);
+    return p;
+  }
+
+  /** The tenant's sighting-reporter (alerts → OpenCTI sightings), polling every second. */
+  reporter(opts: { name?: string; env?: Record<string, string> } = {}): Supervised {
+    const name = opts.name ?? 'reporter';
+    const p = new Supervised(
+      {
+        name,
+        entry: ENTRY.reporter,
+        hostname: `${name}-pod`,
+        env: {
+          CONNECTOR_LOG_LEVEL: 'info',
+          KAFKA_BROKERS: this.broker.brokers.join(','),
+          KAFKA_TOPIC_SIGHTINGS: this.topics.sightings,
+          REPORTER_TENANT_NAME: 'e2e',
+          OPENCTI_URL: this.octi.url,
+          OPENCTI_TOKEN: OCTI_TOKEN,
+          MICROSOFT_DEFENDER_INTEL_TENANT_ID: TENANT,
+          MICROSOFT_DEFENDER_INTEL_CLIENT_ID: CLIENT_ID,
+          MICROSOFT_DEFENDER_INTEL_CLIENT_SECRET: SECRET,
+          MICROSOFT_DEFENDER_INTEL_TOKEN_ENDPOINT: this.mde.tokenUrl,
+          MICROSOFT_DEFENDER_INTEL_BASE_URL: this.mde.url,
+          REPORTER_POLL_INTERVAL_MS: '1000',
+          REPORTER_OWNED_REFRESH_MS: '2000',
+          REPORTER_INITIAL_LOOKBACK_MS: String(3 * 86_400_000),
+          REPORTER_RETRY_MAX_MS: '2000',
+          REPORTER_ALERTS_PAGE_SIZE: '50',
+          SHUTDOWN_TIMEOUT_MS: '10000',
           ...opts.env,
         },
       },
@@ -435,6 +470,10 @@ export class World {
       const suffix = i === 0 ? '' : `-${t.name}`;
       writeFileSync(join(this.logDir, `defender-requests${suffix}.jsonl`), t.mde.requests().map((r) => JSON.stringify(r)).join('\n') + '\n');
       writeFileSync(join(this.logDir, `defender-indicators${suffix}.json`), JSON.stringify(t.mde.indicators(), null, 1));
+    }
+    if (this.mde.alerts().length > 0) {
+      writeFileSync(join(this.logDir, 'defender-alerts.json'), JSON.stringify(this.mde.alerts(), null, 1));
+      writeFileSync(join(this.logDir, 'opencti-sightings.json'), JSON.stringify(this.octi.sightings(), null, 1));
     }
     await this.kafka.close();
     await this.octi.close();

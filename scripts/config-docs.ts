@@ -6,10 +6,12 @@ import { fileURLToPath } from 'node:url';
 import type { ConfigSpec } from '@octi-defender/platform';
 import { listenerEnv } from '../services/stream-listener/src/config.ts';
 import { writerEnv } from '../services/defender-writer/src/config.ts';
+import { reporterEnv } from '../services/sighting-reporter/src/config.ts';
 
 export const services: ReadonlyArray<{ name: string; spec: ConfigSpec }> = [
   { name: 'stream-listener', spec: listenerEnv },
   { name: 'defender-writer', spec: writerEnv },
+  { name: 'sighting-reporter', spec: reporterEnv },
 ];
 
 export const README = fileURLToPath(new URL('../README.md', import.meta.url));

@@ -1,8 +1,9 @@
-// `npm run images:test`: builds the three images of the Dockerfile and checks them the way they are
-// deployed. The listener and the writer run `--read-only --user 1000 --cap-drop ALL` (only /tmp
+// `npm run images:test`: builds the images of the Dockerfile and checks them the way they are
+// deployed. The listener, the writer and the sighting-reporter run `--read-only --user 1000 --cap-drop ALL` (only /tmp
 // writable, as in compose and Kubernetes), on host networking, against a real Kafka broker (the
 // kafka harness) and the OpenCTI and Defender emulators (from the emulators image). It checks
-// /healthz and /readyz, that indicators of the OpenCTI stream reach the Defender emulator, that each
+// /healthz and /readyz, that indicators of the OpenCTI stream reach the Defender emulator, that an
+// alert the Defender emulator raises on one of them becomes a sighting in the OpenCTI emulator, that each
 // image's HEALTHCHECK passes, and that a stop (SIGTERM through tini) ends every container gracefully:
 // exit code 0 within its grace period, and the services log "shutdown complete". Ports are free ones,
 // names and tags carry the run's id: two runs on one machine do not collide.
@@ -21,7 +22,7 @@ import type { Engine } from './images/engine.ts';
 import { CACHE, standInNodeImage } from './images/node-base.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
-const TARGETS = ['stream-listener', 'defender-writer', 'emulators'] as const;
+const TARGETS = ['stream-listener', 'defender-writer', 'sighting-reporter', 'emulators'] as const;
 type Target = (typeof TARGETS)[number];
 const WAIT_MS = 180_000;
 // Each service's SHUTDOWN_TIMEOUT_MS here; the engine's stop waits a little longer before SIGKILL.
@@ -229,7 +230,7 @@ const tail = (text: string, lines = 30): string => text.trimEnd().split('\n').sl
 
 async function smoke(engine: Engine, kafka: TestKafka, tags: Record<Target, string>, runId: string): Promise<void> {
   const check = new Check(engine, runId);
-  const [octiPort, mdePort, listenerPort, writerPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const [octiPort, mdePort, listenerPort, writerPort, reporterPort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
   const tenant = `images${runId}`;
   const mde = {
     tenant: `${tenant}.onmicrosoft.com`,
@@ -269,8 +270,25 @@ async function smoke(engine: Engine, kafka: TestKafka, tags: Record<Target, stri
     MICROSOFT_DEFENDER_INTEL_BASE_URL: `http://127.0.0.1:${mdePort}`,
     MICROSOFT_DEFENDER_INTEL_TOKEN_ENDPOINT: `http://127.0.0.1:${mdePort}/${mde.tenant}/oauth2/v2.0/token`,
   }, [], { service: true, httpPort: writerPort });
+  const reporter = await check.start('reporter', tags['sighting-reporter'], {
+    KAFKA_BROKERS: common.KAFKA_BROKERS,
+    SHUTDOWN_TIMEOUT_MS: common.SHUTDOWN_TIMEOUT_MS,
+    CONNECTOR_LOG_LEVEL: 'info',
+    HTTP_PORT: String(reporterPort),
+    REPORTER_TENANT_NAME: tenant,
+    KAFKA_TOPIC_SIGHTINGS: `images.${runId}.sightings`,
+    REPORTER_POLL_INTERVAL_MS: '1000',
+    REPORTER_OWNED_REFRESH_MS: '1000',
+    OPENCTI_URL: `http://127.0.0.1:${octiPort}`,
+    OPENCTI_TOKEN: opencti.token,
+    MICROSOFT_DEFENDER_INTEL_TENANT_ID: mde.tenant,
+    MICROSOFT_DEFENDER_INTEL_CLIENT_ID: mde.clientId,
+    MICROSOFT_DEFENDER_INTEL_CLIENT_SECRET: mde.secret,
+    MICROSOFT_DEFENDER_INTEL_BASE_URL: `http://127.0.0.1:${mdePort}`,
+    MICROSOFT_DEFENDER_INTEL_TOKEN_ENDPOINT: `http://127.0.0.1:${mdePort}/${mde.tenant}/oauth2/v2.0/token`,
+  }, [], { service: true, httpPort: reporterPort });
 
-  for (const c of [listener, writer]) {
+  for (const c of [listener, writer, reporter]) {
     for (const probe of ['healthz', 'readyz']) {
       const started = Date.now();
       await check.expect(c, `/${probe} 200`, () => httpOk(`http://127.0.0.1:${c.httpPort}/${probe}`));
@@ -284,11 +302,25 @@ async function smoke(engine: Engine, kafka: TestKafka, tags: Record<Target, stri
     return held.length > 0 ? held.length : undefined;
   });
   pass(`the Defender emulator holds ${count} indicators from the OpenCTI emulator's stream`);
-  for (const c of [listener, writer]) {
+
+  // An alert on one of the writer's indicators whose evidence names it (a hash, an address, a URL or a domain).
+  const held = (await (await fetch(`http://127.0.0.1:${mdePort}/_emulator/indicators`, { signal: AbortSignal.timeout(3000) })).json()) as { id: string; indicatorType: string }[];
+  const target = held.find((i) => ['IpAddress', 'DomainName', 'Url', 'FileSha1', 'FileSha256'].includes(i.indicatorType));
+  if (!target) throw new Error('no indicator an alert could name in the Defender emulator');
+  const raised = await fetch(`http://127.0.0.1:${mdePort}/_emulator/alerts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ indicatorId: target.id }), signal: AbortSignal.timeout(3000) });
+  if (!raised.ok) throw new Error(`the Defender emulator did not raise the alert: ${raised.status} ${await raised.text()}`);
+  const sighted = await check.expect(reporter, 'the alert becomes a sighting in the OpenCTI emulator', async () => {
+    const res = await fetch(`http://127.0.0.1:${octiPort}/_emulator/sightings`, { signal: AbortSignal.timeout(3000) });
+    const sightings = (await res.json()) as { attribute_count: number }[];
+    return sightings.length === 1 && sightings[0]!.attribute_count === 1 ? sightings.length : undefined;
+  });
+  pass(`the OpenCTI emulator holds ${sighted} sighting (count 1) of the ${target.indicatorType} indicator the alert fired on`);
+
+  for (const c of [listener, writer, reporter]) {
     await check.healthcheck(c);
     pass(`${c.name}: HEALTHCHECK passes`);
   }
-  for (const c of [listener, writer, octi, defender]) {
+  for (const c of [listener, writer, reporter, octi, defender]) {
     pass(`${c.name}: stopped gracefully (exit 0${c.service ? ', "shutdown complete"' : ''}) in ${await check.stop(c)}`);
   }
 }

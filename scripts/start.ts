@@ -1,4 +1,4 @@
-// `npm start`: the whole pipeline on this machine in one command. A Kafka broker (KAFKA_BROKERS, or
+// `npm start [-- --sightings]`: the whole pipeline on this machine in one command. A Kafka broker (KAFKA_BROKERS, or
 // the test harness's local one), the OpenCTI and Defender emulators (unless the environment or an
 // `.env` file names a real OpenCTI / Defender tenant), the stream-listener and a defender-writer, all
 // as supervised child processes on this Node.js, a demo stream fed into the OpenCTI emulator, and a
@@ -15,10 +15,12 @@ import type { TestKafka } from '@octi-defender/kafka/testing';
 import { waitForBroker } from '../libs/kafka/src/testing/ready.ts';
 import { listenerEnv } from '../services/stream-listener/src/config.ts';
 import { writerEnv } from '../services/defender-writer/src/config.ts';
+import { reporterEnv } from '../services/sighting-reporter/src/config.ts';
 import { Child } from './start/children.ts';
 import type { Problem } from './start/children.ts';
 import { Feed } from './start/feed.ts';
-import { DEMO, listenerEnvironment, planRun, PREFERRED_PORTS, writerEnvironment } from './start/plan.ts';
+import { AlertFeed } from './start/alerts.ts';
+import { DEMO, listenerEnvironment, planRun, PREFERRED_PORTS, reporterEnvironment, writerEnvironment } from './start/plan.ts';
 import { read } from './start/scrape.ts';
 import type { Reading } from './start/scrape.ts';
 import { line, screen, summarize } from './start/view.ts';
@@ -42,6 +44,8 @@ const say = (msg: string): void => {
 const envFile = join(ROOT, '.env');
 const env: NodeJS.ProcessEnv = { ...(existsSync(envFile) ? parseEnv(readFileSync(envFile, 'utf8')) : {}), ...process.env };
 const plan = planRun(env);
+// `npm start -- --sightings`: also the sighting-reporter, and demo alerts when Defender is the emulator.
+const withSightings = process.argv.slice(2).includes('--sightings');
 
 async function portOrFree(preferred: number, host: string): Promise<number> {
   const free = await new Promise<boolean>((resolve) => {
@@ -57,6 +61,7 @@ const children: Child[] = [];
 const problems: string[] = [];
 let kafka: TestKafka | undefined;
 let feed: Feed | undefined;
+let alertFeed: AlertFeed | undefined;
 let viewTimer: NodeJS.Timeout | undefined;
 let stopping: Promise<never> | undefined;
 let failure: string | undefined;
@@ -102,11 +107,12 @@ function stop(code: number): Promise<never> {
   stopping ??= (async () => {
     clearInterval(viewTimer);
     feed?.stop();
+    alertFeed?.stop();
     if (tty) process.stdout.write('\x1b[?1049l\x1b[?25h');
     if (failure) say(failure);
     say('stopping…');
     // The services first (they finish their batch and leave their groups), then what they talk to.
-    const services = children.filter((c) => c.name === 'stream-listener' || c.name === 'defender-writer');
+    const services = children.filter((c) => c.name === 'stream-listener' || c.name === 'defender-writer' || c.name === 'sighting-reporter');
     await Promise.all(services.map((c) => c.stop(GRACE_MS)));
     await Promise.all(children.filter((c) => !services.includes(c)).map((c) => c.stop(GRACE_MS)));
     await kafka?.stop();
@@ -202,6 +208,7 @@ async function main(): Promise<void> {
     ...(defenderUrl ? { defenderUrl } : {}),
     listenerPort: await portOrFree(Number(listenerEnv.httpPort.default), '0.0.0.0'),
     writerPort: await portOrFree(Number(writerEnv.httpPort.default), '0.0.0.0'),
+    ...(withSightings ? { reporterPort: await portOrFree(Number(reporterEnv.httpPort.default), '0.0.0.0') } : {}),
   };
   const listenerUrl = `http://127.0.0.1:${at.listenerPort}`;
   const writerUrl = `http://127.0.0.1:${at.writerPort}`;
@@ -210,8 +217,18 @@ async function main(): Promise<void> {
   header.push(
     `stream-listener  ${listenerUrl}/metrics  ${listenerUrl}/readyz`,
     `defender-writer  ${writerUrl}/metrics  ${writerUrl}/readyz`,
-    `logs             ${rel(LOG_DIR)}/<process>.log`,
   );
+  const reporterUrl = at.reporterPort === undefined ? undefined : `http://127.0.0.1:${at.reporterPort}`;
+  if (reporterUrl) {
+    spawnChild('sighting-reporter', 'services/sighting-reporter/src/main.ts', [], reporterEnvironment(env, plan, at));
+    header.push(`sighting-reporter ${reporterUrl}/metrics  ${reporterUrl}/readyz${openctiUrl ? `  (sightings: ${openctiUrl}/_emulator/sightings)` : ''}`);
+    if (defenderUrl) {
+      alertFeed = new AlertFeed({ defenderUrl, clientId: DEMO.clientId, everyMs: 4000 });
+      alertFeed.start((err) => onProblem({ child: 'demo alerts', level: 'warn', text: err.message }));
+      header.push('                 demo alerts: one every 4 s on an indicator the writer imported');
+    }
+  }
+  header.push(`logs             ${rel(LOG_DIR)}/<process>.log`);
   feed?.trickle((err) => onProblem({ child: 'demo stream', level: 'warn', text: err.message }));
 
   // --- the live view ---------------------------------------------------------------------------
@@ -225,7 +242,7 @@ async function main(): Promise<void> {
     if (reading || stopping) return;
     reading = true;
     try {
-      const r = await read({ listener: listenerUrl, writer: writerUrl, ...(defenderUrl ? { defenderEmulator: defenderUrl } : {}) });
+      const r = await read({ listener: listenerUrl, writer: writerUrl, ...(defenderUrl ? { defenderEmulator: defenderUrl } : {}), ...(reporterUrl ? { reporter: reporterUrl } : {}), ...(openctiUrl ? { openctiEmulator: openctiUrl } : {}) });
       history.push(r);
       while (history.length > 0 && history[0]!.at < r.at - 70_000) history.shift();
       if (stopping) return;

@@ -11,7 +11,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
-import { topicDefinitions, type ProjectTopic } from '../libs/kafka/src/topics.ts';
+import { sightingsTopicDefinition, topicDefinitions, type ProjectTopic } from '../libs/kafka/src/topics.ts';
 
 const root = (p: string): string => fileURLToPath(new URL(`../${p}`, import.meta.url));
 
@@ -33,6 +33,8 @@ export function renderCreateScript(): string {
   const state = topicDefinitions({}, [PLACEHOLDER]).find((t) => t.role === 'state');
   if (!state) throw new Error('topicDefinitions() returned no state topic for a tenant');
   const stateName = state.name.replace(PLACEHOLDER, '${tenant}');
+  const sightings = sightingsTopicDefinition(PLACEHOLDER);
+  const sightingsName = sightings.name.replace(PLACEHOLDER, '${tenant}');
   const line = (t: ProjectTopic, name: string): string =>
     `ensure_topic "${name}" ${t.partitions} "${configArgs(t)}"   # ${t.role}: ${t.description.replace(PLACEHOLDER, '${tenant}')}`;
   return `#!/usr/bin/env bash
@@ -43,11 +45,13 @@ export function renderCreateScript(): string {
 # Environment:
 #   KAFKA_BOOTSTRAP_SERVERS        host:port list (default kafka:9092)
 #   WRITER_TENANTS                 Defender tenants (space or comma separated): one state topic each
+#   REPORTER_TENANTS               tenants running a sighting-reporter: one sightings topic each (optional)
 #   KAFKA_REPLICATION_FACTOR       optional; default: the broker's default.replication.factor
 #   KAFKA_COMMAND_CONFIG           optional client properties file (TLS, SASL) for the Kafka CLI
 #   KAFKA_BIN                      folder of kafka-topics.sh (default /opt/kafka/bin, apache/kafka image)
 set -euo pipefail
 WRITER_TENANTS="\${WRITER_TENANTS:-}"
+REPORTER_TENANTS="\${REPORTER_TENANTS:-}"
 bootstrap="\${KAFKA_BOOTSTRAP_SERVERS:-kafka:9092}"
 bin="\${KAFKA_BIN:-/opt/kafka/bin}"
 common=(--bootstrap-server "$bootstrap")
@@ -69,13 +73,16 @@ ${shared.map((t) => line(t, t.name)).join('\n')}
 for tenant in \${WRITER_TENANTS//,/ }; do
   ${line(state, stateName)}
 done
+for tenant in \${REPORTER_TENANTS//,/ }; do
+  ${line(sightings, sightingsName)}
+done
 echo "topics ready"
 `;
 }
 
-/** Strimzi KafkaTopic resources for the shared topics and the given tenants' state topics. */
+/** Strimzi KafkaTopic resources for the shared topics and the given tenants' state and sightings topics. */
 export function renderStrimziTopics(tenants: readonly string[] = EXAMPLE_TENANTS): string {
-  const docs = topicDefinitions({}, tenants).map((t) => ({
+  const docs = [...topicDefinitions({}, tenants), ...tenants.map((t) => sightingsTopicDefinition(t))].map((t) => ({
     apiVersion: 'kafka.strimzi.io/v1beta2',
     kind: 'KafkaTopic',
     metadata: {

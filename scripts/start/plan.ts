@@ -40,6 +40,8 @@ export interface Endpoints {
   readonly defenderUrl?: string;
   readonly listenerPort: number;
   readonly writerPort: number;
+  /** With `npm start -- --sightings`. */
+  readonly reporterPort?: number;
 }
 
 /** A variable set and non-empty in `env` wins over the demo value. */
@@ -78,5 +80,27 @@ export function writerEnvironment(env: NodeJS.ProcessEnv, plan: RunPlan, at: End
         : {}),
     }),
     HTTP_PORT: String(at.writerPort),
+  };
+}
+
+/**
+ * The sighting-reporter's environment (`npm start -- --sightings`): the writer's tenant and Entra
+ * application, and the listener's OpenCTI; with the emulators, their demo values.
+ */
+export function reporterEnvironment(env: NodeJS.ProcessEnv, plan: RunPlan, at: Endpoints): NodeJS.ProcessEnv {
+  const writer = writerEnvironment(env, plan, at);
+  const listener = listenerEnvironment(env, plan, at);
+  const pick = (from: NodeJS.ProcessEnv, names: readonly string[]): Record<string, string> =>
+    Object.fromEntries(names.flatMap((n) => (isSet(from, n) ? [[n, from[n] as string]] : [])));
+  return {
+    ...withDefaults(env, {
+      ...pick(writer, ['KAFKA_BROKERS', 'MICROSOFT_DEFENDER_INTEL_TENANT_ID', 'MICROSOFT_DEFENDER_INTEL_CLIENT_ID', 'MICROSOFT_DEFENDER_INTEL_CLIENT_SECRET', 'MICROSOFT_DEFENDER_INTEL_BASE_URL', 'MICROSOFT_DEFENDER_INTEL_TOKEN_ENDPOINT']),
+      ...pick(listener, ['OPENCTI_URL', 'OPENCTI_TOKEN']),
+      REPORTER_TENANT_NAME: writer.WRITER_TENANT_NAME ?? DEMO.tenantName,
+      // The demo raises alerts every few seconds: poll often enough to see them,
+      // and list the writer's new indicators often enough to match them.
+      ...(plan.defender === 'emulator' ? { REPORTER_POLL_INTERVAL_MS: '5000', REPORTER_OWNED_REFRESH_MS: '10000' } : {}),
+    }),
+    HTTP_PORT: String(at.reporterPort ?? 9466),
   };
 }

@@ -27,6 +27,19 @@ export interface Reading {
   readonly writer: ServiceReading;
   /** Only with the Defender emulator. */
   readonly defender?: DefenderHoldings;
+  /** Only with `--sightings`. */
+  readonly reporter?: ServiceReading;
+  /** Only with `--sightings` and the OpenCTI emulator: the sightings it holds. */
+  readonly sightings?: SightingHoldings;
+}
+
+export interface SightingHoldings {
+  /** Sightings (one per indicator, tenant and day). */
+  readonly total: number;
+  /** Sum of their counts: the alerts they stand for. */
+  readonly alerts: number;
+  /** Distinct OpenCTI entities sighted. */
+  readonly entities: number;
 }
 
 const TIMEOUT_MS = 2000;
@@ -72,11 +85,24 @@ async function readDefender(base: string): Promise<DefenderHoldings | undefined>
   }
 }
 
-export async function read(urls: { listener: string; writer: string; defenderEmulator?: string }): Promise<Reading> {
-  const [listener, writer, defender] = await Promise.all([
+async function readSightings(base: string): Promise<SightingHoldings | undefined> {
+  try {
+    const { status, body } = await getText(`${base}/_emulator/sightings`);
+    if (status !== 200) return undefined;
+    const list = JSON.parse(body) as { attribute_count: number; from: { id: string } }[];
+    return { total: list.length, alerts: list.reduce((n, x) => n + x.attribute_count, 0), entities: new Set(list.map((x) => x.from.id)).size };
+  } catch {
+    return undefined;
+  }
+}
+
+export async function read(urls: { listener: string; writer: string; defenderEmulator?: string; reporter?: string; openctiEmulator?: string }): Promise<Reading> {
+  const [listener, writer, defender, reporter, sightings] = await Promise.all([
     readService(urls.listener),
     readService(urls.writer),
     urls.defenderEmulator ? readDefender(urls.defenderEmulator) : Promise.resolve(undefined),
+    urls.reporter ? readService(urls.reporter) : Promise.resolve(undefined),
+    urls.reporter && urls.openctiEmulator ? readSightings(urls.openctiEmulator) : Promise.resolve(undefined),
   ]);
-  return { at: performance.now(), listener, writer, ...(defender ? { defender } : {}) };
+  return { at: performance.now(), listener, writer, ...(defender ? { defender } : {}), ...(reporter ? { reporter } : {}), ...(sightings ? { sightings } : {}) };
 }

@@ -24,6 +24,13 @@ export interface Summary {
   readonly lag: number;
   readonly deadLetters: Record<string, number>;
   readonly ready: { listener: Readiness; writer: Readiness };
+  /** With `--sightings`: what the reporter read and wrote, and what OpenCTI holds (emulator). */
+  readonly sightings?: {
+    readonly alerts: Record<string, number>;
+    readonly written: number;
+    readonly held?: { total: number; alerts: number; entities: number };
+    readonly ready: Readiness;
+  };
 }
 
 const delta = (a: number, b: number): number => Math.max(0, a - b);
@@ -77,6 +84,14 @@ export function summarize(history: readonly Reading[]): Summary | undefined {
     lag: total(w, 'octi_writer_consumer_lag'),
     deadLetters,
     ready: { listener: last.listener.ready, writer: last.writer.ready },
+    ...(last.reporter && {
+      sightings: {
+        alerts: byLabel(last.reporter.samples, 'octi_reporter_alerts_total', 'outcome'),
+        written: total(last.reporter.samples, 'octi_reporter_sightings_written_total'),
+        ...(last.sightings && { held: last.sightings }),
+        ready: last.reporter.ready,
+      },
+    }),
   };
 }
 
@@ -100,6 +115,7 @@ export function line(s: Summary): string {
     `room ${s.cap} (limit ${s.room.tenantLimit}, others hold ${s.room.foreign}, ${s.room.waiting} waiting)`,
     `dead letters ${list(s.deadLetters)}`,
     `listener ${s.ready.listener.ok ? 'ready' : 'not ready'}, writer ${s.ready.writer.ok ? 'ready' : 'not ready'}`,
+    ...(s.sightings ? [`sightings ${s.sightings.held ? `${s.sightings.held.total} (${s.sightings.held.alerts} alerts)` : `written ${s.sightings.written}`}, alerts ${list(s.sightings.alerts)}, reporter ${s.sightings.ready.ok ? 'ready' : 'not ready'}`] : []),
   ].join(' | ');
 }
 
@@ -122,6 +138,14 @@ export function screen(s: Summary | undefined, header: readonly string[], proble
     `stream-listener     ${readiness(s.ready.listener)}`,
     `defender-writer     ${readiness(s.ready.writer)}`,
   );
+  if (s.sightings) {
+    const h = s.sightings.held;
+    out.push(
+      `alerts read         ${list(s.sightings.alerts)}`,
+      `sightings           ${h ? `${h.total} in OpenCTI on ${h.entities} indicators, counting ${h.alerts} alerts; ` : ''}${s.sightings.written} writes`,
+      `sighting-reporter   ${readiness(s.sightings.ready)}`,
+    );
+  }
   if (problems.length > 0) out.push('', 'latest warnings and errors:', ...problems.map((p) => `  ${p}`));
   return out;
 }

@@ -21,6 +21,7 @@ import { kafkaEnv } from '@octi-defender/platform';
 import { topicDefinitions } from '../../libs/kafka/src/topics.ts';
 import { listenerEnv, loadListenerConfig } from '../../services/stream-listener/src/config.ts';
 import { loadWriterConfig, writerEnv } from '../../services/defender-writer/src/config.ts';
+import { loadReporterConfig, reporterEnv } from '../../services/sighting-reporter/src/config.ts';
 import { stale } from '../topics.ts';
 import { imageWorkspaces, workspaceFolders } from '../image-workspaces.ts';
 
@@ -34,6 +35,7 @@ const envNames = (spec: ConfigSpec): Set<string> => new Set(Object.values(spec).
 const required = (spec: ConfigSpec): string[] => Object.values(spec).filter((v) => v.default === undefined && !v.optional).map((v) => v.env);
 const LISTENER = envNames(listenerEnv);
 const WRITER = envNames(writerEnv);
+const REPORTER = envNames(reporterEnv);
 const KAFKA = envNames(kafkaEnv);
 const commandsTopic = topicDefinitions().find((t) => t.role === 'commands');
 assert.ok(commandsTopic, 'topics.ts defines the commands topic');
@@ -191,14 +193,16 @@ function checkServices(objs: readonly K8sObject[]): void {
     );
     assert.ok(ofKind(objs, 'Service').some((s) => Object.entries(get(s, 'spec.selector') as Record<string, string>).every(([k, v]) => selector[k] === v || (get(d, 'spec.template.metadata.labels') as Record<string, string>)[k] === v)), `${where}: a metrics Service`);
     // Every variable handed to the service exists in its configuration schema.
-    const schema = d.metadata.name.startsWith('stream-listener') ? LISTENER : WRITER;
+    const schema = d.metadata.name.startsWith('stream-listener') ? LISTENER : d.metadata.name.startsWith('sighting-reporter') ? REPORTER : WRITER;
     const keys = [...(c.env ?? []).map((e) => e.name)];
     for (const ref of c.envFrom ?? []) {
       if (ref.configMapRef) keys.push(...Object.keys((byName(objs, 'ConfigMap', ref.configMapRef.name).data as Obj | undefined) ?? {}));
     }
     // NODE_OPTIONS (heap sizes) and glibc's MALLOC_* are the runtime's own, not service configuration.
     const runtime = (k: string): boolean => k === 'NODE_OPTIONS' || k.startsWith('MALLOC_');
-    assert.deepEqual(keys.filter((k) => !schema.has(k) && !runtime(k)), [], `${where}: variables unknown to its config schema`);
+    // The shared kafka-client ConfigMap also names the commands and DLQ topics, which the reporter does not read.
+    const shared = (k: string): boolean => schema === REPORTER && KAFKA.has(k);
+    assert.deepEqual(keys.filter((k) => !schema.has(k) && !runtime(k) && !shared(k)), [], `${where}: variables unknown to its config schema`);
   }
   // The namespace is default-deny, and no policy opens egress to everything on every port.
   const deny = ofKind(objs, 'NetworkPolicy').find((p) => Object.keys((get(p, 'spec.podSelector') as Obj | undefined) ?? {}).length === 0 && get(p, 'spec.egress') === undefined && get(p, 'spec.ingress') === undefined);
@@ -380,7 +384,8 @@ describe('docker-compose.yml', () => {
     dockerCompose(['--env-file', empty, 'config', '--quiet']);
     dockerCompose(['--env-file', join(ROOT, '.env.example'), '--profile', 'demo', 'config', '--quiet']);
     const services = dockerCompose(['--env-file', empty, '--profile', 'demo', 'config', '--services']).trim().split('\n').sort();
-    assert.deepEqual(services, ['defender-emulator', 'defender-writer', 'kafka', 'kafka-topics', 'opencti-emulator', 'stream-listener']);
+    // docker-compose 1.x lists the services of every profile (sighting-reporter is in "sightings").
+    assert.deepEqual(services, ['defender-emulator', 'defender-writer', 'kafka', 'kafka-topics', 'opencti-emulator', 'sighting-reporter', 'stream-listener']);
   });
 
   test('.env.example lists exactly the variables compose reads, and they belong to the config schemas', () => {
@@ -405,7 +410,7 @@ describe('docker-compose.yml', () => {
     for (const k of required(writerEnv)) assert.ok(writer[k], `writer gets ${k}`);
     assert.doesNotThrow(() => loadListenerConfig(listener));
     assert.doesNotThrow(() => loadWriterConfig(writer));
-    for (const s of ['stream-listener', 'defender-writer']) {
+    for (const s of ['stream-listener', 'defender-writer', 'sighting-reporter']) {
       const svc = config.services[s] as Obj;
       assert.equal(svc.read_only, true, `${s}: read-only root filesystem`);
       assert.deepEqual(svc.cap_drop, ['ALL'], `${s}: drops ALL capabilities`);
@@ -414,6 +419,11 @@ describe('docker-compose.yml', () => {
     assert.match(String(config.services.kafka?.image), /^apache\/kafka:/, 'the official Apache Kafka image');
     assert.deepEqual(config.services['opencti-emulator']?.profiles, ['demo']);
     assert.deepEqual(config.services['defender-emulator']?.profiles, ['demo']);
+    const reporter = env('sighting-reporter');
+    assert.deepEqual(config.services['sighting-reporter']?.profiles, ['sightings'], 'the reporter is optional');
+    assert.deepEqual(Object.keys(reporter).filter((k) => !REPORTER.has(k)), [], 'reporter variables are in its schema');
+    assert.doesNotThrow(() => loadReporterConfig(reporter));
+    assert.equal(reporter.REPORTER_TENANT_NAME, writer.WRITER_TENANT_NAME, 'the reporter of the writer’s tenant');
     const volumes = (config.services['kafka-topics']?.volumes ?? []) as (string | { source: string })[];
     assert.ok(volumes.some((v) => (typeof v === 'string' ? v : v.source).includes('deploy/k8s/base/topics/create-topics.sh')), 'compose runs the generated topic script');
     assert.equal(config.services['kafka-topics']?.environment && (config.services['kafka-topics'].environment as Obj).WRITER_TENANTS, writer.WRITER_TENANT_NAME);
@@ -427,7 +437,7 @@ describe('Dockerfile', () => {
     for (const dir of workspaceFolders().values()) {
       assert.ok(dockerfile.includes(`COPY ${dir}/package.json ${dir}/`), `Dockerfile copies ${dir}/package.json`);
     }
-    for (const s of ['stream-listener', 'defender-writer']) {
+    for (const s of ['stream-listener', 'defender-writer', 'sighting-reporter']) {
       assert.match(dockerfile, new RegExp(`^FROM runtime AS ${s}$`, 'm'));
       assert.match(dockerfile, new RegExp(`^ENV WORKSPACE=services/${s}$`, 'm'));
       assert.ok(dockerfile.includes(`CMD ["services/${s}/src/main.ts"]`));
@@ -442,7 +452,7 @@ describe('Dockerfile', () => {
   test('every package a service image imports is a declared production dependency (npm ci --omit=dev installs it)', () => {
     const problems: string[] = [];
     // The command line (services/cli) ships in both service images.
-    for (const service of ['services/stream-listener', 'services/defender-writer', 'services/cli']) {
+    for (const service of ['services/stream-listener', 'services/defender-writer', 'services/sighting-reporter', 'services/cli']) {
       for (const dir of imageWorkspaces(service)) {
         const manifest = JSON.parse(readFileSync(join(ROOT, dir, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
         const deps = new Set(Object.keys(manifest.dependencies ?? {}));

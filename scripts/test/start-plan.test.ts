@@ -6,7 +6,8 @@ import { parseEnv } from 'node:util';
 import { ConfigError } from '@octi-defender/platform';
 import { loadListenerConfig } from '../../services/stream-listener/src/config.ts';
 import { loadWriterConfig } from '../../services/defender-writer/src/config.ts';
-import { listenerEnvironment, planRun, writerEnvironment } from '../start/plan.ts';
+import { loadReporterConfig } from '../../services/sighting-reporter/src/config.ts';
+import { listenerEnvironment, planRun, reporterEnvironment, writerEnvironment } from '../start/plan.ts';
 import { parseMetrics } from '../start/prom.ts';
 import type { Reading } from '../start/scrape.ts';
 import { line, summarize } from '../start/view.ts';
@@ -36,6 +37,36 @@ test('a configured OpenCTI or Defender replaces its emulator, and the user’s v
   assert.deepEqual(planRun({ MICROSOFT_DEFENDER_INTEL_CLIENT_SECRET: 's3cret-value' }), { opencti: 'emulator', defender: 'configured' });
   assert.equal(writerEnvironment({ MICROSOFT_DEFENDER_INTEL_TENANT_ID: 'contoso.onmicrosoft.com' }, { opencti: 'emulator', defender: 'configured' }, at).MICROSOFT_DEFENDER_INTEL_BASE_URL, undefined, 'no emulator URL for a real tenant');
   assert.deepEqual(planRun({ OPENCTI_URL: '  ' }), { opencti: 'emulator', defender: 'emulator' }, 'an empty value is unset');
+});
+
+test('--sightings: the reporter gets the writer’s tenant and Entra app and the listener’s OpenCTI, and passes its own validation', () => {
+  const plan = planRun({});
+  const reporter = loadReporterConfig(reporterEnvironment({}, plan, { ...at, reporterPort: 9466 }));
+  assert.equal(reporter.tenantName, 'demo');
+  assert.equal(reporter.openctiUrl, 'http://127.0.0.1:4000');
+  assert.equal(reporter.baseUrl, 'http://127.0.0.1:4001');
+  assert.equal(reporter.httpPort, 9466);
+  assert.equal(reporter.pollIntervalMs, 5000, 'the demo polls often');
+  const env = { WRITER_TENANT_NAME: 'contoso', OPENCTI_URL: 'https://opencti.example.com', OPENCTI_TOKEN: 't', CONNECTOR_LIVE_STREAM_ID: 'x', MICROSOFT_DEFENDER_INTEL_TENANT_ID: 'contoso.onmicrosoft.com' };
+  const configured = reporterEnvironment(env, planRun(env), { ...at, openctiUrl: undefined, defenderUrl: undefined });
+  assert.equal(configured.REPORTER_TENANT_NAME, 'contoso');
+  assert.equal(configured.OPENCTI_URL, 'https://opencti.example.com');
+  assert.equal(configured.REPORTER_POLL_INTERVAL_MS, undefined, 'a real tenant keeps the default interval');
+});
+
+test('the view with --sightings: what the reporter read and wrote, and the sightings OpenCTI holds', () => {
+  const r: Reading = {
+    ...reading(0, '', ''),
+    reporter: {
+      samples: parseMetrics('octi_reporter_alerts_total{outcome="matched"} 7\nocti_reporter_alerts_total{outcome="unmatched"} 2\nocti_reporter_sightings_written_total{op="create"} 3\nocti_reporter_sightings_written_total{op="update"} 4\n'),
+      ready: { ok: true, detail: 'ok' },
+    },
+    sightings: { total: 3, alerts: 7, entities: 2 },
+  };
+  const s = summarize([r]);
+  assert.deepEqual(s?.sightings, { alerts: { matched: 7, unmatched: 2 }, written: 7, held: { total: 3, alerts: 7, entities: 2 }, ready: { ok: true, detail: 'ok' } });
+  assert.match(line(s), / \| sightings 3 \(7 alerts\), alerts matched 7, unmatched 2, reporter ready$/);
+  assert.equal(summarize([reading(0, '', '')])?.sightings, undefined, 'nothing about sightings without the reporter');
 });
 
 const reading = (t: number, listener: string, writer: string): Reading => ({

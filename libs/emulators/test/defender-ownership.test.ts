@@ -70,6 +70,7 @@ describe('Defender emulator: ownership and updates', () => {
       import: { method: 'POST', path: '/api/indicators/import', body: { Indicators: [indicator('93.184.216.9')] } },
       delete: { method: 'DELETE', path: '/api/indicators/1' },
       batchDelete: { method: 'POST', path: '/api/indicators/BatchDelete', body: { IndicatorIds: ['1'] } },
+      alerts: { method: 'GET', path: '/api/alerts' },
     };
     const tok = await token(mde);
     // A fault far longer than the client's patience: the request is still unanswered when the client gives up.

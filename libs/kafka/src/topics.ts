@@ -4,7 +4,7 @@ import type { TopicDefinition } from './port.ts';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
-export type TopicRole = 'commands' | 'checkpoints' | 'dlq' | 'control' | 'state' | 'status';
+export type TopicRole = 'commands' | 'checkpoints' | 'dlq' | 'control' | 'state' | 'status' | 'sightings';
 
 export interface ProjectTopic extends TopicDefinition {
   readonly role: TopicRole;
@@ -58,6 +58,14 @@ export function stateTopicName(tenant: string, settings: Pick<TopicSettings, 'st
     throw new Error(`state topic template "${settings.stateTopicTemplate}" lacks {tenant}`);
   }
   return checkName(settings.stateTopicTemplate.replaceAll('{tenant}', tenant));
+}
+
+/** sighting-reporter's topic of a tenant: its polling position and per-day sighting records. */
+export const SIGHTINGS_TOPIC_TEMPLATE = 'sighting-reporter.{tenant}.sightings';
+
+export function sightingsTopicName(tenant: string, template: string = SIGHTINGS_TOPIC_TEMPLATE): string {
+  if (!template.includes('{tenant}')) throw new Error(`sightings topic template "${template}" lacks {tenant}`);
+  return checkName(template.replaceAll('{tenant}', tenant));
 }
 
 // Compacted topics: the active segment is never compacted, so roll segments daily even when the
@@ -138,4 +146,20 @@ export function topicDefinitions(overrides: Partial<TopicSettings> = {}, tenants
   const names = new Set(topics.map((t) => t.name));
   if (names.size !== topics.length) throw new Error(`topic names must be distinct: ${topics.map((t) => t.name).join(', ')}`);
   return topics;
+}
+
+/**
+ * sighting-reporter's compacted topic of one tenant (one partition: one reporter per tenant writes it,
+ * in order). Not part of topicDefinitions(): the reporter is optional, and a deployment creates it
+ * for the tenants that run one.
+ */
+export function sightingsTopicDefinition(tenant: string, opts: { readonly name?: string; readonly replicationFactor?: number } = {}): ProjectTopic {
+  return {
+    role: 'sightings',
+    name: opts.name === undefined ? sightingsTopicName(tenant) : checkName(opts.name),
+    partitions: 1,
+    ...(opts.replicationFactor === undefined ? {} : { replicationFactor: checkPartitions('replication factor', opts.replicationFactor) }),
+    config: { ...compacted },
+    description: `sighting-reporter position and per-day sighting records of tenant ${tenant}`,
+  };
 }

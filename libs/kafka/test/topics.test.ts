@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { defaultTopicSettings, stateTopicName, topicDefinitions } from '../src/topics.ts';
+import { defaultTopicSettings, sightingsTopicDefinition, sightingsTopicName, stateTopicName, topicDefinitions } from '../src/topics.ts';
 
 test('default topic definitions', () => {
   const topics = topicDefinitions({}, ['contoso']);
@@ -43,4 +43,14 @@ test('invalid names and counts are refused', () => {
   assert.throws(() => topicDefinitions({ commandsPartitions: 0 }), /positive integer/);
   assert.throws(() => topicDefinitions({ dlqTopic: defaultTopicSettings.commandsTopic }), /distinct/);
   assert.throws(() => topicDefinitions({ commandsTopic: 'x'.repeat(250) }), /invalid Kafka topic name/);
+});
+
+test('the sightings topic of a tenant: one compacted partition, named from the tenant', () => {
+  const t = sightingsTopicDefinition('contoso');
+  assert.deepEqual([t.role, t.name, t.partitions, t.config['cleanup.policy']], ['sightings', 'sighting-reporter.contoso.sightings', 1, 'compact']);
+  assert.equal(sightingsTopicDefinition('contoso', { name: 'custom.s', replicationFactor: 3 }).name, 'custom.s');
+  assert.equal(sightingsTopicDefinition('contoso', { replicationFactor: 3 }).replicationFactor, 3);
+  assert.throws(() => sightingsTopicName('bad tenant'), /invalid Kafka topic name/);
+  assert.throws(() => sightingsTopicName('x', 'no-placeholder'), /lacks \{tenant\}/);
+  assert.ok(topicDefinitions({}, ['contoso']).every((d) => d.role !== 'sightings'), 'not among the topics every deployment creates');
 });

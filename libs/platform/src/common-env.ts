@@ -118,3 +118,88 @@ export function kafkaProblems(c: ConfigOf<typeof kafkaEnv>): string[] {
   if (c.kafkaSslCaFile && !c.kafkaSsl) problems.push('KAFKA_SSL_CA_FILE is set but KAFKA_SSL is false: set KAFKA_SSL=true to connect over TLS');
   return problems;
 }
+
+/** The OpenCTI platform a service talks to (the stream-listener reads its streams, sighting-reporter its GraphQL API). */
+export const openctiEnv = {
+  openctiUrl: envVar({
+    env: 'OPENCTI_URL',
+    description: 'Base URL of the OpenCTI platform',
+    schema: parse.url(),
+    format: 'an http(s) URL, e.g. https://opencti.example.com',
+  }),
+  openctiToken: envVar({
+    env: 'OPENCTI_TOKEN',
+    description: 'API token of an OpenCTI user',
+    schema: parse.string(),
+    secret: true,
+    format: 'an OpenCTI API token',
+  }),
+  openctiSslVerify: envVar({
+    env: 'OPENCTI_SSL_VERIFY',
+    description: 'Verify OpenCTI’s TLS certificate (turn off only for a lab)',
+    schema: parse.bool(),
+    default: 'true',
+    format: 'true or false',
+  }),
+  openctiCaFile: envVar({
+    env: 'OPENCTI_SSL_CA_FILE',
+    description: 'PEM file of the CA that signed OpenCTI’s certificate, when not a public CA',
+    schema: parse.string(),
+    optional: true,
+    format: 'a file path',
+  }),
+};
+
+/**
+ * The Defender tenant and the Entra app a service signs in with (the names of the OpenCTI Microsoft
+ * Defender Intel connectors), shared by defender-writer and sighting-reporter.
+ */
+export const defenderEnv = {
+  tenantId: envVar({
+    env: 'MICROSOFT_DEFENDER_INTEL_TENANT_ID',
+    description: 'Entra tenant id of the Defender tenant',
+    schema: parse.string().refine((s) => /^[A-Za-z0-9.-]+$/.test(s), 'a tenant GUID or domain'),
+    format: 'a GUID or a domain such as contoso.onmicrosoft.com',
+  }),
+  clientId: envVar({
+    env: 'MICROSOFT_DEFENDER_INTEL_CLIENT_ID',
+    description: 'Application (client) id of the Entra app',
+    schema: parse.uuid(),
+    format: 'a GUID',
+  }),
+  clientSecret: envVar({
+    env: 'MICROSOFT_DEFENDER_INTEL_CLIENT_SECRET',
+    description: 'Client secret of the Entra app',
+    schema: parse.string(),
+    secret: true,
+    format: 'a client secret',
+  }),
+  loginUrl: envVar({
+    env: 'MICROSOFT_DEFENDER_INTEL_LOGIN_URL',
+    description: 'Entra sign-in host (https://login.microsoftonline.us for GCC High/DoD)',
+    schema: parse.url({ protocols: ['https:'] }),
+    default: 'https://login.microsoftonline.com',
+    format: 'an https URL',
+  }),
+  tokenEndpoint: envVar({
+    env: 'MICROSOFT_DEFENDER_INTEL_TOKEN_ENDPOINT',
+    description: 'For emulators/testing only: a token endpoint URL used instead of <login url>/<tenant>/oauth2/v2.0/token (may be plain http)',
+    schema: parse.url(),
+    optional: true,
+    format: 'an http(s) URL',
+  }),
+  baseUrl: envVar({
+    env: 'MICROSOFT_DEFENDER_INTEL_BASE_URL',
+    description: 'Defender API base URL (regional or government hosts work too)',
+    schema: parse.url(),
+    default: 'https://api.securitycenter.microsoft.com',
+    format: 'an http(s) URL',
+  }),
+  scope: envVar({
+    env: 'MICROSOFT_DEFENDER_INTEL_SCOPE',
+    description: 'OAuth scope of the token; must name the WindowsDefenderATP resource, whatever the base URL',
+    schema: parse.string(),
+    default: 'https://api.securitycenter.microsoft.com/.default',
+    format: '<resource>/.default',
+  }),
+};

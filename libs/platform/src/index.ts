@@ -6,3 +6,4 @@ export * from './health-server.ts';
 export * from './shutdown.ts';
 export * from './progress.ts';
 export * from './status.ts';
+export * from './serve.ts';

@@ -2,7 +2,7 @@
 // the OpenCTI Microsoft Defender Intel connectors (MICROSOFT_DEFENDER_INTEL_*) where those exist, so
 // an existing deployment's variables carry over; the rest are DEFENDER_* and WRITER_*.
 import { getHeapStatistics } from 'node:v8';
-import { ConfigError, envVar, kafkaEnv, kafkaProblems, loadConfig, observabilityEnv, parse, type ConfigOf, type EnvVar } from '@octi-defender/platform';
+import { ConfigError, defenderEnv, envVar, kafkaEnv, kafkaProblems, loadConfig, observabilityEnv, parse, type ConfigOf, type EnvVar } from '@octi-defender/platform';
 import { INDICATOR_TYPES, type IndicatorType } from './defender/model.ts';
 import { CONFIGURED_ACTIONS, Safelist, normalizeTlp, type ConfiguredAction, type Policy, type ScoreRule } from './policy.ts';
 
@@ -108,53 +108,8 @@ export const writerEnv = {
     optional: true,
     format: 'a topic name',
   }),
-  tenantId: envVar({
-    env: 'MICROSOFT_DEFENDER_INTEL_TENANT_ID',
-    description: 'Entra tenant id of the Defender tenant',
-    schema: parse.string().refine((s) => /^[A-Za-z0-9.-]+$/.test(s), 'a tenant GUID or domain'),
-    format: 'a GUID or a domain such as contoso.onmicrosoft.com',
-  }),
-  clientId: envVar({
-    env: 'MICROSOFT_DEFENDER_INTEL_CLIENT_ID',
-    description: 'Application (client) id of the Entra app granted Ti.ReadWrite.All',
-    schema: parse.uuid(),
-    format: 'a GUID',
-  }),
-  clientSecret: envVar({
-    env: 'MICROSOFT_DEFENDER_INTEL_CLIENT_SECRET',
-    description: 'Client secret of the Entra app',
-    schema: parse.string(),
-    secret: true,
-    format: 'a client secret',
-  }),
-  loginUrl: envVar({
-    env: 'MICROSOFT_DEFENDER_INTEL_LOGIN_URL',
-    description: 'Entra sign-in host (https://login.microsoftonline.us for GCC High/DoD)',
-    schema: parse.url({ protocols: ['https:'] }),
-    default: 'https://login.microsoftonline.com',
-    format: 'an https URL',
-  }),
-  tokenEndpoint: envVar({
-    env: 'MICROSOFT_DEFENDER_INTEL_TOKEN_ENDPOINT',
-    description: 'For emulators/testing only: a token endpoint URL used instead of <login url>/<tenant>/oauth2/v2.0/token (may be plain http)',
-    schema: parse.url(),
-    optional: true,
-    format: 'an http(s) URL',
-  }),
-  baseUrl: envVar({
-    env: 'MICROSOFT_DEFENDER_INTEL_BASE_URL',
-    description: 'Defender API base URL (regional or government hosts work too)',
-    schema: parse.url(),
-    default: 'https://api.securitycenter.microsoft.com',
-    format: 'an http(s) URL',
-  }),
-  scope: envVar({
-    env: 'MICROSOFT_DEFENDER_INTEL_SCOPE',
-    description: 'OAuth scope of the token; must name the WindowsDefenderATP resource, whatever the base URL',
-    schema: parse.string(),
-    default: 'https://api.securitycenter.microsoft.com/.default',
-    format: '<resource>/.default',
-  }),
+  ...defenderEnv,
+  clientId: envVar({ ...defenderEnv.clientId, description: 'Application (client) id of the Entra app granted Ti.ReadWrite.All' }),
   application: envVar({
     env: 'DEFENDER_APPLICATION_NAME',
     description: 'The indicators’ application field: shown to users and used to find this writer’s indicators (set on create only, never change it once running)',

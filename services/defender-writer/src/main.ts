@@ -1,7 +1,7 @@
 // Entry point: configuration → logger (secrets scrubbed), metrics, Kafka → writer → probes; graceful
 // shutdown on SIGTERM (stop probes, finish the batch and its transaction, leave the group, close).
 import { connectKafka, kafkaStatusSink, unreachableKafka } from '@octi-defender/kafka';
-import { createLogger, createRegistry, HealthServer, installShutdown, loadConfigOrExit, logProgress, metricTotal, secretValues, startStatusPublisher } from '@octi-defender/platform';
+import { createLogger, createRegistry, HealthServer, loadConfigOrExit, logProgress, metricTotal, secretValues, serve, startStatusPublisher } from '@octi-defender/platform';
 import { loadWriterConfig, writerEnv } from './config.ts';
 import { WriterControl } from './control.ts';
 import { TokenProvider } from './defender/token.ts';
@@ -44,26 +44,21 @@ const status = startStatusPublisher({
   sink: kafkaStatusSink(kafka),
 });
 
-installShutdown({
+await serve({
   logger,
-  timeoutMs: cfg.shutdownTimeoutMs,
+  health,
+  shutdownTimeoutMs: cfg.shutdownTimeoutMs,
+  stopProgress,
   steps: [
-    { name: 'stop probes', run: () => health.drain() },
-    { name: 'progress', run: stopProgress },
     { name: 'control', run: () => control.close() },
     { name: 'writer', run: () => writer.close() },
     { name: 'status', run: () => status.stop() },
     { name: 'defender client', run: () => client.close() },
     { name: 'kafka', run: () => kafka.close() },
-    { name: 'http', run: () => health.close() },
   ],
+  start: async () => {
+    await writer.start();
+    await control.start();
+  },
+  startFailure: (err) => unreachableKafka(err, cfg) ?? 'defender-writer could not start',
 });
-
-try {
-  await health.start();
-  await writer.start();
-  await control.start();
-} catch (err) {
-  logger.fatal({ err }, unreachableKafka(err, cfg) ?? 'defender-writer could not start');
-  process.exit(1);
-}

@@ -1,39 +1,14 @@
 // stream-listener configuration: the one place its environment variables are defined. The README's
 // configuration table is generated from this spec (scripts/config-docs.ts) and checked by a test.
-import { ConfigError, envVar, kafkaEnv, kafkaProblems, loadConfig, observabilityEnv, parse, type ConfigOf } from '@octi-defender/platform';
+import { ConfigError, envVar, kafkaEnv, kafkaProblems, loadConfig, observabilityEnv, openctiEnv, parse, type ConfigOf } from '@octi-defender/platform';
 
 const START_FROM = /^(\d+(-\d+)?|\d{4}-\d{2}-\d{2}T[\d:.]+(Z|[+-]\d{2}:\d{2}))$/;
 
 export const listenerEnv = {
   ...observabilityEnv,
   ...kafkaEnv,
-  openctiUrl: envVar({
-    env: 'OPENCTI_URL',
-    description: 'Base URL of the OpenCTI platform',
-    schema: parse.url(),
-    format: 'an http(s) URL, e.g. https://opencti.example.com',
-  }),
-  openctiToken: envVar({
-    env: 'OPENCTI_TOKEN',
-    description: 'API token of an OpenCTI user allowed to read the live streams',
-    schema: parse.string(),
-    secret: true,
-    format: 'an OpenCTI API token',
-  }),
-  openctiSslVerify: envVar({
-    env: 'OPENCTI_SSL_VERIFY',
-    description: 'Verify OpenCTI’s TLS certificate (turn off only for a lab)',
-    schema: parse.bool(),
-    default: 'true',
-    format: 'true or false',
-  }),
-  openctiCaFile: envVar({
-    env: 'OPENCTI_SSL_CA_FILE',
-    description: 'PEM file of the CA that signed OpenCTI’s certificate, when not a public CA',
-    schema: parse.string(),
-    optional: true,
-    format: 'a file path',
-  }),
+  ...openctiEnv,
+  openctiToken: envVar({ ...openctiEnv.openctiToken, description: 'API token of an OpenCTI user allowed to read the live streams' }),
   streamIds: envVar({
     env: 'CONNECTOR_LIVE_STREAM_ID',
     description: 'Live stream id(s) to follow (OpenCTI → Data sharing → Live streams)',

@@ -1,6 +1,6 @@
 // Entry point: configuration → logger, metrics, probes → listener; graceful shutdown on SIGTERM.
 import { connectKafka, kafkaStatusSink, unreachableKafka } from '@octi-defender/kafka';
-import { createLogger, createRegistry, HealthServer, installShutdown, loadConfigOrExit, logProgress, metricTotal, secretValues, startStatusPublisher } from '@octi-defender/platform';
+import { createLogger, createRegistry, HealthServer, loadConfigOrExit, logProgress, metricTotal, secretValues, serve, startStatusPublisher } from '@octi-defender/platform';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
@@ -45,27 +45,22 @@ const status = startStatusPublisher({
   sink: kafkaStatusSink(kafka),
 });
 
-installShutdown({
+await serve({
   logger,
-  timeoutMs: cfg.shutdownTimeoutMs,
+  health,
+  shutdownTimeoutMs: cfg.shutdownTimeoutMs,
+  stopProgress,
   steps: [
-    { name: 'stop probes', run: () => health.drain() },
-    { name: 'progress', run: stopProgress },
     { name: 'connector', run: async () => presence?.close() },
     { name: 'control', run: () => control.close() },
     { name: 'listener', run: () => listener.close() },
     { name: 'status', run: () => status.stop() },
     { name: 'kafka', run: () => kafka.close() },
-    { name: 'http', run: () => health.close() },
   ],
+  start: async () => {
+    await listener.start();
+    await control.start();
+    presence?.start();
+  },
+  startFailure: (err) => unreachableKafka(err, cfg) ?? 'stream-listener could not start',
 });
-
-try {
-  await health.start();
-  await listener.start();
-  await control.start();
-  presence?.start();
-} catch (err) {
-  logger.fatal({ err }, unreachableKafka(err, cfg) ?? 'stream-listener could not start');
-  process.exit(1);
-}

@@ -6,11 +6,13 @@
 # Environment:
 #   KAFKA_BOOTSTRAP_SERVERS        host:port list (default kafka:9092)
 #   WRITER_TENANTS                 Defender tenants (space or comma separated): one state topic each
+#   REPORTER_TENANTS               tenants running a sighting-reporter: one sightings topic each (optional)
 #   KAFKA_REPLICATION_FACTOR       optional; default: the broker's default.replication.factor
 #   KAFKA_COMMAND_CONFIG           optional client properties file (TLS, SASL) for the Kafka CLI
 #   KAFKA_BIN                      folder of kafka-topics.sh (default /opt/kafka/bin, apache/kafka image)
 set -euo pipefail
 WRITER_TENANTS="${WRITER_TENANTS:-}"
+REPORTER_TENANTS="${REPORTER_TENANTS:-}"
 bootstrap="${KAFKA_BOOTSTRAP_SERVERS:-kafka:9092}"
 bin="${KAFKA_BIN:-/opt/kafka/bin}"
 common=(--bootstrap-server "$bootstrap")
@@ -35,5 +37,8 @@ ensure_topic "octi-defender.control" 1 "cleanup.policy=delete,retention.ms=60480
 ensure_topic "octi-defender.status" 1 "cleanup.policy=compact,segment.ms=3600000,min.compaction.lag.ms=0,delete.retention.ms=86400000,min.cleanable.dirty.ratio=0.1"   # status: Status snapshots of each service instance (selected metrics, with a timestamp), keyed by service/instance; read by `octi-defender status`
 for tenant in ${WRITER_TENANTS//,/ }; do
   ensure_topic "defender-writer.${tenant}.state" 12 "cleanup.policy=compact,segment.ms=86400000,min.compaction.lag.ms=3600000,delete.retention.ms=86400000,min.cleanable.dirty.ratio=0.1"   # state: defender-writer state of tenant ${tenant} per indicator key; partition p mirrors commands partition p
+done
+for tenant in ${REPORTER_TENANTS//,/ }; do
+  ensure_topic "sighting-reporter.${tenant}.sightings" 1 "cleanup.policy=compact,segment.ms=86400000,min.compaction.lag.ms=3600000,delete.retention.ms=86400000,min.cleanable.dirty.ratio=0.1"   # sightings: sighting-reporter position and per-day sighting records of tenant ${tenant}
 done
 echo "topics ready"

@@ -4,12 +4,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HttpError, isRecord, listen, readBody, readJson, sendJson } from '../http.ts';
 import type { ListenOptions } from '../http.ts';
 import { Random } from '../opencti/stix.ts';
+import { AlertStore, type DefenderAlert, type RaiseAlertInput } from './alerts.ts';
 import { evaluate, ODataError, parseFilter } from './odata.ts';
 import { validateIndicator, ValidationError } from './validation.ts';
 import type { IndicatorInput, ValidationOptions } from './validation.ts';
 
-export type Endpoint = 'token' | 'list' | 'submit' | 'import' | 'delete' | 'batchDelete';
-export const API_ENDPOINTS: Endpoint[] = ['list', 'submit', 'import', 'delete', 'batchDelete'];
+export type Endpoint = 'token' | 'list' | 'submit' | 'import' | 'delete' | 'batchDelete' | 'alerts';
+export const API_ENDPOINTS: Endpoint[] = ['list', 'submit', 'import', 'delete', 'batchDelete', 'alerts'];
 
 export interface RateLimit {
   limit: number;
@@ -22,7 +23,22 @@ export const DEFAULT_RATE_LIMITS: Record<Exclude<Endpoint, 'token'>, RateLimit[]
   import: [{ limit: 30, windowMs: 60_000 }],
   delete: [{ limit: 100, windowMs: 60_000 }, { limit: 1500, windowMs: 3_600_000 }],
   batchDelete: [{ limit: 30, windowMs: 60_000 }, { limit: 1500, windowMs: 3_600_000 }],
+  /** List alerts API page: 100 calls per minute and 1,500 per hour. */
+  alerts: [{ limit: 100, windowMs: 60_000 }, { limit: 1500, windowMs: 3_600_000 }],
 };
+
+/** How a test names the indicator an alert fires on, and where and when. */
+export interface RaiseAlertRequest {
+  /** The Defender id of the indicator, or its type and value. */
+  indicatorId?: string;
+  indicatorType?: string;
+  indicatorValue?: string;
+  machineId?: string;
+  computerDnsName?: string;
+  /** ISO time (or epoch ms) of the event; default the emulated now. */
+  eventTime?: string | number;
+  evidence?: RaiseAlertInput['evidence'];
+}
 
 export interface DefenderClient {
   clientId: string;
@@ -172,6 +188,14 @@ export interface DefenderEmulator {
   removeIndicators(ids: readonly string[]): void;
   requests(endpoint?: Endpoint): RecordedRequest[];
   stats(): Record<Endpoint, EndpointStats>;
+  /**
+   * A custom-indicator alert as Defender raises it when an indicator matches on a device
+   * (detectionSource CustomerTI, evidence of the indicator's value). Throws when no such indicator exists.
+   */
+  raiseAlert(request: RaiseAlertRequest): DefenderAlert;
+  /** The event of an alert happened again: its lastEventTime and lastUpdateTime move. */
+  repeatAlert(id: string, eventTime?: string | number): DefenderAlert;
+  alerts(): DefenderAlert[];
   faults(spec: FaultSpec): string;
   clearFaults(): void;
   /** Every fault added since the last reset (cleared ones too), with how many requests it answered. */
@@ -235,6 +259,7 @@ export async function startDefenderEmulator(options: DefenderEmulatorOptions): P
   const limits: Partial<Record<Endpoint, RateLimit[]>> = { ...DEFAULT_RATE_LIMITS, ...(isRecord(options.rateLimits) ? options.rateLimits : {}) };
 
   let nextId = options.firstId ?? 1;
+  const alertStore = new AlertStore(options.tenantId, () => now());
   const store = new Map<string, Indicator>();
   const byKey = new Map<string, string>();
   const tokens = new Map<string, { clientId: string; expiresAt: number }>();
@@ -422,6 +447,7 @@ export async function startDefenderEmulator(options: DefenderEmulatorOptions): P
   const classify = (method: string, path: string): { endpoint: Endpoint | 'unknown'; id?: string; tenant?: string } => {
     const token = /^\/([^/]+)\/oauth2\/v2\.0\/token$/.exec(path);
     if (token && method === 'POST') return { endpoint: 'token', tenant: decodeURIComponent(token[1]!) };
+    if (method === 'GET' && /^\/api(?:\/v[\d.]+)?\/alerts\/?$/i.test(path)) return { endpoint: 'alerts' };
     const api = /^\/api(?:\/v[\d.]+)?\/indicators(?:\/([^/]+))?\/?$/i.exec(path);
     if (!api) return { endpoint: 'unknown' };
     const sub = api[1];
@@ -452,19 +478,27 @@ export async function startDefenderEmulator(options: DefenderEmulatorOptions): P
     }
   };
 
+  /** `$top` (at most the page size) and `$skip` of a list request, or Defender's ODataError message. */
+  const pageOptions = (url: URL): { top: number | undefined; skip: number } | string => {
+    const topText = url.searchParams.get('$top');
+    const skipText = url.searchParams.get('$skip');
+    const top = topText === null ? undefined : Number(topText);
+    const skip = skipText === null ? 0 : Number(skipText);
+    if (top !== undefined && (!Number.isInteger(top) || top < 0)) return `Invalid value '${topText}' for $top query option found.`;
+    if (top !== undefined && top > maxPage) return `The limit of '${maxPage}' for Top query has been exceeded. The value from the incoming request is '${top}'.`;
+    if (!Number.isInteger(skip) || skip < 0) return `Invalid value '${skipText}' for $skip query option found.`;
+    return { top, skip };
+  };
+
   const handleApi = async (req: IncomingMessage, res: ServerResponse, url: URL, endpoint: Exclude<Endpoint, 'token'>, clientId: string, id: string | undefined): Promise<{ status: number; items?: number; body?: unknown; failures?: string[] }> => {
     const client = clients.get(clientId)!;
     purgeExpired();
     switch (endpoint) {
       case 'list': {
         const filterText = url.searchParams.get('$filter');
-        const topText = url.searchParams.get('$top');
-        const skipText = url.searchParams.get('$skip');
-        const top = topText === null ? undefined : Number(topText);
-        const skip = skipText === null ? 0 : Number(skipText);
-        if (top !== undefined && (!Number.isInteger(top) || top < 0)) return { status: apiError(res, 400, 'ODataError', `Invalid value '${topText}' for $top query option found.`) };
-        if (top !== undefined && top > maxPage) return { status: apiError(res, 400, 'ODataError', `The limit of '${maxPage}' for Top query has been exceeded. The value from the incoming request is '${top}'.`) };
-        if (!Number.isInteger(skip) || skip < 0) return { status: apiError(res, 400, 'ODataError', `Invalid value '${skipText}' for $skip query option found.`) };
+        const paging = pageOptions(url);
+        if (typeof paging === 'string') return { status: apiError(res, 400, 'ODataError', paging) };
+        const { top, skip } = paging;
         let rows = [...store.values()];
         if (filterText !== null) {
           const tree = parseFilter(filterText);
@@ -481,6 +515,24 @@ export async function startDefenderEmulator(options: DefenderEmulatorOptions): P
         }
         sendJson(res, 200, body);
         return { status: 200 };
+      }
+      case 'alerts': {
+        const paging = pageOptions(url);
+        if (typeof paging === 'string') return { status: apiError(res, 400, 'ODataError', paging) };
+        const { top, skip } = paging;
+        const expand = url.searchParams.get('$expand');
+        if (expand !== null && expand.toLowerCase() !== 'evidence') return { status: apiError(res, 400, 'ODataError', `Could not find a property named '${expand}' to expand on type 'Alert'.`) };
+        const pageSize = top ?? maxPage;
+        const { rows, total } = alertStore.list({ filter: url.searchParams.get('$filter'), top: pageSize, skip, expandEvidence: expand !== null });
+        const body: Record<string, unknown> = { '@odata.context': `${apiBase}/api/$metadata#Alerts`, value: rows };
+        if (top === undefined && total > skip + pageSize) {
+          const next = new URL(url.pathname, apiBase === 'https://api.security.microsoft.com' ? `http://${req.headers.host ?? 'localhost'}` : apiBase);
+          for (const [k, v] of url.searchParams) if (k !== '$skip') next.searchParams.set(k, v);
+          next.searchParams.set('$skip', String(skip + pageSize));
+          body['@odata.nextLink'] = next.toString();
+        }
+        sendJson(res, 200, body);
+        return { status: 200, items: rows.length };
       }
       case 'submit': {
         const body = await parseJsonBody(req);
@@ -641,7 +693,36 @@ export async function startDefenderEmulator(options: DefenderEmulatorOptions): P
   const seedIndicators = (items: unknown[], createdBy: { clientId: string; displayName?: string } = { clientId: randomUUID(), displayName: 'Other application' }): Indicator[] =>
     items.map((item) => upsert(validateIndicator(item, options), createdBy));
 
+  const eventTime = (t: string | number | undefined): number | undefined => {
+    if (t === undefined) return undefined;
+    const ms = typeof t === 'number' ? t : Date.parse(t);
+    if (Number.isNaN(ms)) throw new HttpError(400, `eventTime is not a time: ${String(t)}`);
+    return ms;
+  };
+
+  const raiseAlert = (r: RaiseAlertRequest): DefenderAlert => {
+    purgeExpired();
+    const indicator = r.indicatorId !== undefined
+      ? store.get(r.indicatorId)
+      : [...store.values()].find((i) => i.indicatorType === r.indicatorType && i.indicatorValue.toLowerCase() === (r.indicatorValue ?? '').toLowerCase());
+    if (!indicator) throw new HttpError(400, `no active indicator ${r.indicatorId ?? `${r.indicatorType ?? '?'} ${r.indicatorValue ?? '?'}`} to raise an alert on`);
+    return alertStore.raise({
+      indicator,
+      ...(r.machineId !== undefined && { machineId: r.machineId }),
+      ...(r.computerDnsName !== undefined && { computerDnsName: r.computerDnsName }),
+      ...(r.eventTime !== undefined && { eventTime: eventTime(r.eventTime) }),
+      ...(r.evidence !== undefined && { evidence: r.evidence }),
+    });
+  };
+
+  const repeatAlert = (id: string, t?: string | number): DefenderAlert => {
+    const alert = alertStore.repeat(id, eventTime(t));
+    if (!alert) throw new HttpError(404, `no alert ${id}`);
+    return alert;
+  };
+
   const reset = (): void => {
+    alertStore.clear();
     store.clear();
     byKey.clear();
     tokens.clear();
@@ -681,6 +762,12 @@ export async function startDefenderEmulator(options: DefenderEmulatorOptions): P
       return sendJson(res, 200, endpoint === null ? log : log.filter((r) => r.endpoint === endpoint));
     }
     if (method === 'GET' && path === '/_emulator/stats') return sendJson(res, 200, counters);
+    if (method === 'GET' && path === '/_emulator/alerts') return sendJson(res, 200, alertStore.all());
+    if (method === 'POST' && path === '/_emulator/alerts') return sendJson(res, 200, raiseAlert(fields));
+    if (method === 'POST' && path === '/_emulator/alerts/repeat') {
+      if (typeof fields.id !== 'string') throw new HttpError(400, 'id (string) is required');
+      return sendJson(res, 200, repeatAlert(fields.id, fields.eventTime as string | number | undefined));
+    }
     if (method === 'POST' && path === '/_emulator/faults') return sendJson(res, 200, { id: addFault(fields as unknown as FaultSpec) });
     if (method === 'GET' && path === '/_emulator/faults') return sendJson(res, 200, faultHistory);
     if (method === 'DELETE' && path === '/_emulator/faults') { faultList = []; return sendJson(res, 200, {}); }
@@ -721,6 +808,9 @@ export async function startDefenderEmulator(options: DefenderEmulatorOptions): P
     removeIndicators: (ids: readonly string[]) => ids.forEach(removeIndicator),
     requests: (endpoint) => (endpoint === undefined ? [...log] : log.filter((r) => r.endpoint === endpoint)),
     stats: () => structuredClone(counters),
+    raiseAlert,
+    repeatAlert,
+    alerts: () => structuredClone(alertStore.all()),
     faults: addFault,
     clearFaults: () => {
       faultList = [];

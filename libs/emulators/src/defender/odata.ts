@@ -4,12 +4,21 @@
 export class ODataError extends Error {}
 
 type Node =
-  | { kind: 'cmp'; field: string; op: string; value: string | number | boolean | null }
+  | { kind: 'cmp'; field: string; op: string; value: string | number | boolean | null; date: boolean }
   | { kind: 'and' | 'or'; left: Node; right: Node }
   | { kind: 'not'; inner: Node };
 
 export const FILTERABLE = ['application', 'createdByDisplayName', 'expirationTime', 'generateAlert', 'title', 'rbacGroupNames', 'rbacGroupIds', 'indicatorValue', 'indicatorType', 'creationTimeDateTimeUtc', 'createdBy', 'action', 'severity'];
 const DATE_FIELDS = new Set(['expirationTime', 'creationTimeDateTimeUtc']);
+
+/** The filterable properties of one entity set and which of them are dates. */
+export interface FilterSchema {
+  readonly entity: string;
+  readonly fields: readonly string[];
+  readonly dateFields: ReadonlySet<string>;
+}
+
+export const INDICATOR_FILTERS: FilterSchema = { entity: 'Indicator', fields: FILTERABLE, dateFields: DATE_FIELDS };
 
 function tokenize(text: string): string[] {
   const tokens: string[] = [];
@@ -42,7 +51,7 @@ function tokenize(text: string): string[] {
   return tokens;
 }
 
-export function parseFilter(text: string): Node {
+export function parseFilter(text: string, schema: FilterSchema = INDICATOR_FILTERS): Node {
   const tokens = tokenize(text);
   let pos = 0;
   const peek = (): string | undefined => tokens[pos];
@@ -60,7 +69,7 @@ export function parseFilter(text: string): Node {
       return inner;
     }
     if (t === 'not') return { kind: 'not', inner: primary() };
-    if (!FILTERABLE.includes(t)) throw new ODataError(`Could not find a property named '${t}' on type 'Indicator' or it is not filterable.`);
+    if (!schema.fields.includes(t)) throw new ODataError(`Could not find a property named '${t}' on type '${schema.entity}' or it is not filterable.`);
     const op = next();
     if (!['eq', 'ne', 'gt', 'ge', 'lt', 'le'].includes(op)) throw new ODataError(`Syntax error: unknown operator '${op}' in '${text}'.`);
     const raw = next();
@@ -68,10 +77,10 @@ export function parseFilter(text: string): Node {
     if (raw.startsWith("'")) value = raw.slice(1);
     else if (raw === 'true' || raw === 'false') value = raw === 'true';
     else if (raw === 'null') value = null;
-    else if (DATE_FIELDS.has(t) && !Number.isNaN(Date.parse(raw))) value = raw;
+    else if (schema.dateFields.has(t) && !Number.isNaN(Date.parse(raw))) value = raw;
     else if (!Number.isNaN(Number(raw))) value = Number(raw);
     else throw new ODataError(`Syntax error: invalid literal '${raw}' in '${text}'.`);
-    return { kind: 'cmp', field: t, op, value };
+    return { kind: 'cmp', field: t, op, value, date: schema.dateFields.has(t) };
   };
   const and = (): Node => {
     let left = primary();
@@ -109,6 +118,6 @@ export function evaluate(node: Node, row: Record<string, unknown>): boolean {
     case 'and': return evaluate(node.left, row) && evaluate(node.right, row);
     case 'or': return evaluate(node.left, row) || evaluate(node.right, row);
     case 'not': return !evaluate(node.inner, row);
-    default: return compare(row[node.field], node.op, node.value, DATE_FIELDS.has(node.field));
+    default: return compare(row[node.field], node.op, node.value, node.date);
   }
 }

@@ -6,6 +6,7 @@ import { HttpError, isRecord, listen, readJson, sendJson } from '../http.ts';
 import type { ListenOptions } from '../http.ts';
 import { connectorRegistry } from './connectors.ts';
 import { EventLog, parseStreamId } from './event-log.ts';
+import { OpenCtiGraphql, rootField, SIGHTING_FIELDS, type EmulatedIdentity, type EmulatedSighting } from './sightings-graphql.ts';
 import type { EventKind, LogEntry } from './event-log.ts';
 import { matchesFilterGroup, validateFilterGroup } from './filters.ts';
 import { GraphQlError, parseOperation, project } from './graphql.ts';
@@ -98,8 +99,14 @@ export interface OpenCtiEmulator {
   connectors(): Array<Record<string, unknown>>;
   /** What `resetStateConnector` does (the UI's "reset the connector state"). */
   resetConnectorState(id: string): void;
-  /** While down, POST /graphql answers 503 (the stream goes on): OpenCTI's API unreachable for a connector. */
-  setGraphqlDown(down: boolean): void;
+  /** URL of the GraphQL API (POST, bearer token as for the streams). */
+  graphqlUrl: string;
+  /** Sightings created through the GraphQL API, as stored. */
+  sightings(): EmulatedSighting[];
+  /** Identities created through the GraphQL API (identityAdd). */
+  identities(): EmulatedIdentity[];
+  /** While down, POST /graphql answers that status (true: 503; false or undefined: up): OpenCTI's API unreachable, the streams go on. */
+  setGraphqlDown(down: boolean | number | undefined): void;
   close(): Promise<void>;
 }
 
@@ -589,7 +596,7 @@ export async function startOpenCtiEmulator(options: OpenCtiEmulatorOptions): Pro
   // ---- GraphQL (connector registration; libs/emulators/README.md) ------------------------------
 
   const registry = connectorRegistry(clock, { host: 'rabbitmq', port: 5672 });
-  let graphqlDown = false;
+  let graphqlDown: number | undefined;
   const resolvers: Record<'query' | 'mutation', Record<string, (args: Readonly<Record<string, unknown>>) => unknown>> = {
     query: {
       connectors: () => registry.list().map((c) => registry.view(c)),
@@ -607,7 +614,7 @@ export async function startOpenCtiEmulator(options: OpenCtiEmulatorOptions): Pro
   };
 
   const handleGraphql = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    if (graphqlDown) return sendJson(res, 503, { error: 'Service Unavailable' });
+    if (graphqlDown !== undefined) return sendJson(res, graphqlDown, { error: 'Service Unavailable' });
     const body = await readJson(req);
     const auth = header(req, 'authorization');
     const token = auth?.startsWith('Bearer ') ? auth.slice(7).trim() : undefined;
@@ -616,6 +623,12 @@ export async function startOpenCtiEmulator(options: OpenCtiEmulatorOptions): Pro
       return sendJson(res, 200, { errors: [{ message: 'You must be logged in to do this.', extensions: { code: 'AUTH_REQUIRED' } }], data: null });
     }
     const fields = isRecord(body) ? body : {};
+    // The sightings slice (pycti's identity and sighting operations) has its own handler.
+    const root = typeof fields.query === 'string' ? rootField(fields.query) : undefined;
+    if (root !== undefined && SIGHTING_FIELDS.has(root)) {
+      const answer = sightingsApi.handle(body);
+      return sendJson(res, answer.status, answer.body);
+    }
     try {
       if (typeof fields.query !== 'string') throw new GraphQlError('Must provide query string.', 'BAD_REQUEST');
       const op = parseOperation(fields.query, isRecord(fields.variables) ? fields.variables : {});
@@ -683,6 +696,16 @@ export async function startOpenCtiEmulator(options: OpenCtiEmulatorOptions): Pro
   };
   const generate = (count: number): AppendedEvent[] => append(...randomScript(generator, count));
 
+  // Entities of the stream by internal id (the OpenCTI extension's id) or standard id.
+  const resolveEntity = (ref: string): { id: string; standard_id: string; entity_type: string } | undefined => {
+    const byStandard = entities.get(ref);
+    const found = byStandard ?? [...entities.values()].find((e) => octi(e).id === ref);
+    if (!found) return undefined;
+    const ext = octi(found);
+    return { id: typeof ext.id === 'string' ? ext.id : found.id, standard_id: found.id, entity_type: typeof ext.type === 'string' ? ext.type : found.type };
+  };
+  const sightingsApi = new OpenCtiGraphql(resolveEntity, clock);
+
   const control = async (req: IncomingMessage, res: ServerResponse, path: string): Promise<void> => {
     const body = req.method === 'POST' ? await readJson(req) : undefined;
     const fields = isRecord(body) ? body : {};
@@ -695,6 +718,11 @@ export async function startOpenCtiEmulator(options: OpenCtiEmulatorOptions): Pro
       });
     }
     if (req.method === 'GET' && path === '/_emulator/entities') return sendJson(res, 200, [...entities.values()]);
+    if (req.method === 'GET' && path === '/_emulator/sightings') return sendJson(res, 200, sightingsApi.sightings());
+    if (req.method === 'POST' && path === '/_emulator/graphql/down') {
+      graphqlDown = typeof fields.status === 'number' ? fields.status : undefined;
+      return sendJson(res, 200, { status: fields.status ?? null });
+    }
     if (req.method === 'POST' && path === '/_emulator/events') {
       const ops = (Array.isArray(body) ? body : [body]) as StreamOp[];
       return sendJson(res, 200, { events: append(...ops) });
@@ -762,8 +790,11 @@ export async function startOpenCtiEmulator(options: OpenCtiEmulatorOptions): Pro
     resetConnectorState: (id) => {
       registry.resetState(id);
     },
+    graphqlUrl: `${server.url}/graphql`,
+    sightings: () => sightingsApi.sightings(),
+    identities: () => sightingsApi.identities(),
     setGraphqlDown: (down) => {
-      graphqlDown = down;
+      graphqlDown = down === true ? 503 : down === false ? undefined : down;
     },
     setFilters: (streamId, filters) => {
       if (filters) validateFilterGroup(filters);

@@ -143,20 +143,28 @@ export function pacing(quotas: readonly Quota[]): Quota[] {
   return [{ limit: PACE_BURST, windowMs: (shortest.windowMs * PACE_BURST) / shortest.limit }];
 }
 
-export class QuotaLimiter {
+/**
+ * Sliding windows per endpoint. `E` names the endpoints: the indicators API's by default; another
+ * Defender API (the alerts of sighting-reporter) passes its own.
+ */
+export class QuotaLimiter<E extends string = Endpoint> {
   readonly #clock: Clock;
-  readonly #buckets: Record<Endpoint, SlidingWindow[]>;
-  readonly #queues: Record<Endpoint, Promise<unknown>> = { import: Promise.resolve(), batchDelete: Promise.resolve(), list: Promise.resolve() };
+  readonly #buckets: Record<E, SlidingWindow[]>;
+  readonly #queues: Record<E, Promise<unknown>>;
   /** Clock time before which an endpoint takes no call (Defender's Retry-After). */
-  readonly #blockedUntil: Record<Endpoint, number> = { import: 0, batchDelete: 0, list: 0 };
+  readonly #blockedUntil: Record<E, number>;
   #share: number;
 
-  constructor(quotas: Quotas, share: number, clock: Clock = systemClock) {
+  constructor(quotas: Readonly<Record<E, readonly Quota[]>>, share: number, clock: Clock = systemClock) {
     QuotaLimiter.check(share);
     this.#clock = clock;
     this.#share = share;
     const make = (qs: readonly Quota[]) => [...qs, ...pacing(qs)].map((q) => new SlidingWindow(q, share));
-    this.#buckets = { import: make(quotas.import), batchDelete: make(quotas.batchDelete), list: make(quotas.list) };
+    const endpoints = Object.keys(quotas) as E[];
+    const per = <T>(f: (e: E) => T): Record<E, T> => Object.fromEntries(endpoints.map((e) => [e, f(e)])) as Record<E, T>;
+    this.#buckets = per((e) => make(quotas[e]));
+    this.#queues = per(() => Promise.resolve());
+    this.#blockedUntil = per(() => 0);
   }
 
   static check(share: number): void {
@@ -170,16 +178,16 @@ export class QuotaLimiter {
   setShare(share: number): void {
     QuotaLimiter.check(share);
     this.#share = share;
-    for (const bs of Object.values(this.#buckets)) for (const b of bs) b.setShare(share);
+    for (const bs of Object.values<SlidingWindow[]>(this.#buckets)) for (const b of bs) b.setShare(share);
   }
 
   /** No call to `endpoint` for `ms` from now (a Retry-After); a later block never shortens an earlier one. */
-  blockFor(endpoint: Endpoint, ms: number): void {
+  blockFor(endpoint: E, ms: number): void {
     this.#blockedUntil[endpoint] = Math.max(this.#blockedUntil[endpoint], this.#clock.now() + ms);
   }
 
   /** Milliseconds before `endpoint` may be called again because of a Retry-After (0: not blocked). */
-  blockedForMs(endpoint: Endpoint): number {
+  blockedForMs(endpoint: E): number {
     return Math.max(0, this.#blockedUntil[endpoint] - this.#clock.now());
   }
 
@@ -190,7 +198,7 @@ export class QuotaLimiter {
    * burst, which would leave a gap of two spacings after it). A Retry-After is not counted
    * (`blockedForMs`).
    */
-  readyInMs(endpoint: Endpoint, even = false): number {
+  readyInMs(endpoint: E, even = false): number {
     const now = this.#clock.now();
     return Math.max(0, ...this.#buckets[endpoint].map((b) => Math.max(b.waitMs(now), even ? b.spacingWaitMs(now) : 0)));
   }
@@ -200,7 +208,7 @@ export class QuotaLimiter {
    * When `signal` aborts, rejects at once with its reason, takes no slot, and the callers queued
    * behind move up.
    */
-  acquire(endpoint: Endpoint, signal?: AbortSignal): Promise<number> {
+  acquire(endpoint: E, signal?: AbortSignal): Promise<number> {
     if (signal?.aborted) return Promise.reject(signal.reason as Error);
     const start = this.#clock.now();
     const turn = this.#queues[endpoint].then(async () => {
