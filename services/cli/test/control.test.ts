@@ -13,7 +13,7 @@ import { emulator as defenderEmulator, ip, ours, publish, startWriter, up, waitF
 import { decodeCheckpoint } from '../../stream-listener/src/checkpoint.ts';
 import { compareEventIds } from '@octi-defender/indicators';
 import { listenerConfig, quietLogger, startListener, tail, TOKEN, uniqueTopics, until } from '../../stream-listener/test/helpers.ts';
-import { runCli } from './run.ts';
+import { runCli } from './helpers.ts';
 
 const STREAM = 'c1a2b3c4-0000-4000-8000-0000000c11c1';
 

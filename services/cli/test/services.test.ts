@@ -11,7 +11,7 @@ import { startOpenCtiEmulator } from '@octi-defender/emulators';
 import { requireBrokers } from '@octi-defender/kafka/testing';
 import { emulator as defenderEmulator, ours, spawnWriter, waitFor, writerEnv } from '../../defender-writer/test/harness.ts';
 import { eligible, TOKEN } from '../../stream-listener/test/helpers.ts';
-import { runCli } from './run.ts';
+import { runCli } from './helpers.ts';
 
 const LISTENER_MAIN = fileURLToPath(new URL('../../stream-listener/src/main.ts', import.meta.url));
 const STREAM = 'c1a2b3c4-0000-4000-8000-00000000a1a1';
