@@ -53,7 +53,9 @@ RUN --mount=type=cache,target=/root/.npm --mount=type=secret,id=npm-ca \
     if [ -f /run/secrets/npm-ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/npm-ca; fi \
  && npm ci --omit=dev --ignore-scripts --no-audit --no-fund --no-update-notifier --workspace "$WORKSPACE" --workspace services/cli
 COPY --from=sources / ./
-RUN mkdir /out \
+# npm ci links a bin only when its file exists, and it ran before the sources were copied.
+RUN mkdir -p node_modules/.bin && ln -sf ../../services/cli/src/bin.ts node_modules/.bin/octi-defender \
+ && mkdir /out \
  && cp -a --parents package.json node_modules $(node scripts/image-workspaces.ts "$WORKSPACE" services/cli) /out/ \
  && find /out/node_modules -maxdepth 2 -xtype l -delete \
  && find /out/node_modules -type f \( -name '*.map' -o -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' \) -delete
@@ -64,7 +66,9 @@ RUN --mount=type=cache,target=/root/.npm --mount=type=secret,id=npm-ca \
     if [ -f /run/secrets/npm-ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/npm-ca; fi \
  && npm ci --omit=dev --ignore-scripts --no-audit --no-fund --no-update-notifier --workspace "$WORKSPACE" --workspace services/cli
 COPY --from=sources / ./
-RUN mkdir /out \
+# npm ci links a bin only when its file exists, and it ran before the sources were copied.
+RUN mkdir -p node_modules/.bin && ln -sf ../../services/cli/src/bin.ts node_modules/.bin/octi-defender \
+ && mkdir /out \
  && cp -a --parents package.json node_modules $(node scripts/image-workspaces.ts "$WORKSPACE" services/cli) /out/ \
  && find /out/node_modules -maxdepth 2 -xtype l -delete \
  && find /out/node_modules -type f \( -name '*.map' -o -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' \) -delete

@@ -23,6 +23,7 @@ import { AlertFeed } from './start/alerts.ts';
 import { DEMO, listenerEnvironment, planRun, PREFERRED_PORTS, reporterEnvironment, writerEnvironment } from './start/plan.ts';
 import { read } from './start/scrape.ts';
 import type { Reading } from './start/scrape.ts';
+import { StatusWatch } from './start/status.ts';
 import { line, screen, summarize } from './start/view.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -32,6 +33,8 @@ const tty = process.stdout.isTTY === true;
 // A service gets its own graceful-shutdown time plus a margin before it is killed.
 const GRACE_MS = 30_000;
 const READ_EVERY_MS = 1000;
+/** How often `octi-defender status` runs for the live view (it reads a few topics each time). */
+const STATUS_EVERY_MS = 15_000;
 const LINE_EVERY_MS = 5000;
 const HISTORY_OPS = 600;
 const TRICKLE_PER_SECOND = 3;
@@ -63,6 +66,7 @@ let kafka: TestKafka | undefined;
 let feed: Feed | undefined;
 let alertFeed: AlertFeed | undefined;
 let viewTimer: NodeJS.Timeout | undefined;
+let statusWatch: StatusWatch | undefined;
 let stopping: Promise<never> | undefined;
 let failure: string | undefined;
 
@@ -106,6 +110,7 @@ async function answers(url: string, child: Child, timeoutMs: number): Promise<vo
 function stop(code: number): Promise<never> {
   stopping ??= (async () => {
     clearInterval(viewTimer);
+    statusWatch?.stop();
     feed?.stop();
     alertFeed?.stop();
     if (tty) process.stdout.write('\x1b[?1049l\x1b[?25h');
@@ -229,6 +234,9 @@ async function main(): Promise<void> {
     }
   }
   header.push(`logs             ${rel(LOG_DIR)}/<process>.log`);
+  // What `octi-defender status` says, as an operator would run it with the services' settings.
+  statusWatch = new StatusWatch({ ...listenerEnvironment(env, plan, at), ...writerEnvironment(env, plan, at) }, STATUS_EVERY_MS);
+  statusWatch.start();
   feed?.trickle((err) => onProblem({ child: 'demo stream', level: 'warn', text: err.message }));
 
   // --- the live view ---------------------------------------------------------------------------
@@ -248,11 +256,11 @@ async function main(): Promise<void> {
       if (stopping) return;
       const summary = summarize(history);
       if (tty) {
-        const lines = screen(summary, header, problems, (r.at - started) / 1000);
+        const lines = screen(summary, header, problems, (r.at - started) / 1000, statusWatch?.latest);
         process.stdout.write(`\x1b[H\x1b[J${lines.join('\n')}\n`);
       } else if (summary && r.at - lastLine >= LINE_EVERY_MS) {
         lastLine = r.at;
-        process.stdout.write(`[${new Date().toISOString().slice(11, 19)}] ${line(summary)}\n`);
+        process.stdout.write(`[${new Date().toISOString().slice(11, 19)}] ${line(summary, statusWatch?.latest)}\n`);
       }
     } finally {
       reading = false;

@@ -3,6 +3,7 @@
 import { DEFENDER_QUOTAS } from '../../services/defender-writer/src/defender/quota.ts';
 import type { Endpoint } from '../../services/defender-writer/src/defender/quota.ts';
 import { byLabel, total } from './prom.ts';
+import type { OperatorStatus } from './status.ts';
 import type { Reading, Readiness } from './scrape.ts';
 
 const ENDPOINTS = Object.keys(DEFENDER_QUOTAS) as Endpoint[];
@@ -101,8 +102,15 @@ const list = (o: Record<string, number> | undefined): string => {
 };
 const readiness = (r: Readiness): string => (r.ok ? 'ready' : `not ready (${r.detail})`);
 
+/** `octi-defender status`'s verdict in a few words. */
+function verdict(status: OperatorStatus | undefined): string {
+  if (!status) return 'not run yet';
+  if (status.exitCode === 0) return 'ok';
+  return status.attention.length > 0 ? `${status.attention.length} need attention` : `could not tell (exit ${status.exitCode})`;
+}
+
 /** The plain line for logs and CI: always states how many indicators Defender holds. */
-export function line(s: Summary): string {
+export function line(s: Summary, status?: OperatorStatus): string {
   const calls = Object.entries(s.calls).map(([e, c]) => `${e} ${c.total}`).join(' ');
   return [
     `defender holds ${s.held.total}/${s.cap} indicators (${list(s.held.byAction)})`,
@@ -116,11 +124,12 @@ export function line(s: Summary): string {
     `dead letters ${list(s.deadLetters)}`,
     `listener ${s.ready.listener.ok ? 'ready' : 'not ready'}, writer ${s.ready.writer.ok ? 'ready' : 'not ready'}`,
     ...(s.sightings ? [`sightings ${s.sightings.held ? `${s.sightings.held.total} (${s.sightings.held.alerts} alerts)` : `written ${s.sightings.written}`}, alerts ${list(s.sightings.alerts)}, reporter ${s.sightings.ready.ok ? 'ready' : 'not ready'}`] : []),
+    `status ${verdict(status)}`,
   ].join(' | ');
 }
 
 /** The screen: `header` (where to look), then the figures, then the latest problems. */
-export function screen(s: Summary | undefined, header: readonly string[], problems: readonly string[], uptimeSec: number): string[] {
+export function screen(s: Summary | undefined, header: readonly string[], problems: readonly string[], uptimeSec: number, status?: OperatorStatus): string[] {
   const out = [...header, '', `running for ${Math.floor(uptimeSec / 60)}m${String(Math.floor(uptimeSec % 60)).padStart(2, '0')}s — Ctrl-C stops everything`, ''];
   if (!s) return [...out, 'waiting for the first readings…'];
   const pct = (n: number, of: number): string => (of > 0 ? `${Math.round((100 * n) / of)}%` : '-');
@@ -146,6 +155,7 @@ export function screen(s: Summary | undefined, header: readonly string[], proble
       `sighting-reporter   ${readiness(s.sightings.ready)}`,
     );
   }
+  out.push(`octi-defender status ${verdict(status)}`, ...(status?.attention ?? []).map((a) => `  ${a}`));
   if (problems.length > 0) out.push('', 'latest warnings and errors:', ...problems.map((p) => `  ${p}`));
   return out;
 }

@@ -10,7 +10,8 @@ import { loadReporterConfig } from '../../services/sighting-reporter/src/config.
 import { listenerEnvironment, planRun, reporterEnvironment, writerEnvironment } from '../start/plan.ts';
 import { parseMetrics } from '../start/prom.ts';
 import type { Reading } from '../start/scrape.ts';
-import { line, summarize } from '../start/view.ts';
+import { readStatus } from '../start/status.ts';
+import { line, screen, summarize } from '../start/view.ts';
 
 const at = { brokers: ['127.0.0.1:9092'], openctiUrl: 'http://127.0.0.1:4000', defenderUrl: 'http://127.0.0.1:4001', listenerPort: 9464, writerPort: 9465 };
 
@@ -65,7 +66,7 @@ test('the view with --sightings: what the reporter read and wrote, and the sight
   };
   const s = summarize([r]);
   assert.deepEqual(s?.sightings, { alerts: { matched: 7, unmatched: 2 }, written: 7, held: { total: 3, alerts: 7, entities: 2 }, ready: { ok: true, detail: 'ok' } });
-  assert.match(line(s), / \| sightings 3 \(7 alerts\), alerts matched 7, unmatched 2, reporter ready$/);
+  assert.match(line(s), / \| sightings 3 \(7 alerts\), alerts matched 7, unmatched 2, reporter ready \| status not run yet$/);
   assert.equal(summarize([reading(0, '', '')])?.sightings, undefined, 'nothing about sightings without the reporter');
 });
 
@@ -111,7 +112,14 @@ test('the view: rates over the recent readings, totals by label, Defender holdin
   assert.deepEqual(s.deadLetters, { 'listener:bad_json': 1 });
   assert.deepEqual(s.room, { tenantLimit: 1500, foreign: 605, waiting: 1605 });
   assert.match(line(s), / \| room 895 \(limit 1500, others hold 605, 1605 waiting\) \| /);
-  assert.match(line(s), /^defender holds 3\/895 indicators \(Block 2, Audit 1\) \| events 5\.0\/s \(60\) \|.* \| listener ready, writer not ready$/);
+  assert.match(line(s), /^defender holds 3\/895 indicators \(Block 2, Audit 1\) \| events 5\.0\/s \(60\) \|.* \| listener ready, writer not ready \| status not run yet$/);
+  // What `octi-defender status` says, on the line and on the screen.
+  const attention = readStatus(JSON.stringify({ findings: [{ attention: true, subject: 'tenant demo', message: 'writer paused (breaker open)' }, { attention: false, subject: 'stream s', message: 'at 1-0' }] }), 1);
+  assert.deepEqual(attention, { exitCode: 1, attention: ['tenant demo: writer paused (breaker open)'] });
+  assert.match(line(s, attention), / \| status 1 need attention$/);
+  assert.match(line(s, readStatus('{"findings":[]}', 0)), / \| status ok$/);
+  assert.deepEqual(screen(s, [], [], 1, attention).slice(-2), ['octi-defender status 1 need attention', '  tenant demo: writer paused (breaker open)']);
+  assert.deepEqual(readStatus('', 3), { exitCode: 3, attention: ['octi-defender status gave no report'] });
 });
 
 test('.env.example copied as it is: both services refuse its ChangeMe placeholders at start', () => {
