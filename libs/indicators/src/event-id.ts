@@ -7,6 +7,16 @@ export const EVENT_ID = /^\d+-\d+$/;
 /** What Redis also takes as an id: `<ms>` alone means `<ms>-0`. */
 const COMPARABLE = /^\d+(?:-\d+)?$/;
 
+/** The last millisecond a Date can print as ISO-8601 (9999-12-31T23:59:59.999Z). */
+const MAX_TIME = 253_402_300_799_999;
+
+/** The milliseconds of an event id `<ms>-<seq>`; undefined when it is not one or not a printable date. */
+export function eventTime(eventId: string): number | undefined {
+  if (!EVENT_ID.test(eventId)) return undefined;
+  const ms = Number(eventId.slice(0, eventId.indexOf('-')));
+  return ms <= MAX_TIME ? ms : undefined;
+}
+
 /** Compares the digit runs a[as, ae) and b[bs, be): fewer digits is smaller, then character by character. */
 function compareDigits(a: string, as: number, ae: number, b: string, bs: number, be: number): number {
   if (ae - as !== be - bs) return ae - as < be - bs ? -1 : 1;

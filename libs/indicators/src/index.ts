@@ -8,6 +8,6 @@ export {
 } from './canonical.ts';
 export * from './command.ts';
 export { isValidCommand } from './command-check.ts';
-export { compareEventIds, EVENT_ID } from './event-id.ts';
+export { compareEventIds, EVENT_ID, eventTime } from './event-id.ts';
 export { KNOWN_MARKINGS, MarkingRegistry, markingName, strongestTlp, TLP_ORDER, type TlpName } from './markings.ts';
 export { normalizeEvent, OCTI_EXTENSION, SCO_EXTENSION, type NormalizeResult, type StreamEvent, type StreamEventName } from './normalize.ts';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { compareEventIds, EVENT_ID } from '../src/event-id.ts';
+import { compareEventIds, EVENT_ID, eventTime } from '../src/event-id.ts';
 
 test('event ids order by milliseconds, then sequence, whatever their lengths', () => {
   assert.equal(compareEventIds('10-2', '10-10'), -1);
@@ -33,4 +33,12 @@ test('antisymmetric and transitive over a sample', () => {
   for (const a of ids) for (const b of ids) assert.equal(compareEventIds(a, b), -compareEventIds(b, a) || 0);
   const sorted = [...ids].sort(compareEventIds);
   assert.deepEqual(sorted, ['bad', '0-0', '0-1', '1-0', '1-18446744073709551615', '9-99', '10-0', '10-2', '10-10', '100-0']);
+});
+
+test('eventTime: the milliseconds of <ms>-<seq>; undefined when not one or not a printable date', () => {
+  assert.equal(eventTime('1700000000000-3'), 1700000000000);
+  assert.equal(eventTime('253402300799999-0'), 253_402_300_799_999);
+  assert.equal(eventTime('9999999999999999-0'), undefined);
+  assert.equal(eventTime('1700000000000'), undefined);
+  assert.equal(eventTime('oops'), undefined);
 });

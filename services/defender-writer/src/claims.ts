@@ -1,6 +1,6 @@
 // Per key, the set of claims: which OpenCTI entities currently assert this Defender indicator. The
 // indicator exists while one claim does; a retract removes only its own source's claim.
-import { compareEventIds } from '@octi-defender/indicators';
+import { compareEventIds, eventTime as eventTimeOf } from '@octi-defender/indicators';
 import type { ClaimCommand, IndicatorFacts } from './facts.ts';
 
 export interface Claim {
@@ -18,16 +18,9 @@ export interface Strength {
   readonly at: number;
 }
 
-const EVENT_PARTS = /^(\d+)-(\d+)$/;
-
-/** The last millisecond a Date can print as ISO-8601 (9999-12-31T23:59:59.999Z). */
-const MAX_TIME = 253_402_300_799_999;
-
 /** The ms part of an SSE event id `<ms>-<seq>`; 0 when it is not one or not a printable date (sorts as oldest). */
 export function eventTime(eventId: string): number {
-  const m = EVENT_PARTS.exec(eventId);
-  const ms = m ? Number(m[1]) : 0;
-  return ms <= MAX_TIME ? ms : 0;
+  return eventTimeOf(eventId) ?? 0;
 }
 
 export function strengthOf(claim: Claim): Strength {

@@ -282,11 +282,11 @@ export class Writer {
     if (this.#failed) return { ok: false, detail: `consumer stopped: ${this.#failed.message}` };
     if (!this.#joined) return { ok: false, detail: 'consumer group not joined yet' };
     if (!this.#tokenOk) return { ok: false, detail: 'no Defender token yet' };
-    return { ok: true, detail: `${this.#parts.size} partition(s)${this.#suspended ? ', paused' : ''}; ${this.roomDetail()}` };
+    return { ok: true, detail: `${this.#parts.size} partition(s)${this.#suspended ? ', paused' : ''}; ${this.#roomDetail()}` };
   }
 
   /** The room this writer has in Defender, what other creators hold and how many of its keys wait for room. */
-  roomDetail(): string {
+  #roomDetail(): string {
     const foreign = this.#foreign?.listedIndicators ?? 0;
     const room = tenantRoom({ budget: this.#cfg.maxIndicators, tenantLimit: this.#tenantLimit, foreign });
     return `room ${this.#cap.capacity} (tenant: ${room} of limit ${this.#tenantLimit}, others hold ${foreign}), ${this.#store.appliedCount()} of ours in Defender, ${this.#waiting} waiting for room`;

@@ -1,5 +1,6 @@
 // `status`'s pure core: what Kafka and the services' status snapshots say, turned into one report
 // per stream and per tenant, the findings that need attention and the exit code.
+import { eventTime } from '@octi-defender/indicators';
 import type { GroupDescription, PartitionLag } from '@octi-defender/kafka';
 import type { StatusSample, StatusSnapshot } from '@octi-defender/platform';
 import type { KeyCounts } from './keys.ts';
@@ -101,11 +102,6 @@ const BREAKER = ['closed', 'half-open', 'open'] as const;
 
 export function isLive(s: StatusSnapshot, now: number): boolean {
   return now - s.at <= LIVE_INTERVALS * s.intervalMs;
-}
-
-export function eventTime(eventId: string): number | undefined {
-  const m = /^(\d+)(?:-\d+)?$/.exec(eventId);
-  return m ? Number(m[1]) : undefined;
 }
 
 export function formatAge(ms: number): string {
