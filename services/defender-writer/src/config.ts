@@ -4,7 +4,7 @@
 import { getHeapStatistics } from 'node:v8';
 import { ConfigError, defenderEnv, envVar, kafkaEnv, kafkaProblems, loadConfig, observabilityEnv, parse, type ConfigOf, type EnvVar } from '@octi-defender/platform';
 import { INDICATOR_TYPES, type IndicatorType } from './defender/model.ts';
-import { CONFIGURED_ACTIONS, Safelist, normalizeTlp, type ConfiguredAction, type Policy, type ScoreRule } from './policy.ts';
+import { CONFIGURED_ACTIONS, Safelist, normalizeTlp, type ConfiguredAction, type Policy, type ScoreRule } from './core/policy.ts';
 
 /** A parser built from a conversion that throws with a readable message on bad input. */
 function converted<T>(convert: (s: string) => T): EnvVar<T>['schema'] {

@@ -7,7 +7,7 @@
 import { ControlChannel, type ControlRequest, type Kafka, type ReplyFields } from '@octi-defender/kafka';
 import type { Logger } from '@octi-defender/platform';
 import type { WriterConfig } from './config.ts';
-import type { Drift } from './reconciler.ts';
+import type { Drift } from './core/drift.ts';
 
 /** What the control handler needs of the writer. */
 export interface Reconcilable {

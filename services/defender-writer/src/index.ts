@@ -7,12 +7,12 @@ import type { Clock } from './defender/quota.ts';
 import { TokenProvider, type TokenSource } from './defender/token.ts';
 
 export * from './config.ts';
-export * from './policy.ts';
-export * from './claims.ts';
-export * from './desired.ts';
-export * from './cap.ts';
-export * from './plan.ts';
-export type * from './facts.ts';
+export * from './core/policy.ts';
+export * from './core/claims.ts';
+export * from './core/desired.ts';
+export * from './state/cap.ts';
+export * from './core/plan.ts';
+export type * from './core/facts.ts';
 export * from './defender/model.ts';
 export * from './defender/errors.ts';
 export * from './defender/quota.ts';
@@ -20,8 +20,8 @@ export * from './defender/metrics.ts';
 export * from './defender/token.ts';
 export * from './defender/client.ts';
 export * from './metrics.ts';
-export * from './reconciler.ts';
-export * from './foreign.ts';
+export * from './core/drift.ts';
+export * from './defender/foreign.ts';
 export * from './defender/values.ts';
 export * from './writer.ts';
 
@@ -62,4 +62,4 @@ export function createDefenderClient(c: WriterConfig, deps: { logger: Logger; re
   });
 }
 export { WriterControl, type Reconcilable } from './control.ts';
-export { decodeState } from './state-store.ts';
+export { decodeState } from './core/state-codec.ts';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { CapIndex } from '../src/cap.ts';
+import { CapIndex } from '../src/state/cap.ts';
 
 const s = (score: number, at = 0) => ({ score, at });
 const admitted = (cap: CapIndex, keys: string[]) => keys.filter((k) => cap.isAdmitted(k));

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { eventTime, foldCommand, foldCommands, strongest, type Claim } from '../src/claims.ts';
+import { eventTime, foldCommand, foldCommands, strongest, type Claim } from '../src/core/claims.ts';
 import { NOW, facts, retract, upsert } from './helpers.ts';
 
 const KEY = 'IpAddress:203.0.113.7';

@@ -9,7 +9,7 @@ import { DefenderCallCancelledError, DefenderClientClosedError, DefenderHttpErro
 import { DefenderMetrics } from '../src/defender/metrics.ts';
 import { systemClock } from '../src/defender/quota.ts';
 import { TokenProvider } from '../src/defender/token.ts';
-import { listForeignSince, listTenant } from '../src/foreign.ts';
+import { listForeignSince, listTenant } from '../src/defender/foreign.ts';
 
 import { APP, CLIENT_ID, ind, SECRET, TENANT } from './client-fixtures.ts';
 

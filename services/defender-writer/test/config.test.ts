@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ConfigError } from '@octi-defender/platform';
 import { loadWriterConfig, parseExpirationDays, parseNameList, parseScoreRules, policyFromConfig } from '../src/config.ts';
-import { configuredActionFor } from '../src/policy.ts';
+import { configuredActionFor } from '../src/core/policy.ts';
 
 const base = {
   KAFKA_BROKERS: 'localhost:9092',

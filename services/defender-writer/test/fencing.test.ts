@@ -9,7 +9,8 @@ import type { ChildProcess } from 'node:child_process';
 import type { DefenderEmulator, RecordedRequest } from '@octi-defender/emulators';
 import { createKafka, partitionForKey } from '@octi-defender/kafka';
 import { requireBrokers } from '@octi-defender/kafka/testing';
-import { appliedOffsetKey, partitionTransactionalId } from '../src/writer.ts';
+import { partitionTransactionalId } from '../src/tasks/partition-tasks.ts';
+import { appliedOffsetKey } from '../src/tasks/restore.ts';
 import { CLIENT_ID, createCommandsTopic, emulator, groupLag, ip, ours, publish, spawnWriter, startWriter, uniqueTopics, up, waitFor, writerEnv, type Topics } from './harness.ts';
 
 let emu: DefenderEmulator;

@@ -1,7 +1,7 @@
 // Builders shared by the unit tests.
-import type { ClaimCommand, IndicatorFacts } from '../src/facts.ts';
+import type { ClaimCommand, IndicatorFacts } from '../src/core/facts.ts';
 import type { IndicatorType } from '../src/defender/model.ts';
-import { Safelist, type Policy } from '../src/policy.ts';
+import { Safelist, type Policy } from '../src/core/policy.ts';
 
 export const NOW = Date.parse('2026-03-10T12:00:00Z');
 export const eventId = (ms: number, seq = 0): string => `${ms}-${seq}`;

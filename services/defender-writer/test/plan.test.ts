@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { CapIndex } from '../src/cap.ts';
-import { foldCommands } from '../src/claims.ts';
-import { desiredFor, identityOf, indicatorHash } from '../src/desired.ts';
-import { applyOutcomes, chunk, deletesFirst, planBatch, replacedFirst, replacementDeletes, type KeyState, type Plan } from '../src/plan.ts';
+import { CapIndex } from '../src/state/cap.ts';
+import { foldCommands } from '../src/core/claims.ts';
+import { desiredFor, identityOf, indicatorHash } from '../src/core/desired.ts';
+import { applyOutcomes, chunk, deletesFirst, planBatch, replacedFirst, replacementDeletes, type KeyState, type Plan } from '../src/core/plan.ts';
 import type { DefenderIndicator, ImportFailureCategory, ImportOutcome } from '../src/defender/model.ts';
-import { ForeignIndex } from '../src/foreign.ts';
-import type { ForeignView } from '../src/plan.ts';
-import type { ClaimCommand } from '../src/facts.ts';
-import { DAY_MS } from '../src/policy.ts';
+import { ForeignIndex } from '../src/defender/foreign.ts';
+import type { ForeignView } from '../src/core/plan.ts';
+import type { ClaimCommand } from '../src/core/facts.ts';
+import { DAY_MS } from '../src/core/policy.ts';
 import { NOW, facts, policy, retract, upsert } from './helpers.ts';
 
 const IP = 'IpAddress:203.0.113.7';

@@ -15,7 +15,7 @@ import {
   severityFor,
   titleFor,
   truncate,
-} from '../src/policy.ts';
+} from '../src/core/policy.ts';
 import { DOCUMENTED_BODY_FIELDS } from '@octi-defender/emulators';
 import { NOW, facts, policy } from './helpers.ts';
 

@@ -4,9 +4,9 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { partitionForKey } from '@octi-defender/kafka';
 import type { DefenderIndicatorRecord } from '../src/defender/model.ts';
-import { ForeignIndex, type TenantListing } from '../src/foreign.ts';
-import type { KeyState } from '../src/plan.ts';
-import { findDrift } from '../src/reconciler.ts';
+import { ForeignIndex, type TenantListing } from '../src/defender/foreign.ts';
+import type { KeyState } from '../src/core/plan.ts';
+import { findDrift } from '../src/core/drift.ts';
 import { NOW } from './helpers.ts';
 
 const US = 'aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee';
@@ -42,7 +42,7 @@ describe('findDrift over a listing of the whole tenant', () => {
       rec('5', '93.184.216.5', 'analyst', { application: APP }), // theirs under our application name
       rec('6', '93.184.216.6', US, { application: 'another deployment' }),
     ]);
-    const view = { partitionCount: 1, ownedPartitions: () => new Set([0]), states: () => states };
+    const view = { partitionOf: () => 0, ownedPartitions: () => new Set([0]), states: () => states };
     const d = findDrift(l, { application: APP, clientId: US }, view, NOW);
     assert.deepEqual(d.adopted, [{ key: 'IpAddress:93.184.216.2', id: '2', createdBy: 'analyst' }]);
     assert.deepEqual(d.missing, ['IpAddress:93.184.216.3']);
@@ -54,12 +54,12 @@ describe('findDrift over a listing of the whole tenant', () => {
     const l = listing([rec('7', 'https://malware-drop.net', US, { indicatorType: 'Url' })]);
     const partitions = 12;
     const all = new Set(Array.from({ length: partitions }, (_, i) => i));
-    const d = findDrift(l, { application: APP, clientId: US }, { partitionCount: partitions, ownedPartitions: () => all, states: () => [] }, NOW);
+    const d = findDrift(l, { application: APP, clientId: US }, { partitionOf: (k: string) => partitionForKey(k, partitions), ownedPartitions: () => all, states: () => [] }, NOW);
     assert.deepEqual(d.orphaned, []);
     // The canonical spelling of the same value is an orphan when no state knows it.
     const canonical = listing([rec('8', 'https://malware-drop.net/', US, { indicatorType: 'Url' })]);
     const p = partitionForKey('Url:https://malware-drop.net/', partitions);
-    const d2 = findDrift(canonical, { application: APP, clientId: US }, { partitionCount: partitions, ownedPartitions: () => new Set([p]), states: () => [] }, NOW);
+    const d2 = findDrift(canonical, { application: APP, clientId: US }, { partitionOf: (k: string) => partitionForKey(k, partitions), ownedPartitions: () => new Set([p]), states: () => [] }, NOW);
     assert.deepEqual(d2.orphaned, [{ id: '8', key: 'Url:https://malware-drop.net/' }]);
   });
 });

@@ -1,7 +1,7 @@
 // What a writer's claims become once the retractions of a resync's stale claims are applied: the
 // tests' model of the writer, for the writer's and the listener's resync tests.
-import type { Claim } from '../src/claims.ts';
-import type { StaleClaim } from '../src/resync.ts';
+import type { Claim } from '../src/core/claims.ts';
+import type { StaleClaim } from '../src/core/resync.ts';
 
 /** The claims of one key without the stale ones. */
 export function withoutStale(key: string, claims: readonly Claim[], stale: readonly StaleClaim[]): readonly Claim[] {

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Command, ResyncMarker } from '@octi-defender/indicators';
-import type { Claim } from '../src/claims.ts';
-import { ResyncEpochs } from '../src/resync.ts';
+import type { Claim } from '../src/core/claims.ts';
+import { ResyncEpochs } from '../src/core/resync.ts';
 import { withoutStale } from './resync-helpers.ts';
 
 const marker = (phase: 'begin' | 'end', epoch = 'e1', streamId = 's1'): ResyncMarker => ({ schemaVersion: 1, op: 'resync', phase, streamId, epoch, partition: 0, partitions: 1, reason: 'operator', at: '2026-12-01T00:00:00.000Z' });

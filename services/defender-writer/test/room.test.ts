@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { limitFromRefusal, roomFor, tenantRoom } from '../src/room.ts';
+import { limitFromRefusal, roomFor, tenantRoom } from '../src/core/room.ts';
 
 describe('room', () => {
   test('the smaller of the budget and what the other creators leave', () => {

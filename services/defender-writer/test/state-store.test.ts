@@ -4,9 +4,10 @@ import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { foldCommands } from '../src/claims.ts';
-import type { KeyState } from '../src/plan.ts';
-import { encodeState, fitState, StateStore } from '../src/state-store.ts';
+import { foldCommands } from '../src/core/claims.ts';
+import type { KeyState } from '../src/core/plan.ts';
+import { encodeState, fitState } from '../src/core/state-codec.ts';
+import { StateStore } from '../src/state/state-store.ts';
 import { facts, NOW, upsert } from './helpers.ts';
 
 const state = (n: number, applied = false): KeyState => ({

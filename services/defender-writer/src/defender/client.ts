@@ -20,7 +20,7 @@ import {
   parseRetryAfter,
 } from './errors.ts';
 import { BREAKER_STATE, type DefenderMetrics } from './metrics.ts';
-import type { BatchDeleteRejection, BatchDeleteResult, DefenderIndicator, DefenderIndicatorRecord, ImportOutcome } from './model.ts';
+import { DRY_RUN_ID, type BatchDeleteRejection, type BatchDeleteResult, type DefenderIndicator, type DefenderIndicatorRecord, type ImportOutcome } from './model.ts';
 import { abortable, DEFENDER_QUOTAS, QuotaLimiter, systemClock, type Clock, type Endpoint, type Quotas } from './quota.ts';
 import type { TokenSource } from './token.ts';
 import { comparableKey } from './values.ts';
@@ -28,7 +28,6 @@ import { comparableKey } from './values.ts';
 export const MAX_ITEMS_PER_CALL = 500;
 export const MAX_PAGE_SIZE = 10_000;
 /** The id reported for indicators "imported" in dry-run mode. */
-export const DRY_RUN_ID = 'dry-run';
 
 /** An OData string literal: quotes doubled (the whole filter is percent-encoded when sent). */
 export function odataString(value: string): string {

@@ -74,3 +74,6 @@ export interface BatchDeleteRejection {
 export interface BatchDeleteResult {
   readonly rejected: readonly BatchDeleteRejection[];
 }
+
+/** The id a dry run answers every import with: nothing was created. */
+export const DRY_RUN_ID = 'dry-run';

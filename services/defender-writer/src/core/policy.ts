@@ -1,7 +1,7 @@
 // The tenant's policy: what one OpenCTI claim becomes in Defender, or why it is not sent. Pure and
 // deterministic: the only clock input is `now`, used to decide that something has already expired.
 import { BlockList, isIP } from 'node:net';
-import { NETWORK_TYPES, type Action, type DefenderIndicator, type IndicatorType, type Severity } from './defender/model.ts';
+import { NETWORK_TYPES, type Action, type DefenderIndicator, type IndicatorType, type Severity } from '../defender/model.ts';
 import type { IndicatorFacts } from './facts.ts';
 
 /** Actions an operator may configure: the supported five plus the deprecated two the connectors accept. */

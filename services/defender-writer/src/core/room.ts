@@ -37,3 +37,27 @@ export function limitFromRefusal(reason: string): number | undefined {
   const n = Number(m[1].replace(/[,.\s]/g, ''));
   return Number.isSafeInteger(n) && n > 0 ? n : undefined;
 }
+
+export interface RefusalLesson {
+  /** The limit in force before the listing. */
+  readonly current: number;
+  /** The limit a refusal named, if any. */
+  readonly named: number | undefined;
+  /** Indicators of every creator the listing shows. */
+  readonly listed: number;
+  /** Our indicators deleted between the refusal and the listing. */
+  readonly deletedSince: number;
+}
+
+/**
+ * What a cap refusal teaches once the tenant is listed: the limit is at most what it named, and at
+ * most what the tenant held then (what the listing shows plus what we deleted since). Undefined when
+ * that is no lower than the limit in force. `named`: Defender's own number decided it (kept until the
+ * next start; an inferred one, possibly too low, is tried at the configured value again later).
+ */
+export function learnLimit(i: RefusalLesson): { limit: number; named: boolean } | undefined {
+  const inferred = i.listed + i.deletedSince;
+  const limit = Math.min(i.current, i.named ?? Infinity, inferred);
+  if (limit >= i.current) return undefined;
+  return { limit, named: i.named !== undefined && i.named <= inferred };
+}

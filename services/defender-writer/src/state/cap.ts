@@ -5,7 +5,7 @@
 // change costs O(log n). The admitted keys (at most the capacity) are also kept in memory: whether a
 // key is admitted is asked for every key a plan examines.
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
-import type { Strength } from './claims.ts';
+import type { Strength } from '../core/claims.ts';
 
 interface Row {
   readonly key: string;
@@ -32,6 +32,11 @@ export class CapIndex {
   readonly #partitionOf: (key: string) => number;
   /** Keys whose admission changed and whose Defender state has not been confirmed since. */
   readonly #dirty = new Set<string>();
+  /**
+   * While a local transaction is open (`begin`): each key's membership of the two sets before its
+   * first change, restored by `rollback` (the table itself is rolled back with the database).
+   */
+  #journal: Map<string, { admitted: boolean; dirty: boolean }> | undefined;
   readonly #upsert: StatementSync;
   readonly #remove: StatementSync;
   readonly #has: StatementSync;
@@ -103,20 +108,23 @@ export class CapIndex {
 
   /** The key no longer wants to be in Defender. */
   delete(key: string): void {
+    this.#note(key);
     this.#remove.run(this.#partitionOf(key), key);
     // Both hold only keys of the table.
     this.#dirty.delete(key);
     this.#admitted.delete(key);
   }
 
-  /** Forgets every candidate of a revoked partition. */
+  /** Forgets every candidate of a revoked partition (never inside a local transaction). */
   dropPartition(partition: number): void {
+    if (this.#journal) throw new Error('a partition is dropped inside a local transaction');
     for (const key of this.#dirty) if (this.#partitionOf(key) === partition) this.#dirty.delete(key);
     for (const key of this.#admitted) if (this.#partitionOf(key) === partition) this.#admitted.delete(key);
     this.#dropIn.run(partition);
   }
 
   #move(key: string, admitted: boolean): void {
+    this.#note(key);
     this.#setAdmitted.run(admitted ? 1 : 0, this.#partitionOf(key), key);
     if (admitted) this.#admitted.add(key);
     else this.#admitted.delete(key);
@@ -147,6 +155,31 @@ export class CapIndex {
 
   /** Defender now matches the key's admission. */
   confirm(key: string): void {
+    this.#note(key);
     this.#dirty.delete(key);
+  }
+
+  /** Starts journaling the in-memory sets, for the local transaction the database has just begun. */
+  begin(): void {
+    this.#journal = new Map();
+  }
+
+  commit(): void {
+    this.#journal = undefined;
+  }
+
+  /** The database rolled back: the in-memory sets go back to what they were at `begin`. */
+  rollback(): void {
+    for (const [key, was] of this.#journal ?? []) {
+      if (was.admitted) this.#admitted.add(key);
+      else this.#admitted.delete(key);
+      if (was.dirty) this.#dirty.add(key);
+      else this.#dirty.delete(key);
+    }
+    this.#journal = undefined;
+  }
+
+  #note(key: string): void {
+    if (this.#journal && !this.#journal.has(key)) this.#journal.set(key, { admitted: this.#admitted.has(key), dirty: this.#dirty.has(key) });
   }
 }

@@ -4,15 +4,13 @@
 // state holds that the listing shows created by someone else is `adopted`: the state stops owning
 // it, and nothing deletes it.
 import { indicatorKey } from '@octi-defender/indicators';
-import { partitionForKey } from '@octi-defender/kafka';
-import type { Logger } from '@octi-defender/platform';
-import { DRY_RUN_ID } from './defender/client.ts';
-import type { DefenderIndicatorRecord } from './defender/model.ts';
-import { createdByUs, type TenantListing } from './foreign.ts';
+import { DRY_RUN_ID, type DefenderIndicatorRecord } from '../defender/model.ts';
+import { createdByUs, type TenantListing } from '../defender/foreign.ts';
 import type { KeyState } from './plan.ts';
 
 export interface OwnedView {
-  readonly partitionCount: number;
+  /** The commands partition of a key. */
+  readonly partitionOf: (key: string) => number;
   ownedPartitions(): ReadonlySet<number>;
   states(): Iterable<readonly [string, KeyState]>;
 }
@@ -61,44 +59,8 @@ export function findDrift(listing: TenantListing, who: { application: string; cl
     // partition, whose state (not ours) knows its id; such a record is never treated as an orphan here.
     const canonical = indicatorKey(r.indicatorType, r.indicatorValue);
     if (!canonical.ok || canonical.value.key !== key) continue;
-    if (!owned.has(partitionForKey(key, view.partitionCount))) continue;
+    if (!owned.has(view.partitionOf(key))) continue;
     if (!known.has(String(r.id))) orphaned.push({ id: String(r.id), key });
   }
   return { missing, orphaned, adopted, listed: listing.listed, foreign: listing.foreign.size };
-}
-
-/** Runs `run` every `intervalMs` (0: never) and on demand; runs never overlap. */
-export class ReconcileSchedule {
-  readonly #run: () => Promise<Drift | undefined>;
-  readonly #intervalMs: number;
-  readonly #log: Logger;
-  #timer: NodeJS.Timeout | undefined;
-  #current: Promise<Drift | undefined> | undefined;
-
-  constructor(run: () => Promise<Drift | undefined>, intervalMs: number, logger: Logger) {
-    this.#run = run;
-    this.#intervalMs = intervalMs;
-    this.#log = logger;
-  }
-
-  start(): void {
-    if (this.#intervalMs <= 0 || this.#timer) return;
-    this.#timer = setInterval(() => {
-      this.runNow().catch((err: unknown) => this.#log.warn({ err }, 'scheduled reconciliation failed; next one at the next interval'));
-    }, this.#intervalMs);
-    this.#timer.unref();
-  }
-
-  runNow(): Promise<Drift | undefined> {
-    this.#current ??= this.#run().finally(() => {
-      this.#current = undefined;
-    });
-    return this.#current;
-  }
-
-  async stop(): Promise<void> {
-    clearInterval(this.#timer);
-    this.#timer = undefined;
-    await this.#current?.catch(() => undefined);
-  }
 }

@@ -2,8 +2,8 @@
 // apply the cap, and diff against what Defender last accepted. The result says which calls to make;
 // `applyOutcomes` turns their results into the next per-key state (what the changelog stores).
 import { foldCommand, type Claim } from './claims.ts';
-import type { CapIndex } from './cap.ts';
-import type { DefenderIndicator, ImportFailureCategory, ImportOutcome } from './defender/model.ts';
+import type { CapIndex } from '../state/cap.ts';
+import type { DefenderIndicator, ImportFailureCategory, ImportOutcome } from '../defender/model.ts';
 import { desiredFor, type Desired } from './desired.ts';
 import type { ClaimCommand } from './facts.ts';
 import type { DropReason, Policy } from './policy.ts';

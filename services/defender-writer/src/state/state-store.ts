@@ -7,44 +7,8 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { LRUCache } from 'lru-cache';
-import { compareEventIds } from '@octi-defender/indicators';
-import { compareStrength, strengthOf, type Claim } from './claims.ts';
-import type { KeyState } from './plan.ts';
-
-export function encodeState(s: KeyState): string {
-  return JSON.stringify(s);
-}
-
-/**
- * A state whose encoding fits `maxChars`: the weakest claims are dropped (and returned) when there
- * are too many for one changelog record, which the broker would refuse (message.max.bytes).
- */
-export function fitState(s: KeyState, maxChars: number): { state: KeyState; dropped: readonly Claim[] } {
-  const size = (x: unknown): number => JSON.stringify(x).length + 1;
-  const total = size(s);
-  if (total <= maxChars) return { state: s, dropped: [] };
-  const byStrength = [...s.claims].sort((a, b) => compareStrength(strengthOf(b), strengthOf(a)) || compareEventIds(b.eventId, a.eventId));
-  let budget = maxChars - (total - s.claims.reduce((n, c) => n + size(c), 0));
-  const kept: Claim[] = [];
-  const dropped: Claim[] = [];
-  for (const c of byStrength) {
-    const n = size(c);
-    // The strongest claim stays whatever its size: it decides the indicator.
-    if (n <= budget || kept.length === 0) {
-      kept.push(c);
-      budget -= n;
-    } else {
-      dropped.push(c);
-    }
-  }
-  return { state: { ...s, claims: kept }, dropped };
-}
-
-export function decodeState(text: string): KeyState {
-  const v = JSON.parse(text) as KeyState;
-  if (!Array.isArray(v.claims)) throw new Error('state has no claims array');
-  return v;
-}
+import type { KeyState } from '../core/plan.ts';
+import { decodeState, encodeState } from '../core/state-codec.ts';
 
 /** Decoded objects take about three times their JSON text in V8's heap (measured order of magnitude). */
 const heapSize = (json: string): number => 3 * json.length + 64;
@@ -76,6 +40,8 @@ export class StateStore {
   readonly #inDefender: StatementSync;
   readonly #keysIn: StatementSync;
   #closed = false;
+  /** The keys written by the open transaction (undefined: none open). */
+  #touched: Set<string> | undefined;
 
   constructor(opts: StateStoreOptions) {
     this.#path = opts.dir === ':memory:' ? undefined : join(opts.dir, `defender-writer-state-${randomUUID()}.sqlite`);
@@ -137,43 +103,64 @@ export class StateStore {
     const applied = s.applied ? 1 : 0;
     this.#put.run(key, this.#partitionOf(key), encoded, applied, applied || s.staleIds?.length ? 1 : 0);
     this.#cache.set(key, s, { size: heapSize(encoded) });
+    this.#touched?.add(key);
   }
 
   delete(key: string): void {
     this.#remove.run(key);
     this.#cache.delete(key);
+    this.#touched?.add(key);
   }
 
   /** Runs `fn` in one local transaction (many writes cost one commit). */
   transaction<T>(fn: () => T): T {
-    this.db.exec('BEGIN');
+    this.begin();
     try {
       const out = fn();
-      this.db.exec('COMMIT');
+      this.commit();
       return out;
     } catch (err) {
-      this.#rollback();
+      this.rollback();
       throw err;
     }
   }
 
   /** The same for an asynchronous `fn` (a restore streamed from Kafka); nothing else may use the store meanwhile. */
   async transactionAsync<T>(fn: () => Promise<T>): Promise<T> {
-    this.db.exec('BEGIN');
+    this.begin();
     try {
       const out = await fn();
-      this.db.exec('COMMIT');
+      this.commit();
       return out;
     } catch (err) {
-      this.#rollback();
+      this.rollback();
       throw err;
     }
   }
 
-  #rollback(): void {
+  /**
+   * Opens a transaction that spans awaits (a writer's round: plan, Defender calls, Kafka commit);
+   * the caller serializes every use of the store meanwhile. Reads see its own writes.
+   */
+  begin(): void {
+    this.db.exec('BEGIN');
+    this.#touched = new Set();
+  }
+
+  commit(): void {
+    this.db.exec('COMMIT');
+    this.#touched = undefined;
+  }
+
+  rollback(): void {
     this.db.exec('ROLLBACK');
-    // The cache may hold what was rolled back.
-    this.#cache.clear();
+    // The cache may hold what was rolled back: only the keys the transaction wrote.
+    for (const key of this.#touched ?? []) this.#cache.delete(key);
+    this.#touched = undefined;
+  }
+
+  get inTransaction(): boolean {
+    return this.#touched !== undefined;
   }
 
   /** The keys of one partition. */
@@ -181,8 +168,9 @@ export class StateStore {
     for (const row of this.#keysIn.iterate(partition)) yield (row as { key: string }).key;
   }
 
-  /** Forgets a revoked partition. */
+  /** Forgets a revoked partition (never inside a round's transaction: its rollback would bring it back). */
   dropPartition(partition: number): void {
+    if (this.#touched) throw new Error('a partition is dropped inside a local transaction');
     this.#dropIn.run(partition);
     for (const key of this.#cache.keys()) if (this.#partitionOf(key) === partition) this.#cache.delete(key);
   }

@@ -2,7 +2,7 @@
 // equal hashes mean the last call already sent exactly this, so the key costs no call.
 import { createHash } from 'node:crypto';
 import { strongest, strengthOf, type Claim, type Strength } from './claims.ts';
-import type { Action, DefenderIndicator } from './defender/model.ts';
+import type { Action, DefenderIndicator } from '../defender/model.ts';
 import { eligibility, renderIndicator, type DropReason, type Policy } from './policy.ts';
 
 export type Desired =

@@ -4,9 +4,9 @@
 // before any import, from who created each indicator (`createdBy` = our client id), never from a
 // display field or an import's answer: a value + type another creator holds is held back.
 import { parseIndicatorKey } from '@octi-defender/indicators';
-import { odataString, type CallOptions, type DefenderClient } from './defender/client.ts';
-import type { DefenderIndicatorRecord } from './defender/model.ts';
-import { comparableCanonical, comparableKey } from './defender/values.ts';
+import { odataString, type CallOptions, type DefenderClient } from './client.ts';
+import type { DefenderIndicatorRecord } from './model.ts';
+import { comparableCanonical, comparableKey } from './values.ts';
 
 /** Another creator's indicator, as listed. */
 export interface ForeignIndicator {

@@ -1,0 +1,239 @@
+// One round: plan, send, then commit per partition, in one local transaction. The plan (planBatch) and
+// the records (prepareCommit) are pure; the Defender calls are `sendPlan`; each partition commits its
+// states, dead letters and offsets through its own producer; the local store and cap take the round's
+// changes only when every partition committed (postCommit), and roll back otherwise, so the local copy
+// never runs ahead of the changelog and metrics count only what committed.
+import type { OutgoingRecord, TopicPartitionOffset } from '@octi-defender/kafka';
+import type { Logger } from '@octi-defender/platform';
+import type { CapIndex } from '../state/cap.ts';
+import type { WriterConfig } from '../config.ts';
+import { prepareCommit, type DeadLetterInput, type PartitionCommit } from '../core/commit-records.ts';
+import type { DefenderClient } from '../defender/client.ts';
+import { DefenderCallCancelledError, DefenderClientClosedError } from '../defender/errors.ts';
+import type { ClaimCommand } from '../core/facts.ts';
+import type { WriterMetrics } from '../metrics.ts';
+import { applyOutcomes, MAX_BATCH, planBatch, type KeyState } from '../core/plan.ts';
+import type { Policy } from '../core/policy.ts';
+import type { StateStore } from '../state/state-store.ts';
+import type { KeyTracking } from '../state/key-tracking.ts';
+import { LocalTransaction } from '../state/local-transaction.ts';
+import type { Lease } from './lease.ts';
+import type { PartitionTasks } from './partition-tasks.ts';
+import { NOTHING_SENT, sendPlan, type Sent } from './send.ts';
+import type { TenantView } from './tenant-view.ts';
+
+/** Keys a plan examines besides its commands' (10 full import calls); the rest follow in later rounds. */
+const MAX_PLAN_KEYS = 5000;
+
+/** How a round ended for a partition: committed, to be retried after a pause, or abandoned (ownership lost). */
+export type Applied = 'ok' | 'retry' | 'lost';
+
+/** A batch's records, decoded. */
+export interface DecodedBatch {
+  readonly commands: readonly ClaimCommand[];
+  /** Records of the dead-letter topic (headers.reason set). */
+  readonly deadLetters: readonly OutgoingRecord[];
+  /** The next offset to consume, committed with the batch's partition. */
+  readonly offset: TopicPartitionOffset;
+}
+
+export interface RoundInput {
+  readonly commands: readonly ClaimCommand[];
+  readonly batches: readonly DecodedBatch[];
+  /** `send`: the plan (with every pending key) goes to Defender; `fold` and `defer`: the state only. */
+  readonly mode: 'send' | 'fold' | 'defer';
+  /** Keys whose applied indicator Defender no longer holds for us (a reconciliation's findings): forgotten, planned again. */
+  readonly forget?: readonly string[];
+}
+
+export interface RoundResult {
+  /** `retry` when any partition's commit failed, else `ok` (or the early `lost`/`retry` of every partition). */
+  readonly outcome: Applied;
+  /** Per partition committed. */
+  readonly partitions: ReadonlyMap<number, Applied>;
+  /** Partitions whose producer was fenced: the caller drops them. */
+  readonly fenced: readonly number[];
+  /** The plan left keys for a later round (bounded): another round follows at once. */
+  readonly more: boolean;
+  /** Items failed transiently, or were left out for another creator: planned again after a pause. */
+  readonly retryLater: boolean;
+}
+
+export interface RoundDeps {
+  readonly cfg: Pick<WriterConfig, 'dryRun' | 'itemMaxAttempts' | 'stateTopic'>;
+  readonly store: StateStore;
+  readonly cap: CapIndex;
+  readonly keys: KeyTracking;
+  readonly tenant: TenantView;
+  readonly tasks: PartitionTasks;
+  readonly lease: Lease;
+  readonly client: DefenderClient;
+  readonly policy: Policy;
+  readonly metrics: WriterMetrics;
+  readonly logger: Logger;
+  readonly now: () => number;
+  readonly partitionOf: (key: string) => number;
+  readonly offsetKey: (partition: number) => string;
+  readonly deadLetter: (letter: DeadLetterInput & { readonly at: string }) => OutgoingRecord;
+}
+
+export class Round {
+  readonly #d: RoundDeps;
+
+  constructor(deps: RoundDeps) {
+    this.#d = deps;
+  }
+
+  async run(input: RoundInput): Promise<RoundResult> {
+    const d = this.#d;
+    const defer = input.mode !== 'send';
+    const call = d.lease.callOptions();
+    const early = (outcome: Applied): RoundResult => ({ outcome, partitions: new Map(), fenced: [], more: false, retryLater: false });
+    if (call.signal?.aborted) return early('lost');
+    const now = d.now();
+    // Nothing is sent before the tenant was listed since the assignment: other creators' keys must be known.
+    if (!defer && d.tenant.stale) {
+      try {
+        await d.tenant.refresh(call);
+      } catch (err) {
+        if (err instanceof DefenderCallCancelledError) return early('lost');
+        if (!(err instanceof DefenderClientClosedError)) d.logger.warn({ err }, 'listing the tenant failed; nothing sent, retrying after a pause');
+        return early('retry');
+      }
+    }
+    const lookup = (key: string): KeyState | undefined => d.store.get(key);
+    const tx = LocalTransaction.begin(d.store, d.cap);
+    try {
+      const forced = this.#forget(input.forget ?? []);
+      const pending = defer ? [] : [...d.keys.pending].filter((k) => d.tasks.owns(d.partitionOf(k)));
+      const plan = planBatch({ commands: input.commands, lookup, policy: d.policy, cap: d.cap, now, pending, touchedOnly: defer, maxKeys: MAX_PLAN_KEYS, foreign: d.tenant.foreign });
+      let sent: Sent = NOTHING_SENT;
+      let leftOut = false;
+      if (!defer) {
+        d.tenant.noteHeld(plan);
+        // More rounds follow at once: their keys fill this round's last, partial import chunk.
+        const toSend = plan.remaining > 0 ? { ...plan, imports: plan.imports.filter((c) => c.length === MAX_BATCH) } : plan;
+        const out = await sendPlan(
+          { cfg: d.cfg, client: d.client, tenant: d.tenant, keys: d.keys, logger: d.logger, lookup, held: () => d.store.appliedCount(), capacity: () => d.cap.capacity, leftOut: () => (leftOut = true) },
+          toSend,
+          call,
+        );
+        if (out === 'lost' || out === undefined) {
+          tx.rollback();
+          for (const k of [...plan.keys, ...forced]) d.keys.pending.add(k);
+          return early(out === 'lost' ? 'lost' : 'retry');
+        }
+        sent = out;
+        if (d.cfg.dryRun && (plan.deletes.length > 0 || plan.imports.length > 0)) {
+          d.logger.info({ dryRun: true, imports: plan.imports.flat().length, deletes: plan.deletes.flat().length, dropped: plan.dropped.length, unchanged: plan.unchanged.length }, 'dry run: plan');
+        }
+      }
+      const result = applyOutcomes(plan, sent, lookup, d.cap);
+      const at = new Date(now).toISOString();
+      const commits = prepareCommit({
+        states: result.states,
+        rejected: result.rejected,
+        refusedDeletes: sent.refusedDeletes,
+        batches: input.batches,
+        before: lookup,
+        forceWrite: forced,
+        partitionOf: d.partitionOf,
+        stateTopic: d.cfg.stateTopic,
+        offsetKey: d.offsetKey,
+        deadLetter: (letter) => d.deadLetter({ ...letter, at }),
+      });
+      const partitions = new Map<number, Applied>();
+      const fenced: number[] = [];
+      const committed: [number, PartitionCommit][] = [];
+      let outcome: Applied = 'ok';
+      for (const [partition, c] of [...commits].sort(([x], [y]) => x - y)) {
+        const o = await d.tasks.commit(partition, c.records, c.offsets, () => call.guard?.());
+        if (o === 'ok') committed.push([partition, c]);
+        else if (o === 'fenced') fenced.push(partition);
+        // Any partition's Kafka failure means a pause and a retry (a fenced one is dropped: `lost`).
+        else if (o === 'retry') outcome = 'retry';
+        partitions.set(partition, o === 'ok' ? 'ok' : o === 'retry' ? 'retry' : 'lost');
+      }
+      const all = committed.length === commits.size;
+      if (all) {
+        this.#postCommit(committed);
+        tx.commit();
+      } else {
+        // What committed is the changelog's now; the rest of the round is undone. The committed
+        // partitions' keys are planned again, which derives their cap entries from their new states.
+        tx.rollback();
+        d.store.transaction(() => this.#postCommit(committed));
+      }
+      const ok = new Set(committed.map(([p]) => p));
+      if (!defer) {
+        for (const k of plan.keys) {
+          const p = d.partitionOf(k);
+          if (all) d.keys.pending.delete(k);
+          else if (d.tasks.owns(p)) d.keys.pending.add(k);
+        }
+        for (const k of result.pending) d.keys.pending.add(k);
+      } else {
+        // Folded: what the batch needs from Defender is sent with the other partitions' by the next send.
+        const unsent = new Set(result.pending);
+        for (const k of plan.keys) if (all ? unsent.has(k) : d.tasks.owns(d.partitionOf(k))) d.keys.pending.add(k);
+      }
+      for (const k of forced) if (!all && d.tasks.owns(d.partitionOf(k))) d.keys.pending.add(k);
+      // A batch whose own partition committed still pauses and replays when another one failed.
+      if (outcome === 'retry') for (const [p, o] of partitions) if (o === 'ok') partitions.set(p, 'retry');
+      this.#count(commits, ok);
+      return {
+        outcome,
+        partitions,
+        fenced,
+        more: !defer && plan.remaining > 0,
+        retryLater: !defer && (leftOut || [...sent.imported.values()].some((o) => !o.ok && !o.permanent)),
+      };
+    } catch (err) {
+      tx.rollback();
+      throw err;
+    }
+  }
+
+  /** Forgets what Defender lost of the keys (a reconciliation's findings), inside the round's transaction. */
+  #forget(keys: readonly string[]): Set<string> {
+    const d = this.#d;
+    const forced = new Set<string>();
+    for (const key of keys) {
+      const s = d.store.get(key);
+      if (!s) continue;
+      const { applied: _gone, ...rest } = s;
+      d.store.put(key, rest);
+      d.cap.delete(key);
+      d.keys.pending.add(key);
+      forced.add(key);
+    }
+    return forced;
+  }
+
+  /** The committed partitions' states go to the local store, and their next offsets to their tasks. */
+  #postCommit(committed: readonly (readonly [number, PartitionCommit])[]): void {
+    const d = this.#d;
+    for (const [partition, c] of committed) {
+      for (const [key, v] of c.toStore) {
+        if (v) d.store.put(key, v.state, v.value);
+        else d.store.delete(key);
+      }
+      const task = d.tasks.running(partition);
+      for (const o of c.offsets) if (task) task.nextOffset = o.offset;
+    }
+  }
+
+  /** Dead letters are counted once their partition committed (a replayed round counts them once). */
+  #count(commits: ReadonlyMap<number, PartitionCommit>, committed: ReadonlySet<number>): void {
+    const d = this.#d;
+    for (const [partition, c] of commits) {
+      if (!committed.has(partition)) continue;
+      for (const r of c.records) {
+        const reason = r.headers?.reason;
+        if (r.topic === d.cfg.stateTopic || reason === undefined) continue;
+        d.metrics.deadLetters.inc({ reason: String(reason) });
+        d.logger.warn({ reason: String(reason), key: r.key, partition }, 'sent to the dead-letter topic');
+      }
+    }
+  }
+}
