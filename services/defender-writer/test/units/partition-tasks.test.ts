@@ -1,36 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ProducerFencedError, type Kafka, type TransactionalProducer } from '@octi-defender/kafka';
+import { ProducerFencedError } from '@octi-defender/kafka';
 import { createLogger } from '@octi-defender/platform';
 import { PartitionTasks, partitionTransactionalId, TASK_TRANSITIONS } from '../../src/tasks/partition-tasks.ts';
-
-/** A Kafka whose producers record what they commit, and fail as told. */
-function fakeKafka() {
-  const opened: string[] = [];
-  const closed: string[] = [];
-  const sent: { id: string; records: number; offsets: number }[] = [];
-  const fail = { next: undefined as Error | undefined };
-  const kafka = {
-    transactionalProducer: (id: string): Promise<TransactionalProducer> => {
-      opened.push(id);
-      return Promise.resolve({
-        transactionalId: id,
-        transaction: async (work) => {
-          let records = 0;
-          let offsets = 0;
-          await work({ send: (r: readonly unknown[]) => Promise.resolve(void (records += r.length)), sendOffsets: (_g: string, o: readonly unknown[]) => Promise.resolve(void (offsets += o.length)) } as never);
-          const err = fail.next;
-          fail.next = undefined;
-          if (err) throw err;
-          sent.push({ id, records, offsets });
-          return undefined as never;
-        },
-        close: () => Promise.resolve(void closed.push(id)),
-      } as TransactionalProducer);
-    },
-  } as unknown as Kafka;
-  return { kafka, opened, closed, sent, fail };
-}
+import { fakeKafka } from './fakes.ts';
 
 const log = createLogger({ name: 'test', level: 'silent' });
 const rec = [{ topic: 't', key: 'k', value: 'v' }];
