@@ -16,7 +16,7 @@ function record(offset: bigint, key: string | null, value: string | null, partit
 
 function batchOf(records: IncomingRecord[], partition: number, highWatermark: bigint): Batch {
   const last = records.at(-1)?.offset ?? 0n;
-  return { topic: 'commands', partition, records, lastOffset: last, highWatermark, resolveOffset: () => undefined, heartbeat: () => Promise.resolve(), isRunning: () => true, isStale: () => false } as Batch;
+  return { topic: 'commands', partition, records, lastOffset: last, highWatermark, resolveOffset: () => undefined, heartbeat: () => Promise.resolve(), isRunning: () => true, isStale: () => false };
 }
 
 describe('decodeBatch', () => {
