@@ -78,14 +78,21 @@ export function transitionEdges<S extends string>(table: TransitionTable<S>, ini
   return sortEdges(edges);
 }
 
-/** The table as a mermaid `stateDiagram-v2` (without the code fence). */
+/**
+ * The table as a mermaid `stateDiagram-v2` (without the code fence). Mermaid ids are words only: a
+ * state named otherwise (`config-error`) is declared `state "config-error" as config_error`.
+ */
 export function mermaidStateDiagram<S extends string>(table: TransitionTable<S>, initial: S): string {
-  const lines = ['stateDiagram-v2', `  [*] --> ${initial}`];
-  for (const from of Object.keys(table) as S[]) {
-    for (const to of table[from]) lines.push(`  ${from} --> ${to}`);
+  const states = Object.keys(table) as S[];
+  const id = (state: string): string => state.replace(/\W/g, '_');
+  const lines = ['stateDiagram-v2'];
+  for (const state of states) if (id(state) !== state) lines.push(`  state "${state}" as ${id(state)}`);
+  lines.push(`  [*] --> ${id(initial)}`);
+  for (const from of states) {
+    for (const to of table[from]) lines.push(`  ${id(from)} --> ${id(to)}`);
   }
-  for (const from of Object.keys(table) as S[]) {
-    if (table[from].length === 0) lines.push(`  ${from} --> [*]`);
+  for (const from of states) {
+    if (table[from].length === 0) lines.push(`  ${id(from)} --> [*]`);
   }
   return lines.join('\n');
 }
@@ -93,7 +100,8 @@ export function mermaidStateDiagram<S extends string>(table: TransitionTable<S>,
 /**
  * The moves drawn in one ```mermaid stateDiagram-v2 block of a markdown text, sorted: the block whose
  * front matter `title:` is `which`, or the `which`-th such block (from 0). Reads `a --> b` lines
- * (a `: label` is ignored) and nothing else. Throws when there is no such block.
+ * (a `: label` is ignored) and `state "name" as id` aliases (edges then name the state), nothing
+ * else. Throws when there is no such block.
  */
 export function parseMermaidTransitions(markdown: string, which: string | number): Edge[] {
   const blocks = [...markdown.matchAll(/^```mermaid[^\n]*\n([\s\S]*?)^```/gm)]
@@ -101,10 +109,13 @@ export function parseMermaidTransitions(markdown: string, which: string | number
     .filter((body) => /^\s*stateDiagram-v2\s*$/m.test(body));
   const body = typeof which === 'number' ? blocks[which] : blocks.find((b) => titleOf(b) === which);
   if (body === undefined) throw new Error(`no mermaid stateDiagram-v2 block ${typeof which === 'number' ? `#${which}` : `titled ${JSON.stringify(which)}`}`);
+  const names = new Map<string, string>();
+  for (const m of body.matchAll(/^\s*state\s+"([^"]+)"\s+as\s+(\w+)\s*$/gm)) names.set(m[2] as string, m[1] as string);
+  const name = (id: string): string => names.get(id) ?? id;
   const edges: Edge[] = [];
   for (const line of body.split('\n')) {
-    const m = /^\s*(\[\*\]|[\w-]+)\s*-->\s*(\[\*\]|[\w-]+)\s*(?::.*)?$/.exec(line);
-    if (m) edges.push([m[1] as string, m[2] as string]);
+    const m = /^\s*(\[\*\]|\w+)\s*-->\s*(\[\*\]|\w+)\s*(?::.*)?$/.exec(line);
+    if (m) edges.push([name(m[1] as string), name(m[2] as string)]);
   }
   return sortEdges(edges);
 }

@@ -9,6 +9,8 @@ const DOOR: TransitionTable<Door> = {
   locked: ['closed'],
   broken: [],
 };
+type Valve = 'shut' | 'half-open' | 'open';
+const VALVE: TransitionTable<Valve> = { shut: ['half-open'], 'half-open': ['open', 'shut'], open: ['half-open'] };
 
 test('a state machine moves along the table and reports each move', () => {
   const moves: string[] = [];
@@ -55,6 +57,22 @@ test('the mermaid drawing of a table parses back to the same moves', () => {
     '  broken --> [*]',
   ].join('\n'));
   assert.deepEqual(parseMermaidTransitions(`# Door\n\n\`\`\`mermaid\n${drawn}\n\`\`\`\n`, 0), transitionEdges(DOOR, 'closed'));
+});
+
+test('a state whose name is no mermaid id is drawn under an alias and parsed back by its name', () => {
+  const drawn = mermaidStateDiagram(VALVE, 'shut');
+  assert.equal(drawn, [
+    'stateDiagram-v2',
+    '  state "half-open" as half_open',
+    '  [*] --> shut',
+    '  shut --> half_open',
+    '  half_open --> open',
+    '  half_open --> shut',
+    '  open --> half_open',
+  ].join('\n'));
+  const parsed = parseMermaidTransitions(`\`\`\`mermaid\n${drawn}\n\`\`\``, 0);
+  assert.deepEqual(parsed, transitionEdges(VALVE, 'shut'));
+  assert.ok(parsed.some(([from, to]) => from === 'half-open' && to === 'open'));
 });
 
 test('parseMermaidTransitions picks a block by title or index, reads labels, and sees a missing edge', () => {

@@ -5,17 +5,19 @@
 // previous one, so a stale listener cannot publish even if it has not noticed it lost the lease.
 import { compareEventIds, EVENT_ID, MarkingRegistry } from '@octi-defender/indicators';
 import { topicDefinitions, ProducerFencedError, type Consumer, type Kafka, type OutgoingRecord, type TopicPartition, type TransactionalProducer } from '@octi-defender/kafka';
-import type { Logger } from '@octi-defender/platform';
+import { StateMachine, type Logger } from '@octi-defender/platform';
 import { readFileSync } from 'node:fs';
 import { backoffDelay } from './backoff.ts';
 import { decodeCheckpoint, encodeCheckpoint, startPosition, type Checkpoint } from './checkpoint.ts';
 import type { ListenerConfig } from './config.ts';
 import { EventQueue } from './event-queue.ts';
+import { LISTENER_ROLES, type ListenerRole } from './listener-role.ts';
 import type { ListenerMetrics } from './metrics.ts';
 import { Publisher, type StreamSlot } from './publisher.ts';
 import { historyGap, newResync, type ResyncState } from './resync.ts';
 import { RefusedChange } from './rewind.ts';
-import { StreamReader, type RawStreamEvent } from './stream-reader.ts';
+import type { ReaderState } from './reader-state.ts';
+import { StreamReader, type RawStreamEvent, type ReaderStateDetail } from './stream-reader.ts';
 import { heartbeatProof, laterOf } from './stream-position.ts';
 
 const MAX_BATCH = 2000;
@@ -25,8 +27,6 @@ const MAX_BATCH = 2000;
  * being prepared stay queued until they commit, and the reader needs room to read ahead of them.
  */
 const QUEUE_MAX_CHARS = 8 * 1024 * 1024;
-
-export type Role = 'starting' | 'standby' | 'active' | 'closed';
 
 /** A stream's position as the active term holds it (what the OpenCTI connector state mirrors). */
 export interface StreamPosition {
@@ -68,15 +68,16 @@ export class Listener {
   readonly #log: Logger;
   readonly #metrics: ListenerMetrics;
   readonly #ca: string | undefined;
-  #role: Role = 'starting';
+  readonly #role: StateMachine<ListenerRole>;
   #lease: Consumer | undefined;
+  /** The running term: set while active, and while it stops (deactivating, closing). */
   #term: ActiveTerm | undefined;
   #transitions: Promise<void> = Promise.resolve();
-  #kafkaUp = false;
-  #closing = false;
   /** Operator changes under way (the term restarts for them: the replica acts for the deployment still). */
   #rewrites = 0;
-  readonly #wake = new AbortController();
+  /** Aborted by close(): no term starts any more, and waits (retries, back-offs) end at once. */
+  readonly #stop = new AbortController();
+  #closed: Promise<void> | undefined;
   readonly #markings = new MarkingRegistry();
 
   constructor(cfg: ListenerConfig, deps: { kafka: Kafka; logger: Logger; metrics: ListenerMetrics }) {
@@ -85,20 +86,30 @@ export class Listener {
     this.#log = deps.logger;
     this.#metrics = deps.metrics;
     this.#ca = cfg.openctiCaFile ? readFileSync(cfg.openctiCaFile, 'utf8') : undefined;
+    this.#role = new StateMachine({
+      name: 'listener role',
+      transitions: LISTENER_ROLES,
+      initial: 'starting',
+      // 1 from the moment the term runs until it has stopped.
+      onChange: (_from, to) => {
+        if (to === 'active') this.#metrics.active.set(1);
+        else if (to === 'standby' || to === 'closed') this.#metrics.active.set(0);
+      },
+    });
   }
 
-  get role(): Role {
-    return this.#role;
+  get role(): ListenerRole {
+    return this.#role.state;
   }
 
   /** Active, or restarting its term for an operator change: the replica that speaks for the deployment. */
   get acting(): boolean {
-    return this.#role === 'active' || this.#rewrites > 0;
+    return this.#role.state === 'active' || this.#rewrites > 0;
   }
 
   /** Each stream's position while active; undefined on a standby. */
   positions(): StreamPosition[] | undefined {
-    if (this.#role !== 'active' || !this.#term) return undefined;
+    if (this.#role.state !== 'active' || !this.#term) return undefined;
     return this.#term.slots.map((s) => ({ streamId: s.streamId, checkpoint: s.checkpoint, resumeFrom: s.resumeFrom, recoverUntil: s.recoverUntil, resync: s.resync }));
   }
 
@@ -113,7 +124,7 @@ export class Listener {
     this.#rewrites += 1;
     return new Promise<RewriteOutcome>((resolve, reject) => {
       this.#transition(async () => {
-        if (this.#role !== 'active' || !this.#term || this.#closing) {
+        if (this.#role.state !== 'active' || this.#stop.signal.aborted) {
           resolve({ outcome: 'not-active' });
           return;
         }
@@ -192,13 +203,13 @@ export class Listener {
 
   /** Kafka reachable and, on the active replica, every stream connected. */
   ready(): { ok: boolean; detail: string } {
-    if (!this.#kafkaUp) return { ok: false, detail: 'kafka not connected' };
-    if (this.#role === 'standby') {
-      // Holding the lease without a running term means activation keeps failing: not ready.
-      const stuck = this.#lease !== undefined && holdsLease(this.#lease.assignment(), this.#cfg.checkpointsTopic);
-      return stuck ? { ok: false, detail: 'holds the lease but could not become active' } : { ok: true, detail: 'standby' };
-    }
-    if (this.#role !== 'active' || !this.#term) return { ok: false, detail: this.#role };
+    const role = this.#role.state;
+    if (role === 'starting' || role === 'closed') return { ok: false, detail: 'kafka not connected' };
+    // Holding the lease without a running term means activation keeps failing: not ready.
+    const stuck = { ok: false, detail: 'holds the lease but could not become active' };
+    if (role === 'activating') return stuck;
+    if (role === 'standby') return this.#lease !== undefined && holdsLease(this.#lease.assignment(), this.#cfg.checkpointsTopic) ? stuck : { ok: true, detail: 'standby' };
+    if (role !== 'active' || !this.#term) return { ok: false, detail: role };
     const down = this.#term.readers.filter((r) => r.state !== 'connected').length;
     // Skipped events do not make the replica unready (the stream goes on) but stay visible here.
     const skipped = this.#term.readers.flatMap((r) => (r.lastSkipped ? [`${r.streamId} skipped ${r.lastSkipped.id} (${r.lastSkipped.reason})`] : []));
@@ -227,26 +238,33 @@ export class Listener {
     await this.#lease.run(async () => {
       // Paused on assignment; nothing to process.
     });
-    this.#kafkaUp = true;
-    if (this.#role === 'starting') this.#setRole('standby');
+    // The lease may have been assigned (and a term started) while joining.
+    if (this.#role.state === 'starting') this.#role.to('standby');
     this.#log.info({ group: this.#cfg.groupId, streams: this.#cfg.streamIds }, 'listener started; waiting for the lease');
   }
 
-  async close(): Promise<void> {
-    this.#closing = true;
-    this.#wake.abort();
-    await this.#transitions;
-    await this.#becomeStandby('shutdown');
-    this.#setRole('closed');
+  /** Stops the term (its transaction in flight commits) and leaves the group; a second call waits for the first. */
+  close(): Promise<void> {
+    this.#closed ??= this.#close();
+    return this.#closed;
+  }
+
+  async #close(): Promise<void> {
+    this.#stop.abort();
+    // After the role changes already queued: a term being opened is then stopped here.
+    await this.#serialized(async () => {
+      this.#role.to('closing');
+      await this.#stopTerm('shutdown');
+    });
     await this.#lease?.close();
-    // A revocation reported while leaving the group queues a last transition: let it finish.
+    // A revocation reported while leaving the group queues a last transition (a no-op now): let it finish.
     await this.#transitions;
-    this.#kafkaUp = false;
+    this.#role.to('closed');
   }
 
   /** Waits `ms`, or less if the listener closes meanwhile. */
   #sleep(ms: number): Promise<void> {
-    const signal = this.#wake.signal;
+    const signal = this.#stop.signal;
     if (signal.aborted) return Promise.resolve();
     return new Promise((resolve) => {
       const done = (): void => {
@@ -266,8 +284,13 @@ export class Listener {
    * again within seconds instead of waiting out the stream reconnection ceiling.
    */
   async #activate(): Promise<void> {
+    if (this.#role.state === 'active') return;
     for (let attempt = 0; ; attempt++) {
-      if (this.#closing || !this.#lease || !holdsLease(this.#lease.assignment(), this.#cfg.checkpointsTopic)) return;
+      if (this.#stop.signal.aborted || !this.#lease || !holdsLease(this.#lease.assignment(), this.#cfg.checkpointsTopic)) {
+        if (this.#role.state === 'activating') this.#role.to('standby');
+        return;
+      }
+      if (this.#role.state !== 'activating') this.#role.to('activating');
       try {
         await this.#becomeActive();
         return;
@@ -279,15 +302,18 @@ export class Listener {
     }
   }
 
+  /** Queues a role change after those already queued; a failure is logged. */
   #transition(step: () => Promise<void>): void {
-    this.#transitions = this.#transitions.then(step).catch((err: unknown) => {
+    void this.#serialized(step).catch((err: unknown) => {
       this.#log.error({ err }, 'listener role change failed');
     });
   }
 
-  #setRole(role: Role): void {
-    this.#role = role;
-    this.#metrics.active.set(role === 'active' ? 1 : 0);
+  /** Runs `step` after the role changes already queued (one at a time); its failure is the caller's. */
+  #serialized(step: () => Promise<void>): Promise<void> {
+    const run = this.#transitions.then(step);
+    this.#transitions = run.catch(() => undefined);
+    return run;
   }
 
   async #ensureTopics(): Promise<void> {
@@ -304,8 +330,8 @@ export class Listener {
     }
   }
 
+  /** Opens a term (from `activating`); throws, still activating, when Kafka fails it. */
   async #becomeActive(): Promise<void> {
-    if (this.#term || this.#closing) return;
     this.#log.info({ group: this.#cfg.groupId }, 'lease acquired; becoming active');
     const abort = new AbortController();
     // Fence any previous holder first, so the checkpoints read next cannot move under us.
@@ -422,7 +448,7 @@ export class Listener {
       });
     });
     this.#term = { abort, readers, slots, done, producer };
-    this.#setRole('active');
+    this.#role.to('active');
     for (const r of readers) r.start();
   }
 
@@ -443,7 +469,16 @@ export class Listener {
     this.#log.warn({ stream: slot.streamId, epoch: resync.epoch, reason: resync.reason, recoverUntil: resync.recoverUntil }, `resync ${why === 'resuming' ? 'resumed' : 'started'} (${why}): replaying the stream's current state`);
   }
 
+  /** Stops the running term (active → deactivating → standby); nothing to do on a replica without one. */
   async #becomeStandby(reason: string): Promise<void> {
+    if (this.#role.state !== 'active') return;
+    this.#role.to('deactivating');
+    await this.#stopTerm(reason);
+    this.#role.to('standby');
+  }
+
+  /** Closes the term's readers, lets its transaction in flight commit, and closes its producer. */
+  async #stopTerm(reason: string): Promise<void> {
     const term = this.#term;
     if (!term) return;
     this.#term = undefined;
@@ -452,23 +487,21 @@ export class Listener {
     term.abort.abort();
     await term.done;
     await term.producer?.close().catch((err: unknown) => this.#log.warn({ err }, 'closing the producer failed'));
-    if (this.#role !== 'closed') this.#setRole('standby');
   }
 
-  #onReaderState(streamId: string, state: string, detail: { status?: number; message?: string; delayMs?: number }): void {
+  #onReaderState(streamId: string, state: ReaderState, detail: ReaderStateDetail): void {
     this.#metrics.connected.set({ stream: streamId }, state === 'connected' ? 1 : 0);
+    // Every change that carries a cause is a reconnection (network, config, watchdog, resync).
+    if (detail.cause) this.#metrics.reconnects.inc({ stream: streamId, cause: detail.cause });
     if (state === 'connected') {
       this.#log.info({ stream: streamId }, 'stream connected');
     } else if (state === 'config-error') {
       this.#metrics.configErrors.inc({ stream: streamId, status: String(detail.status) });
-      this.#metrics.reconnects.inc({ stream: streamId, cause: 'config' });
       this.#log.error(
         { stream: streamId, status: detail.status, retryInMs: detail.delayMs },
         explainConfigError(detail.status, streamId, this.#cfg.openctiUrl),
       );
     } else if (state === 'backoff') {
-      const watchdog = detail.delayMs === 0;
-      this.#metrics.reconnects.inc({ stream: streamId, cause: watchdog ? 'watchdog' : 'network' });
       this.#log.warn({ stream: streamId, status: detail.status, reason: detail.message, retryInMs: detail.delayMs }, 'stream disconnected; reconnecting');
     }
   }
