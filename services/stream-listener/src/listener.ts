@@ -4,18 +4,18 @@
 // active member opens a transactional producer with the group's transactional id, which fences the
 // previous one, so a stale listener cannot publish even if it has not noticed it lost the lease.
 import { compareEventIds, EVENT_ID, MarkingRegistry } from '@octi-defender/indicators';
-import { topicDefinitions, ProducerFencedError, type Consumer, type Kafka, type OutgoingRecord, type TopicPartition, type TransactionalProducer } from '@octi-defender/kafka';
+import { topicDefinitions, ProducerFencedError, type Consumer, type Kafka, type TopicPartition, type TransactionalProducer } from '@octi-defender/kafka';
 import { StateMachine, type Logger } from '@octi-defender/platform';
 import { readFileSync } from 'node:fs';
 import { backoffDelay } from './backoff.ts';
-import { decodeCheckpoint, encodeCheckpoint, startPosition, type Checkpoint } from './checkpoint.ts';
+import { decodeCheckpoint, startPosition, type Checkpoint } from './checkpoint.ts';
+import { refusedOrRepeated, writeCheckpointChange, type CheckpointChange, type RewriteOutcome } from './checkpoint-change.ts';
 import type { ListenerConfig } from './config.ts';
 import { EventQueue } from './event-queue.ts';
 import { LISTENER_ROLES, type ListenerRole } from './listener-role.ts';
 import type { ListenerMetrics } from './metrics.ts';
 import { Publisher, type StreamSlot } from './publisher.ts';
 import { historyGap, newResync, type ResyncState } from './resync.ts';
-import { RefusedChange } from './rewind.ts';
 import type { ReaderState } from './reader-state.ts';
 import { StreamReader, type RawStreamEvent, type ReaderStateDetail } from './stream-reader.ts';
 import { heartbeatProof, laterOf } from './stream-position.ts';
@@ -37,21 +37,6 @@ export interface StreamPosition {
   readonly resumeFrom: string | undefined;
   readonly recoverUntil: string | undefined;
   readonly resync: ResyncState | undefined;
-}
-
-/**
- * The outcome of an operator change of the stored positions: applied (and the listener restarted
- * from them), already applied before (the request id is recorded), or not possible here.
- */
-export type RewriteOutcome =
-  | { readonly outcome: 'applied'; readonly before: ReadonlyMap<string, Checkpoint | undefined> }
-  | { readonly outcome: 'duplicate' }
-  | { readonly outcome: 'not-active' }
-  | { readonly outcome: 'refused'; readonly reason: string };
-
-/** Key of the checkpoints topic recording that an operator request was applied (so it applies once). */
-export function appliedRequestKey(requestId: string): string {
-  return `control-request:${requestId}`;
 }
 
 interface ActiveTerm {
@@ -120,7 +105,7 @@ export class Listener {
    * then starts a new term from them. `change` may refuse by throwing a RefusedChange. A request id
    * already recorded changes nothing ('duplicate'). Only the active replica acts.
    */
-  rewrite(requestId: string, change: (streamId: string, checkpoint: Checkpoint | undefined) => Checkpoint | undefined): Promise<RewriteOutcome> {
+  rewrite(requestId: string, change: CheckpointChange): Promise<RewriteOutcome> {
     this.#rewrites += 1;
     return new Promise<RewriteOutcome>((resolve, reject) => {
       this.#transition(async () => {
@@ -131,7 +116,7 @@ export class Listener {
         // A repeat or a refusal leaves the running term alone (a restart re-reads the events after
         // the checkpoint); the checks are made again on the checkpoints read once it stopped.
         try {
-          const early = this.#precheck(requestId, change, await this.#kafka.readCompacted(this.#cfg.checkpointsTopic));
+          const early = refusedOrRepeated(requestId, this.#cfg.streamIds, change, await this.#kafka.readCompacted(this.#cfg.checkpointsTopic));
           if (early) {
             resolve(early);
             return;
@@ -144,7 +129,7 @@ export class Listener {
         let outcome: RewriteOutcome | undefined;
         let failure: unknown;
         try {
-          outcome = await this.#writeCheckpoints(requestId, change);
+          outcome = await writeCheckpointChange(this.#kafka, this.#cfg, requestId, change, this.#log);
         } catch (err) {
           failure = err;
         }
@@ -156,49 +141,6 @@ export class Listener {
     }).finally(() => {
       this.#rewrites -= 1;
     });
-  }
-
-  #precheck(requestId: string, change: (streamId: string, checkpoint: Checkpoint | undefined) => Checkpoint | undefined, stored: Map<string, { value: Buffer }>): RewriteOutcome | undefined {
-    if (stored.has(appliedRequestKey(requestId))) return { outcome: 'duplicate' };
-    try {
-      for (const streamId of this.#cfg.streamIds) change(streamId, decodeCheckpoint(streamId, stored.get(streamId)?.value ?? null));
-    } catch (err) {
-      if (err instanceof RefusedChange) return { outcome: 'refused', reason: err.message };
-      throw err;
-    }
-    return undefined;
-  }
-
-  async #writeCheckpoints(requestId: string, change: (streamId: string, checkpoint: Checkpoint | undefined) => Checkpoint | undefined): Promise<RewriteOutcome> {
-    // The group's transactional id: a stale active replica cannot write after this one.
-    const producer = await this.#kafka.transactionalProducer(this.#cfg.groupId);
-    try {
-      const stored = await this.#kafka.readCompacted(this.#cfg.checkpointsTopic);
-      const key = appliedRequestKey(requestId);
-      if (stored.has(key)) return { outcome: 'duplicate' };
-      const before = new Map<string, Checkpoint | undefined>();
-      const records: OutgoingRecord[] = [];
-      for (const streamId of this.#cfg.streamIds) {
-        const current = decodeCheckpoint(streamId, stored.get(streamId)?.value ?? null);
-        let next: Checkpoint | undefined;
-        try {
-          next = change(streamId, current);
-        } catch (err) {
-          if (err instanceof RefusedChange) return { outcome: 'refused', reason: err.message };
-          throw err;
-        }
-        if (next === undefined) continue;
-        before.set(streamId, current);
-        records.push({ topic: this.#cfg.checkpointsTopic, key: streamId, value: encodeCheckpoint(next) });
-      }
-      if (records.length === 0) return { outcome: 'refused', reason: 'no stream of this listener is concerned' };
-      records.push({ topic: this.#cfg.checkpointsTopic, key, value: JSON.stringify({ requestId, streams: [...before.keys()], at: new Date().toISOString() }) });
-      await producer.transaction((tx) => tx.send(records));
-      this.#log.warn({ requestId, streams: [...before.keys()] }, 'operator request applied to the checkpoints; restarting from them');
-      return { outcome: 'applied', before };
-    } finally {
-      await producer.close().catch((err: unknown) => this.#log.warn({ err }, 'closing the producer failed'));
-    }
   }
 
   /** Kafka reachable and, on the active replica, every stream connected. */
