@@ -3,30 +3,22 @@
 // member holding it is active; when it dies the group hands the partition to a standby. The new
 // active member opens a transactional producer with the group's transactional id, which fences the
 // previous one, so a stale listener cannot publish even if it has not noticed it lost the lease.
-import { compareEventIds, EVENT_ID, MarkingRegistry } from '@octi-defender/indicators';
+import { MarkingRegistry } from '@octi-defender/indicators';
 import { topicDefinitions, ProducerFencedError, type Consumer, type Kafka, type TopicPartition, type TransactionalProducer } from '@octi-defender/kafka';
 import { StateMachine, type Logger } from '@octi-defender/platform';
 import { readFileSync } from 'node:fs';
 import { backoffDelay } from './backoff.ts';
-import { decodeCheckpoint, startPosition, type Checkpoint } from './checkpoint.ts';
+import { decodeCheckpoint, type Checkpoint } from './checkpoint.ts';
 import { refusedOrRepeated, writeCheckpointChange, type CheckpointChange, type RewriteOutcome } from './checkpoint-change.ts';
 import type { ListenerConfig } from './config.ts';
-import { EventQueue } from './event-queue.ts';
 import { LISTENER_ROLES, type ListenerRole } from './listener-role.ts';
 import type { ListenerMetrics } from './metrics.ts';
 import { Publisher, type StreamSlot } from './publisher.ts';
-import { historyGap, newResync, type ResyncState } from './resync.ts';
-import type { ReaderState } from './reader-state.ts';
-import { StreamReader, type RawStreamEvent, type ReaderStateDetail } from './stream-reader.ts';
-import { heartbeatProof, laterOf } from './stream-position.ts';
+import type { ResyncState } from './resync.ts';
+import type { StreamReader } from './stream-reader.ts';
+import { followStream } from './stream-follower.ts';
 
 const MAX_BATCH = 2000;
-/**
- * Event data held per stream between the reader and the publisher (on top of the count bound), in
- * characters (≤ 16 MiB: 1 or 2 bytes each). Several rounds' worth: the round in flight and the one
- * being prepared stay queued until they commit, and the reader needs room to read ahead of them.
- */
-const QUEUE_MAX_CHARS = 8 * 1024 * 1024;
 
 /** A stream's position as the active term holds it (what the OpenCTI connector state mirrors). */
 export interface StreamPosition {
@@ -291,78 +283,8 @@ export class Listener {
     const slots: StreamSlot[] = [];
     const readers: StreamReader[] = [];
     for (const streamId of this.#cfg.streamIds) {
-      const checkpoint = decodeCheckpoint(streamId, stored.get(streamId)?.value ?? null);
-      const start = startPosition(checkpoint, { startFrom: this.#cfg.startFrom, recover: this.#cfg.recover, now });
-      const queue = new EventQueue<RawStreamEvent>(this.#cfg.queueSize, QUEUE_MAX_CHARS, (ev) => ev.data.length);
-      // A resync under way resumes (same epoch, replay from the start); a new operator request starts one.
-      const request = this.#cfg.resyncRequest;
-      const requested = request !== undefined && checkpoint !== undefined && checkpoint.resyncRequest !== request && !checkpoint.resync;
-      const resync = checkpoint?.resync ?? (requested ? newResync('operator', now) : undefined);
-      const slot: StreamSlot = {
-        streamId,
-        queue,
-        checkpoint,
-        recoverUntil: start.recover ?? checkpoint?.recoverUntil,
-        startFrom: this.#cfg.startFrom,
-        resumeFrom: start.from,
-        resync,
-        replayed: 0,
-        resyncRequest: request ?? checkpoint?.resyncRequest,
-      };
+      const { slot, reader } = followStream(streamId, decodeCheckpoint(streamId, stored.get(streamId)?.value ?? null), now, { cfg: this.#cfg, metrics: this.#metrics, log: this.#log, ca: this.#ca });
       slots.push(slot);
-      if (resync) this.#resyncStarted(slot, resync, checkpoint?.resync ? 'resuming' : 'operator request');
-      this.#log.info({ stream: streamId, from: start.from ?? 'live', recover: start.recover, checkpoint: checkpoint?.lastEventId }, 'stream start position');
-      // Reconnections resume after the last position known complete (rules in stream-position.ts),
-      // never after the last id seen: events sharing an id must not be cut in half.
-      // The greatest id received: resuming from the checkpoint, what it says was seen.
-      let lastSeen: string | undefined = start.from === checkpoint?.lastEventId ? laterOf(start.from, checkpoint?.seen) : start.from;
-      let waitingSince = 0;
-      const reader: StreamReader = new StreamReader({
-        baseUrl: this.#cfg.openctiUrl,
-        token: this.#cfg.openctiToken,
-        streamId,
-        listenDelete: this.#cfg.listenDelete,
-        noDependencies: this.#cfg.noDependencies,
-        withInferences: this.#cfg.withInferences,
-        // A resync replays the whole current state, then goes live after its recover date.
-        position: () => (slot.resync ? { from: '0-0', recover: slot.resync.recoverUntil } : { from: slot.resumeFrom, recover: slot.recoverUntil }),
-        onEvent: (ev) => {
-          if (ev.name === 'connected' && !slot.resync) {
-            const gap = historyGap(ev.from, lastSeen, ev.data);
-            if (gap) {
-              this.#metrics.historyGaps.inc({ stream: streamId });
-              this.#log.warn({ stream: streamId, from: ev.from, firstEventId: gap.firstEventId }, 'OpenCTI no longer holds the events after the checkpoint (trimmed history): deletes in the gap are lost; starting a resync');
-              const started = newResync('trimmed_history', new Date());
-              slot.resync = started;
-              this.#resyncStarted(slot, started, 'trimmed history');
-              queueMicrotask(() => reader.reconnect('resync'));
-            }
-          }
-          if (EVENT_ID.test(ev.id)) {
-            // A skipped stuck event is given up: resuming from its id reads on after it.
-            if (ev.skipped?.reason === 'stuck_position') slot.resumeFrom = laterOf(slot.resumeFrom, ev.id);
-            else if (ev.name === 'heartbeat') slot.resumeFrom = laterOf(slot.resumeFrom, heartbeatProof(ev.id));
-            else if (lastSeen !== undefined && compareEventIds(ev.id, lastSeen) > 0) slot.resumeFrom = laterOf(slot.resumeFrom, lastSeen);
-            if (ev.name !== 'heartbeat') lastSeen = laterOf(lastSeen, ev.id);
-          }
-          this.#metrics.lastEventTime.set({ stream: streamId }, Date.now() / 1000);
-          queue.push(ev);
-          this.#metrics.queueDepth.set({ stream: streamId }, queue.size);
-        },
-        hasRoom: () => queue.hasRoom(),
-        waitForRoom: async () => {
-          waitingSince = performance.now();
-          await queue.waitForRoom();
-          this.#metrics.backpressureSeconds.inc({ stream: streamId }, (performance.now() - waitingSince) / 1000);
-        },
-        backoff: { minMs: this.#cfg.reconnectMinMs, maxMs: this.#cfg.reconnectMaxMs },
-        configErrorRetryMs: this.#cfg.configErrorRetryMs,
-        heartbeatTimeoutMs: this.#cfg.heartbeatTimeoutMs,
-        maxEventBytes: this.#cfg.maxEventBytes,
-        maxPositionFailures: this.#cfg.maxPositionFailures,
-        tls: { rejectUnauthorized: this.#cfg.openctiSslVerify, ...(this.#ca ? { ca: this.#ca } : {}) },
-        onStateChange: (state, detail) => this.#onReaderState(streamId, state, detail),
-      });
       readers.push(reader);
     }
     const publisher = new Publisher({
@@ -405,12 +327,6 @@ export class Listener {
     }
   }
 
-  #resyncStarted(slot: StreamSlot, resync: ResyncState, why: string): void {
-    if (why !== 'resuming') this.#metrics.resyncs.inc({ stream: slot.streamId, reason: resync.reason });
-    this.#metrics.resyncActive.set({ stream: slot.streamId }, 1);
-    this.#log.warn({ stream: slot.streamId, epoch: resync.epoch, reason: resync.reason, recoverUntil: resync.recoverUntil }, `resync ${why === 'resuming' ? 'resumed' : 'started'} (${why}): replaying the stream's current state`);
-  }
-
   /** Stops the running term (active → deactivating → standby); nothing to do on a replica without one. */
   async #becomeStandby(reason: string): Promise<void> {
     if (this.#role.state !== 'active') return;
@@ -431,22 +347,6 @@ export class Listener {
     await term.producer?.close().catch((err: unknown) => this.#log.warn({ err }, 'closing the producer failed'));
   }
 
-  #onReaderState(streamId: string, state: ReaderState, detail: ReaderStateDetail): void {
-    this.#metrics.connected.set({ stream: streamId }, state === 'connected' ? 1 : 0);
-    // Every change that carries a cause is a reconnection (network, config, watchdog, resync).
-    if (detail.cause) this.#metrics.reconnects.inc({ stream: streamId, cause: detail.cause });
-    if (state === 'connected') {
-      this.#log.info({ stream: streamId }, 'stream connected');
-    } else if (state === 'config-error') {
-      this.#metrics.configErrors.inc({ stream: streamId, status: String(detail.status) });
-      this.#log.error(
-        { stream: streamId, status: detail.status, retryInMs: detail.delayMs },
-        explainConfigError(detail.status, streamId, this.#cfg.openctiUrl),
-      );
-    } else if (state === 'backoff') {
-      this.#log.warn({ stream: streamId, status: detail.status, reason: detail.message, retryInMs: detail.delayMs }, 'stream disconnected; reconnecting');
-    }
-  }
 }
 
 /** Longest wait between two attempts to become active while holding the lease. */
@@ -458,19 +358,4 @@ export function activationRetryDelay(minMs: number, attempt: number, random: () 
 
 function holdsLease(partitions: readonly TopicPartition[], topic: string): boolean {
   return partitions.some((p) => p.topic === topic && p.partition === 0);
-}
-
-export function explainConfigError(status: number | undefined, streamId: string, url: string): string {
-  switch (status) {
-    case 401:
-      return `OpenCTI refused the stream (401): check OPENCTI_TOKEN, that live stream ${streamId} exists at ${url}, and that the token's user may read it`;
-    case 403:
-      return `OpenCTI forbids the stream (403): the token's user lacks access to live stream ${streamId}`;
-    case 404:
-      return `no live stream endpoint (404) at ${url}/stream/${streamId}: check OPENCTI_URL and CONNECTOR_LIVE_STREAM_ID`;
-    case 410:
-      return `live stream ${streamId} is stopped (410): start it in OpenCTI (Data sharing → Live streams)`;
-    default:
-      return `OpenCTI refused the stream (${status})`;
-  }
 }
