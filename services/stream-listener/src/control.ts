@@ -8,7 +8,8 @@ import { randomUUID } from 'node:crypto';
 import { ControlChannel, expired, type ControlReply, type ControlRequest, type Kafka } from '@octi-defender/kafka';
 import type { Logger } from '@octi-defender/platform';
 import type { ListenerConfig } from './config.ts';
-import type { Listener, RewriteOutcome, StreamPosition } from './listener.ts';
+import type { RewriteOutcome } from './checkpoint-change.ts';
+import type { Listener, StreamPosition } from './listener.ts';
 import type { ListenerMetrics } from './metrics.ts';
 import { operatorResync, replayCheckpoint, replayGoal, replayReached, resyncCheckpoint, resyncFinished } from './rewind.ts';
 

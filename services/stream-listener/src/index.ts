@@ -1,7 +1,4 @@
-export { Listener, explainConfigError, appliedRequestKey, type Role, type StreamPosition, type RewriteOutcome } from './listener.ts';
-export { ListenerControl } from './control.ts';
-export { ConnectorPresence } from './connector.ts';
+// The package entry, for the command line (services/cli): configuration, checkpoints, control.
 export { listenerEnv, loadListenerConfig, type ListenerConfig } from './config.ts';
-export { createListenerMetrics, type ListenerMetrics } from './metrics.ts';
-export { decodeCheckpoint, encodeCheckpoint, startPosition, type Checkpoint } from './checkpoint.ts';
-export type { DeadLetter } from './publisher.ts';
+export { decodeCheckpoint, encodeCheckpoint } from './checkpoint.ts';
+export { ListenerControl } from './control.ts';

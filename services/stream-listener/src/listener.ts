@@ -3,30 +3,22 @@
 // member holding it is active; when it dies the group hands the partition to a standby. The new
 // active member opens a transactional producer with the group's transactional id, which fences the
 // previous one, so a stale listener cannot publish even if it has not noticed it lost the lease.
-import { compareEventIds, EVENT_ID, MarkingRegistry } from '@octi-defender/indicators';
-import { topicDefinitions, ProducerFencedError, type Consumer, type Kafka, type OutgoingRecord, type TopicPartition, type TransactionalProducer } from '@octi-defender/kafka';
-import type { Logger } from '@octi-defender/platform';
+import { MarkingRegistry } from '@octi-defender/indicators';
+import { topicDefinitions, ProducerFencedError, type Consumer, type Kafka, type TopicPartition, type TransactionalProducer } from '@octi-defender/kafka';
+import { StateMachine, type Logger } from '@octi-defender/platform';
 import { readFileSync } from 'node:fs';
 import { backoffDelay } from './backoff.ts';
-import { decodeCheckpoint, encodeCheckpoint, startPosition, type Checkpoint } from './checkpoint.ts';
+import { decodeCheckpoint, type Checkpoint } from './checkpoint.ts';
+import { refusedOrRepeated, writeCheckpointChange, type CheckpointChange, type RewriteOutcome } from './checkpoint-change.ts';
 import type { ListenerConfig } from './config.ts';
-import { EventQueue } from './event-queue.ts';
+import { LISTENER_ROLES, type ListenerRole } from './listener-role.ts';
 import type { ListenerMetrics } from './metrics.ts';
 import { Publisher, type StreamSlot } from './publisher.ts';
-import { historyGap, newResync, type ResyncState } from './resync.ts';
-import { RefusedChange } from './rewind.ts';
-import { StreamReader, type RawStreamEvent } from './stream-reader.ts';
-import { heartbeatProof, laterOf } from './stream-position.ts';
+import type { ResyncState } from './resync.ts';
+import type { StreamReader } from './stream-reader.ts';
+import { followStream } from './stream-follower.ts';
 
 const MAX_BATCH = 2000;
-/**
- * Event data held per stream between the reader and the publisher (on top of the count bound), in
- * characters (≤ 16 MiB: 1 or 2 bytes each). Several rounds' worth: the round in flight and the one
- * being prepared stay queued until they commit, and the reader needs room to read ahead of them.
- */
-const QUEUE_MAX_CHARS = 8 * 1024 * 1024;
-
-export type Role = 'starting' | 'standby' | 'active' | 'closed';
 
 /** A stream's position as the active term holds it (what the OpenCTI connector state mirrors). */
 export interface StreamPosition {
@@ -37,21 +29,6 @@ export interface StreamPosition {
   readonly resumeFrom: string | undefined;
   readonly recoverUntil: string | undefined;
   readonly resync: ResyncState | undefined;
-}
-
-/**
- * The outcome of an operator change of the stored positions: applied (and the listener restarted
- * from them), already applied before (the request id is recorded), or not possible here.
- */
-export type RewriteOutcome =
-  | { readonly outcome: 'applied'; readonly before: ReadonlyMap<string, Checkpoint | undefined> }
-  | { readonly outcome: 'duplicate' }
-  | { readonly outcome: 'not-active' }
-  | { readonly outcome: 'refused'; readonly reason: string };
-
-/** Key of the checkpoints topic recording that an operator request was applied (so it applies once). */
-export function appliedRequestKey(requestId: string): string {
-  return `control-request:${requestId}`;
 }
 
 interface ActiveTerm {
@@ -68,15 +45,16 @@ export class Listener {
   readonly #log: Logger;
   readonly #metrics: ListenerMetrics;
   readonly #ca: string | undefined;
-  #role: Role = 'starting';
+  readonly #role: StateMachine<ListenerRole>;
   #lease: Consumer | undefined;
+  /** The running term: set while active, and while it stops (deactivating, closing). */
   #term: ActiveTerm | undefined;
   #transitions: Promise<void> = Promise.resolve();
-  #kafkaUp = false;
-  #closing = false;
   /** Operator changes under way (the term restarts for them: the replica acts for the deployment still). */
   #rewrites = 0;
-  readonly #wake = new AbortController();
+  /** Aborted by close(): no term starts any more, and waits (retries, back-offs) end at once. */
+  readonly #stop = new AbortController();
+  #closed: Promise<void> | undefined;
   readonly #markings = new MarkingRegistry();
 
   constructor(cfg: ListenerConfig, deps: { kafka: Kafka; logger: Logger; metrics: ListenerMetrics }) {
@@ -85,20 +63,30 @@ export class Listener {
     this.#log = deps.logger;
     this.#metrics = deps.metrics;
     this.#ca = cfg.openctiCaFile ? readFileSync(cfg.openctiCaFile, 'utf8') : undefined;
+    this.#role = new StateMachine({
+      name: 'listener role',
+      transitions: LISTENER_ROLES,
+      initial: 'starting',
+      // 1 from the moment the term runs until it has stopped.
+      onChange: (_from, to) => {
+        if (to === 'active') this.#metrics.active.set(1);
+        else if (to === 'standby' || to === 'closed') this.#metrics.active.set(0);
+      },
+    });
   }
 
-  get role(): Role {
-    return this.#role;
+  get role(): ListenerRole {
+    return this.#role.state;
   }
 
   /** Active, or restarting its term for an operator change: the replica that speaks for the deployment. */
   get acting(): boolean {
-    return this.#role === 'active' || this.#rewrites > 0;
+    return this.#role.state === 'active' || this.#rewrites > 0;
   }
 
   /** Each stream's position while active; undefined on a standby. */
   positions(): StreamPosition[] | undefined {
-    if (this.#role !== 'active' || !this.#term) return undefined;
+    if (this.#role.state !== 'active' || !this.#term) return undefined;
     return this.#term.slots.map((s) => ({ streamId: s.streamId, checkpoint: s.checkpoint, resumeFrom: s.resumeFrom, recoverUntil: s.recoverUntil, resync: s.resync }));
   }
 
@@ -109,18 +97,18 @@ export class Listener {
    * then starts a new term from them. `change` may refuse by throwing a RefusedChange. A request id
    * already recorded changes nothing ('duplicate'). Only the active replica acts.
    */
-  rewrite(requestId: string, change: (streamId: string, checkpoint: Checkpoint | undefined) => Checkpoint | undefined): Promise<RewriteOutcome> {
+  rewrite(requestId: string, change: CheckpointChange): Promise<RewriteOutcome> {
     this.#rewrites += 1;
     return new Promise<RewriteOutcome>((resolve, reject) => {
       this.#transition(async () => {
-        if (this.#role !== 'active' || !this.#term || this.#closing) {
+        if (this.#role.state !== 'active' || this.#stop.signal.aborted) {
           resolve({ outcome: 'not-active' });
           return;
         }
         // A repeat or a refusal leaves the running term alone (a restart re-reads the events after
         // the checkpoint); the checks are made again on the checkpoints read once it stopped.
         try {
-          const early = this.#precheck(requestId, change, await this.#kafka.readCompacted(this.#cfg.checkpointsTopic));
+          const early = refusedOrRepeated(requestId, this.#cfg.streamIds, change, await this.#kafka.readCompacted(this.#cfg.checkpointsTopic));
           if (early) {
             resolve(early);
             return;
@@ -133,7 +121,7 @@ export class Listener {
         let outcome: RewriteOutcome | undefined;
         let failure: unknown;
         try {
-          outcome = await this.#writeCheckpoints(requestId, change);
+          outcome = await writeCheckpointChange(this.#kafka, this.#cfg, requestId, change, this.#log);
         } catch (err) {
           failure = err;
         }
@@ -147,58 +135,15 @@ export class Listener {
     });
   }
 
-  #precheck(requestId: string, change: (streamId: string, checkpoint: Checkpoint | undefined) => Checkpoint | undefined, stored: Map<string, { value: Buffer }>): RewriteOutcome | undefined {
-    if (stored.has(appliedRequestKey(requestId))) return { outcome: 'duplicate' };
-    try {
-      for (const streamId of this.#cfg.streamIds) change(streamId, decodeCheckpoint(streamId, stored.get(streamId)?.value ?? null));
-    } catch (err) {
-      if (err instanceof RefusedChange) return { outcome: 'refused', reason: err.message };
-      throw err;
-    }
-    return undefined;
-  }
-
-  async #writeCheckpoints(requestId: string, change: (streamId: string, checkpoint: Checkpoint | undefined) => Checkpoint | undefined): Promise<RewriteOutcome> {
-    // The group's transactional id: a stale active replica cannot write after this one.
-    const producer = await this.#kafka.transactionalProducer(this.#cfg.groupId);
-    try {
-      const stored = await this.#kafka.readCompacted(this.#cfg.checkpointsTopic);
-      const key = appliedRequestKey(requestId);
-      if (stored.has(key)) return { outcome: 'duplicate' };
-      const before = new Map<string, Checkpoint | undefined>();
-      const records: OutgoingRecord[] = [];
-      for (const streamId of this.#cfg.streamIds) {
-        const current = decodeCheckpoint(streamId, stored.get(streamId)?.value ?? null);
-        let next: Checkpoint | undefined;
-        try {
-          next = change(streamId, current);
-        } catch (err) {
-          if (err instanceof RefusedChange) return { outcome: 'refused', reason: err.message };
-          throw err;
-        }
-        if (next === undefined) continue;
-        before.set(streamId, current);
-        records.push({ topic: this.#cfg.checkpointsTopic, key: streamId, value: encodeCheckpoint(next) });
-      }
-      if (records.length === 0) return { outcome: 'refused', reason: 'no stream of this listener is concerned' };
-      records.push({ topic: this.#cfg.checkpointsTopic, key, value: JSON.stringify({ requestId, streams: [...before.keys()], at: new Date().toISOString() }) });
-      await producer.transaction((tx) => tx.send(records));
-      this.#log.warn({ requestId, streams: [...before.keys()] }, 'operator request applied to the checkpoints; restarting from them');
-      return { outcome: 'applied', before };
-    } finally {
-      await producer.close().catch((err: unknown) => this.#log.warn({ err }, 'closing the producer failed'));
-    }
-  }
-
   /** Kafka reachable and, on the active replica, every stream connected. */
   ready(): { ok: boolean; detail: string } {
-    if (!this.#kafkaUp) return { ok: false, detail: 'kafka not connected' };
-    if (this.#role === 'standby') {
-      // Holding the lease without a running term means activation keeps failing: not ready.
-      const stuck = this.#lease !== undefined && holdsLease(this.#lease.assignment(), this.#cfg.checkpointsTopic);
-      return stuck ? { ok: false, detail: 'holds the lease but could not become active' } : { ok: true, detail: 'standby' };
-    }
-    if (this.#role !== 'active' || !this.#term) return { ok: false, detail: this.#role };
+    const role = this.#role.state;
+    if (role === 'starting' || role === 'closed') return { ok: false, detail: 'kafka not connected' };
+    // Holding the lease without a running term means activation keeps failing: not ready.
+    const stuck = { ok: false, detail: 'holds the lease but could not become active' };
+    if (role === 'activating') return stuck;
+    if (role === 'standby') return this.#lease !== undefined && holdsLease(this.#lease.assignment(), this.#cfg.checkpointsTopic) ? stuck : { ok: true, detail: 'standby' };
+    if (role !== 'active' || !this.#term) return { ok: false, detail: role };
     const down = this.#term.readers.filter((r) => r.state !== 'connected').length;
     // Skipped events do not make the replica unready (the stream goes on) but stay visible here.
     const skipped = this.#term.readers.flatMap((r) => (r.lastSkipped ? [`${r.streamId} skipped ${r.lastSkipped.id} (${r.lastSkipped.reason})`] : []));
@@ -227,26 +172,33 @@ export class Listener {
     await this.#lease.run(async () => {
       // Paused on assignment; nothing to process.
     });
-    this.#kafkaUp = true;
-    if (this.#role === 'starting') this.#setRole('standby');
+    // The lease may have been assigned (and a term started) while joining.
+    if (this.#role.state === 'starting') this.#role.to('standby');
     this.#log.info({ group: this.#cfg.groupId, streams: this.#cfg.streamIds }, 'listener started; waiting for the lease');
   }
 
-  async close(): Promise<void> {
-    this.#closing = true;
-    this.#wake.abort();
-    await this.#transitions;
-    await this.#becomeStandby('shutdown');
-    this.#setRole('closed');
+  /** Stops the term (its transaction in flight commits) and leaves the group; a second call waits for the first. */
+  close(): Promise<void> {
+    this.#closed ??= this.#close();
+    return this.#closed;
+  }
+
+  async #close(): Promise<void> {
+    this.#stop.abort();
+    // After the role changes already queued: a term being opened is then stopped here.
+    await this.#serialized(async () => {
+      this.#role.to('closing');
+      await this.#stopTerm('shutdown');
+    });
     await this.#lease?.close();
-    // A revocation reported while leaving the group queues a last transition: let it finish.
+    // A revocation reported while leaving the group queues a last transition (a no-op now): let it finish.
     await this.#transitions;
-    this.#kafkaUp = false;
+    this.#role.to('closed');
   }
 
   /** Waits `ms`, or less if the listener closes meanwhile. */
   #sleep(ms: number): Promise<void> {
-    const signal = this.#wake.signal;
+    const signal = this.#stop.signal;
     if (signal.aborted) return Promise.resolve();
     return new Promise((resolve) => {
       const done = (): void => {
@@ -266,8 +218,13 @@ export class Listener {
    * again within seconds instead of waiting out the stream reconnection ceiling.
    */
   async #activate(): Promise<void> {
+    if (this.#role.state === 'active') return;
     for (let attempt = 0; ; attempt++) {
-      if (this.#closing || !this.#lease || !holdsLease(this.#lease.assignment(), this.#cfg.checkpointsTopic)) return;
+      if (this.#stop.signal.aborted || !this.#lease || !holdsLease(this.#lease.assignment(), this.#cfg.checkpointsTopic)) {
+        if (this.#role.state === 'activating') this.#role.to('standby');
+        return;
+      }
+      if (this.#role.state !== 'activating') this.#role.to('activating');
       try {
         await this.#becomeActive();
         return;
@@ -279,15 +236,18 @@ export class Listener {
     }
   }
 
+  /** Queues a role change after those already queued; a failure is logged. */
   #transition(step: () => Promise<void>): void {
-    this.#transitions = this.#transitions.then(step).catch((err: unknown) => {
+    void this.#serialized(step).catch((err: unknown) => {
       this.#log.error({ err }, 'listener role change failed');
     });
   }
 
-  #setRole(role: Role): void {
-    this.#role = role;
-    this.#metrics.active.set(role === 'active' ? 1 : 0);
+  /** Runs `step` after the role changes already queued (one at a time); its failure is the caller's. */
+  #serialized(step: () => Promise<void>): Promise<void> {
+    const run = this.#transitions.then(step);
+    this.#transitions = run.catch(() => undefined);
+    return run;
   }
 
   async #ensureTopics(): Promise<void> {
@@ -304,8 +264,8 @@ export class Listener {
     }
   }
 
+  /** Opens a term (from `activating`); throws, still activating, when Kafka fails it. */
   async #becomeActive(): Promise<void> {
-    if (this.#term || this.#closing) return;
     this.#log.info({ group: this.#cfg.groupId }, 'lease acquired; becoming active');
     const abort = new AbortController();
     // Fence any previous holder first, so the checkpoints read next cannot move under us.
@@ -323,78 +283,8 @@ export class Listener {
     const slots: StreamSlot[] = [];
     const readers: StreamReader[] = [];
     for (const streamId of this.#cfg.streamIds) {
-      const checkpoint = decodeCheckpoint(streamId, stored.get(streamId)?.value ?? null);
-      const start = startPosition(checkpoint, { startFrom: this.#cfg.startFrom, recover: this.#cfg.recover, now });
-      const queue = new EventQueue<RawStreamEvent>(this.#cfg.queueSize, QUEUE_MAX_CHARS, (ev) => ev.data.length);
-      // A resync under way resumes (same epoch, replay from the start); a new operator request starts one.
-      const request = this.#cfg.resyncRequest;
-      const requested = request !== undefined && checkpoint !== undefined && checkpoint.resyncRequest !== request && !checkpoint.resync;
-      const resync = checkpoint?.resync ?? (requested ? newResync('operator', now) : undefined);
-      const slot: StreamSlot = {
-        streamId,
-        queue,
-        checkpoint,
-        recoverUntil: start.recover ?? checkpoint?.recoverUntil,
-        startFrom: this.#cfg.startFrom,
-        resumeFrom: start.from,
-        resync,
-        replayed: 0,
-        resyncRequest: request ?? checkpoint?.resyncRequest,
-      };
+      const { slot, reader } = followStream(streamId, decodeCheckpoint(streamId, stored.get(streamId)?.value ?? null), now, { cfg: this.#cfg, metrics: this.#metrics, log: this.#log, ca: this.#ca });
       slots.push(slot);
-      if (resync) this.#resyncStarted(slot, resync, checkpoint?.resync ? 'resuming' : 'operator request');
-      this.#log.info({ stream: streamId, from: start.from ?? 'live', recover: start.recover, checkpoint: checkpoint?.lastEventId }, 'stream start position');
-      // Reconnections resume after the last position known complete (rules in stream-position.ts),
-      // never after the last id seen: events sharing an id must not be cut in half.
-      // The greatest id received: resuming from the checkpoint, what it says was seen.
-      let lastSeen: string | undefined = start.from === checkpoint?.lastEventId ? laterOf(start.from, checkpoint?.seen) : start.from;
-      let waitingSince = 0;
-      const reader: StreamReader = new StreamReader({
-        baseUrl: this.#cfg.openctiUrl,
-        token: this.#cfg.openctiToken,
-        streamId,
-        listenDelete: this.#cfg.listenDelete,
-        noDependencies: this.#cfg.noDependencies,
-        withInferences: this.#cfg.withInferences,
-        // A resync replays the whole current state, then goes live after its recover date.
-        position: () => (slot.resync ? { from: '0-0', recover: slot.resync.recoverUntil } : { from: slot.resumeFrom, recover: slot.recoverUntil }),
-        onEvent: (ev) => {
-          if (ev.name === 'connected' && !slot.resync) {
-            const gap = historyGap(ev.from, lastSeen, ev.data);
-            if (gap) {
-              this.#metrics.historyGaps.inc({ stream: streamId });
-              this.#log.warn({ stream: streamId, from: ev.from, firstEventId: gap.firstEventId }, 'OpenCTI no longer holds the events after the checkpoint (trimmed history): deletes in the gap are lost; starting a resync');
-              const started = newResync('trimmed_history', new Date());
-              slot.resync = started;
-              this.#resyncStarted(slot, started, 'trimmed history');
-              queueMicrotask(() => reader.reconnect('resync'));
-            }
-          }
-          if (EVENT_ID.test(ev.id)) {
-            // A skipped stuck event is given up: resuming from its id reads on after it.
-            if (ev.skipped?.reason === 'stuck_position') slot.resumeFrom = laterOf(slot.resumeFrom, ev.id);
-            else if (ev.name === 'heartbeat') slot.resumeFrom = laterOf(slot.resumeFrom, heartbeatProof(ev.id));
-            else if (lastSeen !== undefined && compareEventIds(ev.id, lastSeen) > 0) slot.resumeFrom = laterOf(slot.resumeFrom, lastSeen);
-            if (ev.name !== 'heartbeat') lastSeen = laterOf(lastSeen, ev.id);
-          }
-          this.#metrics.lastEventTime.set({ stream: streamId }, Date.now() / 1000);
-          queue.push(ev);
-          this.#metrics.queueDepth.set({ stream: streamId }, queue.size);
-        },
-        hasRoom: () => queue.hasRoom(),
-        waitForRoom: async () => {
-          waitingSince = performance.now();
-          await queue.waitForRoom();
-          this.#metrics.backpressureSeconds.inc({ stream: streamId }, (performance.now() - waitingSince) / 1000);
-        },
-        backoff: { minMs: this.#cfg.reconnectMinMs, maxMs: this.#cfg.reconnectMaxMs },
-        configErrorRetryMs: this.#cfg.configErrorRetryMs,
-        heartbeatTimeoutMs: this.#cfg.heartbeatTimeoutMs,
-        maxEventBytes: this.#cfg.maxEventBytes,
-        maxPositionFailures: this.#cfg.maxPositionFailures,
-        tls: { rejectUnauthorized: this.#cfg.openctiSslVerify, ...(this.#ca ? { ca: this.#ca } : {}) },
-        onStateChange: (state, detail) => this.#onReaderState(streamId, state, detail),
-      });
       readers.push(reader);
     }
     const publisher = new Publisher({
@@ -422,7 +312,7 @@ export class Listener {
       });
     });
     this.#term = { abort, readers, slots, done, producer };
-    this.#setRole('active');
+    this.#role.to('active');
     for (const r of readers) r.start();
   }
 
@@ -437,13 +327,16 @@ export class Listener {
     }
   }
 
-  #resyncStarted(slot: StreamSlot, resync: ResyncState, why: string): void {
-    if (why !== 'resuming') this.#metrics.resyncs.inc({ stream: slot.streamId, reason: resync.reason });
-    this.#metrics.resyncActive.set({ stream: slot.streamId }, 1);
-    this.#log.warn({ stream: slot.streamId, epoch: resync.epoch, reason: resync.reason, recoverUntil: resync.recoverUntil }, `resync ${why === 'resuming' ? 'resumed' : 'started'} (${why}): replaying the stream's current state`);
+  /** Stops the running term (active → deactivating → standby); nothing to do on a replica without one. */
+  async #becomeStandby(reason: string): Promise<void> {
+    if (this.#role.state !== 'active') return;
+    this.#role.to('deactivating');
+    await this.#stopTerm(reason);
+    this.#role.to('standby');
   }
 
-  async #becomeStandby(reason: string): Promise<void> {
+  /** Closes the term's readers, lets its transaction in flight commit, and closes its producer. */
+  async #stopTerm(reason: string): Promise<void> {
     const term = this.#term;
     if (!term) return;
     this.#term = undefined;
@@ -452,26 +345,8 @@ export class Listener {
     term.abort.abort();
     await term.done;
     await term.producer?.close().catch((err: unknown) => this.#log.warn({ err }, 'closing the producer failed'));
-    if (this.#role !== 'closed') this.#setRole('standby');
   }
 
-  #onReaderState(streamId: string, state: string, detail: { status?: number; message?: string; delayMs?: number }): void {
-    this.#metrics.connected.set({ stream: streamId }, state === 'connected' ? 1 : 0);
-    if (state === 'connected') {
-      this.#log.info({ stream: streamId }, 'stream connected');
-    } else if (state === 'config-error') {
-      this.#metrics.configErrors.inc({ stream: streamId, status: String(detail.status) });
-      this.#metrics.reconnects.inc({ stream: streamId, cause: 'config' });
-      this.#log.error(
-        { stream: streamId, status: detail.status, retryInMs: detail.delayMs },
-        explainConfigError(detail.status, streamId, this.#cfg.openctiUrl),
-      );
-    } else if (state === 'backoff') {
-      const watchdog = detail.delayMs === 0;
-      this.#metrics.reconnects.inc({ stream: streamId, cause: watchdog ? 'watchdog' : 'network' });
-      this.#log.warn({ stream: streamId, status: detail.status, reason: detail.message, retryInMs: detail.delayMs }, 'stream disconnected; reconnecting');
-    }
-  }
 }
 
 /** Longest wait between two attempts to become active while holding the lease. */
@@ -483,19 +358,4 @@ export function activationRetryDelay(minMs: number, attempt: number, random: () 
 
 function holdsLease(partitions: readonly TopicPartition[], topic: string): boolean {
   return partitions.some((p) => p.topic === topic && p.partition === 0);
-}
-
-export function explainConfigError(status: number | undefined, streamId: string, url: string): string {
-  switch (status) {
-    case 401:
-      return `OpenCTI refused the stream (401): check OPENCTI_TOKEN, that live stream ${streamId} exists at ${url}, and that the token's user may read it`;
-    case 403:
-      return `OpenCTI forbids the stream (403): the token's user lacks access to live stream ${streamId}`;
-    case 404:
-      return `no live stream endpoint (404) at ${url}/stream/${streamId}: check OPENCTI_URL and CONNECTOR_LIVE_STREAM_ID`;
-    case 410:
-      return `live stream ${streamId} is stopped (410): start it in OpenCTI (Data sharing → Live streams)`;
-    default:
-      return `OpenCTI refused the stream (${status})`;
-  }
 }

@@ -26,11 +26,11 @@ export interface ListenerMetrics {
 export function createListenerMetrics(registry: Registry): ListenerMetrics {
   const registers = [registry];
   return {
-    events: new Counter({ name: 'octi_listener_events_total', help: 'Stream events received, by SSE event name', labelNames: ['stream', 'event'], registers }),
-    commands: new Counter({ name: 'octi_listener_commands_total', help: 'Indicator commands published, by op and Defender type', labelNames: ['op', 'type'], registers }),
-    rejects: new Counter({ name: 'octi_listener_rejects_total', help: 'Values Defender cannot take (not representable, private IP, CIDR, …), by reason', labelNames: ['reason'], registers }),
+    events: new Counter({ name: 'octi_listener_events_total', help: 'Stream events published (their Kafka transaction committed), by SSE event name', labelNames: ['stream', 'event'], registers }),
+    commands: new Counter({ name: 'octi_listener_commands_total', help: 'Indicator commands published (their Kafka transaction committed), by op and Defender type', labelNames: ['op', 'type'], registers }),
+    rejects: new Counter({ name: 'octi_listener_rejects_total', help: 'Values Defender cannot take (not representable, private IP, CIDR, …), by reason, once their event\'s Kafka transaction committed', labelNames: ['reason'], registers }),
     deadLetters: new Counter({ name: 'octi_listener_dead_letters_total', help: 'Events written to the dead-letter topic, by reason', labelNames: ['reason'], registers }),
-    reconnects: new Counter({ name: 'octi_listener_reconnects_total', help: 'Stream reconnections, by cause (network, config, watchdog)', labelNames: ['stream', 'cause'], registers }),
+    reconnects: new Counter({ name: 'octi_listener_reconnects_total', help: 'Stream reconnections, by cause (network, config, watchdog, resync)', labelNames: ['stream', 'cause'], registers }),
     configErrors: new Counter({ name: 'octi_listener_config_errors_total', help: 'Connections refused by OpenCTI for a configuration reason (401/403/404/410)', labelNames: ['stream', 'status'], registers }),
     connected: new Gauge({ name: 'octi_listener_stream_connected', help: '1 while the stream is connected', labelNames: ['stream'], registers }),
     lastEventTime: new Gauge({ name: 'octi_listener_last_event_timestamp_seconds', help: 'Time of the last event or heartbeat received (age = time() - this)', labelNames: ['stream'], registers }),

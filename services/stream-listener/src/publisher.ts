@@ -11,6 +11,7 @@ import type { EventQueue } from './event-queue.ts';
 import type { ListenerMetrics } from './metrics.ts';
 import type { RawStreamEvent } from './stream-reader.ts';
 import { markerRecords, replayEnd, replayEndedBy, type ResyncState } from './resync.ts';
+import { RoundTally } from './round-tally.ts';
 import { EVENT_ID } from '@octi-defender/indicators';
 import { laterOf, safeCheckpoint } from './stream-position.ts';
 
@@ -99,10 +100,11 @@ interface Taken {
   readonly replayed: number;
 }
 
-/** One transaction's worth: its records and, per stream, the events it covers. */
+/** One transaction's worth: its records, per stream the events it covers, and what it counts once committed. */
 interface Round {
   readonly records: OutgoingRecord[];
   readonly taken: Taken[];
+  readonly tally: RoundTally;
 }
 
 export class Publisher {
@@ -161,6 +163,7 @@ export class Publisher {
     } finally {
       this.#inFlight = undefined;
     }
+    round.tally.countIn(this.#o.metrics);
     let consumed = 0;
     for (const t of round.taken) {
       t.slot.queue.drop(t.count);
@@ -188,6 +191,7 @@ export class Publisher {
   #prepare(): Round | undefined {
     const records: OutgoingRecord[] = [];
     const taken: Taken[] = [];
+    const tally = new RoundTally();
     const now = this.#now();
     let bytes = 0;
     let counted = 0;
@@ -220,8 +224,8 @@ export class Publisher {
           resync = undefined;
           progress = [];
         }
-        this.#o.metrics.events.inc({ stream: slot.streamId, event: ev.name });
-        this.#route(ev, now, records);
+        tally.event(slot.streamId, ev.name);
+        this.#route(ev, now, records, tally);
         for (; counted < records.length; counted++) bytes += recordBytes(records[counted] as OutgoingRecord);
         if (resync) {
           if (DATA_EVENTS.has(ev.name)) replayed += 1;
@@ -250,10 +254,10 @@ export class Publisher {
       }
       taken.push({ slot, count: n, checkpoint, before, resync, replayed });
     }
-    return taken.length === 0 ? undefined : { records, taken };
+    return taken.length === 0 ? undefined : { records, taken, tally };
   }
 
-  #route(ev: RawStreamEvent, now: Date, out: OutgoingRecord[]): void {
+  #route(ev: RawStreamEvent, now: Date, out: OutgoingRecord[], tally: RoundTally): void {
     if (ev.name === 'heartbeat') return;
     if (ev.name === 'connected') {
       this.#o.logger.info({ stream: ev.streamId, info: safeJson(ev.data) }, 'stream connected');
@@ -305,14 +309,14 @@ export class Publisher {
         out.push(this.#deadLetter(ev, r.reason, r.detail, now));
         continue;
       }
-      this.#o.metrics.rejects.inc({ reason: r.reason });
+      tally.reject(r.reason);
       this.#o.logger.info({ stream: ev.streamId, eventId: ev.id, reason: r.reason, detail: r.detail, value: r.value, stixId: r.stixId }, 'value not sent to Defender');
     }
     for (const cmd of encoded) {
       // One header: kafkajs encodes each into a buffer of its own (~2 µs a header per command), and
       // the stream and event ids are in the command's `source` already.
       out.push({ topic: this.#o.commandsTopic, key: cmd.key, value: cmd.value, headers: { op: cmd.op } });
-      this.#o.metrics.commands.inc({ op: cmd.op, type: cmd.key.slice(0, cmd.key.indexOf(':')) });
+      tally.command(cmd.op, cmd.key.slice(0, cmd.key.indexOf(':')));
     }
   }
 

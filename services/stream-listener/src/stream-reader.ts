@@ -5,8 +5,10 @@
 // on), a rule for a position that keeps failing, and backpressure: the response body is only read
 // while the event queue has room.
 import { Agent, fetch as undiciFetch } from 'undici';
+import { StateMachine } from '@octi-defender/platform';
 import { backoffDelay, type BackoffPolicy } from './backoff.ts';
 import { compareEventIds, EVENT_ID } from '@octi-defender/indicators';
+import { READER_STATES, type ReaderState, type ReconnectCause } from './reader-state.ts';
 import { SseParser, type PartialEvent, type SseMessage } from './sse-parser.ts';
 
 export interface RawStreamEvent {
@@ -25,7 +27,13 @@ export interface RawStreamEvent {
   readonly from?: string;
 }
 
-export type ReaderState = 'idle' | 'connecting' | 'connected' | 'backoff' | 'config-error' | 'closed';
+/** What a state change reports: on `backoff` and `config-error`, why and when the reader reconnects. */
+export interface ReaderStateDetail {
+  readonly status?: number;
+  readonly message?: string;
+  readonly delayMs?: number;
+  readonly cause?: ReconnectCause;
+}
 
 /** HTTP statuses that mean the configuration is wrong (token, stream id, stopped stream), not the network. */
 export const CONFIG_ERROR_STATUSES: ReadonlySet<number> = new Set([401, 403, 404, 410]);
@@ -51,7 +59,7 @@ export interface StreamReaderOptions {
   /** Connections in a row that end inside the same event before that event is skipped. */
   readonly maxPositionFailures: number;
   readonly tls?: { readonly rejectUnauthorized: boolean; readonly ca?: string };
-  readonly onStateChange?: (state: ReaderState, detail: { status?: number; message?: string; delayMs?: number }) => void;
+  readonly onStateChange?: (state: ReaderState, detail: ReaderStateDetail) => void;
 }
 
 export class StreamReader {
@@ -59,7 +67,7 @@ export class StreamReader {
   readonly #agent: Agent;
   #connection: AbortController | undefined;
   #parser: SseParser | undefined;
-  #state: ReaderState = 'idle';
+  readonly #state: StateMachine<ReaderState>;
   #attempt = 0;
   #retryTimer: NodeJS.Timeout | undefined;
   #watchdog: NodeJS.Timeout | undefined;
@@ -71,6 +79,7 @@ export class StreamReader {
 
   constructor(options: StreamReaderOptions) {
     this.#o = options;
+    this.#state = new StateMachine({ name: `stream reader ${options.streamId}`, transitions: READER_STATES, initial: 'idle' });
     this.#agent = new Agent({
       connect: { rejectUnauthorized: options.tls?.rejectUnauthorized ?? true, ...(options.tls?.ca ? { ca: options.tls.ca } : {}) },
       // A live stream is one long response: no body timeout, the watchdog covers silence.
@@ -80,7 +89,7 @@ export class StreamReader {
   }
 
   get state(): ReaderState {
-    return this.#state;
+    return this.#state.state;
   }
 
   get streamId(): string {
@@ -93,21 +102,22 @@ export class StreamReader {
   }
 
   start(): void {
-    if (this.#state !== 'idle') return;
+    if (this.#state.state !== 'idle') return;
     this.#connect();
     const tick = Math.min(1000, Math.max(50, Math.floor(this.#o.heartbeatTimeoutMs / 4)));
     this.#watchdog = setInterval(() => this.#checkSilence(), tick);
   }
 
-  /** Drops the current connection and reconnects at once from the current position. */
-  reconnect(reason: string): void {
-    if (this.#state === 'closed') return;
+  /** Drops the current connection and reconnects at once from the current position (once started, until closed). */
+  reconnect(cause: 'watchdog' | 'resync', message: string = cause): void {
+    if (this.#state.state === 'idle' || this.#state.state === 'closed') return;
     this.#disconnect();
-    this.#setState('backoff', { message: reason, delayMs: 0 });
+    this.#setState('backoff', { message, delayMs: 0, cause });
     this.#connect();
   }
 
   async close(): Promise<void> {
+    if (this.#state.state === 'closed') return;
     this.#parser = undefined;
     this.#disconnect();
     clearInterval(this.#watchdog);
@@ -115,8 +125,8 @@ export class StreamReader {
     await this.#agent.close();
   }
 
-  #setState(state: ReaderState, detail: { status?: number; message?: string; delayMs?: number }): void {
-    this.#state = state;
+  #setState(state: ReaderState, detail: ReaderStateDetail): void {
+    this.#state.to(state);
     this.#o.onStateChange?.(state, detail);
   }
 
@@ -226,6 +236,7 @@ export class StreamReader {
       ...(status !== undefined ? { status } : {}),
       ...(message !== undefined ? { message } : {}),
       delayMs,
+      cause: configError ? 'config' : 'network',
     });
     this.#retryTimer = setTimeout(() => this.#connect(), delayMs);
   }
@@ -248,9 +259,9 @@ export class StreamReader {
   }
 
   #checkSilence(): void {
-    if (this.#state !== 'connected' || this.#waitingForRoom) return;
+    if (this.#state.state !== 'connected' || this.#waitingForRoom) return;
     if (Date.now() - this.#lastActivity > this.#o.heartbeatTimeoutMs) {
-      this.reconnect(`no event or heartbeat for ${this.#o.heartbeatTimeoutMs} ms`);
+      this.reconnect('watchdog', `no event or heartbeat for ${this.#o.heartbeatTimeoutMs} ms`);
     }
   }
 }

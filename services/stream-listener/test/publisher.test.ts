@@ -40,7 +40,10 @@ test('a transaction that fails mid-commit publishes nothing after it, and the ch
   const slot: StreamSlot = { streamId: STREAM, queue, checkpoint: undefined, recoverUntil: undefined, startFrom: undefined, resumeFrom: undefined, resync: undefined, replayed: 0, resyncRequest: undefined };
 
   const metrics = createListenerMetrics(createRegistry({ prefix: `t${randomUUID().slice(0, 6)}` }));
-  const eventsRead = async (): Promise<number> => (await metrics.events.get()).values.reduce((a, v) => a + v.value, 0);
+  const total = async (counter: { get(): Promise<{ values: Array<{ value: number }> }> }): Promise<number> => (await counter.get()).values.reduce((a, v) => a + v.value, 0);
+  const { logger, lines } = quietLogger();
+  // Every event normalized so far (the publisher logs each at debug level).
+  const eventsRead = (): number => lines.filter((l) => l.includes('"msg":"normalized"')).length;
   const real = await kafka.transactionalProducer(topics.group);
   // Events normalized when each transaction's records were sent; the third one is fenced after
   // its records went out, before its commit (what a newer listener's activation does).
@@ -50,7 +53,7 @@ test('a transaction that fails mid-commit publishes nothing after it, and the ch
     transaction: (work) =>
       real.transaction(async (tx) => {
         const result = await work(tx);
-        readAtSend.push(await eventsRead());
+        readAtSend.push(eventsRead());
         if (readAtSend.length === 3) await (await kafka.transactionalProducer(topics.group)).close();
         return result;
       }),
@@ -66,7 +69,7 @@ test('a transaction that fails mid-commit publishes nothing after it, and the ch
     streams: [slot],
     maxBatch: 5,
     markings: new MarkingRegistry(),
-    logger: quietLogger().logger,
+    logger,
     metrics,
   });
   await assert.rejects(publisher.run(new AbortController().signal), ProducerFencedError);
@@ -76,6 +79,10 @@ test('a transaction that fails mid-commit publishes nothing after it, and the ch
   // The failed round and the one prepared behind it stay queued for the next term; nothing else was sent.
   assert.equal(queue.size, 30);
   assert.equal(slot.checkpoint?.lastEventId, events[9]?.id, 'the second round\'s checkpoint: its last event, proven by the next one');
+  // The counters count what committed only: 20 events were normalized, 10 committed.
+  assert.equal(await total(metrics.events), 10);
+  assert.deepEqual((await metrics.events.get()).values.map((v) => [v.labels, v.value]), [[{ stream: STREAM, event: 'create' }, 10]]);
+  const committedCommands = await total(metrics.commands);
 
   // A record on every partition after the failure: once all are read, so is everything committed before.
   const observer = testKafka();
@@ -102,6 +109,7 @@ test('a transaction that fails mid-commit publishes nothing after it, and the ch
     return { partition: r.partition, line: `${c.key} ${c.source.eventId}`, eventId: c.source.eventId };
   });
   assert.deepEqual(published.map((p) => p.line).sort(), [...expected].sort(), 'exactly the commands of the two committed rounds');
+  assert.equal(committedCommands, expected.length, 'commands_total counts the committed commands');
   // In queue order on every partition.
   for (let p = 0; p < partitions; p++) {
     const ids = published.filter((x) => x.partition === p).map((x) => x.eventId);

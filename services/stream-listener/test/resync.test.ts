@@ -108,6 +108,9 @@ test('trimmed history is detected from the connected event and repaired by a res
   assert.equal(gh, 1, 'the gap counted once');
   const rs = (await h2.metrics.resyncs.get()).values.find((v) => v.labels.reason === 'trimmed_history')?.value;
   assert.equal(rs, 1);
+  // The reconnection that starts the replay is the resync's, not the watchdog's.
+  const reconnects = (await h2.metrics.reconnects.get()).values;
+  assert.deepEqual(reconnects.map((v) => [v.labels.cause, v.value]), [['resync', 1]]);
   assert.ok(h2.lines.some((l) => l.includes('trimmed history')));
   // The resync is over: its state left the checkpoint, which is now past the replay's recover point.
   await until('checkpoint without resync state', async () => {

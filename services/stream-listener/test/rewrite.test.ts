@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startOpenCtiEmulator } from '@octi-defender/emulators';
 import { decodeCheckpoint } from '../src/checkpoint.ts';
-import { appliedRequestKey } from '../src/listener.ts';
+import { appliedRequestKey } from '../src/checkpoint-change.ts';
 import { RefusedChange, replayCheckpoint } from '../src/rewind.ts';
 import { compareEventIds } from '@octi-defender/indicators';
 import { listenerConfig, startListener, tail, TOKEN, uniqueTopics, until } from './helpers.ts';
