@@ -8,7 +8,7 @@
 //   probing      the breaker half-opened: consuming, the next call is its trial
 //   closed       the writer closed (final)
 
-import { assertTransition, type TransitionTable } from '../core/transitions.ts';
+import { StateMachine, type TransitionTable } from '@octi-defender/platform';
 
 export type FlowMode = 'running' | 'backoff' | 'breaker-open' | 'probing' | 'closed';
 
@@ -37,7 +37,7 @@ export interface FlowPorts {
 
 export class FlowControl {
   readonly #ports: FlowPorts;
-  #mode: FlowMode = 'running';
+  readonly #mode = new StateMachine<FlowMode>({ name: 'flow control', transitions: FLOW_TRANSITIONS, initial: 'running' });
   #failures = 0;
   #timer: NodeJS.Timeout | undefined;
 
@@ -46,7 +46,7 @@ export class FlowControl {
   }
 
   get mode(): FlowMode {
-    return this.#mode;
+    return this.#mode.state;
   }
 
   /** Rounds failed since the last success. */
@@ -56,34 +56,34 @@ export class FlowControl {
 
   /** Batches are applied only while consuming; others come back after resume. */
   get consuming(): boolean {
-    return this.#mode === 'running' || this.#mode === 'probing';
+    return this.mode === 'running' || this.mode === 'probing';
   }
 
   /** A round committed. */
   succeeded(): void {
     this.#failures = 0;
-    if (this.#mode === 'probing') this.#to('running');
+    if (this.mode === 'probing') this.#to('running');
   }
 
   /** A round failed transiently: pause, then resume after a backoff, or when the breaker half-opens. */
   failed(): void {
-    if (this.#mode === 'closed') return;
+    if (this.mode === 'closed') return;
     this.#failures++;
     clearTimeout(this.#timer);
     this.#ports.pauseAll();
     if (this.#ports.breakerOpen()) {
-      if (this.#mode !== 'breaker-open') this.#to('breaker-open');
+      if (this.mode !== 'breaker-open') this.#to('breaker-open');
       return;
     }
     // A Retry-After is honoured in full: no call before it has passed.
     const delayMs = Math.max(this.#ports.throttledForMs(), this.#ports.backoffMs(this.#failures));
-    if (this.#mode !== 'backoff') this.#to('backoff', { delayMs });
+    if (this.mode !== 'backoff') this.#to('backoff', { delayMs });
     this.#timer = setTimeout(() => this.#resume('running', 'backoff'), delayMs);
     this.#timer.unref();
   }
 
   breakerOpened(): void {
-    if (this.#mode === 'closed' || this.#mode === 'breaker-open') return;
+    if (this.mode === 'closed' || this.mode === 'breaker-open') return;
     clearTimeout(this.#timer);
     this.#ports.pauseAll();
     this.#to('breaker-open');
@@ -99,11 +99,11 @@ export class FlowControl {
 
   close(): void {
     clearTimeout(this.#timer);
-    if (this.#mode !== 'closed') this.#to('closed');
+    if (this.mode !== 'closed') this.#to('closed');
   }
 
   #resume(to: 'running' | 'probing', why: string): void {
-    if (this.#mode === 'closed' || this.#mode === 'running' || this.#mode === 'probing') return;
+    if (this.mode === 'closed' || this.consuming) return;
     clearTimeout(this.#timer);
     this.#to(to);
     this.#ports.resumeAll();
@@ -111,9 +111,8 @@ export class FlowControl {
   }
 
   #to(next: FlowMode, detail: { delayMs?: number } = {}): void {
-    const from = this.#mode;
-    assertTransition(FLOW_TRANSITIONS, 'flow control', from, next);
-    this.#mode = next;
+    const from = this.mode;
+    this.#mode.to(next);
     this.#ports.changed(from, next, detail);
   }
 }

@@ -9,8 +9,7 @@
 //              task is restored again if the consumer still holds the partition under a valid lease
 //   closed     revoked (final: a later assignment makes a new task)
 import { ProducerFencedError, type Kafka, type OutgoingRecord, type TopicPartitionOffset, type TransactionalProducer } from '@octi-defender/kafka';
-import type { Logger } from '@octi-defender/platform';
-import { assertTransition, type TransitionTable } from '../core/transitions.ts';
+import { InvalidTransitionError, isValidTransition, type Logger, type TransitionTable } from '@octi-defender/platform';
 
 export type TaskState = 'restoring' | 'running' | 'fenced' | 'closed';
 
@@ -171,7 +170,7 @@ export class PartitionTasks {
   }
 
   #to(t: Task, next: TaskState): void {
-    assertTransition(TASK_TRANSITIONS, `partition ${t.partition}`, t.state, next);
+    if (!isValidTransition(TASK_TRANSITIONS, t.state, next)) throw new InvalidTransitionError(`partition ${t.partition}`, t.state, next, TASK_TRANSITIONS[t.state]);
     t.state = next;
   }
 }

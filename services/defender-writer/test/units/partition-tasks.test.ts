@@ -64,7 +64,7 @@ describe('PartitionTasks', () => {
     await tasks.begin(4, 0);
     await assert.rejects(tasks.begin(4, 0), /already restoring/);
     tasks.restored(4);
-    assert.throws(() => tasks.restored(4), /invalid transition running → running/);
+    assert.throws(() => tasks.restored(4), /invalid transition running -> running/);
     assert.equal(await tasks.close(4), true);
     assert.equal(await tasks.close(4), false);
     assert.deepEqual(f.closed, ['g.p4']);
