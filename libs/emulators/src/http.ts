@@ -90,7 +90,3 @@ export async function readJson(req: IncomingMessage): Promise<unknown> {
     throw new HttpError(400, 'request body is not valid JSON');
   }
 }
-
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}

@@ -9,4 +9,6 @@ export type { StixObject, IndicatorKind, ObservableKind, TlpName } from './openc
 export { startDefenderEmulator, DEFAULT_RATE_LIMITS, DEFAULT_ROLES, API_ENDPOINTS } from './defender/emulator.ts';
 export type { DefenderEmulator, DefenderEmulatorOptions, DefenderClient, Indicator, FaultSpec, FaultHit, RecordedRequest, EndpointStats, Endpoint, RateLimit, RaiseAlertRequest } from './defender/emulator.ts';
 export { AlertStore, ALERT_FILTERS, indicatorEvidence, type DefenderAlert, type AlertEvidence, type RaiseAlertInput } from './defender/alerts.ts';
-export { validateIndicator, isReservedIp, ValidationError, INDICATOR_TYPES, ACTIONS, SEVERITIES, DOCUMENTED_BODY_FIELDS } from './defender/validation.ts';
+export { validateIndicator, ValidationError, INDICATOR_TYPES, ACTIONS, SEVERITIES, DOCUMENTED_BODY_FIELDS } from './defender/validation.ts';
+// The reserved-address rule Defender's validation applies, shared with the services.
+export { isReservedIp } from '@octi-defender/indicators';

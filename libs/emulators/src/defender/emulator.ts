@@ -1,7 +1,8 @@
 // Microsoft Defender for Endpoint indicators API + Entra token endpoint emulator (research/defender-api.md).
+import { isRecord } from '@octi-defender/indicators';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { HttpError, isRecord, listen, readBody, readJson, sendJson } from '../http.ts';
+import { HttpError, listen, readBody, readJson, sendJson } from '../http.ts';
 import type { ListenOptions } from '../http.ts';
 import { Random } from '../opencti/stix.ts';
 import { AlertStore, type DefenderAlert, type RaiseAlertInput } from './alerts.ts';

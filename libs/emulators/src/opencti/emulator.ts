@@ -1,8 +1,9 @@
 // OpenCTI live stream emulator: GET /stream/:id as sseMiddleware.js serves it (research/opencti.md §1),
 // over an in-memory bounded event log, plus /_emulator control endpoints for tests and the demo.
+import { isRecord } from '@octi-defender/indicators';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { HttpError, isRecord, listen, readJson, sendJson } from '../http.ts';
+import { HttpError, listen, readJson, sendJson } from '../http.ts';
 import type { ListenOptions } from '../http.ts';
 import { connectorRegistry } from './connectors.ts';
 import { EventLog, parseStreamId } from './event-log.ts';

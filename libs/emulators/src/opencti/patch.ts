@@ -1,6 +1,6 @@
 // RFC 6902 patches between two STIX objects, as OpenCTI puts in update/merge contexts.
+import { isRecord } from '@octi-defender/indicators';
 import jsonpatch from 'fast-json-patch';
-import { isRecord } from '../http.ts';
 
 export interface PatchOp {
   op: 'add' | 'remove' | 'replace';

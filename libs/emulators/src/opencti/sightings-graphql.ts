@@ -9,8 +9,8 @@
 // the others, the connector operations, to graphql.ts) and take their arguments from `variables`, the
 // way pycti sends every query; selection sets are not interpreted: answers carry the fields pycti selects.
 // Errors come back as OpenCTI's do: HTTP 200 with `errors[].extensions.code`.
-import { createHash, randomUUID } from 'node:crypto';
-import { isRecord } from '../http.ts';
+import { isRecord, uuid5 } from '@octi-defender/indicators';
+import { randomUUID } from 'node:crypto';
 
 /** OpenCTI's uuid5 namespace for standard ids. */
 const OPENCTI_NAMESPACE = '00abedb4-aa42-466c-9c01-fed23315a9b7';
@@ -60,16 +60,6 @@ class GraphqlError extends Error {
 }
 
 const IDENTITY_CLASSES: Readonly<Record<string, string>> = { Organization: 'organization', Individual: 'individual', System: 'system', Sector: 'class', SecurityPlatform: 'securityplatform' };
-
-/** RFC 4122 version 5 UUID of `name` in OpenCTI's namespace. */
-function uuid5(name: string): string {
-  const ns = Buffer.from(OPENCTI_NAMESPACE.replaceAll('-', ''), 'hex');
-  const bytes = createHash('sha1').update(ns).update(name, 'utf8').digest().subarray(0, 16);
-  bytes[6] = ((bytes[6] ?? 0) & 0x0f) | 0x50;
-  bytes[8] = ((bytes[8] ?? 0) & 0x3f) | 0x80;
-  const h = bytes.toString('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
-}
 
 const iso = (v: unknown, field: string): string => {
   if (typeof v !== 'string' || Number.isNaN(Date.parse(v))) throw new GraphqlError('VALIDATION_ERROR', `${field} is not a valid DateTime: ${JSON.stringify(v)}`);
@@ -132,7 +122,7 @@ export class OpenCtiGraphql {
     const identityClass = IDENTITY_CLASSES[type];
     if (identityClass === undefined) throw new GraphqlError('VALIDATION_ERROR', `identityAdd input.type must be one of ${Object.keys(IDENTITY_CLASSES).join(', ')}`);
     // OpenCTI's standard id of an identity: its name (lower-cased, trimmed) and class.
-    const standardId = `identity--${uuid5(JSON.stringify({ identity_class: identityClass, name: input.name.trim().toLowerCase() }))}`;
+    const standardId = `identity--${uuid5(OPENCTI_NAMESPACE, JSON.stringify({ identity_class: identityClass, name: input.name.trim().toLowerCase() }))}`;
     const existing = [...this.#identities.values()].find((i) => i.standard_id === standardId);
     const identity = existing ?? { id: randomUUID(), standard_id: standardId, entity_type: type, name: input.name.trim(), identity_class: identityClass, description: typeof input.description === 'string' ? input.description : null };
     this.#identities.set(identity.id, identity);

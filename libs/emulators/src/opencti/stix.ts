@@ -1,6 +1,6 @@
 // STIX 2.1 content as OpenCTI streams it: the OpenCTI extensions, standard ids, TLP markings, and a
 // seeded generator of realistic Indicators and observables (research/opencti.md §1.4–1.5).
-import { createHash } from 'node:crypto';
+import { uuid5 } from '@octi-defender/indicators';
 
 export const OCTI_EXT = 'extension-definition--ea279b3e-5c71-4632-ac08-831c66a786ba';
 export const SCO_EXT = 'extension-definition--f93e2c80-4231-4f9a-af8b-95c9bd566a82';
@@ -31,15 +31,6 @@ export type IndicatorKind = (typeof INDICATOR_KINDS)[number];
 export const OBSERVABLE_KINDS = ['ipv4', 'ipv6', 'domain', 'hostname', 'url', 'file', 'x509'] as const;
 export type ObservableKind = (typeof OBSERVABLE_KINDS)[number];
 
-export function uuidV5(namespace: string, name: string): string {
-  const ns = Buffer.from(namespace.replaceAll('-', ''), 'hex');
-  const hash = createHash('sha1').update(ns).update(name, 'utf8').digest();
-  hash[6] = (hash[6]! & 0x0f) | 0x50;
-  hash[8] = (hash[8]! & 0x3f) | 0x80;
-  const hex = hash.subarray(0, 16).toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
-}
-
 /** Canonical JSON (sorted keys) as STIX id generation requires. */
 function canonical(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
@@ -51,11 +42,11 @@ function canonical(value: unknown): string {
 }
 
 export function scoId(type: string, contributing: Record<string, unknown>): string {
-  return `${type}--${uuidV5(OASIS_NAMESPACE, canonical(contributing))}`;
+  return `${type}--${uuid5(OASIS_NAMESPACE, canonical(contributing))}`;
 }
 
 export function indicatorId(pattern: string): string {
-  return `indicator--${uuidV5(OPENCTI_NAMESPACE, canonical({ pattern }))}`;
+  return `indicator--${uuid5(OPENCTI_NAMESPACE, canonical({ pattern }))}`;
 }
 
 /** sfc32: small, fast, seedable; good enough for test data. */
@@ -181,7 +172,7 @@ export class StixGenerator {
       is_inferred: false,
       creator_ids: [OPENCTI_ADMIN_UUID],
       labels_ids: [],
-      created_by_ref_id: uuidV5(OPENCTI_NAMESPACE, author.id),
+      created_by_ref_id: uuid5(OPENCTI_NAMESPACE, author.id),
       stix_ids: [],
       ...extra,
     };
@@ -333,7 +324,7 @@ export function markingDefinitions(): StixObject[] {
     definition_type: 'TLP',
     definition: { tlp: name.slice(4).toLowerCase() },
     name,
-    extensions: { [OCTI_EXT]: { extension_type: 'property-extension', id: uuidV5(OPENCTI_NAMESPACE, id), type: 'Marking-Definition', created_at: '2022-07-21T09:00:00.000Z', updated_at: '2022-07-21T09:00:00.000Z', is_inferred: false } },
+    extensions: { [OCTI_EXT]: { extension_type: 'property-extension', id: uuid5(OPENCTI_NAMESPACE, id), type: 'Marking-Definition', created_at: '2022-07-21T09:00:00.000Z', updated_at: '2022-07-21T09:00:00.000Z', is_inferred: false } },
   }));
 }
 
@@ -346,6 +337,6 @@ export function authorIdentities(): StixObject[] {
     modified: '2022-07-21T09:00:00.000Z',
     name: a.name,
     identity_class: 'organization',
-    extensions: { [OCTI_EXT]: { extension_type: 'property-extension', id: uuidV5(OPENCTI_NAMESPACE, a.id), type: 'Organization', created_at: '2022-07-21T09:00:00.000Z', updated_at: '2022-07-21T09:00:00.000Z', is_inferred: false } },
+    extensions: { [OCTI_EXT]: { extension_type: 'property-extension', id: uuid5(OPENCTI_NAMESPACE, a.id), type: 'Organization', created_at: '2022-07-21T09:00:00.000Z', updated_at: '2022-07-21T09:00:00.000Z', is_inferred: false } },
   }));
 }
