@@ -6,8 +6,14 @@ export { randomScript } from './opencti/ops.ts';
 export type { FilterGroup, Filter } from './opencti/filters.ts';
 export { StixGenerator, Random, TLP_MARKINGS, OCTI_EXT, SCO_EXT, INDICATOR_KINDS, OBSERVABLE_KINDS, markingDefinitions, authorIdentities, scoId, indicatorId } from './opencti/stix.ts';
 export type { StixObject, IndicatorKind, ObservableKind, TlpName } from './opencti/stix.ts';
-export { startDefenderEmulator, DEFAULT_RATE_LIMITS, DEFAULT_ROLES, API_ENDPOINTS } from './defender/emulator.ts';
-export type { DefenderEmulator, DefenderEmulatorOptions, DefenderClient, Indicator, FaultSpec, FaultHit, RecordedRequest, EndpointStats, Endpoint, RateLimit, RaiseAlertRequest } from './defender/emulator.ts';
+export { startDefenderEmulator, type DefenderEmulator, type DefenderEmulatorOptions } from './defender/emulator.ts';
+export { DEFAULT_ROLES, type DefenderClient } from './defender/auth.ts';
+export { API_ENDPOINTS, type Endpoint } from './defender/endpoints.ts';
+export { DEFAULT_RATE_LIMITS, type RateLimit } from './defender/rate-limits.ts';
+export type { FaultSpec, FaultHit } from './defender/faults.ts';
+export type { RecordedRequest, EndpointStats } from './defender/requests.ts';
+export type { Indicator } from './defender/store.ts';
+export type { RaiseAlertRequest } from './defender/control.ts';
 export { AlertStore, ALERT_FILTERS, indicatorEvidence, type DefenderAlert, type AlertEvidence, type RaiseAlertInput } from './defender/alerts.ts';
 export { validateIndicator, ValidationError, INDICATOR_TYPES, ACTIONS, SEVERITIES, DOCUMENTED_BODY_FIELDS } from './defender/validation.ts';
 // The reserved-address rule Defender's validation applies, shared with the services.
