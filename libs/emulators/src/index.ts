@@ -1,6 +1,6 @@
 export { startOpenCtiEmulator, MALFORMED_KINDS, sseEvent } from './opencti/emulator.ts';
 export type { OpenCtiEmulator, OpenCtiEmulatorOptions, StreamDefinition, AppendedEvent, MalformedKind, ConnectionCut } from './opencti/emulator.ts';
-export { OpenCtiGraphql, rootField, type EmulatedIdentity, type EmulatedSighting, type EntityRef } from './opencti/sightings-graphql.ts';
+export { OpenCtiGraphql, rootField, type EmulatedIdentity, type EmulatedSighting, type EntityRef } from './opencti/sightings.ts';
 export type { StreamOp } from './opencti/ops.ts';
 export { randomScript } from './opencti/ops.ts';
 export type { FilterGroup, Filter } from './opencti/filters.ts';

@@ -5,12 +5,12 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HttpError, listen, readJson, sendJson } from '../http.ts';
 import type { ListenOptions } from '../http.ts';
-import { connectorRegistry } from './connectors.ts';
+import { connectorOperations, connectorRegistry } from './connectors.ts';
 import { EventLog, parseStreamId } from './event-log.ts';
-import { OpenCtiGraphql, rootField, SIGHTING_FIELDS, type EmulatedIdentity, type EmulatedSighting } from './sightings-graphql.ts';
+import { OpenCtiGraphql, type EmulatedIdentity, type EmulatedSighting } from './sightings.ts';
 import type { EventKind, LogEntry } from './event-log.ts';
 import { matchesFilterGroup, validateFilterGroup } from './filters.ts';
-import { GraphQlError, parseOperation, project } from './graphql.ts';
+import { executeGraphql, type Operations } from './graphql.ts';
 import type { FilterGroup } from './filters.ts';
 import { loadPayloads } from './load.ts';
 import { randomScript } from './ops.ts';
@@ -598,21 +598,6 @@ export async function startOpenCtiEmulator(options: OpenCtiEmulatorOptions): Pro
 
   const registry = connectorRegistry(clock, { host: 'rabbitmq', port: 5672 });
   let graphqlDown: number | undefined;
-  const resolvers: Record<'query' | 'mutation', Record<string, (args: Readonly<Record<string, unknown>>) => unknown>> = {
-    query: {
-      connectors: () => registry.list().map((c) => registry.view(c)),
-      connector: (args) => {
-        const c = registry.get(String(args.id));
-        return c ? registry.view(c) : null;
-      },
-    },
-    mutation: {
-      registerConnector: (args) => registry.view(registry.register(isRecord(args.input) ? args.input : {}, OPENCTI_ADMIN_UUID)),
-      pingConnector: (args) => registry.view(registry.ping(String(args.id), args.state, args.connectorInfo)),
-      resetStateConnector: (args) => registry.view(registry.resetState(String(args.id))),
-      deleteConnector: (args) => registry.remove(String(args.id)),
-    },
-  };
 
   const handleGraphql = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     if (graphqlDown !== undefined) return sendJson(res, graphqlDown, { error: 'Service Unavailable' });
@@ -623,31 +608,7 @@ export async function startOpenCtiEmulator(options: OpenCtiEmulatorOptions): Pro
     if (token === undefined || !tokens.has(token)) {
       return sendJson(res, 200, { errors: [{ message: 'You must be logged in to do this.', extensions: { code: 'AUTH_REQUIRED' } }], data: null });
     }
-    const fields = isRecord(body) ? body : {};
-    // The sightings slice (pycti's identity and sighting operations) has its own handler.
-    const root = typeof fields.query === 'string' ? rootField(fields.query) : undefined;
-    if (root !== undefined && SIGHTING_FIELDS.has(root)) {
-      const answer = sightingsApi.handle(body);
-      return sendJson(res, answer.status, answer.body);
-    }
-    try {
-      if (typeof fields.query !== 'string') throw new GraphQlError('Must provide query string.', 'BAD_REQUEST');
-      const op = parseOperation(fields.query, isRecord(fields.variables) ? fields.variables : {});
-      const data: Record<string, unknown> = {};
-      for (const sel of op.selections) {
-        const resolve = resolvers[op.type][sel.name];
-        if (sel.name === '__typename') {
-          data[sel.alias] = op.type === 'query' ? 'Query' : 'Mutation';
-          continue;
-        }
-        if (!resolve) throw new GraphQlError(`Cannot query field "${sel.name}" on type "${op.type === 'query' ? 'Query' : 'Mutation'}".`, 'GRAPHQL_VALIDATION_FAILED');
-        data[sel.alias] = project(resolve(sel.args), sel.selections, 'Connector');
-      }
-      return sendJson(res, 200, { data });
-    } catch (err) {
-      if (!(err instanceof GraphQlError)) throw err;
-      return sendJson(res, 200, { errors: [{ message: err.message, ...(err.code ? { extensions: { code: err.code } } : {}) }], data: null });
-    }
+    return sendJson(res, 200, executeGraphql(body, graphqlOperations));
   };
 
   // ---- control endpoints ------------------------------------------------------------------------
@@ -706,6 +667,9 @@ export async function startOpenCtiEmulator(options: OpenCtiEmulatorOptions): Pro
     return { id: typeof ext.id === 'string' ? ext.id : found.id, standard_id: found.id, entity_type: typeof ext.type === 'string' ? ext.type : found.type };
   };
   const sightingsApi = new OpenCtiGraphql(resolveEntity, clock);
+  const connectorOps = connectorOperations(registry, OPENCTI_ADMIN_UUID);
+  const sightingOps = sightingsApi.operations();
+  const graphqlOperations: Operations = { query: { ...connectorOps.query, ...sightingOps.query }, mutation: { ...connectorOps.mutation, ...sightingOps.mutation } };
 
   const control = async (req: IncomingMessage, res: ServerResponse, path: string): Promise<void> => {
     const body = req.method === 'POST' ? await readJson(req) : undefined;
