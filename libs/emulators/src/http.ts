@@ -90,3 +90,9 @@ export async function readJson(req: IncomingMessage): Promise<unknown> {
     throw new HttpError(400, 'request body is not valid JSON');
   }
 }
+
+/** The first value of a request header. */
+export function header(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}

@@ -1,5 +1,8 @@
-export { startOpenCtiEmulator, MALFORMED_KINDS, sseEvent } from './opencti/emulator.ts';
-export type { OpenCtiEmulator, OpenCtiEmulatorOptions, StreamDefinition, AppendedEvent, MalformedKind, ConnectionCut } from './opencti/emulator.ts';
+export { startOpenCtiEmulator, type OpenCtiEmulator, type OpenCtiEmulatorOptions } from './opencti/emulator.ts';
+export { sseEvent } from './opencti/sse.ts';
+export type { StreamDefinition } from './opencti/streams.ts';
+export type { AppendedEvent } from './opencti/event-writer.ts';
+export { MALFORMED_KINDS, type MalformedKind, type ConnectionCut } from './opencti/faults.ts';
 export { OpenCtiGraphql, rootField, type EmulatedIdentity, type EmulatedSighting, type EntityRef } from './opencti/sightings.ts';
 export type { StreamOp } from './opencti/ops.ts';
 export { randomScript } from './opencti/ops.ts';
