@@ -25,9 +25,9 @@ export interface ApiParts {
 }
 
 /** What the request log keeps of an answered call. */
-export type ApiOutcome = Pick<RecordedRequest, 'status' | 'items' | 'body' | 'failures'>;
+type ApiOutcome = Pick<RecordedRequest, 'status' | 'items' | 'body' | 'failures'>;
 
-export interface ApiCall {
+interface ApiCall {
   req: IncomingMessage;
   res: ServerResponse;
   url: URL;

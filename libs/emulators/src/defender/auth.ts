@@ -25,7 +25,7 @@ const RESOURCES = ['https://api.securitycenter.microsoft.com', 'https://api.secu
 const b64url = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url');
 
 /** An answer of the token endpoint: HTTP status and JSON body, and the client that asked when known. */
-export interface TokenAnswer {
+interface TokenAnswer {
   status: number;
   body: unknown;
   clientId?: string;

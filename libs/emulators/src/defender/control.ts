@@ -37,7 +37,7 @@ export interface ControlParts {
   validation: ValidationOptions;
 }
 
-export interface Controls {
+interface Controls {
   seedIndicators: (items: unknown[], createdBy?: Creator) => Indicator[];
   raiseAlert: (request: RaiseAlertRequest) => DefenderAlert;
   repeatAlert: (id: string, eventTime?: string | number) => DefenderAlert;

@@ -3,7 +3,7 @@
 export type Endpoint = 'token' | 'list' | 'submit' | 'import' | 'delete' | 'batchDelete' | 'alerts';
 export const API_ENDPOINTS: Endpoint[] = ['list', 'submit', 'import', 'delete', 'batchDelete', 'alerts'];
 
-export interface Classified {
+interface Classified {
   endpoint: Endpoint | 'unknown';
   /** DELETE /api/indicators/{id}. */
   id?: string;

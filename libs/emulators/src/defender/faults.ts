@@ -56,7 +56,7 @@ const FAULT_CODES: Record<number, string> = { 400: 'BadRequest', 401: 'Unauthori
 const DEFAULT_MESSAGE = 'Injected fault.';
 
 /** What a request fault did: the status recorded (0 when there is none), or nothing (latency: go on). */
-export type FaultOutcome = { answered: true; status: number; type: FaultSpec['type'] } | { answered: false };
+type FaultOutcome = { answered: true; status: number; type: FaultSpec['type'] } | { answered: false };
 
 export class FaultInjector {
   readonly #random: Random;
@@ -149,7 +149,7 @@ export class FaultInjector {
   }
 }
 
-export interface ItemFaults {
+interface ItemFaults {
   /** The failureReason when an item fault fails this import item (counted against its calls), else undefined. */
   failItem(item: unknown): string | undefined;
 }

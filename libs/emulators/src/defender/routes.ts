@@ -20,7 +20,7 @@ export interface RouteParts extends ApiParts {
   authorityMetadata: () => string;
 }
 
-export type Routes = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+type Routes = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 
 export function defenderRoutes(parts: RouteParts): Routes {
   const { tokens, limiter, log, faults } = parts;

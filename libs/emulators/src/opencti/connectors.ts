@@ -5,10 +5,10 @@
 import { isRecord } from '@octi-defender/indicators';
 import { GraphQlError, project, type Operations, type Selection } from './graphql.ts';
 
-export const CONNECTOR_TYPES = ['EXTERNAL_IMPORT', 'INTERNAL_IMPORT_FILE', 'INTERNAL_ENRICHMENT', 'INTERNAL_ANALYSIS', 'INTERNAL_EXPORT_FILE', 'STREAM'] as const;
+const CONNECTOR_TYPES = ['EXTERNAL_IMPORT', 'INTERNAL_IMPORT_FILE', 'INTERNAL_ENRICHMENT', 'INTERNAL_ANALYSIS', 'INTERNAL_EXPORT_FILE', 'STREAM'] as const;
 
 /** A connector is active while its last registration or ping is less than 5 minutes old. */
-export const ACTIVE_WINDOW_MS = 5 * 60 * 1000;
+const ACTIVE_WINDOW_MS = 5 * 60 * 1000;
 
 export interface ConnectorInfo {
   run_and_terminate: boolean | null;
@@ -20,7 +20,7 @@ export interface ConnectorInfo {
 }
 
 /** What the platform stores for a connector. */
-export interface StoredConnector {
+interface StoredConnector {
   id: string;
   name: string;
   connector_type: string;
@@ -43,7 +43,7 @@ export interface StoredConnector {
   updated_at: string;
 }
 
-export interface ConnectorRegistry {
+interface ConnectorRegistry {
   register(input: Record<string, unknown>, userId: string): StoredConnector;
   ping(id: string, state: unknown, info: unknown): StoredConnector;
   resetState(id: string): StoredConnector;

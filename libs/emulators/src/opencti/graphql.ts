@@ -184,7 +184,7 @@ export function project(value: unknown, selections: readonly Selection[] | undef
 }
 
 /** Answers one root field: its arguments and its selection (for nested arguments and projection). */
-export type Resolver = (args: Readonly<Record<string, unknown>>, selection: Selection) => unknown;
+type Resolver = (args: Readonly<Record<string, unknown>>, selection: Selection) => unknown;
 
 /** The operations the emulator answers, by root field. */
 export interface Operations {

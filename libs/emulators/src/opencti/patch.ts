@@ -2,7 +2,7 @@
 import { isRecord } from '@octi-defender/indicators';
 import jsonpatch from 'fast-json-patch';
 
-export interface PatchOp {
+interface PatchOp {
   op: 'add' | 'remove' | 'replace';
   path: string;
   value?: unknown;

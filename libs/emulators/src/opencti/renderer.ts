@@ -37,7 +37,7 @@ function refsOf(stix: StixObject): string[] {
   return refs;
 }
 
-export interface RenderOptions {
+interface RenderOptions {
   /** The stream's filters as they stand (a filter edit applies from the next event). */
   filters: () => FilterGroup | undefined;
   /** Core relationships with the dependencies (no-dependencies=false). */

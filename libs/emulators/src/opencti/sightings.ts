@@ -43,7 +43,7 @@ export interface EmulatedSighting {
   objectMarking: string[];
 }
 
-export interface GraphqlAnswer {
+interface GraphqlAnswer {
   readonly status: number;
   readonly body: unknown;
 }

@@ -5,7 +5,7 @@ import { uuid5 } from '@octi-defender/indicators';
 export const OCTI_EXT = 'extension-definition--ea279b3e-5c71-4632-ac08-831c66a786ba';
 export const SCO_EXT = 'extension-definition--f93e2c80-4231-4f9a-af8b-95c9bd566a82';
 /** Namespaces OpenCTI uses for its deterministic ids (SCOs follow the STIX spec's OASIS namespace). */
-export const OASIS_NAMESPACE = '00abedb4-aa42-466c-9c01-fed23315a9b7';
+const OASIS_NAMESPACE = '00abedb4-aa42-466c-9c01-fed23315a9b7';
 export const OPENCTI_NAMESPACE = 'b639ff3b-00eb-42ed-aa36-a8dd6f8fb4cf';
 export const OPENCTI_ADMIN_UUID = '88ec0c6a-13ce-5e39-b486-354fe4a7084f';
 
@@ -101,7 +101,7 @@ const MARKING_WEIGHTS: TlpName[] = ['TLP:CLEAR', 'TLP:GREEN', 'TLP:GREEN', 'TLP:
 /** First octets outside every private, shared, loopback, link-local, documentation and multicast range. */
 const PUBLIC_FIRST_OCTETS = [5, 23, 31, 37, 45, 46, 62, 77, 78, 80, 85, 89, 91, 94, 103, 104, 109, 139, 141, 146, 151, 176, 178, 185, 188, 193, 194, 195, 212, 213, 217];
 
-export const AUTHORS = [
+const AUTHORS = [
   { name: 'CERT-EU', id: 'identity--9a3a1b0c-5e2b-5d9c-9d2f-0a4a2b7c1e11' },
   { name: 'AlienVault', id: 'identity--c15c3e21-6c36-5ad9-8a4e-4f0b1b6a7e22' },
   { name: 'Internal SOC', id: 'identity--7c4e8b5a-2f1d-5b8e-9a6c-3d2e1f0a9b33' },
@@ -113,7 +113,7 @@ interface Observed {
   hashes?: Record<string, string>;
 }
 
-export interface GeneratorOptions {
+interface GeneratorOptions {
   seed?: number;
   /** Base time of created/valid_from dates (epoch ms); fix it for byte-identical output across runs. */
   epochMs?: number;

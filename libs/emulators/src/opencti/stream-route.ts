@@ -14,7 +14,7 @@ import { heartbeatEvent, SSE_HEADERS, sseEvent, WRITE_CHUNK, writeChunk, writeLa
 import type { EntityStore } from './store.ts';
 import type { Connection, StreamRegistry } from './streams.ts';
 
-export interface StreamParts {
+interface StreamParts {
   tokens: TokenCheck;
   streams: StreamRegistry;
   store: EntityStore;

@@ -29,7 +29,7 @@ export interface Connection {
   wake: (() => void) | undefined;
 }
 
-export interface StreamState {
+interface StreamState {
   def: StreamDefinition;
   live: boolean;
   connections: Set<Connection>;
