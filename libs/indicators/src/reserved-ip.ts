@@ -17,10 +17,10 @@ export function nonPublicRange(ip: string): string | undefined {
   return range === 'unicast' ? undefined : range;
 }
 
-// RFC 5737 and RFC 3849: reserved for documentation, hence what examples and tests use as public.
-const DOCUMENTATION = [ipaddr.parseCIDR('192.0.2.0/24'), ipaddr.parseCIDR('198.51.100.0/24'), ipaddr.parseCIDR('203.0.113.0/24'), ipaddr.parseCIDR('2001:db8::/32')];
+// RFC 5737, RFC 3849 and RFC 9637: reserved for documentation, hence what examples and tests use as public.
+const DOCUMENTATION = ['192.0.2.0/24', '198.51.100.0/24', '203.0.113.0/24', '2001:db8::/32', '3fff::/20'].map((cidr) => ipaddr.parseCIDR(cidr));
 
-/** True for an address in a documentation range (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24, 2001:db8::/32). */
+/** True for an address in a documentation range (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24, 2001:db8::/32, 3fff::/20). */
 export function isDocumentationIp(ip: string): boolean {
   const addr = parse(ip);
   return addr !== undefined && DOCUMENTATION.some(([net, prefix]) => net.kind() === addr.kind() && addr.match(net, prefix));

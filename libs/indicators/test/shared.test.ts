@@ -34,7 +34,7 @@ describe('reserved addresses', () => {
     }
   });
   it('reserves the documentation ranges unless told they are public', () => {
-    for (const ip of ['192.0.2.1', '198.51.100.7', '203.0.113.7', '2001:db8:0:0:0:0:0:1']) {
+    for (const ip of ['192.0.2.1', '198.51.100.7', '203.0.113.7', '2001:db8:0:0:0:0:0:1', '3fff::1']) {
       assert.equal(isDocumentationIp(ip), true, ip);
       assert.equal(isReservedIp(ip), true, ip);
       assert.equal(isReservedIp(ip, { documentation: 'public' }), false, ip);
