@@ -9,13 +9,13 @@ export interface ListenOptions {
   host?: string;
 }
 
-export interface RunningServer {
+interface RunningServer {
   server: Server;
   url: string;
   close(): Promise<void>;
 }
 
-export type Handler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
+type Handler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
 
 /** Starts a server and tracks its sockets so close() ends keep-alive and streaming connections too. */
 export async function listen(handler: Handler, options: ListenOptions, onError: (err: unknown, res: ServerResponse) => void): Promise<RunningServer> {
@@ -49,7 +49,7 @@ export async function listen(handler: Handler, options: ListenOptions, onError: 
   };
 }
 
-export const MAX_BODY_BYTES = 64 * 1024 * 1024;
+const MAX_BODY_BYTES = 64 * 1024 * 1024;
 
 export async function readBody(req: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
@@ -91,6 +91,8 @@ export async function readJson(req: IncomingMessage): Promise<unknown> {
   }
 }
 
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
+/** The first value of a request header. */
+export function header(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
 }

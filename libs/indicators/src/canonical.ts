@@ -3,6 +3,7 @@
 import ipaddr from 'ipaddr.js';
 import { domainToASCII } from 'node:url';
 import { parse as parseDomain } from 'tldts';
+import { nonPublicRange } from './reserved-ip.ts';
 import { DEFENDER_INDICATOR_TYPES, type DefenderIndicatorType, type IndicatorKey, type Result, type ValueReject } from './types.ts';
 
 /** Longest URL we publish. Defender documents no limit; 2,048 is the de-facto browser/IIS bound. */
@@ -57,12 +58,6 @@ function isStrictDottedQuad(s: string): boolean {
   return true;
 }
 
-/** Names the range of a non-public address, or returns undefined for global unicast. */
-function nonPublicRange(addr: ipaddr.IPv4 | ipaddr.IPv6): string | undefined {
-  const range = addr.range();
-  return range === 'unicast' ? undefined : range;
-}
-
 /**
  * Canonical IP: IPv4 dotted quad; IPv6 as all 8 groups, lower-case, no leading zeros, no `::`
  * (the form Defender documents: `2001:4860:4860:0:0:0:0:8888`). Single-host CIDR (/32, /128)
@@ -83,10 +78,9 @@ export function canonicalizeIp(raw: string): Result<string, ValueReject> {
   if (s.includes(':')) {
     if (s.includes('%')) return fail('invalid_value', `'${s}' has an IPv6 zone id`);
     if (!ipaddr.IPv6.isValid(s)) return fail('invalid_value', `'${s}' is not a valid IPv6 address`);
-    const addr = ipaddr.IPv6.parse(s);
-    const range = nonPublicRange(addr);
+    const range = nonPublicRange(s);
     if (range !== undefined) return fail('private_ip', `${s} is in the IPv6 ${range} range`);
-    return ok(addr.parts.map((p) => p.toString(16)).join(':'));
+    return ok(ipaddr.IPv6.parse(s).parts.map((p) => p.toString(16)).join(':'));
   }
   if (!isStrictDottedQuad(s)) {
     return fail(
@@ -96,7 +90,7 @@ export function canonicalizeIp(raw: string): Result<string, ValueReject> {
         : `'${s}' is not a valid IPv4 address`,
     );
   }
-  const range = nonPublicRange(ipaddr.IPv4.parse(s));
+  const range = nonPublicRange(s);
   if (range !== undefined) return fail('private_ip', `${s} is in the IPv4 ${range} range`);
   return ok(s);
 }

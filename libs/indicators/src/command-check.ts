@@ -5,6 +5,7 @@
 // and refuse the same commands, field by field, so the two cannot drift apart silently.
 import { FactsSchema, RetractCommandSchema, SourceSchema, COMMAND_SCHEMA_VERSION } from './command-schema.ts';
 import { parseIndicatorKey } from './canonical.ts';
+import { isRecord } from './record.ts';
 
 interface Rules {
   readonly eventNames: ReadonlySet<unknown>;
@@ -30,7 +31,6 @@ const RULES: Rules = {
   isoDate: datePattern(),
 };
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const nonEmpty = (v: unknown): boolean => typeof v === 'string' && v.length > 0;
 const textOrNull = (v: unknown): boolean => v === null || typeof v === 'string';
 const percentOrNull = (v: unknown): boolean => v === null || (typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= 100);
@@ -43,12 +43,12 @@ function stringArray(v: unknown): boolean {
 }
 
 function validSource(s: unknown, r: Rules): boolean {
-  return isObject(s) && nonEmpty(s.id) && nonEmpty(s.standardId) && nonEmpty(s.entityType) && nonEmpty(s.streamId)
+  return isRecord(s) && nonEmpty(s.id) && nonEmpty(s.standardId) && nonEmpty(s.entityType) && nonEmpty(s.streamId)
     && nonEmpty(s.eventId) && r.eventNames.has(s.eventName);
 }
 
 function validFacts(f: unknown, r: Rules): boolean {
-  return isObject(f) && r.types.has(f.type) && nonEmpty(f.value) && textOrNull(f.name) && textOrNull(f.description)
+  return isRecord(f) && r.types.has(f.type) && nonEmpty(f.value) && textOrNull(f.name) && textOrNull(f.description)
     && percentOrNull(f.score) && percentOrNull(f.confidence) && stringArray(f.labels) && stringArray(f.markings)
     && (f.tlp === null || r.tlps.has(f.tlp)) && dateOrNull(f.validFrom, r) && dateOrNull(f.validUntil, r)
     && typeof f.revoked === 'boolean' && booleanOrNull(f.detection) && textOrNull(f.createdBy)
@@ -58,7 +58,7 @@ function validFacts(f: unknown, r: Rules): boolean {
 /** Whether `CommandSchema` accepts `cmd` (same answer, without building a parsed copy). */
 export function isValidCommand(cmd: unknown): boolean {
   const r = RULES;
-  if (!isObject(cmd) || cmd.schemaVersion !== COMMAND_SCHEMA_VERSION) return false;
+  if (!isRecord(cmd) || cmd.schemaVersion !== COMMAND_SCHEMA_VERSION) return false;
   const key = cmd.key;
   if (typeof key !== 'string' || key.length < 3 || parseIndicatorKey(key) === undefined || !validSource(cmd.source, r)) return false;
   if (cmd.redrive !== undefined && !nonEmpty(cmd.redrive)) return false;

@@ -11,3 +11,6 @@ export { isValidCommand } from './command-check.ts';
 export { compareEventIds, EVENT_ID, eventTime } from './event-id.ts';
 export { KNOWN_MARKINGS, MarkingRegistry, markingName, strongestTlp, TLP_ORDER, type TlpName } from './markings.ts';
 export { normalizeEvent, OCTI_EXTENSION, SCO_EXTENSION, type NormalizeResult, type StreamEvent, type StreamEventName } from './normalize.ts';
+export { isRecord } from './record.ts';
+export { isDocumentationIp, isReservedIp, nonPublicRange } from './reserved-ip.ts';
+export { uuid5 } from './uuid.ts';

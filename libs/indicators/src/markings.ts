@@ -1,5 +1,6 @@
 // Marking-definition ids → names. With `no-dependencies` the marking definitions are not streamed,
 // so the well-known ids are built in; others are learnt from marking-definition objects.
+import { isRecord } from './record.ts';
 
 /**
  * Well-known marking ids. Sources:
@@ -45,7 +46,6 @@ export function strongestTlp(names: readonly string[]): TlpName | null {
   return best < 0 ? null : (TLP_ORDER[best] as TlpName);
 }
 
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** The display name of a STIX marking-definition object, as OpenCTI and the TLP 2.0 extension write it. */
 export function markingName(stix: Record<string, unknown>): string | undefined {

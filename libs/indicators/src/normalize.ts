@@ -5,6 +5,7 @@ import { COMMAND_SCHEMA_VERSION, type Command, type CommandSource, type Indicato
 import { strongestTlp, type MarkingRegistry } from './markings.ts';
 import { extractValues, normalizeHashAlgorithm } from './pattern/extract.ts';
 import { parsePattern } from './pattern/parser.ts';
+import { isRecord } from './record.ts';
 import type { DefenderIndicatorType, IndicatorKey, Reject, RejectReason } from './types.ts';
 
 export const OCTI_EXTENSION = 'extension-definition--ea279b3e-5c71-4632-ac08-831c66a786ba';
@@ -29,7 +30,6 @@ export interface NormalizeResult {
 
 type Stix = Record<string, unknown>;
 
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const str = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : null);
 const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
 /**

@@ -2,7 +2,7 @@
 // uuid5 in OpenCTI's namespace of the RFC 8785 canonical JSON of {type, sighting_of_ref,
 // where_sighted_refs, first_seen, last_seen}. The same (indicator, where, day) always gives the same
 // id, so a create repeated after a crash upserts the sighting instead of adding a second one.
-import { createHash } from 'node:crypto';
+import { uuid5 } from '@octi-defender/indicators';
 
 /** OpenCTI's uuid5 namespace for generated STIX ids (pycti and opencti-graphql). */
 export const OPENCTI_NAMESPACE = '00abedb4-aa42-466c-9c01-fed23315a9b7';
@@ -20,17 +20,6 @@ export function canonicalize(value: unknown): string {
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalize(v)}`).join(',')}}`;
   }
   throw new TypeError(`canonicalize takes strings, arrays and objects, got ${typeof value}`);
-}
-
-/** RFC 4122 version 5 (SHA-1, name-based) UUID of `name` in `namespace`. */
-export function uuid5(namespace: string, name: string): string {
-  const ns = Buffer.from(namespace.replaceAll('-', ''), 'hex');
-  if (ns.length !== 16) throw new RangeError(`namespace is not a UUID: ${namespace}`);
-  const bytes = createHash('sha1').update(ns).update(name, 'utf8').digest().subarray(0, 16);
-  bytes[6] = ((bytes[6] ?? 0) & 0x0f) | 0x50;
-  bytes[8] = ((bytes[8] ?? 0) & 0x3f) | 0x80;
-  const hex = bytes.toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
 /** pycti's `StixSightingRelationship.generate_id(sighting_of_ref, where_sighted_refs, first_seen, last_seen)`. */

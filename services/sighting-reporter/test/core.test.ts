@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { uuid5 } from '@octi-defender/indicators';
 import { desired, describe as describeRecord, foldAlert, MAX_ALERTS_PER_RECORD, MAX_DEVICES_LISTED, needsWrite, recordKey, type SightingRecord } from '../src/aggregate.ts';
 import { parseAlert, type Alert } from '../src/alert.ts';
 import { foldAlerts } from '../src/fold.ts';
 import { evidenceKeys, matchAlert, hasIndicatorEvidence, type OwnedIndex } from '../src/match.ts';
 import { decodePosition, decodeRecord, encodePosition, encodeRecord } from '../src/records.ts';
 import { chunkBySize } from '../src/reporter.ts';
-import { canonicalize, daySightingId, dayBounds, sightingStixId, uuid5 } from '../src/sighting-id.ts';
+import { canonicalize, daySightingId, dayBounds, sightingStixId } from '../src/sighting-id.ts';
 
 const SHA256 = 'dc0ade0c95d6db98882bc8fa6707e64353cd6f7767ff48d6a81a6c2aef21c608';
 const SHA1 = '8563f95b2f8a284fc99da44500cd51a77c1ff36c';

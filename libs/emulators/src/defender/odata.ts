@@ -8,7 +8,7 @@ type Node =
   | { kind: 'and' | 'or'; left: Node; right: Node }
   | { kind: 'not'; inner: Node };
 
-export const FILTERABLE = ['application', 'createdByDisplayName', 'expirationTime', 'generateAlert', 'title', 'rbacGroupNames', 'rbacGroupIds', 'indicatorValue', 'indicatorType', 'creationTimeDateTimeUtc', 'createdBy', 'action', 'severity'];
+const FILTERABLE = ['application', 'createdByDisplayName', 'expirationTime', 'generateAlert', 'title', 'rbacGroupNames', 'rbacGroupIds', 'indicatorValue', 'indicatorType', 'creationTimeDateTimeUtc', 'createdBy', 'action', 'severity'];
 const DATE_FIELDS = new Set(['expirationTime', 'creationTimeDateTimeUtc']);
 
 /** The filterable properties of one entity set and which of them are dates. */
@@ -18,7 +18,7 @@ export interface FilterSchema {
   readonly dateFields: ReadonlySet<string>;
 }
 
-export const INDICATOR_FILTERS: FilterSchema = { entity: 'Indicator', fields: FILTERABLE, dateFields: DATE_FIELDS };
+const INDICATOR_FILTERS: FilterSchema = { entity: 'Indicator', fields: FILTERABLE, dateFields: DATE_FIELDS };
 
 function tokenize(text: string): string[] {
   const tokens: string[] = [];

@@ -1,5 +1,6 @@
 // Indicator body validation as research/defender-api.md §2–3 documents it, with the documented error codes.
-import { BlockList, isIPv4, isIPv6 } from 'node:net';
+import { isIPv4, isIPv6 } from 'node:net';
+import { isRecord, isReservedIp } from '@octi-defender/indicators';
 
 export const INDICATOR_TYPES = ['FileSha1', 'FileSha256', 'FileMd5', 'CertificateThumbprint', 'IpAddress', 'DomainName', 'Url'] as const;
 export const ACTIONS = ['Alert', 'Warn', 'Block', 'Audit', 'BlockAndRemediate', 'AlertAndBlock', 'Allowed'] as const;
@@ -13,24 +14,6 @@ export class ValidationError extends Error {
     super(message);
     this.code = code;
   }
-}
-
-/** Private, shared, loopback, link-local, documentation, benchmark, multicast and reserved ranges.
- *  Two lists: a BlockList matches IPv4 addresses against IPv4-mapped IPv6 rules too. */
-const reservedV4 = new BlockList();
-const reservedV6 = new BlockList();
-for (const [net, prefix] of [
-  ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12],
-  ['192.0.0.0', 24], ['192.0.2.0', 24], ['192.88.99.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15], ['198.51.100.0', 24],
-  ['203.0.113.0', 24], ['224.0.0.0', 4], ['240.0.0.0', 4],
-] as const) reservedV4.addSubnet(net, prefix, 'ipv4');
-for (const [net, prefix] of [
-  ['::', 128], ['::1', 128], ['::ffff:0:0', 96], ['64:ff9b::', 96], ['100::', 64], ['2001::', 23], ['2001:db8::', 32],
-  ['2002::', 16], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8],
-] as const) reservedV6.addSubnet(net, prefix, 'ipv6');
-
-export function isReservedIp(ip: string): boolean {
-  return isIPv4(ip) ? reservedV4.check(ip, 'ipv4') : reservedV6.check(ip, 'ipv6');
 }
 
 export interface ValidationOptions {
@@ -107,8 +90,8 @@ const DOCUMENTED_BY_LOWER = new Map<string, string>(DOCUMENTED_BODY_FIELDS.map((
 
 /** Validates one Indicator body (names are case-sensitive: `IndicatorValue` is just missing). */
 export function validateIndicator(body: unknown, options: ValidationOptions = {}): IndicatorInput {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ValidationError('InvalidRequestBody', 'The request body must be an Indicator JSON object.');
-  const b = body as Record<string, unknown>;
+  if (!isRecord(body)) throw new ValidationError('InvalidRequestBody', 'The request body must be an Indicator JSON object.');
+  const b = body;
   const indicatorValue = requireString(b, 'indicatorValue');
   const indicatorType = requireString(b, 'indicatorType');
   const action = requireString(b, 'action');

@@ -2,12 +2,13 @@
 // use: registerConnector, pingConnector, resetStateConnector, deleteConnector, connectors, connector.
 // The platform behaviour each follows is written down in libs/emulators/README.md (OpenCTI
 // connector registration).
-import { GraphQlError } from './graphql.ts';
+import { isRecord } from '@octi-defender/indicators';
+import { GraphQlError, project, type Operations, type Selection } from './graphql.ts';
 
-export const CONNECTOR_TYPES = ['EXTERNAL_IMPORT', 'INTERNAL_IMPORT_FILE', 'INTERNAL_ENRICHMENT', 'INTERNAL_ANALYSIS', 'INTERNAL_EXPORT_FILE', 'STREAM'] as const;
+const CONNECTOR_TYPES = ['EXTERNAL_IMPORT', 'INTERNAL_IMPORT_FILE', 'INTERNAL_ENRICHMENT', 'INTERNAL_ANALYSIS', 'INTERNAL_EXPORT_FILE', 'STREAM'] as const;
 
 /** A connector is active while its last registration or ping is less than 5 minutes old. */
-export const ACTIVE_WINDOW_MS = 5 * 60 * 1000;
+const ACTIVE_WINDOW_MS = 5 * 60 * 1000;
 
 export interface ConnectorInfo {
   run_and_terminate: boolean | null;
@@ -19,7 +20,7 @@ export interface ConnectorInfo {
 }
 
 /** What the platform stores for a connector. */
-export interface StoredConnector {
+interface StoredConnector {
   id: string;
   name: string;
   connector_type: string;
@@ -42,7 +43,7 @@ export interface StoredConnector {
   updated_at: string;
 }
 
-export interface ConnectorRegistry {
+interface ConnectorRegistry {
   register(input: Record<string, unknown>, userId: string): StoredConnector;
   ping(id: string, state: unknown, info: unknown): StoredConnector;
   resetState(id: string): StoredConnector;
@@ -174,5 +175,25 @@ export function connectorRegistry(clock: () => number, rabbit: { host: string; p
     get: (id) => stored.get(id),
     list: () => [...stored.values()],
     view,
+  };
+}
+
+/** The connector operations of the GraphQL API (pycti's connector client and OpenCTI's UI), answers projected on their selection. */
+export function connectorOperations(registry: ConnectorRegistry, userId: string): Operations {
+  const answer = (value: unknown, sel: Selection): unknown => project(value, sel.selections, 'Connector');
+  return {
+    query: {
+      connectors: (_args, sel) => answer(registry.list().map((c) => registry.view(c)), sel),
+      connector: (args, sel) => {
+        const c = registry.get(String(args.id));
+        return answer(c ? registry.view(c) : null, sel);
+      },
+    },
+    mutation: {
+      registerConnector: (args, sel) => answer(registry.view(registry.register(isRecord(args.input) ? args.input : {}, userId)), sel),
+      pingConnector: (args, sel) => answer(registry.view(registry.ping(String(args.id), args.state, args.connectorInfo)), sel),
+      resetStateConnector: (args, sel) => answer(registry.view(registry.resetState(String(args.id))), sel),
+      deleteConnector: (args, sel) => answer(registry.remove(String(args.id)), sel),
+    },
   };
 }

@@ -48,7 +48,7 @@ const resolvers: Record<string, (stix: StixObject) => unknown[]> = {
   x_opencti_main_observable_type: (s) => [attribute(s, 'main_observable_type')],
 };
 
-export const SUPPORTED_FILTER_KEYS = Object.keys(resolvers);
+const SUPPORTED_FILTER_KEYS = Object.keys(resolvers);
 
 export function validateFilterGroup(group: FilterGroup): void {
   for (const filter of group.filters) {

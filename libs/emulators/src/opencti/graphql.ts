@@ -1,9 +1,11 @@
-// The slice of GraphQL the OpenCTI emulator answers: one operation per request (query or mutation),
-// root fields with arguments given as variables or literals, nested selection sets, aliases and
-// `__typename`. No fragments, directives or introspection: the clients it serves (pycti's connector
-// queries, OpenCTI's UI connector list, this project's listener and command line) use none. A
-// result is projected on the selection set, so a client gets exactly the fields it asked for, and
-// asking for a field the type lacks is an error, as a GraphQL server answers.
+// The one GraphQL dispatch of the OpenCTI emulator (POST /graphql): a parser for one operation per
+// request (query or mutation), root fields with arguments given as variables or literals, nested
+// selection sets, aliases, inline fragments and `__typename`; and executeGraphql, which answers each
+// root field from one operation table that the modules fill (connectors.ts, sightings.ts). No named
+// fragments, directives or introspection: the clients it serves (pycti's connector and sighting
+// queries, OpenCTI's UI connector list, this project's listener, reporter and command line) use none.
+// Errors come back as OpenCTI's do: HTTP 200 with `errors[].extensions.code` and `data: null`.
+import { isRecord } from '@octi-defender/indicators';
 
 export interface Selection {
   readonly alias: string;
@@ -52,8 +54,7 @@ function tokenize(source: string): Token[] {
     } else {
       const m = /^(-?\d+(\.\d+)?([eE][+-]?\d+)?|[_A-Za-z][_0-9A-Za-z]*|\.\.\.)/.exec(source.slice(i));
       if (!m) throw new GraphQlError(`Syntax Error: unexpected character "${c}" at ${i}`, 'GRAPHQL_PARSE_FAILED');
-      if (m[0] === '...') throw new GraphQlError('fragments are not supported by the emulator', 'GRAPHQL_PARSE_FAILED');
-      tokens.push({ kind: /^-?\d/.test(m[0]) ? 'number' : 'name', text: m[0] });
+      tokens.push({ kind: m[0] === '...' ? 'punct' : /^-?\d/.test(m[0]) ? 'number' : 'name', text: m[0] });
       i += m[0].length;
     }
   }
@@ -106,6 +107,14 @@ export function parseOperation(source: string, variables: Readonly<Record<string
     const out: Selection[] = [];
     while (peek()?.text !== '}') {
       const first = next();
+      if (first.text === '...') {
+        // An inline fragment: its fields join the enclosing set (every emulated object has one type).
+        if (peek()?.text !== 'on') throw new GraphQlError('fragment spreads are not supported by the emulator', 'GRAPHQL_PARSE_FAILED');
+        next();
+        next();
+        out.push(...selectionSet());
+        continue;
+      }
       if (first.kind !== 'name') throw new GraphQlError(`Syntax Error: expected a field, found "${first.text}"`, 'GRAPHQL_PARSE_FAILED');
       let alias = first.text;
       let name = first.text;
@@ -172,4 +181,38 @@ export function project(value: unknown, selections: readonly Selection[] | undef
     out[s.alias] = project(obj[s.name], s.selections, `${typename}.${s.name}`);
   }
   return out;
+}
+
+/** Answers one root field: its arguments and its selection (for nested arguments and projection). */
+type Resolver = (args: Readonly<Record<string, unknown>>, selection: Selection) => unknown;
+
+/** The operations the emulator answers, by root field. */
+export interface Operations {
+  readonly query: Readonly<Record<string, Resolver>>;
+  readonly mutation: Readonly<Record<string, Resolver>>;
+}
+
+/** The JSON answer (HTTP 200) to one authenticated POST /graphql body. */
+export function executeGraphql(body: unknown, operations: Operations): unknown {
+  const fields = isRecord(body) ? body : {};
+  try {
+    if (typeof fields.query !== 'string') throw new GraphQlError('Must provide query string.', 'BAD_REQUEST');
+    const op = parseOperation(fields.query, isRecord(fields.variables) ? fields.variables : {});
+    const root = op.type === 'query' ? 'Query' : 'Mutation';
+    const table = operations[op.type];
+    const data: Record<string, unknown> = {};
+    for (const sel of op.selections) {
+      if (sel.name === '__typename') {
+        data[sel.alias] = root;
+        continue;
+      }
+      const resolve = Object.hasOwn(table, sel.name) ? table[sel.name] : undefined;
+      if (!resolve) throw new GraphQlError(`Cannot query field "${sel.name}" on type "${root}".`, 'GRAPHQL_VALIDATION_FAILED');
+      data[sel.alias] = resolve(sel.args, sel);
+    }
+    return { data };
+  } catch (err) {
+    if (!(err instanceof GraphQlError)) throw err;
+    return { errors: [{ message: err.message, ...(err.code ? { extensions: { code: err.code } } : {}) }], data: null };
+  }
 }

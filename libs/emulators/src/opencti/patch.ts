@@ -1,8 +1,8 @@
 // RFC 6902 patches between two STIX objects, as OpenCTI puts in update/merge contexts.
+import { isRecord } from '@octi-defender/indicators';
 import jsonpatch from 'fast-json-patch';
-import { isRecord } from '../http.ts';
 
-export interface PatchOp {
+interface PatchOp {
   op: 'add' | 'remove' | 'replace';
   path: string;
   value?: unknown;

@@ -1,11 +1,11 @@
 // STIX 2.1 content as OpenCTI streams it: the OpenCTI extensions, standard ids, TLP markings, and a
 // seeded generator of realistic Indicators and observables (research/opencti.md §1.4–1.5).
-import { createHash } from 'node:crypto';
+import { uuid5 } from '@octi-defender/indicators';
 
 export const OCTI_EXT = 'extension-definition--ea279b3e-5c71-4632-ac08-831c66a786ba';
 export const SCO_EXT = 'extension-definition--f93e2c80-4231-4f9a-af8b-95c9bd566a82';
 /** Namespaces OpenCTI uses for its deterministic ids (SCOs follow the STIX spec's OASIS namespace). */
-export const OASIS_NAMESPACE = '00abedb4-aa42-466c-9c01-fed23315a9b7';
+const OASIS_NAMESPACE = '00abedb4-aa42-466c-9c01-fed23315a9b7';
 export const OPENCTI_NAMESPACE = 'b639ff3b-00eb-42ed-aa36-a8dd6f8fb4cf';
 export const OPENCTI_ADMIN_UUID = '88ec0c6a-13ce-5e39-b486-354fe4a7084f';
 
@@ -31,15 +31,6 @@ export type IndicatorKind = (typeof INDICATOR_KINDS)[number];
 export const OBSERVABLE_KINDS = ['ipv4', 'ipv6', 'domain', 'hostname', 'url', 'file', 'x509'] as const;
 export type ObservableKind = (typeof OBSERVABLE_KINDS)[number];
 
-export function uuidV5(namespace: string, name: string): string {
-  const ns = Buffer.from(namespace.replaceAll('-', ''), 'hex');
-  const hash = createHash('sha1').update(ns).update(name, 'utf8').digest();
-  hash[6] = (hash[6]! & 0x0f) | 0x50;
-  hash[8] = (hash[8]! & 0x3f) | 0x80;
-  const hex = hash.subarray(0, 16).toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
-}
-
 /** Canonical JSON (sorted keys) as STIX id generation requires. */
 function canonical(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
@@ -51,11 +42,11 @@ function canonical(value: unknown): string {
 }
 
 export function scoId(type: string, contributing: Record<string, unknown>): string {
-  return `${type}--${uuidV5(OASIS_NAMESPACE, canonical(contributing))}`;
+  return `${type}--${uuid5(OASIS_NAMESPACE, canonical(contributing))}`;
 }
 
 export function indicatorId(pattern: string): string {
-  return `indicator--${uuidV5(OPENCTI_NAMESPACE, canonical({ pattern }))}`;
+  return `indicator--${uuid5(OPENCTI_NAMESPACE, canonical({ pattern }))}`;
 }
 
 /** sfc32: small, fast, seedable; good enough for test data. */
@@ -110,7 +101,7 @@ const MARKING_WEIGHTS: TlpName[] = ['TLP:CLEAR', 'TLP:GREEN', 'TLP:GREEN', 'TLP:
 /** First octets outside every private, shared, loopback, link-local, documentation and multicast range. */
 const PUBLIC_FIRST_OCTETS = [5, 23, 31, 37, 45, 46, 62, 77, 78, 80, 85, 89, 91, 94, 103, 104, 109, 139, 141, 146, 151, 176, 178, 185, 188, 193, 194, 195, 212, 213, 217];
 
-export const AUTHORS = [
+const AUTHORS = [
   { name: 'CERT-EU', id: 'identity--9a3a1b0c-5e2b-5d9c-9d2f-0a4a2b7c1e11' },
   { name: 'AlienVault', id: 'identity--c15c3e21-6c36-5ad9-8a4e-4f0b1b6a7e22' },
   { name: 'Internal SOC', id: 'identity--7c4e8b5a-2f1d-5b8e-9a6c-3d2e1f0a9b33' },
@@ -122,7 +113,7 @@ interface Observed {
   hashes?: Record<string, string>;
 }
 
-export interface GeneratorOptions {
+interface GeneratorOptions {
   seed?: number;
   /** Base time of created/valid_from dates (epoch ms); fix it for byte-identical output across runs. */
   epochMs?: number;
@@ -181,7 +172,7 @@ export class StixGenerator {
       is_inferred: false,
       creator_ids: [OPENCTI_ADMIN_UUID],
       labels_ids: [],
-      created_by_ref_id: uuidV5(OPENCTI_NAMESPACE, author.id),
+      created_by_ref_id: uuid5(OPENCTI_NAMESPACE, author.id),
       stix_ids: [],
       ...extra,
     };
@@ -333,7 +324,7 @@ export function markingDefinitions(): StixObject[] {
     definition_type: 'TLP',
     definition: { tlp: name.slice(4).toLowerCase() },
     name,
-    extensions: { [OCTI_EXT]: { extension_type: 'property-extension', id: uuidV5(OPENCTI_NAMESPACE, id), type: 'Marking-Definition', created_at: '2022-07-21T09:00:00.000Z', updated_at: '2022-07-21T09:00:00.000Z', is_inferred: false } },
+    extensions: { [OCTI_EXT]: { extension_type: 'property-extension', id: uuid5(OPENCTI_NAMESPACE, id), type: 'Marking-Definition', created_at: '2022-07-21T09:00:00.000Z', updated_at: '2022-07-21T09:00:00.000Z', is_inferred: false } },
   }));
 }
 
@@ -346,6 +337,6 @@ export function authorIdentities(): StixObject[] {
     modified: '2022-07-21T09:00:00.000Z',
     name: a.name,
     identity_class: 'organization',
-    extensions: { [OCTI_EXT]: { extension_type: 'property-extension', id: uuidV5(OPENCTI_NAMESPACE, a.id), type: 'Organization', created_at: '2022-07-21T09:00:00.000Z', updated_at: '2022-07-21T09:00:00.000Z', is_inferred: false } },
+    extensions: { [OCTI_EXT]: { extension_type: 'property-extension', id: uuid5(OPENCTI_NAMESPACE, a.id), type: 'Organization', created_at: '2022-07-21T09:00:00.000Z', updated_at: '2022-07-21T09:00:00.000Z', is_inferred: false } },
   }));
 }

@@ -1,6 +1,6 @@
 // Hand-written tokenizer for STIX 2.1 patterns (grammar: STIX 2.1 part 9 and its ANTLR grammar).
 
-export type TokenKind =
+type TokenKind =
   | 'keyword' // AND OR NOT FOLLOWEDBY LIKE MATCHES ISSUBSET ISSUPERSET EXISTS IN START STOP SECONDS WITHIN REPEATS TIMES LAST
   | 'identifier'
   | 'string'

@@ -1,6 +1,7 @@
 // The tenant's policy: what one OpenCTI claim becomes in Defender, or why it is not sent. Pure and
 // deterministic: the only clock input is `now`, used to decide that something has already expired.
 import { BlockList, isIP } from 'node:net';
+import { isReservedIp as isReservedAddress } from '@octi-defender/indicators';
 import { NETWORK_TYPES, type Action, type DefenderIndicator, type IndicatorType, type Severity } from '../defender/model.ts';
 import type { IndicatorFacts } from './facts.ts';
 
@@ -55,41 +56,17 @@ export function normalizeTlp(name: string): string {
   return n === 'TLP:WHITE' ? 'TLP:CLEAR' : n;
 }
 
-// Addresses Defender refuses ("only external IPs") and that no feed should make us block. The
-// documentation ranges (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24) are left out on purpose: they
-// are what examples, emulators and tests use, and Defender is not documented to refuse them.
-const RESERVED = new BlockList();
-for (const [net, prefix] of [
-  ['0.0.0.0', 8],
-  ['10.0.0.0', 8],
-  ['100.64.0.0', 10],
-  ['127.0.0.0', 8],
-  ['169.254.0.0', 16],
-  ['172.16.0.0', 12],
-  ['192.168.0.0', 16],
-  ['224.0.0.0', 4],
-  ['240.0.0.0', 4],
-] as const) {
-  RESERVED.addSubnet(net, prefix, 'ipv4');
-}
-for (const [net, prefix] of [
-  ['::', 128],
-  ['::1', 128],
-  ['fc00::', 7],
-  ['fe80::', 10],
-  ['ff00::', 8],
-] as const) {
-  RESERVED.addSubnet(net, prefix, 'ipv6');
-}
-
 function ipFamily(ip: string): 'ipv4' | 'ipv6' | undefined {
   const v = isIP(ip);
   return v === 4 ? 'ipv4' : v === 6 ? 'ipv6' : undefined;
 }
 
+/**
+ * Addresses Defender refuses (the one rule of libs/indicators), with the documentation ranges let
+ * through: examples and tests use them as public addresses, and the listener refuses them upstream.
+ */
 export function isReservedIp(ip: string): boolean {
-  const family = ipFamily(ip);
-  return family !== undefined && RESERVED.check(ip, family);
+  return isReservedAddress(ip, { documentation: 'public' });
 }
 
 function normalizeHost(host: string): string {

@@ -1,16 +1,13 @@
-// The slice of OpenCTI's GraphQL API (POST /graphql) that reports sightings, as pycti calls it:
-// identityAdd (the "where sighted" identity), stixSightingRelationshipAdd (pycti
+// OpenCTI's sightings as pycti writes and reads them over GraphQL, and the identities they are
+// sighted at: identityAdd (the "where sighted" identity), stixSightingRelationshipAdd (pycti
 // stix_sighting_relationship.create: input fromId, toId, stix_id, description, first_seen, last_seen,
 // attribute_count, x_opencti_negative, createdBy, objectMarking, externalReferences, update…),
 // stixSightingRelationshipEdit(id).fieldPatch(input: [EditInput]) (pycti update_field), and the
 // reads stixSightingRelationship(id) / stixSightingRelationships(fromId, toId, first, after).
-//
-// Operations are recognised by their root field (SIGHTING_FIELDS; the emulator's /graphql route sends
-// the others, the connector operations, to graphql.ts) and take their arguments from `variables`, the
-// way pycti sends every query; selection sets are not interpreted: answers carry the fields pycti selects.
-// Errors come back as OpenCTI's do: HTTP 200 with `errors[].extensions.code`.
-import { createHash, randomUUID } from 'node:crypto';
-import { isRecord } from '../http.ts';
+// Their answers are not projected on the selection set: they carry the fields pycti selects.
+import { isRecord, uuid5 } from '@octi-defender/indicators';
+import { randomUUID } from 'node:crypto';
+import { executeGraphql, GraphQlError, parseOperation, type Operations } from './graphql.ts';
 
 /** OpenCTI's uuid5 namespace for standard ids. */
 const OPENCTI_NAMESPACE = '00abedb4-aa42-466c-9c01-fed23315a9b7';
@@ -46,42 +43,27 @@ export interface EmulatedSighting {
   objectMarking: string[];
 }
 
-export interface GraphqlAnswer {
+interface GraphqlAnswer {
   readonly status: number;
   readonly body: unknown;
 }
 
-class GraphqlError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string) {
-    super(message);
-    this.code = code;
-  }
-}
 
 const IDENTITY_CLASSES: Readonly<Record<string, string>> = { Organization: 'organization', Individual: 'individual', System: 'system', Sector: 'class', SecurityPlatform: 'securityplatform' };
 
-/** RFC 4122 version 5 UUID of `name` in OpenCTI's namespace. */
-function uuid5(name: string): string {
-  const ns = Buffer.from(OPENCTI_NAMESPACE.replaceAll('-', ''), 'hex');
-  const bytes = createHash('sha1').update(ns).update(name, 'utf8').digest().subarray(0, 16);
-  bytes[6] = ((bytes[6] ?? 0) & 0x0f) | 0x50;
-  bytes[8] = ((bytes[8] ?? 0) & 0x3f) | 0x80;
-  const h = bytes.toString('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
-}
-
 const iso = (v: unknown, field: string): string => {
-  if (typeof v !== 'string' || Number.isNaN(Date.parse(v))) throw new GraphqlError('VALIDATION_ERROR', `${field} is not a valid DateTime: ${JSON.stringify(v)}`);
+  if (typeof v !== 'string' || Number.isNaN(Date.parse(v))) throw new GraphQlError(`${field} is not a valid DateTime: ${JSON.stringify(v)}`, 'VALIDATION_ERROR');
   return new Date(Date.parse(v)).toISOString();
 };
 
-/** The operation's root field: the first field of the first selection set. */
-/** The root fields this slice answers; the emulator sends the other operations to the connectors' handler. */
-export const SIGHTING_FIELDS: ReadonlySet<string> = new Set(['identityAdd', 'stixSightingRelationshipAdd', 'stixSightingRelationshipEdit', 'stixSightingRelationship', 'stixSightingRelationships']);
-
+/** The operation's root field: the first field of the first selection set (undefined when the query does not parse). */
 export function rootField(query: string): string | undefined {
-  return /^\s*(?:(?:query|mutation)\b[^{]*)?\{\s*([A-Za-z_]\w*)/.exec(query)?.[1];
+  try {
+    return parseOperation(query).selections[0]?.name;
+  } catch (err) {
+    if (err instanceof GraphQlError) return undefined;
+    throw err;
+  }
 }
 
 export class OpenCtiGraphql {
@@ -103,36 +85,38 @@ export class OpenCtiGraphql {
     return [...this.#sightings.values()].map((s) => structuredClone(s));
   }
 
-  /** One POST /graphql, already authenticated. */
+  /** The sighting and identity operations, for the emulator's one GraphQL dispatch. */
+  operations(): Operations {
+    return {
+      query: {
+        stixSightingRelationship: (args) => this.#find(args.id) ?? null,
+        stixSightingRelationships: (args) => this.#list(args),
+      },
+      mutation: {
+        identityAdd: (args) => this.#identityAdd(args.input),
+        stixSightingRelationshipAdd: (args) => this.#sightingAdd(args.input),
+        stixSightingRelationshipEdit: (args, sel) => {
+          const patch = sel.selections?.find((s) => s.name === 'fieldPatch');
+          if (!patch) throw new GraphQlError('the emulator supports fieldPatch only under stixSightingRelationshipEdit', 'UNSUPPORTED_ERROR');
+          return { [patch.alias]: this.#fieldPatch(args.id, patch.args.input) };
+        },
+      },
+    };
+  }
+
+  /** One POST /graphql body, already authenticated, answered with these operations only. */
   handle(body: unknown): GraphqlAnswer {
     if (!isRecord(body) || typeof body.query !== 'string') return { status: 400, body: { errors: [{ message: 'Must provide query string.', extensions: { code: 'BAD_USER_INPUT' } }] } };
-    const variables = isRecord(body.variables) ? body.variables : {};
-    const field = rootField(body.query);
-    try {
-      switch (field) {
-        case 'identityAdd': return ok(field, this.#identityAdd(variables.input));
-        case 'stixSightingRelationshipAdd': return ok(field, this.#sightingAdd(variables.input));
-        case 'stixSightingRelationshipEdit': {
-          if (!/\bfieldPatch\s*\(/.test(body.query)) throw new GraphqlError('UNSUPPORTED_ERROR', 'the emulator supports fieldPatch only under stixSightingRelationshipEdit');
-          return ok(field, { fieldPatch: this.#fieldPatch(variables.id, variables.input) });
-        }
-        case 'stixSightingRelationship': return ok(field, this.#find(variables.id) ?? null);
-        case 'stixSightingRelationships': return ok(field, this.#list(variables));
-        default: throw new GraphqlError('UNSUPPORTED_ERROR', `operation ${field ?? '(none)'} is not emulated`);
-      }
-    } catch (e) {
-      if (!(e instanceof GraphqlError)) throw e;
-      return { status: 200, body: { errors: [{ message: e.message, extensions: { code: e.code } }], data: null } };
-    }
+    return { status: 200, body: executeGraphql(body, this.operations()) };
   }
 
   #identityAdd(input: unknown): EntityRef & { parent_types: string[] } {
-    if (!isRecord(input) || typeof input.name !== 'string' || input.name.trim() === '') throw new GraphqlError('VALIDATION_ERROR', 'identityAdd needs input.name');
+    if (!isRecord(input) || typeof input.name !== 'string' || input.name.trim() === '') throw new GraphQlError('identityAdd needs input.name', 'VALIDATION_ERROR');
     const type = typeof input.type === 'string' ? input.type : '';
     const identityClass = IDENTITY_CLASSES[type];
-    if (identityClass === undefined) throw new GraphqlError('VALIDATION_ERROR', `identityAdd input.type must be one of ${Object.keys(IDENTITY_CLASSES).join(', ')}`);
+    if (identityClass === undefined) throw new GraphQlError(`identityAdd input.type must be one of ${Object.keys(IDENTITY_CLASSES).join(', ')}`, 'VALIDATION_ERROR');
     // OpenCTI's standard id of an identity: its name (lower-cased, trimmed) and class.
-    const standardId = `identity--${uuid5(JSON.stringify({ identity_class: identityClass, name: input.name.trim().toLowerCase() }))}`;
+    const standardId = `identity--${uuid5(OPENCTI_NAMESPACE, JSON.stringify({ identity_class: identityClass, name: input.name.trim().toLowerCase() }))}`;
     const existing = [...this.#identities.values()].find((i) => i.standard_id === standardId);
     const identity = existing ?? { id: randomUUID(), standard_id: standardId, entity_type: type, name: input.name.trim(), identity_class: identityClass, description: typeof input.description === 'string' ? input.description : null };
     this.#identities.set(identity.id, identity);
@@ -140,27 +124,27 @@ export class OpenCtiGraphql {
   }
 
   #ref(id: unknown, side: string): EntityRef {
-    if (typeof id !== 'string' || id === '') throw new GraphqlError('VALIDATION_ERROR', `${side} is required`);
+    if (typeof id !== 'string' || id === '') throw new GraphQlError(`${side} is required`, 'VALIDATION_ERROR');
     const identity = this.#identities.get(id) ?? [...this.#identities.values()].find((i) => i.standard_id === id);
     const found = identity ?? this.#resolveEntity(id);
-    if (!found) throw new GraphqlError('MISSING_REFERENCE_ERROR', `Element not found: ${side} ${id}`);
+    if (!found) throw new GraphQlError(`Element not found: ${side} ${id}`, 'MISSING_REFERENCE_ERROR');
     return { id: found.id, standard_id: found.standard_id, entity_type: found.entity_type };
   }
 
   #sightingAdd(input: unknown): EntityRef & { parent_types: string[] } {
-    if (!isRecord(input)) throw new GraphqlError('VALIDATION_ERROR', 'stixSightingRelationshipAdd needs input');
+    if (!isRecord(input)) throw new GraphQlError('stixSightingRelationshipAdd needs input', 'VALIDATION_ERROR');
     const from = this.#ref(input.fromId, 'fromId');
     const to = this.#ref(input.toId, 'toId');
     if (to.entity_type === 'Indicator' || to.entity_type.endsWith('-Addr') || to.entity_type === 'Url' || to.entity_type === 'StixFile' || to.entity_type === 'Domain-Name') {
-      throw new GraphqlError('VALIDATION_ERROR', `a sighting cannot be sighted at a ${to.entity_type} (toId must be an identity or a location)`);
+      throw new GraphQlError(`a sighting cannot be sighted at a ${to.entity_type} (toId must be an identity or a location)`, 'VALIDATION_ERROR');
     }
     const now = new Date(this.#now()).toISOString();
     const firstSeen = input.first_seen == null ? now : iso(input.first_seen, 'first_seen');
     const lastSeen = input.last_seen == null ? firstSeen : iso(input.last_seen, 'last_seen');
-    if (Date.parse(firstSeen) > Date.parse(lastSeen)) throw new GraphqlError('VALIDATION_ERROR', 'The first_seen date must be before or equal to the last_seen date');
+    if (Date.parse(firstSeen) > Date.parse(lastSeen)) throw new GraphQlError('The first_seen date must be before or equal to the last_seen date', 'VALIDATION_ERROR');
     const count = input.attribute_count == null ? 1 : input.attribute_count;
-    if (typeof count !== 'number' || !Number.isInteger(count) || count < 0) throw new GraphqlError('VALIDATION_ERROR', `attribute_count must be a non-negative integer, got ${JSON.stringify(count)}`);
-    if (input.stix_id != null && (typeof input.stix_id !== 'string' || !/^sighting--[0-9a-f-]{36}$/.test(input.stix_id))) throw new GraphqlError('VALIDATION_ERROR', `stix_id is not a sighting STIX id: ${JSON.stringify(input.stix_id)}`);
+    if (typeof count !== 'number' || !Number.isInteger(count) || count < 0) throw new GraphQlError(`attribute_count must be a non-negative integer, got ${JSON.stringify(count)}`, 'VALIDATION_ERROR');
+    if (input.stix_id != null && (typeof input.stix_id !== 'string' || !/^sighting--[0-9a-f-]{36}$/.test(input.stix_id))) throw new GraphQlError(`stix_id is not a sighting STIX id: ${JSON.stringify(input.stix_id)}`, 'VALIDATION_ERROR');
     const standardId = typeof input.stix_id === 'string' ? input.stix_id : `sighting--${randomUUID()}`;
     const existing = [...this.#sightings.values()].find((s) => s.standard_id === standardId);
     if (existing) {
@@ -203,17 +187,17 @@ export class OpenCtiGraphql {
 
   #fieldPatch(id: unknown, input: unknown): EmulatedSighting {
     const sighting = this.#find(id);
-    if (!sighting) throw new GraphqlError('MISSING_REFERENCE_ERROR', `Element not found: ${String(id)}`);
-    if (!Array.isArray(input)) throw new GraphqlError('VALIDATION_ERROR', 'fieldPatch input must be a list of EditInput');
+    if (!sighting) throw new GraphQlError(`Element not found: ${String(id)}`, 'MISSING_REFERENCE_ERROR');
+    if (!Array.isArray(input)) throw new GraphQlError('fieldPatch input must be a list of EditInput', 'VALIDATION_ERROR');
     const next = structuredClone(sighting);
     for (const edit of input) {
-      if (!isRecord(edit) || typeof edit.key !== 'string' || !Array.isArray(edit.value)) throw new GraphqlError('VALIDATION_ERROR', 'EditInput is {key, value: [..], operation?}');
-      if (edit.operation !== undefined && edit.operation !== null && edit.operation !== 'replace') throw new GraphqlError('UNSUPPORTED_ERROR', `operation ${JSON.stringify(edit.operation)} is not emulated`);
+      if (!isRecord(edit) || typeof edit.key !== 'string' || !Array.isArray(edit.value)) throw new GraphQlError('EditInput is {key, value: [..], operation?}', 'VALIDATION_ERROR');
+      if (edit.operation !== undefined && edit.operation !== null && edit.operation !== 'replace') throw new GraphQlError(`operation ${JSON.stringify(edit.operation)} is not emulated`, 'UNSUPPORTED_ERROR');
       const [value] = edit.value as unknown[];
       switch (edit.key) {
         case 'attribute_count': {
           const n = typeof value === 'string' ? Number(value) : value;
-          if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) throw new GraphqlError('VALIDATION_ERROR', `attribute_count must be a non-negative integer, got ${JSON.stringify(value)}`);
+          if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) throw new GraphQlError(`attribute_count must be a non-negative integer, got ${JSON.stringify(value)}`, 'VALIDATION_ERROR');
           next.attribute_count = n;
           break;
         }
@@ -222,16 +206,16 @@ export class OpenCtiGraphql {
         case 'description': next.description = typeof value === 'string' ? value : null; break;
         case 'x_opencti_negative': next.x_opencti_negative = value === true || value === 'true'; break;
         case 'confidence': next.confidence = typeof value === 'number' ? value : Number(value); break;
-        default: throw new GraphqlError('UNSUPPORTED_ERROR', `field ${edit.key} is not emulated`);
+        default: throw new GraphQlError(`field ${edit.key} is not emulated`, 'UNSUPPORTED_ERROR');
       }
     }
-    if (Date.parse(next.first_seen) > Date.parse(next.last_seen)) throw new GraphqlError('VALIDATION_ERROR', 'The first_seen date must be before or equal to the last_seen date');
+    if (Date.parse(next.first_seen) > Date.parse(next.last_seen)) throw new GraphQlError('The first_seen date must be before or equal to the last_seen date', 'VALIDATION_ERROR');
     next.updated_at = new Date(this.#now()).toISOString();
     this.#sightings.set(next.id, next);
     return structuredClone(next);
   }
 
-  #list(v: Record<string, unknown>): unknown {
+  #list(v: Readonly<Record<string, unknown>>): unknown {
     const matches = (ref: EntityRef, id: unknown): boolean => id == null || ref.id === id || ref.standard_id === id;
     const all = [...this.#sightings.values()].filter((s) => matches(s.from, v.fromId) && matches(s.to, v.toId));
     const first = typeof v.first === 'number' && v.first > 0 ? Math.min(v.first, 5000) : 100;
@@ -248,8 +232,4 @@ export class OpenCtiGraphql {
       },
     };
   }
-}
-
-function ok(field: string, value: unknown): GraphqlAnswer {
-  return { status: 200, body: { data: { [field]: value } } };
 }
