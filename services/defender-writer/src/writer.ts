@@ -58,7 +58,7 @@ export interface WriterDeadLetter {
   readonly at: string;
 }
 
-export interface WriterDeps {
+interface WriterDeps {
   readonly kafka: Kafka;
   readonly client: DefenderClient;
   readonly tokens: TokenSource;

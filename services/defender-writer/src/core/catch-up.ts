@@ -9,7 +9,7 @@ export interface Behind {
   readonly at: number;
 }
 
-export interface CatchUpInput {
+interface CatchUpInput {
   readonly now: number;
   /** When the current catch-up began; undefined when not catching up. */
   readonly since: number | undefined;
@@ -21,7 +21,7 @@ export interface CatchUpInput {
 }
 
 /** `enter`: a catch-up begins now; `stay`: it goes on; `end`: it ends now; `off`: none, none begins. */
-export type CatchUpDecision = 'enter' | 'stay' | 'end' | 'off';
+type CatchUpDecision = 'enter' | 'stay' | 'end' | 'off';
 
 export function decideCatchUp(i: CatchUpInput): CatchUpDecision {
   let behind = 0n;

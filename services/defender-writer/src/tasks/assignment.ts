@@ -18,7 +18,7 @@ import type { Repairs } from './repairs.ts';
 import { restorePartition } from './restore.ts';
 import type { TenantView } from './tenant-view.ts';
 
-export interface AssignmentDeps {
+interface AssignmentDeps {
   readonly cfg: Pick<WriterConfig, 'stateTopic' | 'commandsTopic' | 'dryRun'>;
   readonly kafka: Kafka;
   readonly consumer: () => Consumer | undefined;

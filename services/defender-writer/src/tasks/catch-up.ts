@@ -3,7 +3,7 @@
 // when no batch follows (the stream went quiet within the window): a timer ends the catch-up then.
 import { decideCatchUp, type Behind } from '../core/catch-up.ts';
 
-export interface CatchUpOptions {
+interface CatchUpOptions {
   /** WRITER_CATCH_UP_LAG (0: never). */
   readonly lag: number;
   /** WRITER_CATCH_UP_MAX_MS. */

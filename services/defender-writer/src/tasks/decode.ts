@@ -24,7 +24,7 @@ export interface BatchDeadLetter {
   readonly at: string;
 }
 
-export interface DecodeDeps {
+interface DecodeDeps {
   readonly resync: ResyncHandler;
   readonly partitionCount: number;
   readonly logger: Logger;

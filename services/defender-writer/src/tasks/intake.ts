@@ -26,7 +26,7 @@ interface Joined {
   readonly settle: (outcome: Applied | undefined) => void;
 }
 
-export interface IntakeDeps {
+interface IntakeDeps {
   /** The writer's lock: batches, rebalances, rounds and reconciliations run one at a time. */
   readonly exclusive: <T>(fn: () => Promise<T>) => Promise<T>;
   readonly closed: () => boolean;

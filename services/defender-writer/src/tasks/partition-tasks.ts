@@ -11,7 +11,7 @@
 import { ProducerFencedError, type Kafka, type OutgoingRecord, type TopicPartitionOffset, type TransactionalProducer } from '@octi-defender/kafka';
 import { InvalidTransitionError, isValidTransition, type Logger, type TransitionTable } from '@octi-defender/platform';
 
-export type TaskState = 'restoring' | 'running' | 'fenced' | 'closed';
+type TaskState = 'restoring' | 'running' | 'fenced' | 'closed';
 
 export const TASK_TRANSITIONS: TransitionTable<TaskState> = {
   restoring: ['running', 'closed'],
@@ -32,7 +32,7 @@ export interface PartitionTask {
 }
 
 /** How a partition's commit ended: `fenced` (another member owns it now), `retry` (nothing committed). */
-export type CommitOutcome = 'ok' | 'retry' | 'fenced' | 'lost';
+type CommitOutcome = 'ok' | 'retry' | 'fenced' | 'lost';
 
 interface Task extends PartitionTask {
   state: TaskState;

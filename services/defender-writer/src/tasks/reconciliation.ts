@@ -13,7 +13,7 @@ import type { PartitionTasks } from './partition-tasks.ts';
 import type { Applied, RoundInput } from './round.ts';
 import type { TenantView } from './tenant-view.ts';
 
-export interface ReconciliationDeps {
+interface ReconciliationDeps {
   readonly cfg: Pick<WriterConfig, 'application' | 'clientId' | 'dryRun'>;
   readonly client: DefenderClient;
   readonly tenant: TenantView;

@@ -10,7 +10,7 @@ import type { WriterMetrics } from '../metrics.ts';
  * Delay of the reconciliation after an assignment. It also lets the calls the previous owner sent
  * before its lease ended land first.
  */
-export const ASSIGN_RECONCILE_DELAY_MS = 10_000;
+const ASSIGN_RECONCILE_DELAY_MS = 10_000;
 
 export class Repairs {
   readonly #reconcile: () => Promise<unknown>;

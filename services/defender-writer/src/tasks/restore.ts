@@ -11,7 +11,7 @@ import { decodeState } from '../core/state-codec.ts';
 import type { StateStore } from '../state/state-store.ts';
 
 /** State-topic keys starting with this are the writer's own bookkeeping, never indicator keys. */
-export const META_PREFIX = '__writer__/';
+const META_PREFIX = '__writer__/';
 
 /** The state-topic key holding the next command offset to apply for `partition`: it hashes to that partition. */
 export function appliedOffsetKey(partition: number, partitions: number): string {
@@ -21,7 +21,7 @@ export function appliedOffsetKey(partition: number, partitions: number): string 
   }
 }
 
-export interface RestoreDeps {
+interface RestoreDeps {
   readonly kafka: Kafka;
   readonly stateTopic: string;
   readonly partitionCount: number;

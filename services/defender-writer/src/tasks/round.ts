@@ -46,7 +46,7 @@ export interface RoundInput {
   readonly forget?: readonly string[];
 }
 
-export interface RoundResult {
+interface RoundResult {
   /** `retry` when any partition's commit failed, else `ok` (or the early `lost`/`retry` of every partition). */
   readonly outcome: Applied;
   /** Per partition committed. */
@@ -59,7 +59,7 @@ export interface RoundResult {
   readonly retryLater: boolean;
 }
 
-export interface RoundDeps {
+interface RoundDeps {
   readonly cfg: Pick<WriterConfig, 'dryRun' | 'itemMaxAttempts' | 'stateTopic'>;
   readonly store: StateStore;
   readonly cap: CapIndex;

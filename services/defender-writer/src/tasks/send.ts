@@ -10,7 +10,7 @@ import { chunk, deletesFirst, replacedFirst, replacementDeletes, type KeyState, 
 import type { KeyTracking } from '../state/key-tracking.ts';
 import type { TenantView } from './tenant-view.ts';
 
-export interface RefusedDelete {
+interface RefusedDelete {
   readonly key: string;
   readonly id: string;
   readonly reason: string;
@@ -25,7 +25,7 @@ export interface Sent {
 
 export const NOTHING_SENT: Sent = { imported: new Map(), deletedIds: new Set(), refusedDeletes: [] };
 
-export interface SendDeps {
+interface SendDeps {
   readonly cfg: Pick<WriterConfig, 'itemMaxAttempts'>;
   readonly client: DefenderClient;
   readonly tenant: TenantView;

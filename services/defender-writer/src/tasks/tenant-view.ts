@@ -15,7 +15,7 @@ import { learnLimit, limitFromRefusal, roomFor, tenantRoom } from '../core/room.
 import type { StateStore } from '../state/state-store.ts';
 import type { KeyTracking } from '../state/key-tracking.ts';
 
-export interface TenantViewDeps {
+interface TenantViewDeps {
   readonly cfg: Pick<WriterConfig, 'clientId' | 'maxIndicators' | 'tenantLimit' | 'foreignCheckMs'>;
   readonly client: DefenderClient;
   readonly store: StateStore;
