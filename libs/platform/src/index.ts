@@ -8,3 +8,4 @@ export * from './progress.ts';
 export * from './status.ts';
 export * from './serve.ts';
 export * from './state-machine.ts';
+export * from './instance.ts';

@@ -1,13 +1,13 @@
 // Entry point: configuration → logger (secrets scrubbed), metrics, Kafka → writer → probes; graceful
 // shutdown on SIGTERM (stop probes, finish the batch and its transaction, leave the group, close).
 import { connectKafka, kafkaStatusSink, unreachableKafka } from '@octi-defender/kafka';
-import { createLogger, createRegistry, HealthServer, loadConfigOrExit, logProgress, metricTotal, secretValues, serve, startStatusPublisher } from '@octi-defender/platform';
+import { createLogger, createRegistry, HealthServer, instanceIdentity, loadConfigOrExit, logProgress, metricTotal, secretValues, serve, startStatusPublisher } from '@octi-defender/platform';
 import { loadWriterConfig, writerEnv } from './config.ts';
 import { WriterControl } from './control.ts';
 import { TokenProvider } from './defender/token.ts';
 import { createDefenderClient } from './index.ts';
 import { createWriterMetrics, WRITER_STATUS_METRICS } from './metrics.ts';
-import { instanceIdentity, Writer } from './writer.ts';
+import { Writer } from './writer.ts';
 
 const cfg = loadConfigOrExit('defender-writer', () => loadWriterConfig());
 

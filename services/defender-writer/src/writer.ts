@@ -10,10 +10,8 @@
 // This file orchestrates the units (README "Layout"): partition tasks, the round, flow control,
 // catch-up, the lease, the tenant view and repairs. Batches, rebalances, rounds and reconciliations
 // are serialized by one lock: they all read and write the states.
-import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
 import { partitionForKey, type Consumer, type Kafka, type OutgoingRecord } from '@octi-defender/kafka';
-import type { Logger } from '@octi-defender/platform';
+import { instanceIdentity, type Logger } from '@octi-defender/platform';
 import { CapIndex } from './state/cap.ts';
 import { policyFromConfig, type WriterConfig } from './config.ts';
 import type { DeadLetterInput } from './core/commit-records.ts';
@@ -39,11 +37,6 @@ import { Assignment } from './tasks/assignment.ts';
 import { Round, type Applied, type RoundInput } from './tasks/round.ts';
 import { TenantView } from './tasks/tenant-view.ts';
 import { ensureWriterTopics } from './tasks/topics.ts';
-
-/** This process's identity in logs and Kafka client ids: unique even among processes sharing a host name. */
-export function instanceIdentity(): string {
-  return `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
-}
 
 export interface WriterDeadLetter {
   readonly origin: 'defender-writer';

@@ -1,9 +1,7 @@
 // Entry point: configuration → logger, metrics, probes → listener; graceful shutdown on SIGTERM.
 import { connectKafka, kafkaStatusSink, unreachableKafka } from '@octi-defender/kafka';
-import { createLogger, createRegistry, HealthServer, loadConfigOrExit, logProgress, metricTotal, secretValues, serve, startStatusPublisher } from '@octi-defender/platform';
+import { createLogger, createRegistry, HealthServer, instanceIdentity, loadConfigOrExit, logProgress, metricTotal, secretValues, serve, startStatusPublisher } from '@octi-defender/platform';
 import { readFileSync } from 'node:fs';
-import { hostname } from 'node:os';
-import { randomBytes } from 'node:crypto';
 import { listenerEnv, loadListenerConfig } from './config.ts';
 import { ConnectorPresence } from './connector.ts';
 import { ListenerControl } from './control.ts';
@@ -18,7 +16,7 @@ const metrics = createListenerMetrics(registry);
 const kafka = connectKafka(cfg, 'stream-listener', logger.child({ component: 'kafka' }));
 const listener = new Listener(cfg, { kafka, logger: logger.child({ component: 'listener' }), metrics });
 // This process among the replicas (control answers, status snapshots): unique even on one host name.
-const instance = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+const instance = instanceIdentity();
 // Operator requests (octi-defender resync / replay) from the control topic.
 const control = new ListenerControl(cfg, { kafka, listener, logger: logger.child({ component: 'control' }), metrics, instance });
 // Registered in OpenCTI as a stream connector when CONNECTOR_ID is set.
