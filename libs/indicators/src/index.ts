@@ -14,3 +14,4 @@ export { normalizeEvent, OCTI_EXTENSION, SCO_EXTENSION, type NormalizeResult, ty
 export { isRecord } from './record.ts';
 export { isDocumentationIp, isReservedIp, nonPublicRange } from './reserved-ip.ts';
 export { uuid5 } from './uuid.ts';
+export { IpRanges, ipFamily, type IpFamily } from './ip-ranges.ts';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
-import { isDocumentationIp, isRecord, isReservedIp, nonPublicRange, uuid5 } from '../src/index.ts';
+import { describe, it, test } from 'node:test';
+import { ipFamily, IpRanges, isDocumentationIp, isRecord, isReservedIp, nonPublicRange, uuid5 } from '../src/index.ts';
 
 describe('isRecord', () => {
   it('is true for plain objects only', () => {
@@ -43,5 +43,34 @@ describe('reserved addresses', () => {
       assert.equal(isDocumentationIp(ip), false, ip);
       assert.equal(isReservedIp(ip, { documentation: 'public' }), true, ip);
     }
+  });
+});
+
+describe('IpRanges', () => {
+  test('addresses and ranges of both families; an address matches its own family only', () => {
+    const r = new IpRanges();
+    r.add('198.51.100.10');
+    r.add('192.0.2.0', 24);
+    r.add('2001:db8::', 32);
+    assert.equal(r.has('198.51.100.10'), true);
+    assert.equal(r.has('198.51.100.11'), false);
+    assert.equal(r.has('192.0.2.255'), true);
+    assert.equal(r.has('2001:db8:0:0:0:0:0:1'), true);
+    assert.equal(r.has('2001:db9::1'), false);
+    assert.equal(r.has('::ffff:192.0.2.1'), false, 'IPv4-mapped is IPv6: no IPv6 range holds it');
+    assert.equal(r.has('example.com'), false);
+  });
+  test('invalid addresses and prefixes are refused', () => {
+    const r = new IpRanges();
+    assert.throws(() => r.add('10.0.0.0', 33), /prefix/);
+    assert.throws(() => r.add('2001:db8::', 129), /prefix/);
+    assert.throws(() => r.add('10.0.0'), /not an IP address/);
+    assert.throws(() => r.add('01.2.3.4'), /not an IP address/);
+  });
+  test('ipFamily: a literal address only', () => {
+    assert.equal(ipFamily('203.0.113.7'), 'ipv4');
+    assert.equal(ipFamily('2001:db8::1'), 'ipv6');
+    assert.equal(ipFamily('203.0.113'), undefined);
+    assert.equal(ipFamily('host.example'), undefined);
   });
 });

@@ -1,7 +1,6 @@
 // The tenant's policy: what one OpenCTI claim becomes in Defender, or why it is not sent. Pure and
 // deterministic: the only clock input is `now`, used to decide that something has already expired.
-import { BlockList, isIP } from 'node:net';
-import { isReservedIp as isReservedAddress } from '@octi-defender/indicators';
+import { ipFamily, IpRanges, isReservedIp as isReservedAddress } from '@octi-defender/indicators';
 import { NETWORK_TYPES, type Action, type DefenderIndicator, type IndicatorType, type Severity } from '../defender/model.ts';
 import type { IndicatorFacts } from './facts.ts';
 
@@ -56,11 +55,6 @@ export function normalizeTlp(name: string): string {
   return n === 'TLP:WHITE' ? 'TLP:CLEAR' : n;
 }
 
-function ipFamily(ip: string): 'ipv4' | 'ipv6' | undefined {
-  const v = isIP(ip);
-  return v === 4 ? 'ipv4' : v === 6 ? 'ipv6' : undefined;
-}
-
 /**
  * Addresses Defender refuses (the one rule of libs/indicators), with the documentation ranges let
  * through: examples and tests use them as public addresses, and the listener refuses them upstream.
@@ -85,7 +79,7 @@ export function urlHost(value: string): string | undefined {
 /** Domains (and their subdomains), IPs and CIDRs that are never blocked, warned or audited. */
 export class Safelist {
   readonly #domains = new Set<string>();
-  readonly #ips = new BlockList();
+  readonly #ips = new IpRanges();
   readonly size: number;
 
   /** Throws on an entry that is neither a domain, an IP nor a CIDR. */
@@ -97,9 +91,9 @@ export class Safelist {
       if (cidr && family) {
         const prefix = Number(cidr[2]);
         if (prefix > (family === 'ipv4' ? 32 : 128)) throw new Error(`bad prefix length in ${raw}`);
-        this.#ips.addSubnet(cidr[1] ?? '', prefix, family);
+        this.#ips.add(cidr[1] ?? '', prefix);
       } else if (family) {
-        this.#ips.addAddress(e, family);
+        this.#ips.add(e);
       } else if (/^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(e)) {
         this.#domains.add(e);
       } else {
@@ -112,8 +106,7 @@ export class Safelist {
   /** True when the host (domain or IP) or one of its parent domains is listed. */
   hostListed(host: string): boolean {
     const h = normalizeHost(host);
-    const family = ipFamily(h);
-    if (family) return this.#ips.check(h, family);
+    if (ipFamily(h)) return this.#ips.has(h);
     for (let d = h; d !== ''; d = d.slice(d.indexOf('.') + 1 || d.length)) {
       if (this.#domains.has(d)) return true;
     }
