@@ -7,3 +7,4 @@ export * from './shutdown.ts';
 export * from './progress.ts';
 export * from './status.ts';
 export * from './serve.ts';
+export * from './backoff.ts';

@@ -2,7 +2,7 @@
 // list, with the tenant-share quota buckets, retries with backoff and jitter (Retry-After on 429), a
 // circuit breaker that each HTTP attempt goes through, one token refresh on 401, bisection of batches
 // Defender refuses as a whole for their content, cancellation of every wait on close, and a dry-run mode.
-import type { Logger } from '@octi-defender/platform';
+import { backoffDelay, type Logger } from '@octi-defender/platform';
 import CircuitBreaker from 'opossum';
 import { Agent, request, type Dispatcher } from 'undici';
 import {
@@ -469,7 +469,7 @@ export class DefenderClient {
         }
         if (!isRetryable(e) || attempt >= this.#maxRetries) throw e;
         // After a Retry-After the quota limiter waits exactly that long; otherwise backoff with full jitter.
-        const delay = retryAfter === undefined ? this.#random() * Math.min(this.#retryMaxMs, this.#retryBaseMs * 2 ** attempt) : 0;
+        const delay = retryAfter === undefined ? backoffDelay({ baseMs: this.#retryBaseMs, maxMs: this.#retryMaxMs, jitter: 'full', random: this.#random }, attempt) : 0;
         this.#log.warn({ endpoint, attempt: attempt + 1, delayMs: Math.round(retryAfter ?? delay), err: e }, 'Defender call failed, retrying');
         if (delay > 0) await this.#cancellable(abortable(this.#clock.sleep(delay, signal), signal), call);
       }
