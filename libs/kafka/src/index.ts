@@ -7,3 +7,4 @@ export { partitionForKey } from './partitioner.ts';
 export { connectKafka, kafkaStatusSink, unreachableKafka, type KafkaSettings, type KafkaTuning } from './connect.ts';
 export * from './control.ts';
 export { ControlChannel, type ControlChannelOptions, type ReplyFields } from './control-channel.ts';
+export * from './dead-letter.ts';
