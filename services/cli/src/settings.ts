@@ -3,7 +3,7 @@
 // run beside the listener sees the listener's variables, beside a writer the writer's: each part is
 // loaded when any of its own variables is set.
 import { ConfigError, kafkaEnv, kafkaProblems, loadConfig, type ConfigOf } from '@octi-defender/platform';
-import { loadWriterConfig, type WriterConfig } from '@octi-defender/defender-writer';
+import { loadWriterConfig, type WriterConfig } from '@octi-defender/defender-writer/config';
 import { loadListenerConfig, type ListenerConfig } from '@octi-defender/stream-listener';
 
 export type KafkaConfig = ConfigOf<typeof kafkaEnv>;

@@ -10,7 +10,7 @@ import { requireBrokers } from '@octi-defender/kafka/testing';
 import { createLogger, createRegistry, type Registry } from '@octi-defender/platform';
 import { loadWriterConfig, type WriterConfig } from '../src/config.ts';
 import { TokenProvider } from '../src/defender/token.ts';
-import { createDefenderClient } from '../src/index.ts';
+import { createDefenderClient } from '../src/defender/create-client.ts';
 import { createWriterMetrics } from '../src/metrics.ts';
 import { Writer } from '../src/writer.ts';
 import type { DefenderClient } from '../src/defender/client.ts';

@@ -3,7 +3,10 @@
 // as the writer's), a 429's Retry-After honoured before the next call, one token refresh on 401. Other
 // failures end the call; the reporter retries the whole poll later (nothing is lost: its position
 // has not moved).
-import { DefenderHttpError, DefenderProtocolError, parseRetryAfter, QuotaLimiter, systemClock, type Clock, type DefenderMetrics, type TokenSource } from '@octi-defender/defender-writer';
+import { DefenderHttpError, DefenderProtocolError, parseRetryAfter } from '@octi-defender/defender-writer/defender/errors';
+import type { DefenderMetrics } from '@octi-defender/defender-writer/defender/metrics';
+import { QuotaLimiter, systemClock, type Clock } from '@octi-defender/defender-writer/defender/quota';
+import type { TokenSource } from '@octi-defender/defender-writer/defender/token';
 import { Agent, request, type Dispatcher } from 'undici';
 
 export const MAX_ALERTS_PAGE = 10_000;
