@@ -11,10 +11,10 @@ import type { HeaderValue, OutgoingRecord } from './port.ts';
  */
 export const MAX_DEAD_LETTER_RAW = 64 * 1024;
 
-export type DeadLetterOrigin = 'stream-listener' | 'defender-writer';
+type DeadLetterOrigin = 'stream-listener' | 'defender-writer';
 
 /** Where the writer read the record it could not apply. */
-export interface DeadLetterSource {
+interface DeadLetterSource {
   readonly topic: string;
   readonly partition: number;
   /** Decimal int64. */
@@ -22,7 +22,7 @@ export interface DeadLetterSource {
 }
 
 /** The listener's SSE event; size and entity describe an event skipped whole (only its head is kept). */
-export interface DeadLetterEvent {
+interface DeadLetterEvent {
   readonly streamId: string;
   readonly eventId: string;
   readonly eventName: string;
@@ -81,7 +81,7 @@ export function deadLetterRecord(topic: string, input: DeadLetterInput): Outgoin
   return { topic, key: recordKey, value: JSON.stringify(letter), headers: { origin, reason } };
 }
 
-export type DecodedDeadLetter = { readonly ok: true; readonly letter: DeadLetter } | { readonly ok: false; readonly why: string };
+type DecodedDeadLetter = { readonly ok: true; readonly letter: DeadLetter } | { readonly ok: false; readonly why: string };
 
 /** Parses a DLQ record's value: `not JSON` or `empty record` when it cannot be a letter. */
 export function decodeDeadLetter(value: Buffer | string | null, headers: Readonly<Record<string, HeaderValue | undefined>> = {}): DecodedDeadLetter {

@@ -11,7 +11,7 @@ import type { DefenderIndicatorRecord } from './defender/model.ts';
 import { createdByUs, type TenantListing } from './foreign.ts';
 import type { KeyState } from './plan.ts';
 
-export interface OwnedView {
+interface OwnedView {
   readonly partitionCount: number;
   ownedPartitions(): ReadonlySet<number>;
   states(): Iterable<readonly [string, KeyState]>;
@@ -29,12 +29,12 @@ export interface Drift {
   readonly foreign: number;
 }
 
-export function keyOfRecord(r: DefenderIndicatorRecord): string {
+function keyOfRecord(r: DefenderIndicatorRecord): string {
   return `${r.indicatorType}:${r.indicatorValue}`;
 }
 
 /** Ours to delete when no state knows it: created by our client id under our application name. */
-export function isOurs(r: DefenderIndicatorRecord, application: string, clientId: string): boolean {
+function isOurs(r: DefenderIndicatorRecord, application: string, clientId: string): boolean {
   return r.application === application && createdByUs(r, clientId);
 }
 

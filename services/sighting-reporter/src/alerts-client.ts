@@ -9,7 +9,7 @@ import { QuotaLimiter, systemClock, type Clock } from '@octi-defender/defender-w
 import type { TokenSource } from '@octi-defender/defender-writer/defender/token';
 import { Agent, request, type Dispatcher } from 'undici';
 
-export const MAX_ALERTS_PAGE = 10_000;
+const MAX_ALERTS_PAGE = 10_000;
 /** Consecutive 429s a call waits out before it gives up. */
 const MAX_THROTTLED = 3;
 
@@ -18,7 +18,7 @@ export interface AlertsSource {
   listUpdatedSince(since: Date, signal?: AbortSignal): Promise<unknown[]>;
 }
 
-export interface AlertsClientOptions {
+interface AlertsClientOptions {
   readonly baseUrl: string;
   readonly tokens: TokenSource;
   readonly perMinute: number;
@@ -31,7 +31,7 @@ export interface AlertsClientOptions {
 }
 
 /** `$filter` of the custom-indicator alerts updated at or after `since` (an OData DateTimeOffset literal). */
-export function alertsFilter(since: Date): string {
+function alertsFilter(since: Date): string {
   return `detectionSource eq 'CustomerTI' and lastUpdateTime ge ${since.toISOString()}`;
 }
 

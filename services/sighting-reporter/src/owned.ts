@@ -11,7 +11,7 @@ export interface OwnedSource {
 }
 
 /** The index of the given indicator records: only ours (createdBy), only those with an externalID. */
-export function ownedIndex(records: Iterable<DefenderIndicatorRecord>, clientId: string): Map<string, Set<string>> {
+function ownedIndex(records: Iterable<DefenderIndicatorRecord>, clientId: string): Map<string, Set<string>> {
   const index = new Map<string, Set<string>>();
   for (const r of records) {
     if (typeof r.createdBy !== 'string' || r.createdBy.toLowerCase() !== clientId.toLowerCase()) continue;

@@ -46,7 +46,7 @@ export function chunkBySize(records: readonly OutgoingRecord[], maxBytes: number
   return chunks;
 }
 
-export interface ReporterDeps {
+interface ReporterDeps {
   readonly kafka: Kafka;
   readonly alerts: AlertsSource;
   readonly owned: OwnedSource;
@@ -57,9 +57,9 @@ export interface ReporterDeps {
   readonly now?: () => number;
 }
 
-export type ReporterSettings = Pick<ReporterConfig, 'tenantName' | 'stateTopic' | 'whereName' | 'pollIntervalMs' | 'overlapMs' | 'lookbackMs' | 'ownedRefreshMs' | 'retryMaxMs' | 'retentionDays'>;
+type ReporterSettings = Pick<ReporterConfig, 'tenantName' | 'stateTopic' | 'whereName' | 'pollIntervalMs' | 'overlapMs' | 'lookbackMs' | 'ownedRefreshMs' | 'retryMaxMs' | 'retentionDays'>;
 
-export interface PollSummary {
+interface PollSummary {
   readonly alerts: number;
   readonly matched: number;
   readonly unmatched: number;

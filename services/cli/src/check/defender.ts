@@ -8,7 +8,7 @@ import { DefenderAuthError, DefenderHttpError } from '@octi-defender/defender-wr
 import { TokenProvider } from '@octi-defender/defender-writer/defender/token';
 import type { CheckResult } from '../findings.ts';
 
-export const REQUIRED_ROLE = 'Ti.ReadWrite.All';
+const REQUIRED_ROLE = 'Ti.ReadWrite.All';
 
 /** The `roles` claim of a JWT access token (its payload is not verified: only read). */
 export function tokenRoles(accessToken: string): string[] | undefined {

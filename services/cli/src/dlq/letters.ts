@@ -34,7 +34,7 @@ export interface DeadLetterView {
   readonly truncated: boolean;
 }
 
-export interface RedriveMarker {
+interface RedriveMarker {
   readonly letterId: string;
   readonly at: number;
   readonly commands: number;

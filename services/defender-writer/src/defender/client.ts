@@ -25,8 +25,8 @@ import { abortable, DEFENDER_QUOTAS, QuotaLimiter, systemClock, type Clock, type
 import type { TokenSource } from './token.ts';
 import { comparableKey } from './values.ts';
 
-export const MAX_ITEMS_PER_CALL = 500;
-export const MAX_PAGE_SIZE = 10_000;
+const MAX_ITEMS_PER_CALL = 500;
+const MAX_PAGE_SIZE = 10_000;
 /** The id reported for indicators "imported" in dry-run mode. */
 export const DRY_RUN_ID = 'dry-run';
 
@@ -40,11 +40,11 @@ export function odataEq(field: string, value: string): string {
 }
 
 /** The reason recorded for an item (or id) Defender refused alone: `<status> <code>: <message>`. */
-export function refusalReason(e: DefenderHttpError): string {
+function refusalReason(e: DefenderHttpError): string {
   return `${e.statusCode}${e.code ? ` ${e.code}` : ''}: ${e.defenderMessage ?? 'no message'}`;
 }
 
-export interface BreakerOptions {
+interface BreakerOptions {
   readonly errorThresholdPercentage?: number;
   readonly volumeThreshold?: number;
   readonly rollingCountTimeout?: number;
@@ -103,7 +103,7 @@ interface ImportResultItem {
   readonly failureReason?: string | null;
 }
 
-export interface ListPage {
+interface ListPage {
   readonly value: DefenderIndicatorRecord[];
   readonly nextLink?: string | undefined;
 }
