@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '@octi-defender/kafka/testing';
+import { backoffDelay } from '@octi-defender/platform';
 
 const REPO = fileURLToPath(new URL('../', import.meta.url));
 export const ENTRY = {
@@ -128,7 +129,7 @@ export class Supervised {
     clearInterval(this.#probe);
     this.restarts += 1;
     // CrashLoopBackOff, shortened: 0.5 s, doubling, at most 8 s.
-    await sleep(Math.min(8000, 500 * 2 ** Math.min(4, Math.max(0, this.restarts - 1))));
+    await sleep(backoffDelay({ baseMs: 500, maxMs: 8000, jitter: 'none' }, Math.max(0, this.restarts - 1)));
     if (!this.#stopped && !this.running) await this.#spawn();
   }
 

@@ -4,7 +4,7 @@ import { createKafka } from './kafkajs/index.ts';
 import type { Kafka, KafkaLogger, Producer } from './port.ts';
 import { topicDefinitions, type ProjectTopic } from './topics.ts';
 
-export interface KafkaSettings {
+interface KafkaSettings {
   readonly kafkaBrokers: readonly string[];
   readonly kafkaClientId?: string | undefined;
   readonly kafkaSsl: boolean;
@@ -15,7 +15,7 @@ export interface KafkaSettings {
 }
 
 /** Client settings a short-lived tool tunes (e.g. the command line gives up sooner than a service). */
-export interface KafkaTuning {
+interface KafkaTuning {
   readonly retries?: number;
   readonly connectionTimeoutMs?: number;
   readonly requestTimeoutMs?: number;

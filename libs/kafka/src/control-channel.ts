@@ -5,7 +5,7 @@
 import { CONTROL_SCHEMA_VERSION, decodeControl, encodeControl, expired, type ControlReply, type ControlRequest, type ControlService } from './control.ts';
 import type { Consumer, Kafka, Producer } from './port.ts';
 
-export interface ControlChannelOptions {
+interface ControlChannelOptions {
   readonly topic: string;
   /** The group of this replica alone, e.g. `<service group>.control.<instance>`. */
   readonly groupId: string;

@@ -4,14 +4,14 @@
 
 export const CONTROL_SCHEMA_VERSION = 1;
 
-export type ControlAction = 'reconcile' | 'resync' | 'replay';
+type ControlAction = 'reconcile' | 'resync' | 'replay';
 export type ControlService = 'stream-listener' | 'defender-writer';
 /**
  * accepted: a service will act on the request (the command line now waits for completion);
  * progress: a step on the way; done: finished; refused: this service will not do it (the detail
  * says why); failed: it tried and could not.
  */
-export type ControlStatus = 'accepted' | 'progress' | 'done' | 'refused' | 'failed';
+type ControlStatus = 'accepted' | 'progress' | 'done' | 'refused' | 'failed';
 
 export interface ControlRequest {
   readonly schemaVersion: number;
@@ -47,12 +47,12 @@ export interface ControlReply {
   readonly at: string;
 }
 
-export type ControlRecord = ControlRequest | ControlReply;
+type ControlRecord = ControlRequest | ControlReply;
 
 const ACTIONS: ReadonlySet<string> = new Set<ControlAction>(['reconcile', 'resync', 'replay']);
 const STATUSES: ReadonlySet<string> = new Set<ControlStatus>(['accepted', 'progress', 'done', 'refused', 'failed']);
 const SERVICES: ReadonlySet<string> = new Set<ControlService>(['stream-listener', 'defender-writer']);
-export const CONTROL_EVENT_ID = /^\d+-\d+$/;
+const CONTROL_EVENT_ID = /^\d+-\d+$/;
 
 export function encodeControl(record: ControlRecord): string {
   return JSON.stringify(record);

@@ -2,8 +2,8 @@
 export * from './port.ts';
 export * from './topics.ts';
 export { createKafka } from './kafkajs/index.ts';
-export type { KafkajsConfig } from './kafkajs/index.ts';
 export { partitionForKey } from './partitioner.ts';
-export { connectKafka, kafkaStatusSink, unreachableKafka, type KafkaSettings, type KafkaTuning } from './connect.ts';
+export { connectKafka, kafkaStatusSink, unreachableKafka } from './connect.ts';
 export * from './control.ts';
-export { ControlChannel, type ControlChannelOptions, type ReplyFields } from './control-channel.ts';
+export { ControlChannel, type ReplyFields } from './control-channel.ts';
+export * from './dead-letter.ts';

@@ -11,7 +11,7 @@ const M = 0x5bd1e995;
 const scratch = Buffer.allocUnsafe(1024);
 
 /** Java's `Utils.murmur2` over the key's UTF-8 bytes. */
-export function murmur2(key: string | Buffer): number {
+function murmur2(key: string | Buffer): number {
   let data: Buffer;
   let length: number;
   if (Buffer.isBuffer(key)) {

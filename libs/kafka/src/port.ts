@@ -205,7 +205,7 @@ export interface ReadCompactedOptions {
   readonly partitions?: readonly number[];
 }
 
-export interface GroupMember {
+interface GroupMember {
   readonly memberId: string;
   readonly clientId: string;
   readonly host: string;

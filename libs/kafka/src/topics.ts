@@ -4,14 +4,14 @@ import type { TopicDefinition } from './port.ts';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
-export type TopicRole = 'commands' | 'checkpoints' | 'dlq' | 'control' | 'state' | 'status' | 'sightings';
+type TopicRole = 'commands' | 'checkpoints' | 'dlq' | 'control' | 'state' | 'status' | 'sightings';
 
 export interface ProjectTopic extends TopicDefinition {
   readonly role: TopicRole;
   readonly description: string;
 }
 
-export interface TopicSettings {
+interface TopicSettings {
   readonly commandsTopic: string;
   readonly commandsPartitions: number;
   readonly checkpointsTopic: string;
@@ -61,7 +61,7 @@ export function stateTopicName(tenant: string, settings: Pick<TopicSettings, 'st
 }
 
 /** sighting-reporter's topic of a tenant: its polling position and per-day sighting records. */
-export const SIGHTINGS_TOPIC_TEMPLATE = 'sighting-reporter.{tenant}.sightings';
+const SIGHTINGS_TOPIC_TEMPLATE = 'sighting-reporter.{tenant}.sightings';
 
 export function sightingsTopicName(tenant: string, template: string = SIGHTINGS_TOPIC_TEMPLATE): string {
   if (!template.includes('{tenant}')) throw new Error(`sightings topic template "${template}" lacks {tenant}`);

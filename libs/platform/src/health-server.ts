@@ -5,13 +5,13 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 
-export interface CheckResult {
+interface CheckResult {
   readonly ok: boolean;
   readonly detail?: string;
 }
-export type Check = () => CheckResult | boolean;
+type Check = () => CheckResult | boolean;
 
-export interface HealthServerOptions {
+interface HealthServerOptions {
   readonly port: number;
   readonly host?: string;
   readonly registry: Registry;

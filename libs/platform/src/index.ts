@@ -9,3 +9,4 @@ export * from './status.ts';
 export * from './serve.ts';
 export * from './state-machine.ts';
 export * from './instance.ts';
+export * from './backoff.ts';

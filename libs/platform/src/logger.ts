@@ -23,7 +23,7 @@ const SECRET_KEYS = [
   'cookie',
 ];
 
-export const REDACT_PATHS: string[] = [
+const REDACT_PATHS: string[] = [
   ...SECRET_KEYS,
   ...SECRET_KEYS.map((k) => `*.${k}`),
   ...SECRET_KEYS.map((k) => `*.*.${k}`),
@@ -31,7 +31,7 @@ export const REDACT_PATHS: string[] = [
   '*.headers["x-api-key"]',
 ];
 
-export interface LoggerOptions {
+interface LoggerOptions {
   readonly name: string;
   readonly level?: string;
   /** Literal secret values (tokens, client secrets) to scrub from every line. */
@@ -40,7 +40,7 @@ export interface LoggerOptions {
 }
 
 /** Replaces every occurrence of the given secrets, raw or JSON-escaped, and bearer tokens. */
-export function createScrubber(secrets: readonly string[]): (line: string) => string {
+function createScrubber(secrets: readonly string[]): (line: string) => string {
   const needles = new Set<string>();
   for (const s of secrets) {
     if (s.length < 4) continue; // too short to scrub without mangling unrelated text

@@ -4,7 +4,7 @@
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 
-export const PROGRESS_INTERVAL_MS = 30_000;
+const PROGRESS_INTERVAL_MS = 30_000;
 
 /** Sum of a metric's values whose labels match `where` (0 when the metric is unknown or empty). */
 export async function metricTotal(registry: Registry, name: string, where: Record<string, string> = {}): Promise<number> {

@@ -6,7 +6,7 @@ import type { HealthServer } from './health-server.ts';
 import type { Logger } from './logger.ts';
 import { installShutdown, type Shutdown, type ShutdownStep } from './shutdown.ts';
 
-export interface ServeOptions {
+interface ServeOptions {
   readonly logger: Logger;
   readonly health: HealthServer;
   readonly shutdownTimeoutMs: number;

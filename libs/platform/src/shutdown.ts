@@ -8,7 +8,7 @@ export interface ShutdownStep {
   readonly run: () => Promise<void> | void;
 }
 
-export interface ShutdownOptions {
+interface ShutdownOptions {
   readonly logger: Logger;
   readonly steps: readonly ShutdownStep[];
   readonly timeoutMs: number;

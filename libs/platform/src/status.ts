@@ -6,10 +6,10 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { z } from 'zod';
 
-export const STATUS_SCHEMA_VERSION = 1;
+const STATUS_SCHEMA_VERSION = 1;
 
 /** Longest a stop waits for each of: the snapshot in flight, the tombstone, closing the sink. */
-export const STOP_WAIT_MS = 3000;
+const STOP_WAIT_MS = 3000;
 
 const SampleSchema = z.object({
   labels: z.record(z.string(), z.string()),
@@ -18,7 +18,7 @@ const SampleSchema = z.object({
   changedAt: z.number(),
 });
 
-export const StatusSnapshotSchema = z.object({
+const StatusSnapshotSchema = z.object({
   schemaVersion: z.literal(STATUS_SCHEMA_VERSION),
   service: z.string(),
   instance: z.string(),
@@ -53,7 +53,7 @@ export interface StatusSink {
   close(): Promise<void>;
 }
 
-export interface StatusPublisherOptions {
+interface StatusPublisherOptions {
   readonly registry: Registry;
   readonly service: string;
   readonly instance: string;

@@ -9,9 +9,9 @@ import { ConfigError, kafkaEnv, kafkaProblems, loadConfig, type ConfigOf } from 
 import type { Command, CommandIO } from './command.ts';
 import { EXIT, type Verdict } from './control-progress.ts';
 
-export type ControlSettings = ConfigOf<typeof kafkaEnv>;
+type ControlSettings = ConfigOf<typeof kafkaEnv>;
 
-export class UsageError extends Error {
+class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
@@ -19,13 +19,13 @@ export class UsageError extends Error {
 const SILENT: KafkaLogger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 
 /** `30`, `30s`, `10m`, `1h` as milliseconds. */
-export function parseDuration(name: string, value: string): number {
+function parseDuration(name: string, value: string): number {
   const m = /^(\d+)(s|m|h)?$/.exec(value);
   if (!m || Number(m[1]) < 1) throw new UsageError(`--${name} ${JSON.stringify(value)}: expected a duration such as 30s, 10m or 1h`);
   return Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 's' | 'm' | 'h'];
 }
 
-export interface RequestOptions {
+interface RequestOptions {
   readonly values: Record<string, string | boolean | undefined>;
   /** Wait for a first answer this long (--answer-timeout, default 15 s). */
   readonly answerMs: number;
@@ -34,7 +34,7 @@ export interface RequestOptions {
 }
 
 /** Parses a command's options plus --timeout and --answer-timeout; throws UsageError. */
-export function parseRequestOptions(args: readonly string[], options: Record<string, { type: 'string' | 'boolean' }>): RequestOptions {
+function parseRequestOptions(args: readonly string[], options: Record<string, { type: 'string' | 'boolean' }>): RequestOptions {
   let values: Record<string, string | boolean | undefined>;
   try {
     values = parseArgs({ args: [...args], options: { ...options, timeout: { type: 'string' }, 'answer-timeout': { type: 'string' }, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false }).values;
@@ -52,7 +52,7 @@ export function parseRequestOptions(args: readonly string[], options: Record<str
  * A command's options, or its exit code: usage printed on stdout for --help (0), on stderr with
  * the problem for a bad option (2).
  */
-export function commandOptions(name: string, usage: readonly string[], args: readonly string[], spec: Record<string, { type: 'string' | 'boolean' }>, io: CommandIO): RequestOptions | number {
+function commandOptions(name: string, usage: readonly string[], args: readonly string[], spec: Record<string, { type: 'string' | 'boolean' }>, io: CommandIO): RequestOptions | number {
   try {
     const options = parseRequestOptions(args, spec);
     if (options.values.help) {
@@ -68,7 +68,7 @@ export function commandOptions(name: string, usage: readonly string[], args: rea
   }
 }
 
-export function loadControlSettings(env: NodeJS.ProcessEnv): ControlSettings {
+function loadControlSettings(env: NodeJS.ProcessEnv): ControlSettings {
   const c = loadConfig(kafkaEnv, env);
   const problems = kafkaProblems(c);
   if (problems.length > 0) throw new ConfigError(problems);
@@ -80,7 +80,7 @@ function describe(r: ControlReply): string {
   return `[${who.replace(/\s+/g, ' ').trim()}] ${r.status}: ${r.detail}`;
 }
 
-export interface Dispatch {
+interface Dispatch {
   readonly request: Pick<ControlRequest, 'action' | 'stream' | 'tenant' | 'from'>;
   /** Who should answer, for the refusal when nobody does, e.g. "a stream-listener following stream X". */
   readonly target: string;
@@ -90,7 +90,7 @@ export interface Dispatch {
 }
 
 /** Sends the request and follows it; returns the exit code. */
-export async function runRequest(io: CommandIO, options: RequestOptions, dispatch: Dispatch): Promise<number> {
+async function runRequest(io: CommandIO, options: RequestOptions, dispatch: Dispatch): Promise<number> {
   let settings: ControlSettings;
   try {
     settings = loadControlSettings(io.env);

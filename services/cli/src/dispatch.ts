@@ -11,7 +11,7 @@ export function findCommand(table: readonly Command[], argv: readonly string[]):
   return undefined;
 }
 
-export function help(table: readonly Command[], io: CommandIO): void {
+function help(table: readonly Command[], io: CommandIO): void {
   io.out('usage: octi-defender <command> [options]   (octi-defender <command> --help for its options)');
   io.out('commands:');
   const width = Math.max(...table.map((c) => c.name.length));

@@ -1,7 +1,7 @@
 // The standard streams of a command, with every configured secret value scrubbed from each line, so
 // that an error message echoing a token or a password cannot leak it.
 import { REDACTED, secretValues } from '@octi-defender/platform';
-import { writerEnv } from '@octi-defender/defender-writer';
+import { writerEnv } from '@octi-defender/defender-writer/config';
 import { listenerEnv } from '@octi-defender/stream-listener';
 import type { CommandIO } from './command.ts';
 

@@ -3,12 +3,12 @@
 // run beside the listener sees the listener's variables, beside a writer the writer's: each part is
 // loaded when any of its own variables is set.
 import { ConfigError, kafkaEnv, kafkaProblems, loadConfig, type ConfigOf } from '@octi-defender/platform';
-import { loadWriterConfig, type WriterConfig } from '@octi-defender/defender-writer';
+import { loadWriterConfig, type WriterConfig } from '@octi-defender/defender-writer/config';
 import { loadListenerConfig, type ListenerConfig } from '@octi-defender/stream-listener';
 
 export type KafkaConfig = ConfigOf<typeof kafkaEnv>;
 
-export type Loaded<T> = { readonly ok: true; readonly config: T } | { readonly ok: false; readonly problems: readonly string[] };
+type Loaded<T> = { readonly ok: true; readonly config: T } | { readonly ok: false; readonly problems: readonly string[] };
 
 export interface Settings {
   readonly kafka: Loaded<KafkaConfig>;
@@ -44,9 +44,4 @@ export function loadSettings(env: NodeJS.ProcessEnv): Settings {
     ...(isSet(env, LISTENER_VARS) && { listener: attempt(() => loadListenerConfig(env)) }),
     ...(isSet(env, WRITER_VARS) && { writer: attempt(() => loadWriterConfig(env)) }),
   };
-}
-
-/** Problems as lines to print; empty when loaded. */
-export function problemsOf(l: Loaded<unknown> | undefined): readonly string[] {
-  return l === undefined || l.ok ? [] : l.problems;
 }

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { startOpenCtiEmulator } from '@octi-defender/emulators';
 import { createKafka } from '@octi-defender/kafka';
 import { requireBrokers } from '@octi-defender/kafka/testing';
-import { WriterControl } from '@octi-defender/defender-writer';
+import { WriterControl } from '@octi-defender/defender-writer/control';
 import { ListenerControl } from '@octi-defender/stream-listener';
 import { emulator as defenderEmulator, ip, ours, publish, startWriter, up, waitFor, writerEnv } from '../../defender-writer/test/harness.ts';
 import { decodeCheckpoint } from '../../stream-listener/src/checkpoint.ts';

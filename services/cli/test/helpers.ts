@@ -6,12 +6,12 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from '@octi-defender/indicators';
 import { requireBrokers } from '@octi-defender/kafka/testing';
 
-export const BIN = fileURLToPath(new URL('../src/bin.ts', import.meta.url));
+const BIN = fileURLToPath(new URL('../src/bin.ts', import.meta.url));
 export const OPENCTI_TOKEN = 'opencti-cli-test-token-5f1e0c';
 export const TENANT = '11111111-2222-3333-4444-555555555555';
 export const CLIENT = { clientId: '45097602-1234-4678-9234-9f453233e62c', clientSecret: 'cli-test-secret-9a8b7c', displayName: 'OpenCTI Defender Sync' };
 
-export interface Run {
+interface Run {
   readonly code: number;
   readonly stdout: string;
   readonly stderr: string;
@@ -38,7 +38,7 @@ export function uniqueNames(): { commands: string; checkpoints: string; dlq: str
   return { commands: `cli-${s}.indicators`, checkpoints: `cli-${s}.checkpoints`, dlq: `cli-${s}.dlq`, tenant: `t${s}`, suffix: s };
 }
 
-export function kafkaEnv(names: ReturnType<typeof uniqueNames>): Record<string, string> {
+function kafkaEnv(names: ReturnType<typeof uniqueNames>): Record<string, string> {
   return {
     KAFKA_BROKERS: requireBrokers().join(','),
     KAFKA_TOPIC_COMMANDS: names.commands,

@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { StatusSnapshot } from '@octi-defender/platform';
-import { desiredFor, loadWriterConfig, policyFromConfig } from '@octi-defender/defender-writer';
+import { loadWriterConfig, policyFromConfig } from '@octi-defender/defender-writer/config';
+import { desiredFor } from '@octi-defender/defender-writer/core/desired';
 import { evaluateStatus, type StatusInput } from '../src/status/evaluate.ts';
 import { standing } from '../src/status/keys.ts';
 

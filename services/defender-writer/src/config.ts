@@ -60,7 +60,7 @@ export function parseExpirationDays(s: string): Partial<Record<IndicatorType, nu
   return out;
 }
 
-export function parseTlpDays(s: string): Record<string, number> {
+function parseTlpDays(s: string): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [k, v] of Object.entries(jsonObject(s))) out[normalizeTlp(k)] = days(v, k);
   return out;
@@ -429,7 +429,7 @@ export const writerEnv = {
   }),
 };
 
-export type WriterEnv = ConfigOf<typeof writerEnv>;
+type WriterEnv = ConfigOf<typeof writerEnv>;
 
 export interface WriterConfig extends WriterEnv {
   readonly consumerGroup: string;

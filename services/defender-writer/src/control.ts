@@ -10,7 +10,7 @@ import type { WriterConfig } from './config.ts';
 import type { Drift } from './core/drift.ts';
 
 /** What the control handler needs of the writer. */
-export interface Reconcilable {
+interface Reconcilable {
   reconcile(): Promise<Drift | undefined>;
   ownedPartitions(): ReadonlySet<number>;
 }

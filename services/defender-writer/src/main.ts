@@ -5,7 +5,7 @@ import { createLogger, createRegistry, HealthServer, instanceIdentity, loadConfi
 import { loadWriterConfig, writerEnv } from './config.ts';
 import { WriterControl } from './control.ts';
 import { TokenProvider } from './defender/token.ts';
-import { createDefenderClient } from './index.ts';
+import { createDefenderClient } from './defender/create-client.ts';
 import { createWriterMetrics, WRITER_STATUS_METRICS } from './metrics.ts';
 import { Writer } from './writer.ts';
 

@@ -10,17 +10,16 @@ import { requireBrokers } from '@octi-defender/kafka/testing';
 import { createLogger, createRegistry, type Registry } from '@octi-defender/platform';
 import { loadWriterConfig, type WriterConfig } from '../src/config.ts';
 import { TokenProvider } from '../src/defender/token.ts';
-import { createDefenderClient } from '../src/index.ts';
+import { createDefenderClient } from '../src/defender/create-client.ts';
 import { createWriterMetrics } from '../src/metrics.ts';
 import { Writer } from '../src/writer.ts';
 import type { DefenderClient } from '../src/defender/client.ts';
 import type { Clock } from '../src/defender/quota.ts';
 import { facts } from './helpers.ts';
 
-export const TENANT = '11111111-2222-3333-4444-555555555555';
+const TENANT = '11111111-2222-3333-4444-555555555555';
 export const CLIENT_ID = '3f2b8c1e-6a4d-4e7b-9c2a-1d5e8f7a6b4c';
 export const SECRET = 'emulator-secret-value';
-export const APP = 'OpenCTI Defender Sync';
 
 export async function emulator(over: Partial<DefenderEmulatorOptions> = {}): Promise<DefenderEmulator> {
   return startDefenderEmulator({ tenantId: TENANT, clients: [{ clientId: CLIENT_ID, clientSecret: SECRET }], port: 0, rateLimits: false, ...over });

@@ -4,7 +4,7 @@ import type { IndicatorType } from '../src/defender/model.ts';
 import { Safelist, type Policy } from '../src/core/policy.ts';
 
 export const NOW = Date.parse('2026-03-10T12:00:00Z');
-export const eventId = (ms: number, seq = 0): string => `${ms}-${seq}`;
+const eventId = (ms: number, seq = 0): string => `${ms}-${seq}`;
 
 export function facts(over: Partial<IndicatorFacts> & { type?: IndicatorType; value?: string } = {}): IndicatorFacts {
   return {

@@ -48,7 +48,7 @@ export function keyOf(r: Pick<SightingRecord, 'indicatorId' | 'whereId' | 'day'>
   return recordKey(r.indicatorId, r.whereId, r.day);
 }
 
-export function dayOf(iso: string): string {
+function dayOf(iso: string): string {
   return new Date(Date.parse(iso)).toISOString().slice(0, 10);
 }
 
@@ -67,7 +67,7 @@ function insertSorted(list: readonly string[], value: string): string[] | undefi
   return [...list.slice(0, lo), value, ...list.slice(lo)];
 }
 
-export type FoldOutcome = 'new' | 'changed' | 'unchanged' | 'over_cap';
+type FoldOutcome = 'new' | 'changed' | 'unchanged' | 'over_cap';
 
 /**
  * `record` with `alert` folded in (a new record when undefined): the alert id joins the set, first

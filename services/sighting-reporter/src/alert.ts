@@ -25,7 +25,7 @@ export interface Alert {
   readonly evidence: readonly AlertEvidence[];
 }
 
-export type AlertParse = { readonly ok: true; readonly alert: Alert } | { readonly ok: false; readonly reason: string; readonly id?: string };
+type AlertParse = { readonly ok: true; readonly alert: Alert } | { readonly ok: false; readonly reason: string; readonly id?: string };
 
 const str = (v: unknown): string | null => (typeof v === 'string' && v.trim() !== '' ? v.trim() : null);
 const time = (v: unknown): string | null => {

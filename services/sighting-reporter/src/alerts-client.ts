@@ -3,10 +3,13 @@
 // as the writer's), a 429's Retry-After honoured before the next call, one token refresh on 401. Other
 // failures end the call; the reporter retries the whole poll later (nothing is lost: its position
 // has not moved).
-import { DefenderHttpError, DefenderProtocolError, parseRetryAfter, QuotaLimiter, systemClock, type Clock, type DefenderMetrics, type TokenSource } from '@octi-defender/defender-writer';
+import { DefenderHttpError, DefenderProtocolError, parseRetryAfter } from '@octi-defender/defender-writer/defender/errors';
+import type { DefenderMetrics } from '@octi-defender/defender-writer/defender/metrics';
+import { QuotaLimiter, systemClock, type Clock } from '@octi-defender/defender-writer/defender/quota';
+import type { TokenSource } from '@octi-defender/defender-writer/defender/token';
 import { Agent, request, type Dispatcher } from 'undici';
 
-export const MAX_ALERTS_PAGE = 10_000;
+const MAX_ALERTS_PAGE = 10_000;
 /** Consecutive 429s a call waits out before it gives up. */
 const MAX_THROTTLED = 3;
 
@@ -15,7 +18,7 @@ export interface AlertsSource {
   listUpdatedSince(since: Date, signal?: AbortSignal): Promise<unknown[]>;
 }
 
-export interface AlertsClientOptions {
+interface AlertsClientOptions {
   readonly baseUrl: string;
   readonly tokens: TokenSource;
   readonly perMinute: number;
@@ -28,7 +31,7 @@ export interface AlertsClientOptions {
 }
 
 /** `$filter` of the custom-indicator alerts updated at or after `since` (an OData DateTimeOffset literal). */
-export function alertsFilter(since: Date): string {
+function alertsFilter(since: Date): string {
   return `detectionSource eq 'CustomerTI' and lastUpdateTime ge ${since.toISOString()}`;
 }
 

@@ -121,7 +121,7 @@ function z01() {
   return parse.string().refine((s) => /^(0?\.\d+|1(\.0+)?)$/.test(s) && Number(s) > 0 && Number(s) <= 1, 'a number in (0, 1]').transform(Number);
 }
 
-export type ReporterEnv = ConfigOf<typeof reporterEnv>;
+type ReporterEnv = ConfigOf<typeof reporterEnv>;
 export type ReporterConfig = Omit<ReporterEnv, 'stateTopic' | 'whereName'> & { readonly stateTopic: string; readonly whereName: string };
 
 export function loadReporterConfig(env: NodeJS.ProcessEnv = process.env): ReporterConfig {

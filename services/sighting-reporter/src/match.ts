@@ -4,7 +4,7 @@
 // A URL names its Url indicator, the DomainName indicators of its host and every parent domain (a
 // domain indicator also matches its subdomains), and an IpAddress when its host is an address.
 import { canonicalizeDomain, canonicalizeHash, canonicalizeIp, canonicalizeUrl } from '@octi-defender/indicators';
-import { comparableCanonical } from '@octi-defender/defender-writer';
+import { comparableCanonical } from '@octi-defender/defender-writer/defender/values';
 import type { Alert, AlertEvidence } from './alert.ts';
 
 /** Our indicators in the tenant: comparable key (`comparableKey`) → OpenCTI ids asserting it (externalID). */

@@ -26,13 +26,13 @@ export class OpenCtiRefusedError extends Error {
 /** GraphQL error codes that mean "this request can never succeed as it is". */
 const REFUSALS: ReadonlySet<string> = new Set(['MISSING_REFERENCE_ERROR', 'VALIDATION_ERROR', 'FUNCTIONAL_ERROR', 'BAD_USER_INPUT', 'UNSUPPORTED_ERROR', 'ALREADY_DELETED_ERROR']);
 
-export const IDENTITY_ADD = `mutation IdentityAdd($input: IdentityAddInput!) {
+const IDENTITY_ADD = `mutation IdentityAdd($input: IdentityAddInput!) {
   identityAdd(input: $input) { id standard_id entity_type parent_types }
 }`;
-export const SIGHTING_ADD = `mutation StixSightingRelationshipAdd($input: StixSightingRelationshipAddInput!) {
+const SIGHTING_ADD = `mutation StixSightingRelationshipAdd($input: StixSightingRelationshipAddInput!) {
   stixSightingRelationshipAdd(input: $input) { id standard_id entity_type parent_types }
 }`;
-export const SIGHTING_PATCH = `mutation StixSightingRelationshipEdit($id: ID!, $input: [EditInput]!) {
+const SIGHTING_PATCH = `mutation StixSightingRelationshipEdit($id: ID!, $input: [EditInput]!) {
   stixSightingRelationshipEdit(id: $id) { fieldPatch(input: $input) { id } }
 }`;
 
@@ -43,7 +43,7 @@ export interface SightingSink {
   write(d: DesiredSighting, knownId: string | undefined): Promise<WrittenSighting & { created: boolean }>;
 }
 
-export interface OpenCtiClientOptions {
+interface OpenCtiClientOptions {
   readonly url: string;
   readonly token: string;
   readonly sslVerify: boolean;

@@ -1,7 +1,9 @@
 // The indicators this application created in the tenant (Defender's createdBy = our client id), as
 // the index evidence is matched against: comparable key → the OpenCTI ids in their externalID. The
 // writer sets externalID to the OpenCTI id of the entity whose claim the indicator carries.
-import { comparableKey, odataEq, type DefenderClient, type DefenderIndicatorRecord } from '@octi-defender/defender-writer';
+import { odataEq, type DefenderClient } from '@octi-defender/defender-writer/defender/client';
+import type { DefenderIndicatorRecord } from '@octi-defender/defender-writer/defender/model';
+import { comparableKey } from '@octi-defender/defender-writer/defender/values';
 import type { OwnedIndex } from './match.ts';
 
 export interface OwnedSource {
@@ -9,7 +11,7 @@ export interface OwnedSource {
 }
 
 /** The index of the given indicator records: only ours (createdBy), only those with an externalID. */
-export function ownedIndex(records: Iterable<DefenderIndicatorRecord>, clientId: string): Map<string, Set<string>> {
+function ownedIndex(records: Iterable<DefenderIndicatorRecord>, clientId: string): Map<string, Set<string>> {
   const index = new Map<string, Set<string>>();
   for (const r of records) {
     if (typeof r.createdBy !== 'string' || r.createdBy.toLowerCase() !== clientId.toLowerCase()) continue;

@@ -7,7 +7,7 @@
 // of a set of alert ids and OpenCTI gets absolute values, writes the same sightings again, never
 // doubled ones.
 import { ProducerFencedError, sightingsTopicDefinition, type Kafka, type OutgoingRecord, type TransactionalProducer } from '@octi-defender/kafka';
-import type { Logger } from '@octi-defender/platform';
+import { backoffDelay, type Logger } from '@octi-defender/platform';
 import { desired, keyOf, needsWrite, type SightingRecord } from './aggregate.ts';
 import { parseAlert, type Alert } from './alert.ts';
 import type { AlertsSource } from './alerts-client.ts';
@@ -46,7 +46,7 @@ export function chunkBySize(records: readonly OutgoingRecord[], maxBytes: number
   return chunks;
 }
 
-export interface ReporterDeps {
+interface ReporterDeps {
   readonly kafka: Kafka;
   readonly alerts: AlertsSource;
   readonly owned: OwnedSource;
@@ -57,9 +57,9 @@ export interface ReporterDeps {
   readonly now?: () => number;
 }
 
-export type ReporterSettings = Pick<ReporterConfig, 'tenantName' | 'stateTopic' | 'whereName' | 'pollIntervalMs' | 'overlapMs' | 'lookbackMs' | 'ownedRefreshMs' | 'retryMaxMs' | 'retentionDays'>;
+type ReporterSettings = Pick<ReporterConfig, 'tenantName' | 'stateTopic' | 'whereName' | 'pollIntervalMs' | 'overlapMs' | 'lookbackMs' | 'ownedRefreshMs' | 'retryMaxMs' | 'retentionDays'>;
 
-export interface PollSummary {
+interface PollSummary {
   readonly alerts: number;
   readonly matched: number;
   readonly unmatched: number;
@@ -179,7 +179,7 @@ export class Reporter {
         }
         this.#failures += 1;
         this.#d.metrics.polls.inc({ outcome: 'failed' });
-        wait = Math.min(this.#cfg.retryMaxMs, MIN_BACKOFF_MS * 2 ** Math.min(this.#failures - 1, 20));
+        wait = backoffDelay({ baseMs: MIN_BACKOFF_MS, maxMs: this.#cfg.retryMaxMs, jitter: 'none', maxDoublings: 20 }, this.#failures - 1);
         this.#log.warn({ err, failures: this.#failures, retryInMs: wait }, 'poll failed: position kept, the same alerts are read again');
       }
       await this.#sleep(wait);

@@ -5,7 +5,7 @@
 import { uuid5 } from '@octi-defender/indicators';
 
 /** OpenCTI's uuid5 namespace for generated STIX ids (pycti and opencti-graphql). */
-export const OPENCTI_NAMESPACE = '00abedb4-aa42-466c-9c01-fed23315a9b7';
+const OPENCTI_NAMESPACE = '00abedb4-aa42-466c-9c01-fed23315a9b7';
 
 /**
  * RFC 8785 (JCS) canonical form of JSON made of strings, arrays and plain objects: keys sorted by

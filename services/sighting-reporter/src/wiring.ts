@@ -1,7 +1,9 @@
 // The reporter's adapters as configured: one Entra token provider (the writer's), the alerts client
 // inside the alerts quota, the writer's Defender client for listing our indicators (inside the
 // reporter's share of the list quota), and the OpenCTI client.
-import { DefenderClient, DefenderMetrics, TokenProvider, type TokenSource } from '@octi-defender/defender-writer';
+import { DefenderClient } from '@octi-defender/defender-writer/defender/client';
+import { DefenderMetrics } from '@octi-defender/defender-writer/defender/metrics';
+import { TokenProvider, type TokenSource } from '@octi-defender/defender-writer/defender/token';
 import type { Logger, Registry } from '@octi-defender/platform';
 import { DefenderAlertsClient } from './alerts-client.ts';
 import type { ReporterConfig } from './config.ts';

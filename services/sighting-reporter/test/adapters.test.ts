@@ -2,7 +2,8 @@
 // out, OpenCTI's answers told apart (refused for good, unavailable), a deleted sighting re-created.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { DefenderMetrics, TokenProvider } from '@octi-defender/defender-writer';
+import { DefenderMetrics } from '@octi-defender/defender-writer/defender/metrics';
+import { TokenProvider } from '@octi-defender/defender-writer/defender/token';
 import { startDefenderEmulator, startOpenCtiEmulator, OCTI_EXT, type DefenderEmulator, type OpenCtiEmulator } from '@octi-defender/emulators';
 import { createRegistry, metricTotal } from '@octi-defender/platform';
 import { DefenderAlertsClient } from '../src/alerts-client.ts';

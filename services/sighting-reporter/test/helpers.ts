@@ -14,8 +14,8 @@ export const TENANT = '11111111-2222-3333-4444-555555555555';
 export const CLIENT_ID = '45097602-1234-4678-9234-9f453233e62c';
 export const OTHER_CLIENT = '99999999-aaaa-4bbb-8ccc-dddddddddddd';
 export const SECRET = 'reporter-secret';
-export const OCTI_TOKEN = 'reporter-octi-token';
-export const START = Date.parse('2026-12-05T10:00:00Z');
+const OCTI_TOKEN = 'reporter-octi-token';
+const START = Date.parse('2026-12-05T10:00:00Z');
 
 export interface World {
   readonly mde: DefenderEmulator;
@@ -73,7 +73,7 @@ export function reporterEnv(w: World, topic: string, extra: Record<string, strin
   };
 }
 
-export interface RunningReporter {
+interface RunningReporter {
   readonly reporter: Reporter;
   readonly registry: Registry;
   readonly cfg: ReporterConfig;

@@ -4,7 +4,7 @@
 // checkpoint can never get ahead of the commands it covers, and a fenced (stale) listener cannot
 // publish anything.
 import { encodeCommandJson, MAX_COMMAND_BYTES, normalizeEvent, type MarkingRegistry, type StreamEventName } from '@octi-defender/indicators';
-import type { OutgoingRecord, TransactionalProducer } from '@octi-defender/kafka';
+import { deadLetterRecord, type DeadLetter as Envelope, type OutgoingRecord, type TransactionalProducer } from '@octi-defender/kafka';
 import type { Logger } from '@octi-defender/platform';
 import { encodeCheckpoint, type Checkpoint } from './checkpoint.ts';
 import type { EventQueue } from './event-queue.ts';
@@ -16,8 +16,6 @@ import { EVENT_ID } from '@octi-defender/indicators';
 import { laterOf, safeCheckpoint } from './stream-position.ts';
 
 const DATA_EVENTS: ReadonlySet<string> = new Set<StreamEventName>(['create', 'update', 'delete', 'merge']);
-/** The raw event kept in a dead letter is cut to this many characters (≤ ~200 KB once escaped). */
-const MAX_DEAD_LETTER_RAW = 32 * 1024;
 /**
  * A round stops taking events past this many bytes of records. Larger transactions spread their
  * fixed cost (partitions added, commit) over more commands; the producer sends them in requests far
@@ -58,21 +56,8 @@ export interface PublisherOptions {
   readonly now?: () => Date;
 }
 
-export interface DeadLetter {
-  readonly origin: 'stream-listener';
-  readonly reason: string;
-  readonly detail: string;
-  readonly streamId: string;
-  readonly eventId: string;
-  readonly eventName: string;
-  readonly raw: string;
-  readonly truncated: boolean;
-  /** Skipped events (`oversized_event` from the reader, `stuck_position`): `raw` is their head. */
-  readonly size?: number;
-  readonly entityType?: string;
-  readonly entityId?: string;
-  readonly at: string;
-}
+/** A listener's letter: the shared envelope, always with its event and raw text. */
+export type DeadLetter = Envelope & Required<Pick<Envelope, 'streamId' | 'eventId' | 'eventName' | 'raw' | 'truncated'>>;
 
 interface SkippedEvent {
   readonly size: number;
@@ -323,25 +308,15 @@ export class Publisher {
   #deadLetter(ev: RawStreamEvent, reason: string, detail: string, now: Date, skipped?: SkippedEvent): OutgoingRecord {
     this.#o.metrics.deadLetters.inc({ reason });
     this.#o.logger.warn({ stream: ev.streamId, eventId: ev.id, event: ev.name, reason, detail, ...skipped }, 'event sent to the dead-letter topic');
-    const truncated = ev.data.length > MAX_DEAD_LETTER_RAW;
-    const letter: DeadLetter = {
+    return deadLetterRecord(this.#o.dlqTopic, {
       origin: 'stream-listener',
       reason,
       detail,
-      streamId: ev.streamId,
-      eventId: ev.id,
-      eventName: ev.name,
-      raw: truncated ? ev.data.slice(0, MAX_DEAD_LETTER_RAW) : ev.data,
-      truncated: truncated || skipped !== undefined,
-      ...skipped,
-      at: now.toISOString(),
-    };
-    return {
-      topic: this.#o.dlqTopic,
-      key: `${ev.streamId}:${ev.id || 'no-id'}`,
-      value: JSON.stringify(letter),
-      headers: { origin: 'stream-listener', reason },
-    };
+      event: { streamId: ev.streamId, eventId: ev.id, eventName: ev.name, ...skipped },
+      raw: ev.data,
+      partial: skipped !== undefined,
+      at: now,
+    });
   }
 
   async #waitForEvents(signal: AbortSignal): Promise<void> {

@@ -4,7 +4,6 @@
 // and restarts from them, so the running term, a restart and a failover all follow the same path.
 import { replayPosition } from '@octi-defender/kafka';
 import type { Checkpoint } from './checkpoint.ts';
-import type { StreamPosition } from './listener.ts';
 import { newResync, type ResyncState } from './resync.ts';
 import { compareEventIds } from '@octi-defender/indicators';
 import { laterOf } from './stream-position.ts';
@@ -78,13 +77,19 @@ export function replayGoal(before: Checkpoint | undefined, target: ReplayTarget)
   return laterOf(before?.lastEventId, recovered) ?? target.from;
 }
 
+/** What the two checks below read of a listener's StreamPosition (listener.ts imports this module). */
+interface Progress {
+  readonly checkpoint: Checkpoint | undefined;
+  readonly resync: ResyncState | undefined;
+}
+
 /** A replay is complete once the committed checkpoint reached its goal (no resync under way). */
-export function replayReached(position: StreamPosition | undefined, goal: string): boolean {
+export function replayReached(position: Progress | undefined, goal: string): boolean {
   const at = position?.checkpoint;
   return at !== undefined && !at.resync && compareEventIds(at.lastEventId, goal) >= 0;
 }
 
 /** A resync is complete once the stream no longer runs that epoch. */
-export function resyncFinished(position: StreamPosition | undefined, epoch: string): boolean {
+export function resyncFinished(position: Progress | undefined, epoch: string): boolean {
   return position !== undefined && position.resync?.epoch !== epoch && position.checkpoint?.resync?.epoch !== epoch;
 }

@@ -10,7 +10,7 @@ import { createConsumer } from './consumer.ts';
 import { toLogCreator } from './logging.ts';
 import { createProducer, createTransactionalProducer } from './producer.ts';
 
-export interface KafkajsConfig {
+interface KafkajsConfig {
   readonly brokers: readonly string[];
   readonly clientId: string;
   /** Receives kafkajs' own logs; none when absent. */

@@ -22,7 +22,7 @@ const ATTEMPTS: ReadonlyArray<{ namespace: string; message: RegExp; level: Level
   { namespace: 'Runner', message: /^The coordinator is not aware of this member/, level: 'warn' },
 ];
 
-export function levelOf(namespace: string, level: logLevel, message: string): Level {
+function levelOf(namespace: string, level: logLevel, message: string): Level {
   if (level === logLevel.ERROR) return ATTEMPTS.find((a) => a.namespace === namespace && a.message.test(message))?.level ?? 'error';
   if (level === logLevel.WARN) return 'warn';
   if (level === logLevel.INFO) return 'info';

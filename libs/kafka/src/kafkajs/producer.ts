@@ -21,12 +21,12 @@ const ACKS_ALL = -1;
  * Bytes of keys and values per produce request. kafkajs puts a request's records for one partition
  * into one record batch, and the broker refuses a batch above message.max.bytes (1 MiB by default).
  */
-export const MAX_REQUEST_BYTES = 512 * 1024;
+const MAX_REQUEST_BYTES = 512 * 1024;
 
 const sizeOf = (v: string | Buffer | null): number => (v === null ? 0 : typeof v === 'string' ? Buffer.byteLength(v) : v.length);
 
 /** Consecutive slices of at most `maxBytes` (a larger single record gets a slice of its own). */
-export function sliceByBytes(records: readonly OutgoingRecord[], maxBytes = MAX_REQUEST_BYTES): OutgoingRecord[][] {
+function sliceByBytes(records: readonly OutgoingRecord[], maxBytes = MAX_REQUEST_BYTES): OutgoingRecord[][] {
   const out: OutgoingRecord[][] = [];
   let current: OutgoingRecord[] = [];
   let bytes = 0;
@@ -61,7 +61,7 @@ const FENCED = new Set(['INVALID_PRODUCER_EPOCH', 'PRODUCER_FENCED']);
 const FENCED_CODES = new Set([47, 90]);
 
 /** kafkajs wraps the broker's fencing error in retry errors: look through the causes. */
-export function isFenced(err: unknown): boolean {
+function isFenced(err: unknown): boolean {
   for (let e: unknown = err, depth = 0; e instanceof Error && depth < 10; e = e.cause, depth++) {
     const { type, code } = e as { type?: unknown; code?: unknown };
     if ((typeof type === 'string' && FENCED.has(type)) || (typeof code === 'number' && FENCED_CODES.has(code))) return true;

@@ -2,7 +2,7 @@
 import type { IHeaders, KafkaMessage, Message, RecordMetadata } from 'kafkajs';
 import type { IncomingRecord, OutgoingRecord, PublishAck, TopicPartition, TopicPartitionOffset } from '../port.ts';
 
-export function toMessage(r: OutgoingRecord): Message {
+function toMessage(r: OutgoingRecord): Message {
   return { key: r.key, value: r.value, ...(r.headers ? { headers: { ...r.headers } } : {}) };
 }
 

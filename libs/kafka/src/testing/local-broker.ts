@@ -12,8 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { KAFKA_VERSION, singleNodeSettings } from './broker-config.ts';
 import { waitForBroker } from './ready.ts';
 
-export const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
-export const CACHE_DIR = join(REPO_ROOT, '.cache', 'kafka');
+const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
+const CACHE_DIR = join(REPO_ROOT, '.cache', 'kafka');
 const POM = fileURLToPath(new URL('../../pom.xml', import.meta.url));
 const LOG4J_CONFIG = fileURLToPath(new URL('./log4j2.properties', import.meta.url));
 const JARS_DIR = join(CACHE_DIR, KAFKA_VERSION, 'libs');
@@ -58,7 +58,7 @@ async function checkJava(): Promise<void> {
 }
 
 /** The broker's jars, resolving them with Maven on the first run (or after `.cache/kafka` was removed). */
-export async function resolveJars(): Promise<string> {
+async function resolveJars(): Promise<string> {
   if (existsSync(COMPLETE_MARKER)) return JARS_DIR;
   say(`resolving Apache Kafka ${KAFKA_VERSION} jars with Maven (first run only)`);
   const started = Date.now();
@@ -162,7 +162,7 @@ function logTail(logFile: string): string {
   }
 }
 
-export interface PreparedBroker {
+interface PreparedBroker {
   readonly brokers: string[];
   readonly brokerPort: number;
   readonly controllerPort: number;
@@ -175,7 +175,7 @@ export interface PreparedBroker {
 }
 
 /** Resolves the jars, picks ports, writes server.properties and formats the storage. */
-export async function prepareBroker(): Promise<PreparedBroker> {
+async function prepareBroker(): Promise<PreparedBroker> {
   await checkJava();
   const jars = await resolveJars();
   const brokerPort = await freePort();
@@ -310,7 +310,7 @@ export async function startLocalBroker(): Promise<RunningBroker> {
 
 export const RUN_FILE = join(CACHE_DIR, 'run.json');
 
-export interface RunInfo {
+interface RunInfo {
   readonly pid: number;
   readonly brokers: string[];
   readonly brokerPort: number;

@@ -2,10 +2,13 @@
 // (the application permission every write needs), and the indicators API answering a list call,
 // through the writer's own token provider and client.
 import { createLogger, Registry } from '@octi-defender/platform';
-import { createDefenderClient, DefenderAuthError, DefenderHttpError, TokenProvider, type WriterConfig } from '@octi-defender/defender-writer';
+import type { WriterConfig } from '@octi-defender/defender-writer/config';
+import { createDefenderClient } from '@octi-defender/defender-writer/defender/create-client';
+import { DefenderAuthError, DefenderHttpError } from '@octi-defender/defender-writer/defender/errors';
+import { TokenProvider } from '@octi-defender/defender-writer/defender/token';
 import type { CheckResult } from '../findings.ts';
 
-export const REQUIRED_ROLE = 'Ti.ReadWrite.All';
+const REQUIRED_ROLE = 'Ti.ReadWrite.All';
 
 /** The `roles` claim of a JWT access token (its payload is not verified: only read). */
 export function tokenRoles(accessToken: string): string[] | undefined {

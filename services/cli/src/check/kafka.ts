@@ -13,7 +13,7 @@ export interface NeededTopic {
   readonly role: 'commands' | 'checkpoints' | 'dlq' | 'state' | 'status';
 }
 
-export function topicFindings(needed: readonly NeededTopic[], existing: ReadonlyMap<string, TopicDescription>): CheckResult[] {
+function topicFindings(needed: readonly NeededTopic[], existing: ReadonlyMap<string, TopicDescription>): CheckResult[] {
   const results: CheckResult[] = [];
   for (const t of needed) {
     const d = existing.get(t.name);

@@ -34,7 +34,7 @@ async function probe(c: ListenerConfig, agent: Agent, streamId: string): Promise
 
 const NOT_AUTHENTICATED = /not authenticated/i;
 
-export function openctiFindings(c: ListenerConfig, answers: ReadonlyMap<string, Answer>): CheckResult[] {
+function openctiFindings(c: ListenerConfig, answers: ReadonlyMap<string, Answer>): CheckResult[] {
   const all = [...answers.values()];
   const reached = all.filter((a): a is Exclude<Answer, { error: string }> => !('error' in a));
   const results: CheckResult[] = [];

@@ -1,7 +1,7 @@
-// Dead letters as the two services write them (stream-listener publisher.ts DeadLetter,
-// defender-writer writer.ts WriterDeadLetter) and the redrive markers this command line adds to the
-// same topic; decoding, Defender's code and message, and the filters of `dlq list` / `dlq redrive`.
-// Pure: no Kafka here.
+// Dead letters as the two services write them (the envelope of @octi-defender/kafka, dead-letter.ts)
+// and the redrive markers this command line adds to the same topic; decoding, Defender's code and
+// message, and the filters of `dlq list` / `dlq redrive`. Pure: no broker here.
+import { decodeDeadLetter } from '@octi-defender/kafka';
 
 export const CLI_ORIGIN = 'octi-defender-cli';
 /** Header `op` of a redrive marker; its key is `redrive:<letter id>`. */
@@ -34,7 +34,7 @@ export interface DeadLetterView {
   readonly truncated: boolean;
 }
 
-export interface RedriveMarker {
+interface RedriveMarker {
   readonly letterId: string;
   readonly at: number;
   readonly commands: number;
@@ -53,33 +53,13 @@ export function defenderAnswer(detail: string): { status?: number; code?: string
   return { status: Number(m[1]), ...(m[2] !== undefined && { code: m[2] }), message: m[3]! };
 }
 
-const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
-
 export function decodeDlqRecord(recordKey: string, partition: number, offset: bigint, value: Buffer | null, headers: Readonly<Record<string, Buffer>>): DlqRecord {
   const id = `${partition}:${offset}`;
-  if (value === null) return { kind: 'unreadable', id, why: 'empty record' };
-  let v: Record<string, unknown>;
-  try {
-    const parsed: unknown = JSON.parse(value.toString('utf8'));
-    if (typeof parsed !== 'object' || parsed === null) throw new Error('not an object');
-    v = parsed as Record<string, unknown>;
-  } catch (err) {
-    return { kind: 'unreadable', id, why: `not JSON: ${(err as Error).message}` };
-  }
-  if (headers.op?.toString() === REDRIVEN_OP || v.origin === CLI_ORIGIN) {
-    const letterId = str(v.letterId);
-    if (letterId === undefined) return { kind: 'unreadable', id, why: 'redrive marker without letterId' };
-    return { kind: 'marker', marker: { letterId, at: Date.parse(str(v.at) ?? '') || 0, commands: typeof v.commands === 'number' ? v.commands : 0 } };
-  }
-  const origin = str(v.origin) ?? headers.origin?.toString();
-  const service: DeadLetterView['service'] = origin === 'stream-listener' || origin === 'defender-writer' ? origin : 'unknown';
-  const reason = str(v.reason) ?? headers.reason?.toString() ?? 'unknown';
-  const detail = str(v.detail) ?? '';
-  const streamId = str(v.streamId);
-  const eventId = str(v.eventId);
-  const key = service === 'stream-listener' ? `${streamId ?? ''}:${eventId ?? ''}` : (str(v.key) ?? recordKey);
-  const sourceTopic = str(v.topic);
-  const sourceOffset = str(v.offset);
+  const decoded = decodeDeadLetter(value, headers);
+  if (!decoded.ok) return { kind: 'unreadable', id, why: decoded.why };
+  const v = decoded.letter;
+  if (headers.op?.toString() === REDRIVEN_OP || v.origin === CLI_ORIGIN) return decodeMarker(id, value!);
+  const service: DeadLetterView['service'] = v.origin === 'stream-listener' || v.origin === 'defender-writer' ? v.origin : 'unknown';
   return {
     kind: 'letter',
     letter: {
@@ -88,19 +68,26 @@ export function decodeDlqRecord(recordKey: string, partition: number, offset: bi
       offset,
       recordKey,
       service,
-      reason,
-      detail,
-      key,
-      at: Date.parse(str(v.at) ?? '') || 0,
-      defender: service === 'defender-writer' && DEFENDER_REASONS.has(reason) ? defenderAnswer(detail) : undefined,
-      source: sourceTopic !== undefined && typeof v.partition === 'number' && sourceOffset !== undefined ? { topic: sourceTopic, partition: v.partition, offset: sourceOffset } : undefined,
-      streamId,
-      eventId,
-      eventName: str(v.eventName),
-      raw: str(v.raw),
+      reason: v.reason,
+      detail: v.detail,
+      key: service === 'stream-listener' ? `${v.streamId ?? ''}:${v.eventId ?? ''}` : (v.key ?? recordKey),
+      at: Date.parse(v.at) || 0,
+      defender: service === 'defender-writer' && DEFENDER_REASONS.has(v.reason) ? defenderAnswer(v.detail) : undefined,
+      source: v.topic !== undefined && v.partition !== undefined && v.offset !== undefined ? { topic: v.topic, partition: v.partition, offset: v.offset } : undefined,
+      streamId: v.streamId,
+      eventId: v.eventId,
+      eventName: v.eventName,
+      raw: v.raw,
       truncated: v.truncated === true,
     },
   };
+}
+
+/** A redrive marker: the letter it redrove, when, and how many commands it sent. */
+function decodeMarker(id: string, value: Buffer): DlqRecord {
+  const v = JSON.parse(value.toString('utf8')) as Record<string, unknown>;
+  if (typeof v.letterId !== 'string') return { kind: 'unreadable', id, why: 'redrive marker without letterId' };
+  return { kind: 'marker', marker: { letterId: v.letterId, at: Date.parse(typeof v.at === 'string' ? v.at : '') || 0, commands: typeof v.commands === 'number' ? v.commands : 0 } };
 }
 
 export interface LetterFilter {

@@ -14,7 +14,7 @@ import type { DeadLetterView } from './letters.ts';
 /** A command as read from the commands topic. */
 export type StoredCommand = Command;
 
-export type RedriveStep = { readonly action: 'publish'; readonly records: readonly OutgoingRecord[] } | { readonly action: 'skip'; readonly why: string };
+type RedriveStep = { readonly action: 'publish'; readonly records: readonly OutgoingRecord[] } | { readonly action: 'skip'; readonly why: string };
 
 /** Writer reasons carrying only the indicator key: the command is found again on the commands topic. */
 export function needsCommandLookup(l: DeadLetterView): boolean {

@@ -5,7 +5,7 @@ import type { GroupDescription, PartitionLag } from '@octi-defender/kafka';
 import type { StatusSample, StatusSnapshot } from '@octi-defender/platform';
 import type { KeyCounts } from './keys.ts';
 
-export interface Thresholds {
+interface Thresholds {
   /** A stream position older than this needs attention. */
   readonly staleAfterMs: number;
   /** A tenant whose writers are more than this many commands behind needs attention. */
@@ -40,13 +40,13 @@ export interface StatusInput {
   readonly deadLetters: Readonly<Record<string, number>>;
 }
 
-export interface Finding {
+interface Finding {
   readonly attention: boolean;
   readonly subject: string;
   readonly message: string;
 }
 
-export interface WriterReport {
+interface WriterReport {
   readonly instance: string;
   readonly memberId?: string | undefined;
   readonly host?: string | undefined;
@@ -64,7 +64,7 @@ export interface WriterReport {
   readonly drift?: Readonly<Record<string, number>> | undefined;
 }
 
-export interface TenantReport {
+interface TenantReport {
   readonly tenant: string;
   readonly group: string;
   readonly groupState: string;
@@ -76,13 +76,13 @@ export interface TenantReport {
   readonly keys?: KeyCounts | undefined;
 }
 
-export interface StreamReport {
+interface StreamReport {
   readonly streamId: string;
   readonly position?: string | undefined;
   readonly ageMs?: number | undefined;
 }
 
-export interface StatusReport {
+interface StatusReport {
   readonly at: string;
   readonly listener: { readonly group: string; readonly active?: string | undefined; readonly standby: readonly string[]; readonly streams: readonly StreamReport[] };
   readonly tenants: readonly TenantReport[];
@@ -92,7 +92,7 @@ export interface StatusReport {
 }
 
 /** A snapshot is from a live instance while younger than this many of its intervals. */
-export const LIVE_INTERVALS = 3;
+const LIVE_INTERVALS = 3;
 
 const value = (s: StatusSnapshot, name: string): number | undefined => {
   const samples: StatusSample[] | undefined = s.metrics[name];
@@ -100,11 +100,11 @@ const value = (s: StatusSnapshot, name: string): number | undefined => {
 };
 const BREAKER = ['closed', 'half-open', 'open'] as const;
 
-export function isLive(s: StatusSnapshot, now: number): boolean {
+function isLive(s: StatusSnapshot, now: number): boolean {
   return now - s.at <= LIVE_INTERVALS * s.intervalMs;
 }
 
-export function formatAge(ms: number): string {
+function formatAge(ms: number): string {
   if (ms < 120_000) return `${Math.round(ms / 1000)} s`;
   if (ms < 7_200_000) return `${Math.round(ms / 60_000)} min`;
   if (ms < 172_800_000) return `${Math.round(ms / 3_600_000)} h`;

@@ -10,7 +10,7 @@ import type { StatusInput, StreamInput, TenantInput } from './evaluate.ts';
 import { countKeys } from './keys.ts';
 
 /** Tenants whose writers published nothing for this long are no longer listed (unless configured or asked for). */
-export const FORGET_TENANT_AFTER_MS = 24 * 3_600_000;
+const FORGET_TENANT_AFTER_MS = 24 * 3_600_000;
 
 export async function gatherStatus(kafka: Kafka, s: Settings, env: NodeJS.ProcessEnv, now: () => number, only: readonly string[] = [], withKeys = false): Promise<StatusInput> {
   if (!s.kafka.ok) throw new Error('Kafka is not configured');

@@ -1,7 +1,9 @@
 // `status --keys`: the configured tenant's keys by where they stand, from its state topic (the
 // writer's changelog) and its policy: in Defender, not sent by policy (by reason), refused by
 // Defender, or waiting (over the cap, or held back because another creator holds the value).
-import { decodeState, desiredFor, policyFromConfig, type WriterConfig } from '@octi-defender/defender-writer';
+import { policyFromConfig, type WriterConfig } from '@octi-defender/defender-writer/config';
+import { desiredFor } from '@octi-defender/defender-writer/core/desired';
+import { decodeState } from '@octi-defender/defender-writer/core/state-codec';
 import type { Kafka } from '@octi-defender/kafka';
 
 export interface KeyCounts {

@@ -1,10 +1,24 @@
 // prepareCommit: what one round writes to Kafka, per partition: the changed states (the changelog),
 // the dead letters and each batch's next offset, plus what the local store takes once that partition
 // committed. Pure: the round commits the records, then applies `toStore` (postCommit).
-import type { OutgoingRecord, TopicPartitionOffset } from '@octi-defender/kafka';
 import type { ImportFailureCategory } from '../defender/model.ts';
 import type { KeyState } from './plan.ts';
 import { encodeState, fitState } from './state-codec.ts';
+
+/** A record to write (the shape of the Kafka port's OutgoingRecord: the core imports no Kafka module). */
+export interface OutgoingRecord {
+  readonly topic: string;
+  readonly key: string;
+  readonly value: string | Buffer | null;
+  readonly headers?: Readonly<Record<string, string | Buffer>>;
+}
+
+/** A partition's next offset to consume (the Kafka port's TopicPartitionOffset). */
+export interface TopicPartitionOffset {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: bigint;
+}
 
 /** Longest state record (JSON characters): well under the broker's default message.max.bytes (1 MiB). */
 export const MAX_STATE_CHARS = 256 * 1024;

@@ -8,7 +8,7 @@ import { DRY_RUN_ID, type DefenderIndicatorRecord } from '../defender/model.ts';
 import { createdByUs, type TenantListing } from '../defender/foreign.ts';
 import type { KeyState } from './plan.ts';
 
-export interface OwnedView {
+interface OwnedView {
   /** The commands partition of a key. */
   readonly partitionOf: (key: string) => number;
   ownedPartitions(): ReadonlySet<number>;
@@ -27,12 +27,12 @@ export interface Drift {
   readonly foreign: number;
 }
 
-export function keyOfRecord(r: DefenderIndicatorRecord): string {
+function keyOfRecord(r: DefenderIndicatorRecord): string {
   return `${r.indicatorType}:${r.indicatorValue}`;
 }
 
 /** Ours to delete when no state knows it: created by our client id under our application name. */
-export function isOurs(r: DefenderIndicatorRecord, application: string, clientId: string): boolean {
+function isOurs(r: DefenderIndicatorRecord, application: string, clientId: string): boolean {
   return r.application === application && createdByUs(r, clientId);
 }
 

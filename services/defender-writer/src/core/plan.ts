@@ -12,7 +12,7 @@ import type { DropReason, Policy } from './policy.ts';
 export const MAX_BATCH = 500;
 
 /** What Defender holds for a key, as confirmed by the last successful call. */
-export interface AppliedIndicator {
+interface AppliedIndicator {
   readonly id: string;
   readonly identity: string;
   readonly hash: string;
@@ -33,7 +33,7 @@ export interface KeyState {
  * Besides the policy's reasons: `rejected` (Defender refused this version for good) and
  * `foreign-indicator` (another creator holds this value + type in Defender: never imported over).
  */
-export type PlanDropReason = DropReason | 'no-claims' | 'rejected' | 'foreign-indicator';
+type PlanDropReason = DropReason | 'no-claims' | 'rejected' | 'foreign-indicator';
 
 /** What Defender holds for other creators (a `ForeignIndex`). */
 export interface ForeignView {
@@ -41,7 +41,7 @@ export interface ForeignView {
   isForeignId(id: string): boolean;
 }
 
-export interface PlannedImport {
+interface PlannedImport {
   readonly key: string;
   readonly indicator: DefenderIndicator;
   readonly hash: string;
@@ -80,7 +80,7 @@ export interface Plan {
   readonly remaining: number;
 }
 
-export interface PlanInput {
+interface PlanInput {
   readonly commands: Iterable<ClaimCommand>;
   /** The state of any key of the writer's partitions. */
   readonly lookup: (key: string) => KeyState | undefined;
@@ -266,14 +266,14 @@ export function replacementDeletes(plan: Plan, imported: ReadonlyMap<string, Imp
   return chunk(out, size);
 }
 
-export interface Outcomes {
+interface Outcomes {
   /** Per planned import key; a missing key means the call did not happen (transient). */
   readonly imported: ReadonlyMap<string, ImportOutcome>;
   /** Ids Defender no longer holds (deleted now, or already gone). */
   readonly deletedIds: ReadonlySet<string>;
 }
 
-export interface Applied {
+interface Applied {
   /** The next state per examined key (the same object when nothing changed); undefined = forget the key (a changelog tombstone). */
   readonly states: ReadonlyMap<string, KeyState | undefined>;
   /** Permanent rejections, for the DLQ. */

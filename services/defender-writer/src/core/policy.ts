@@ -68,7 +68,7 @@ function normalizeHost(host: string): string {
 }
 
 /** The host of a Url indicator's value, or undefined when it does not parse. */
-export function urlHost(value: string): string | undefined {
+function urlHost(value: string): string | undefined {
   try {
     return normalizeHost(new URL(value).hostname);
   } catch {
@@ -207,7 +207,7 @@ export function expirationDaysFor(facts: Pick<IndicatorFacts, 'type' | 'markings
   return best ?? policy.expireDaysByType[facts.type] ?? policy.expireDays;
 }
 
-export type Eligibility = { readonly ok: true; readonly expiresAt: number } | { readonly ok: false; readonly reason: DropReason };
+type Eligibility = { readonly ok: true; readonly expiresAt: number } | { readonly ok: false; readonly reason: DropReason };
 
 /**
  * Whether one claim may put its indicator in Defender, and until when. The expiration is anchored on
@@ -226,7 +226,7 @@ export function eligibility(facts: IndicatorFacts, at: number, policy: Policy, n
   return { ok: true, expiresAt };
 }
 
-export type Rendered = { readonly ok: true; readonly indicator: DefenderIndicator } | { readonly ok: false; readonly reason: DropReason };
+type Rendered = { readonly ok: true; readonly indicator: DefenderIndicator } | { readonly ok: false; readonly reason: DropReason };
 
 /** The Defender indicator for the strongest claim's facts, or why none may be sent. */
 export function renderIndicator(

@@ -2,10 +2,7 @@
 // every creator (portal users, Defender for Cloud Apps, other TI tools), so the writers' budget is not
 // a constant: it is what the tenant leaves them, split by partition share.
 
-/** Defender's documented limit of active indicators per tenant ("increases are not supported"). */
-export const DEFENDER_TENANT_LIMIT = 15_000;
-
-export interface RoomInput {
+interface RoomInput {
   /** MICROSOFT_DEFENDER_INTEL_MAX_INDICATORS: what the tenant's writers may hold together at most. */
   readonly budget: number;
   /** The tenant's limit in force: configured, or lower when Defender's refusals taught it. */

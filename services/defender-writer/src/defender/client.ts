@@ -2,7 +2,7 @@
 // list, with the tenant-share quota buckets, retries with backoff and jitter (Retry-After on 429), a
 // circuit breaker that each HTTP attempt goes through, one token refresh on 401, bisection of batches
 // Defender refuses as a whole for their content, cancellation of every wait on close, and a dry-run mode.
-import type { Logger } from '@octi-defender/platform';
+import { backoffDelay, type Logger } from '@octi-defender/platform';
 import CircuitBreaker from 'opossum';
 import { Agent, request, type Dispatcher } from 'undici';
 import {
@@ -25,8 +25,8 @@ import { abortable, DEFENDER_QUOTAS, QuotaLimiter, systemClock, type Clock, type
 import type { TokenSource } from './token.ts';
 import { comparableKey } from './values.ts';
 
-export const MAX_ITEMS_PER_CALL = 500;
-export const MAX_PAGE_SIZE = 10_000;
+const MAX_ITEMS_PER_CALL = 500;
+const MAX_PAGE_SIZE = 10_000;
 /** The id reported for indicators "imported" in dry-run mode. */
 
 /** An OData string literal: quotes doubled (the whole filter is percent-encoded when sent). */
@@ -39,11 +39,11 @@ export function odataEq(field: string, value: string): string {
 }
 
 /** The reason recorded for an item (or id) Defender refused alone: `<status> <code>: <message>`. */
-export function refusalReason(e: DefenderHttpError): string {
+function refusalReason(e: DefenderHttpError): string {
   return `${e.statusCode}${e.code ? ` ${e.code}` : ''}: ${e.defenderMessage ?? 'no message'}`;
 }
 
-export interface BreakerOptions {
+interface BreakerOptions {
   readonly errorThresholdPercentage?: number;
   readonly volumeThreshold?: number;
   readonly rollingCountTimeout?: number;
@@ -102,7 +102,7 @@ interface ImportResultItem {
   readonly failureReason?: string | null;
 }
 
-export interface ListPage {
+interface ListPage {
   readonly value: DefenderIndicatorRecord[];
   readonly nextLink?: string | undefined;
 }
@@ -468,7 +468,7 @@ export class DefenderClient {
         }
         if (!isRetryable(e) || attempt >= this.#maxRetries) throw e;
         // After a Retry-After the quota limiter waits exactly that long; otherwise backoff with full jitter.
-        const delay = retryAfter === undefined ? this.#random() * Math.min(this.#retryMaxMs, this.#retryBaseMs * 2 ** attempt) : 0;
+        const delay = retryAfter === undefined ? backoffDelay({ baseMs: this.#retryBaseMs, maxMs: this.#retryMaxMs, jitter: 'full', random: this.#random }, attempt) : 0;
         this.#log.warn({ endpoint, attempt: attempt + 1, delayMs: Math.round(retryAfter ?? delay), err: e }, 'Defender call failed, retrying');
         if (delay > 0) await this.#cancellable(abortable(this.#clock.sleep(delay, signal), signal), call);
       }

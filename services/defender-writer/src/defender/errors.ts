@@ -103,7 +103,7 @@ export class DefenderCallCancelledError extends Error {
  * body, too large, unprocessable): splitting the batch isolates the items at fault. Not 401/403
  * (credentials, permissions), 404, 408, 429 or 5xx.
  */
-export const CONTENT_REFUSAL_STATUSES: ReadonlySet<number> = new Set([400, 413, 422]);
+const CONTENT_REFUSAL_STATUSES: ReadonlySet<number> = new Set([400, 413, 422]);
 
 /** A whole-call refusal about the request content (400, 413, 422): the client bisects the batch. */
 export function isContentRefusal(e: unknown): e is DefenderHttpError {

@@ -9,7 +9,7 @@ import type { DefenderIndicatorRecord } from './model.ts';
 import { comparableCanonical, comparableKey } from './values.ts';
 
 /** Another creator's indicator, as listed. */
-export interface ForeignIndicator {
+interface ForeignIndicator {
   readonly id: string;
   readonly action: string;
   readonly createdBy: string;
@@ -155,7 +155,7 @@ export async function listTenant(client: DefenderClient, clientId: string, call:
  * `creationTimeDateTimeUtc` at create time, but a create may show in listings a little after one
  * stamped later (undocumented), and the estimate assumes this clock runs no faster than Defender's.
  */
-export const FOREIGN_LISTING_OVERLAP_MS = 120_000;
+const FOREIGN_LISTING_OVERLAP_MS = 120_000;
 
 /**
  * What other creators created since the previous look (less the overlap): one filtered listing,

@@ -4,7 +4,7 @@
 
 export type Endpoint = 'import' | 'batchDelete' | 'list';
 
-export interface Quota {
+interface Quota {
   readonly limit: number;
   readonly windowMs: number;
 }

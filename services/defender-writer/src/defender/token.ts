@@ -28,7 +28,7 @@ export interface TokenProviderOptions {
   readonly tokenEndpoint?: string | undefined;
 }
 
-export function msalConfiguration(opts: TokenProviderOptions): Configuration {
+function msalConfiguration(opts: TokenProviderOptions): Configuration {
   const authority = `${opts.loginUrl}/${opts.tenantId}`;
   return {
     auth: {
@@ -100,7 +100,7 @@ const ENTRA_REFUSALS: ReadonlySet<string> = new Set(['invalid_client', 'unauthor
  * answered from its throttling entry (a ServerError without a status). A refusal of the
  * credentials or the request (4xx with Entra's error body) is not.
  */
-export function isTransientTokenFailure(e: unknown): boolean {
+function isTransientTokenFailure(e: unknown): boolean {
   const code = (e as { errorCode?: unknown } | null)?.errorCode;
   if (typeof code === 'string' && ENTRA_REFUSALS.has(code)) return false;
   const status = (e as { status?: unknown } | null)?.status;

@@ -18,7 +18,7 @@ function stronger(a: Row, b: Row): number {
   return a.score - b.score || a.at - b.at || (a.key < b.key ? 1 : a.key > b.key ? -1 : 0);
 }
 
-export interface CapIndexOptions {
+interface CapIndexOptions {
   /** The database holding the `cap` table; default: a private in-memory database. */
   readonly db?: DatabaseSync;
   /** The commands partition of a key, so a revoked partition's candidates can be dropped at once. */

@@ -19,7 +19,7 @@ const heapSize = (json: string): number => 3 * json.length + 64;
  */
 const ABSENT: KeyState = Object.freeze({ claims: Object.freeze([]) });
 
-export interface StateStoreOptions {
+interface StateStoreOptions {
   /** Directory of the database file; ':memory:' keeps it in memory (tests). */
   readonly dir: string;
   /** Bytes of decoded states kept in memory (estimated from their encoded size). */

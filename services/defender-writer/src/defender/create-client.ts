@@ -1,29 +1,11 @@
-// The Defender-facing core of the writer: configuration, policy, claims, planning, and the client.
+// The Defender client as the writer's configuration describes it (the writer, the command line's
+// check and the tests build it here).
 import type { Logger, Registry } from '@octi-defender/platform';
-import type { WriterConfig } from './config.ts';
-import { DefenderClient } from './defender/client.ts';
-import { DefenderMetrics } from './defender/metrics.ts';
-import type { Clock } from './defender/quota.ts';
-import { TokenProvider, type TokenSource } from './defender/token.ts';
-
-export * from './config.ts';
-export * from './core/policy.ts';
-export * from './core/claims.ts';
-export * from './core/desired.ts';
-export * from './state/cap.ts';
-export * from './core/plan.ts';
-export type * from './core/facts.ts';
-export * from './defender/model.ts';
-export * from './defender/errors.ts';
-export * from './defender/quota.ts';
-export * from './defender/metrics.ts';
-export * from './defender/token.ts';
-export * from './defender/client.ts';
-export * from './metrics.ts';
-export * from './core/drift.ts';
-export * from './defender/foreign.ts';
-export * from './defender/values.ts';
-export * from './writer.ts';
+import type { WriterConfig } from '../config.ts';
+import { DefenderClient } from './client.ts';
+import { DefenderMetrics } from './metrics.ts';
+import type { Clock } from './quota.ts';
+import { TokenProvider, type TokenSource } from './token.ts';
 
 /** The client as configured: one token provider, the tenant quotas scaled by `share`. */
 export function createDefenderClient(c: WriterConfig, deps: { logger: Logger; registry: Registry; share?: number; tokens?: TokenSource; clock?: Clock }): DefenderClient {
@@ -61,5 +43,3 @@ export function createDefenderClient(c: WriterConfig, deps: { logger: Logger; re
     },
   });
 }
-export { WriterControl, type Reconcilable } from './control.ts';
-export { decodeState } from './core/state-codec.ts';
