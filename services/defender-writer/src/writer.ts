@@ -10,11 +10,10 @@
 // This file orchestrates the units (README "Layout"): partition tasks, the round, flow control,
 // catch-up, the lease, the tenant view and repairs. Batches, rebalances, rounds and reconciliations
 // are serialized by one lock: they all read and write the states.
-import { partitionForKey, type Consumer, type Kafka, type OutgoingRecord } from '@octi-defender/kafka';
-import { instanceIdentity, type Logger } from '@octi-defender/platform';
+import { deadLetterRecord, partitionForKey, type Consumer, type DeadLetterInput, type Kafka } from '@octi-defender/kafka';
+import { backoffDelay, instanceIdentity, type Logger } from '@octi-defender/platform';
 import { CapIndex } from './state/cap.ts';
 import { policyFromConfig, type WriterConfig } from './config.ts';
-import type { DeadLetterInput } from './core/commit-records.ts';
 import type { DefenderClient } from './defender/client.ts';
 import type { TokenSource } from './defender/token.ts';
 import type { WriterMetrics } from './metrics.ts';
@@ -26,7 +25,6 @@ import { ResyncHandler } from './core/resync.ts';
 import { KeyTracking } from './state/key-tracking.ts';
 import { StateStore } from './state/state-store.ts';
 import { CatchUp } from './tasks/catch-up.ts';
-import type { BatchDeadLetter } from './tasks/decode.ts';
 import { BatchIntake } from './tasks/intake.ts';
 import { FlowControl } from './tasks/flow-control.ts';
 import { Lease } from './tasks/lease.ts';
@@ -37,19 +35,6 @@ import { Assignment } from './tasks/assignment.ts';
 import { Round, type Applied, type RoundInput } from './tasks/round.ts';
 import { TenantView } from './tasks/tenant-view.ts';
 import { ensureWriterTopics } from './tasks/topics.ts';
-
-export interface WriterDeadLetter {
-  readonly origin: 'defender-writer';
-  readonly reason: string;
-  readonly detail: string;
-  readonly key: string | null;
-  readonly topic?: string;
-  readonly partition?: number;
-  readonly offset?: string;
-  readonly raw?: string;
-  readonly truncated?: boolean;
-  readonly at: string;
-}
 
 interface WriterDeps {
   readonly kafka: Kafka;
@@ -142,7 +127,7 @@ export class Writer {
       closed: () => this.#closed,
       maintain: () => this.#maintain(),
       run: (input: RoundInput) => this.#run(input),
-      deadLetter: (l: (DeadLetterInput & { readonly at: string }) | BatchDeadLetter) => this.#deadLetter(l),
+      deadLetter: (letter: Omit<DeadLetterInput, 'origin'>) => deadLetterRecord(cfg.dlqTopic, { origin: 'defender-writer', ...letter }),
     };
     const reconcileNow = (): void => void this.#reconciler.runNow().catch((err: unknown) => this.#log.warn({ err }, 'reconciliation after the tenant cap was reached failed'));
     this.#tenant = new TenantView({ ...ctx, reconcileNow });
@@ -152,7 +137,7 @@ export class Writer {
       resumeAll: () => this.#setPaused(false),
       breakerOpen: () => this.#client.breakerState === 'open',
       throttledForMs: () => this.#client.throttledForMs(),
-      backoffMs: (failures) => Math.min(60_000, cfg.retryPauseMs * 2 ** Math.min(10, failures - 1)),
+      backoffMs: (failures) => backoffDelay({ baseMs: cfg.retryPauseMs, maxMs: 60_000, jitter: 'none', maxDoublings: 10 }, failures - 1),
       resumed: () => void this.#exclusive(() => this.#maintain()),
       changed: (from, to, { delayMs }) => {
         if (delayMs !== undefined && delayMs >= 60_000) this.#log.info({ resumeInMs: Math.round(delayMs) }, 'consumption paused until Defender’s Retry-After has passed');
@@ -389,13 +374,4 @@ export class Writer {
     }, this.#cfg.retryPauseMs).unref();
   }
 
-  #deadLetter(letter: (DeadLetterInput & { readonly at: string }) | BatchDeadLetter): OutgoingRecord {
-    const value: WriterDeadLetter = { origin: 'defender-writer', ...letter };
-    return {
-      topic: this.#cfg.dlqTopic,
-      key: letter.key ?? ('topic' in letter ? `${letter.topic}:${letter.partition}:${letter.offset}` : ':::'),
-      value: JSON.stringify(value),
-      headers: { origin: 'defender-writer', reason: letter.reason },
-    };
-  }
 }

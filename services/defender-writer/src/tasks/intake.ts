@@ -10,11 +10,11 @@ import type { DefenderClient } from '../defender/client.ts';
 import type { WriterMetrics } from '../metrics.ts';
 import type { ResyncHandler } from '../core/resync.ts';
 import type { CatchUp } from './catch-up.ts';
-import { decodeBatch, type BatchDeadLetter } from './decode.ts';
+import { decodeBatch, type DecodedBatch, type WriterLetter } from './decode.ts';
 import type { FlowControl } from './flow-control.ts';
 import type { Lease } from './lease.ts';
 import type { PartitionTasks } from './partition-tasks.ts';
-import type { Applied, DecodedBatch, RoundInput } from './round.ts';
+import type { Applied, RoundInput } from './round.ts';
 
 /** A batch arriving without a valid lease waits this long before it returns (no busy refetching). */
 const LEASE_WAIT_MS = 200;
@@ -40,7 +40,7 @@ interface IntakeDeps {
   readonly logger: Logger;
   readonly now: () => number;
   readonly partitionCount: () => number;
-  readonly deadLetter: (letter: BatchDeadLetter) => OutgoingRecord;
+  readonly deadLetter: (letter: WriterLetter) => OutgoingRecord;
   /** A round (under the lock). */
   readonly run: (input: RoundInput) => Promise<{ outcome: Applied; partitions: ReadonlyMap<number, Applied> }>;
   /** A round without commands (under the lock). */

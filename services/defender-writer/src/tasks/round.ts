@@ -3,11 +3,12 @@
 // states, dead letters and offsets through its own producer; the local store and cap take the round's
 // changes only when every partition committed (postCommit), and roll back otherwise, so the local copy
 // never runs ahead of the changelog and metrics count only what committed.
-import type { OutgoingRecord, TopicPartitionOffset } from '@octi-defender/kafka';
+import type { OutgoingRecord } from '@octi-defender/kafka';
+import type { DecodedBatch, WriterLetter } from './decode.ts';
 import type { Logger } from '@octi-defender/platform';
 import type { CapIndex } from '../state/cap.ts';
 import type { WriterConfig } from '../config.ts';
-import { prepareCommit, type DeadLetterInput, type PartitionCommit } from '../core/commit-records.ts';
+import { prepareCommit, type PartitionCommit } from '../core/commit-records.ts';
 import type { DefenderClient } from '../defender/client.ts';
 import { DefenderCallCancelledError, DefenderClientClosedError } from '../defender/errors.ts';
 import type { ClaimCommand } from '../core/facts.ts';
@@ -27,15 +28,6 @@ const MAX_PLAN_KEYS = 5000;
 
 /** How a round ended for a partition: committed, to be retried after a pause, or abandoned (ownership lost). */
 export type Applied = 'ok' | 'retry' | 'lost';
-
-/** A batch's records, decoded. */
-export interface DecodedBatch {
-  readonly commands: readonly ClaimCommand[];
-  /** Records of the dead-letter topic (headers.reason set). */
-  readonly deadLetters: readonly OutgoingRecord[];
-  /** The next offset to consume, committed with the batch's partition. */
-  readonly offset: TopicPartitionOffset;
-}
 
 export interface RoundInput {
   readonly commands: readonly ClaimCommand[];
@@ -74,7 +66,7 @@ interface RoundDeps {
   readonly now: () => number;
   readonly partitionOf: (key: string) => number;
   readonly offsetKey: (partition: number) => string;
-  readonly deadLetter: (letter: DeadLetterInput & { readonly at: string }) => OutgoingRecord;
+  readonly deadLetter: (letter: WriterLetter) => OutgoingRecord;
 }
 
 export class Round {
@@ -129,7 +121,7 @@ export class Round {
         }
       }
       const result = applyOutcomes(plan, sent, lookup, d.cap);
-      const at = new Date(now).toISOString();
+      const at = new Date(now);
       const commits = prepareCommit({
         states: result.states,
         rejected: result.rejected,

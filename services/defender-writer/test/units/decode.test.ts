@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import { partitionForKey, type Batch, type IncomingRecord } from '@octi-defender/kafka';
 import { createLogger } from '@octi-defender/platform';
 import { ResyncHandler } from '../../src/core/resync.ts';
-import { decodeBatch, type BatchDeadLetter } from '../../src/tasks/decode.ts';
+import { decodeBatch, type WriterLetter } from '../../src/tasks/decode.ts';
 import type { PartitionTask } from '../../src/tasks/partition-tasks.ts';
 import { facts, upsert } from '../helpers.ts';
 
@@ -24,7 +24,7 @@ describe('decodeBatch', () => {
     const cmd = upsert('src-1', facts({ value: '93.184.216.1' }));
     const p = partitionForKey(cmd.key, PARTITIONS);
     const other = upsert('src-2', facts({ value: '93.184.216.2' }));
-    const letters: BatchDeadLetter[] = [];
+    const letters: WriterLetter[] = [];
     const task: PartitionTask = { partition: p, state: 'running', nextOffset: 10n, behind: 0n, behindAt: 0 };
     const raw = JSON.stringify(cmd);
     const b = batchOf(
@@ -40,13 +40,12 @@ describe('decodeBatch', () => {
     );
     const d = decodeBatch({ resync: new ResyncHandler({ claimsOf: () => [], keysOf: () => [] }), partitionCount: PARTITIONS, logger: log, deadLetter: (l) => (letters.push(l), { topic: 'dlq', key: String(l.key), value: '' }) }, b, task, 1234);
     assert.deepEqual(d.commands, [cmd], 'offset 9 was applied already');
-    assert.deepEqual(letters.map((l) => [l.offset, l.reason]), [
+    assert.deepEqual(letters.map((l) => [l.source?.offset, l.reason]), [
       ['11', 'empty_value'],
       ['12', 'invalid_json'],
       ['13', 'key_mismatch'],
     ]);
     assert.equal(letters[1]?.raw, '{not json');
-    assert.equal(letters[1]?.truncated, false);
     assert.deepEqual(d.offset, { topic: 'commands', partition: p, offset: 14n });
     assert.equal(task.behind, 6n);
     assert.equal(task.behindAt, 1234);

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { startDefenderEmulator, type DefenderEmulator } from '@octi-defender/emulators';
+import { deadLetterRecord } from '@octi-defender/kafka';
 import { createLogger, createRegistry } from '@octi-defender/platform';
 import type { WriterConfig } from '../../src/config.ts';
 import { DefenderClient } from '../../src/defender/client.ts';
@@ -66,7 +67,7 @@ async function setup() {
     now,
     partitionOf,
     offsetKey: (p) => `__writer__/applied-offset/${p}`,
-    deadLetter: (l) => ({ topic: 'dlq', key: l.key, value: JSON.stringify(l), headers: { reason: l.reason } }),
+    deadLetter: (l) => deadLetterRecord('dlq', { origin: 'defender-writer', ...l }),
   });
   return { round, store, cap, keys, f, metrics, close: async () => (store.close(), await client.close()) };
 }
