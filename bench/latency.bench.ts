@@ -37,7 +37,14 @@ async function ready(port: number, service: Service): Promise<void> {
 
 async function run(quota: boolean, seconds: number): Promise<Run> {
   const octi = await startOpenCtiEmulator({ port: 0, host: '127.0.0.1', token: TOKEN, streams: [{ id: STREAM }], heartbeatMs: 1000, maxLength: 1_000_000 });
-  const emu: DefenderEmulator = await startDefenderEmulator({ tenantId: TENANT, clients: [{ clientId: CLIENT_ID, clientSecret: SECRET }], port: 0, rateLimits: quota, cap: 1_000_000, maxRequestLog: 100_000 });
+  const emu: DefenderEmulator = await startDefenderEmulator({
+    tenantId: TENANT,
+    clients: [{ clientId: CLIENT_ID, clientSecret: SECRET }],
+    port: 0,
+    rateLimits: quota,
+    cap: 1_000_000,
+    maxRequestLog: 100_000,
+  });
   const s = randomUUID().slice(0, 8);
   const topics = { commands: `bench-${s}.indicators`, checkpoints: `bench-${s}.checkpoints`, dlq: `bench-${s}.dlq`, state: `bench-${s}.state` };
   const listenerPort = await freePort();
@@ -45,7 +52,17 @@ async function run(quota: boolean, seconds: number): Promise<Run> {
   const common = { KAFKA_BROKERS: brokers.join(','), CONNECTOR_LOG_LEVEL: 'warn', KAFKA_TOPIC_COMMANDS: topics.commands, KAFKA_TOPIC_DLQ: topics.dlq };
   const listener = startService(
     new URL('../services/stream-listener/src/main.ts', import.meta.url).pathname,
-    { ...common, HTTP_PORT: String(listenerPort), OPENCTI_URL: octi.url, OPENCTI_TOKEN: TOKEN, CONNECTOR_LIVE_STREAM_ID: STREAM, CONNECTOR_LIVE_STREAM_START_FROM: '0', KAFKA_TOPIC_CHECKPOINTS: topics.checkpoints, LISTENER_GROUP_ID: `bench-${s}`, LISTENER_LEASE_TIMEOUT_MS: '6000' },
+    {
+      ...common,
+      HTTP_PORT: String(listenerPort),
+      OPENCTI_URL: octi.url,
+      OPENCTI_TOKEN: TOKEN,
+      CONNECTOR_LIVE_STREAM_ID: STREAM,
+      CONNECTOR_LIVE_STREAM_START_FROM: '0',
+      KAFKA_TOPIC_CHECKPOINTS: topics.checkpoints,
+      LISTENER_GROUP_ID: `bench-${s}`,
+      LISTENER_LEASE_TIMEOUT_MS: '6000',
+    },
     { nodeArgs: serviceNodeArgs('stream-listener-latency') },
   );
   const unlimited = '1000000';
@@ -127,8 +144,7 @@ async function run(quota: boolean, seconds: number): Promise<Run> {
     const lm = await scrape(listenerPort);
     const wm = await scrape(writerPort);
     const txns = lm.get('octi_listener_publish_seconds_count') ?? 0;
-    const pipeline =
-      `listener: ${txns.toLocaleString('en-US')} transactions, ${((1000 * (lm.get('octi_listener_publish_seconds_sum') ?? 0)) / Math.max(1, txns)).toFixed(0)} ms each on average; ` +
+    const pipeline = `listener: ${txns.toLocaleString('en-US')} transactions, ${((1000 * (lm.get('octi_listener_publish_seconds_sum') ?? 0)) / Math.max(1, txns)).toFixed(0)} ms each on average; ` +
       `writer: ${(wm.get('octi_writer_batches_total') ?? 0).toLocaleString('en-US')} batches, ${(wm.get('defender_api_quota_wait_seconds_sum') ?? 0).toFixed(0)} s waiting for the quota`;
     return {
       pipeline,
@@ -149,7 +165,11 @@ async function run(quota: boolean, seconds: number): Promise<Run> {
 }
 
 function report(name: string, r: Run, p99Target: number): void {
-  const note = `${r.latencies.length.toLocaleString('en-US')} of ${r.emitted.toLocaleString('en-US')} emitted indicators accepted (the others were never sent: not eligible under the default policy, e.g. the generator's TLP:RED; not checked one by one); ${r.importTimes.length} imports, ${(r.importItems / Math.max(1, r.importTimes.length)).toFixed(0)} items per import; ${r.refused} answered 429; ${r.pipeline}`;
+  const note = `${r.latencies.length.toLocaleString('en-US')} of ${
+    r.emitted.toLocaleString('en-US')
+  } emitted indicators accepted (the others were never sent: not eligible under the default policy, e.g. the generator's TLP:RED; not checked one by one); ${r.importTimes.length} imports, ${
+    (r.importItems / Math.max(1, r.importTimes.length)).toFixed(0)
+  } items per import; ${r.refused} answered 429; ${r.pipeline}`;
   figure({ section: 'latency', name: `${name}: p50`, value: percentile(r.latencies, 50), unit: 'ms', note });
   figure({ section: 'latency', name: `${name}: p95`, value: percentile(r.latencies, 95), unit: 'ms' });
   figure({ section: 'latency', name: `${name}: p99`, value: percentile(r.latencies, 99), unit: 'ms', target: `≤ ${p99Target.toLocaleString('en-US')}`, met: percentile(r.latencies, 99) <= p99Target });
@@ -175,5 +195,21 @@ for (let i = 0, j = 0; i < inWindow.length; i++) {
   busiest = Math.max(busiest, i - j + 1);
 }
 const even = maxGap <= 2 * spacing && busiest <= 8;
-figure({ section: 'latency', name: 'real quota: longest gap between imports', value: maxGap / 1000, unit: 's', target: `≤ ${(2 * spacing) / 1000} (even use, no burst-then-stall)`, met: maxGap <= 2 * spacing, note: `${inWindow.length} imports while emitting at ${RATE}/s for ${((limited.emitEnd - limited.emitStart) / 1000).toFixed(0)} s` });
-figure({ section: 'latency', name: 'real quota: imports in the busiest 15 s', value: busiest, unit: 'imports', target: '≤ 8 (even pace 7.5)', met: busiest <= 8, note: even ? 'quota used evenly' : 'quota NOT used evenly (burst then stall)' });
+figure({
+  section: 'latency',
+  name: 'real quota: longest gap between imports',
+  value: maxGap / 1000,
+  unit: 's',
+  target: `≤ ${(2 * spacing) / 1000} (even use, no burst-then-stall)`,
+  met: maxGap <= 2 * spacing,
+  note: `${inWindow.length} imports while emitting at ${RATE}/s for ${((limited.emitEnd - limited.emitStart) / 1000).toFixed(0)} s`,
+});
+figure({
+  section: 'latency',
+  name: 'real quota: imports in the busiest 15 s',
+  value: busiest,
+  unit: 'imports',
+  target: '≤ 8 (even pace 7.5)',
+  met: busiest <= 8,
+  note: even ? 'quota used evenly' : 'quota NOT used evenly (burst then stall)',
+});

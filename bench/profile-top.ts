@@ -60,8 +60,7 @@ for (const [f, us] of weights) {
   const g = group(f.url);
   groups.set(g, (groups.get(g) ?? 0) + us);
 }
-const top = (m: Map<string, number>): string[] =>
-  [...m.entries()].sort((a, b) => b[1] - a[1]).slice(0, count).map(([k, us]) => `${((100 * us) / total).toFixed(1).padStart(5)} %  ${k}`);
+const top = (m: Map<string, number>): string[] => [...m.entries()].sort((a, b) => b[1] - a[1]).slice(0, count).map(([k, us]) => `${((100 * us) / total).toFixed(1).padStart(5)} %  ${k}`);
 const what = heap ? 'live sampled heap' : 'self time';
 const sum = heap ? `${(total / 2 ** 20).toFixed(1)} MiB live (sampled)` : `${(total / 1e6).toFixed(1)} s sampled`;
 console.log(`${file}: ${sum}\n\n${what} by function:\n${top(fns).join('\n')}\n\n${what} by package / file:\n${top(groups).join('\n')}`);

@@ -56,8 +56,8 @@ export function renderMarkdown(r: Results): string {
   const m = r.machine;
   const lines = [
     `Run: ${r.mode} mode, ${r.startedAt} → ${r.finishedAt}, commit ${m.commit}. Machine: ${m.cores} cores (${m.cpu}), ${m.memoryGb} GB, ` +
-      `load average ${m.loadStart.map((l) => l.toFixed(1)).join(' / ')} at the start and ${m.loadEnd.map((l) => l.toFixed(1)).join(' / ')} at the end (1 / 5 / 15 min); ` +
-      `Node ${m.node}, Kafka ${m.kafka}, kafkajs ${m.kafkajs}.`,
+    `load average ${m.loadStart.map((l) => l.toFixed(1)).join(' / ')} at the start and ${m.loadEnd.map((l) => l.toFixed(1)).join(' / ')} at the end (1 / 5 / 15 min); ` +
+    `Node ${m.node}, Kafka ${m.kafka}, kafkajs ${m.kafkajs}.`,
     '',
     '| | figure | value | target | met | measured on |',
     '|---|---|---|---|---|---|',

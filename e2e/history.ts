@@ -66,15 +66,26 @@ function pattern(type: IndicatorType, value: string, v6: boolean): { pattern: st
   // A quarter of the files (by value, so that updates keep the shape) are written as MISP-originated
   // indicators are: the hash ANDed with other properties of the same file, which asserts the hash.
   const also = parseInt(value[0] ?? '0', 16) < 4 ? ` AND file:size = ${parseInt(value.slice(0, 4), 16) + 1}` : '';
-  const hash = (object: string, algo: string, main: string) => ({ pattern: `[${object}:hashes.'${algo}' = '${value}'${object === 'file' ? also : ''}]`, main, observed: { type: main, hashes: { [algo]: value } } });
+  const hash = (object: string, algo: string, main: string) => ({
+    pattern: `[${object}:hashes.'${algo}' = '${value}'${object === 'file' ? also : ''}]`,
+    main,
+    observed: { type: main, hashes: { [algo]: value } },
+  });
   switch (type) {
-    case 'IpAddress': return v6 ? one('ipv6-addr', 'IPv6-Addr') : one('ipv4-addr', 'IPv4-Addr');
-    case 'DomainName': return one('domain-name', 'Domain-Name');
-    case 'Url': return one('url', 'Url');
-    case 'FileMd5': return hash('file', 'MD5', 'StixFile');
-    case 'FileSha1': return hash('file', 'SHA-1', 'StixFile');
-    case 'FileSha256': return hash('file', 'SHA-256', 'StixFile');
-    case 'CertificateThumbprint': return hash('x509-certificate', 'SHA-1', 'X509-Certificate');
+    case 'IpAddress':
+      return v6 ? one('ipv6-addr', 'IPv6-Addr') : one('ipv4-addr', 'IPv4-Addr');
+    case 'DomainName':
+      return one('domain-name', 'Domain-Name');
+    case 'Url':
+      return one('url', 'Url');
+    case 'FileMd5':
+      return hash('file', 'MD5', 'StixFile');
+    case 'FileSha1':
+      return hash('file', 'SHA-1', 'StixFile');
+    case 'FileSha256':
+      return hash('file', 'SHA-256', 'StixFile');
+    case 'CertificateThumbprint':
+      return hash('x509-certificate', 'SHA-1', 'X509-Certificate');
   }
 }
 
@@ -109,11 +120,17 @@ export function buildHistory(opts: HistoryOptions = {}): History {
             return v6
               ? `2a02:${r.int(1, 0xffff).toString(16)}:${r.int(0, 0xffff).toString(16)}:${r.int(0, 0xffff).toString(16)}:0:0:0:${r.int(1, 0xffff).toString(16)}`
               : gen.publicIpv4();
-          case 'DomainName': return gen.domain();
-          case 'Url': return gen.url();
-          case 'FileMd5': return r.hex(32);
-          case 'FileSha1': case 'CertificateThumbprint': return r.hex(40);
-          case 'FileSha256': return r.hex(64);
+          case 'DomainName':
+            return gen.domain();
+          case 'Url':
+            return gen.url();
+          case 'FileMd5':
+            return r.hex(32);
+          case 'FileSha1':
+          case 'CertificateThumbprint':
+            return r.hex(40);
+          case 'FileSha256':
+            return r.hex(64);
         }
       })();
       if (!used.has(`${type}:${v}`)) {
@@ -290,5 +307,15 @@ export function buildHistory(opts: HistoryOptions = {}): History {
 
 /** A Defender indicator body of another creator, for seeding; `fields` adds or overrides fields. */
 export function foreignIndicator(value: string, action = 'Block', fields: Record<string, unknown> = {}): Record<string, unknown> {
-  return { indicatorValue: value, indicatorType: 'IpAddress', action, title: 'Analyst block', description: 'Manual block by the SOC', severity: 'High', generateAlert: true, application: 'SOC console', ...fields };
+  return {
+    indicatorValue: value,
+    indicatorType: 'IpAddress',
+    action,
+    title: 'Analyst block',
+    description: 'Manual block by the SOC',
+    severity: 'High',
+    generateAlert: true,
+    application: 'SOC console',
+    ...fields,
+  };
 }

@@ -66,7 +66,15 @@ async function runOne(s: Scenario, broker: Awaited<ReturnType<typeof startRestar
   } catch (err) {
     const tails = w.processes.map((p) => `--- ${p.spec.name}\n${p.tail(15)}`).join('\n');
     process.stderr.write(`e2e: ${s.name}: error ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n${tails}\n`);
-    return { scenario: s.name, result: 'ERROR', figures: '-', faults: '-', restarts: w.processes.map((p) => `${p.spec.name}:${p.restarts}`).join(' '), seconds: Math.round((Date.now() - started) / 1000), details: [String(err)] };
+    return {
+      scenario: s.name,
+      result: 'ERROR',
+      figures: '-',
+      faults: '-',
+      restarts: w.processes.map((p) => `${p.spec.name}:${p.restarts}`).join(' '),
+      seconds: Math.round((Date.now() - started) / 1000),
+      details: [String(err)],
+    };
   } finally {
     await w.close();
   }

@@ -306,9 +306,11 @@ export const SCENARIOS: Scenario[] = [
       const h = buildHistory({ entities: size });
       await boot(w);
       let errors = 0;
-      const watch = w.processes.map((p) => p.onLine((l) => {
-        if (/ECONNREFUSED|KafkaJSConnectionError|Connection error|KafkaJSNumberOfRetriesExceeded|KafkaJSNonRetriableError/.test(l)) errors += 1;
-      }));
+      const watch = w.processes.map((p) =>
+        p.onLine((l) => {
+          if (/ECONNREFUSED|KafkaJSConnectionError|Connection error|KafkaJSNumberOfRetriesExceeded|KafkaJSNonRetriableError/.test(l)) errors += 1;
+        })
+      );
       await w.play(h, 3, async (i) => {
         if (i !== 0) return;
         await callsSeen(w);
@@ -500,7 +502,11 @@ export const SCENARIOS: Scenario[] = [
       const refused = w.mde.requests('import').filter((r) => r.status === 429).length;
       // The writer sends at the quota's even pace (an import every 2 s: at most 30 a minute, fewer
       // by the time each send takes to start), so a minute at the quota holds 25 or more.
-      return { ...out, faults: [{ name: 'a minute at the 30-import quota', answered: peak >= 25 ? 1 : 0 }], notes: [...out.notes, `import calls ${times.length}, peak ${peak} in a minute, ${refused} answered 429`] };
+      return {
+        ...out,
+        faults: [{ name: 'a minute at the 30-import quota', answered: peak >= 25 ? 1 : 0 }],
+        notes: [...out.notes, `import calls ${times.length}, peak ${peak} in a minute, ${refused} answered 429`],
+      };
     },
   },
 ];

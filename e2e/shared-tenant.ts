@@ -64,7 +64,16 @@ async function timeToExact(w: World, h: History, tenant: Tenant, since: number, 
 async function crowdedTenant(w: World, size: number, budget: number): Promise<History> {
   const h = buildHistory({ entities: size });
   const apps = Array.from({ length: crowd(size, CROWD.foreign) }, (_, i) => `unsanctioned-app-${i}.com`);
-  w.seedForeign(apps, 'Block', { fields: { indicatorType: 'DomainName', title: 'Unsanctioned app', description: 'Blocked by Microsoft Defender for Cloud Apps', application: 'Microsoft Defender for Cloud Apps', generateAlert: false, severity: 'Informational' } });
+  w.seedForeign(apps, 'Block', {
+    fields: {
+      indicatorType: 'DomainName',
+      title: 'Unsanctioned app',
+      description: 'Blocked by Microsoft Defender for Cloud Apps',
+      application: 'Microsoft Defender for Cloud Apps',
+      generateAlert: false,
+      severity: 'Informational',
+    },
+  });
   await boot(w, 1, { env: { MICROSOFT_DEFENDER_INTEL_MAX_INDICATORS: String(budget), WRITER_RECONCILE_INTERVAL_MS: '5000' } });
   await w.appendSpaced(h.steps);
   return h;
@@ -160,7 +169,17 @@ export const SHARED_TENANT: Scenario[] = [
       cases.forEach((c, i) => {
         w.seedForeign([asserted[i]!.facts.value], c.analyst, {
           creator: { clientId: 'analyst@contoso.example', displayName: 'Jane Analyst' },
-          fields: { indicatorType: c.type, title: `Hand-made ${c.analyst} ${i}`, description: 'Added by the SOC during incident INC-4711', expirationTime: expires, externalID: `INC-4711-${i}`, severity: 'Medium', application: null, generateAlert: true, recommendedActions: 'Escalate to tier 2' },
+          fields: {
+            indicatorType: c.type,
+            title: `Hand-made ${c.analyst} ${i}`,
+            description: 'Added by the SOC during incident INC-4711',
+            expirationTime: expires,
+            externalID: `INC-4711-${i}`,
+            severity: 'Medium',
+            application: null,
+            generateAlert: true,
+            recommendedActions: 'Escalate to tier 2',
+          },
         });
       });
       const added = Date.now();
@@ -174,9 +193,17 @@ export const SHARED_TENANT: Scenario[] = [
       const commands = await w.kafka.readCompacted(w.topics.commands);
       const onTopic = asserted.filter((e) => commands.has(`${e.facts.type}:${e.facts.value}`)).length;
       const listingsBefore = w.mde.requests('list').filter((r) => r.clientId === CLIENT_ID && Date.parse(r.time) < added).length;
-      const figures = { ...out.figures, unexpected: out.figures.unexpected + imported.length, examples: [...imported.map((e) => `imported over the analyst's ${e.facts.type}|${e.facts.value}`), ...out.figures.examples] };
+      const figures = {
+        ...out.figures,
+        unexpected: out.figures.unexpected + imported.length,
+        examples: [...imported.map((e) => `imported over the analyst's ${e.facts.type}|${e.facts.value}`), ...out.figures.examples],
+      };
       const window = foreignWindow(w.mde.requests(), CLIENT_ID);
-      const notes = [...out.notes, `${cases.length} analyst indicators added after ${listingsBefore} listing(s) of the writer, ${ANALYST_LEAD_MS} ms before the stream asserts them; ${imported.length} imported by us`, `window left: at most ${window.worstMs} ms between a look and an import (${window.imports} imports, ${window.looks} looks, ${window.listings} listings)`];
+      const notes = [
+        ...out.notes,
+        `${cases.length} analyst indicators added after ${listingsBefore} listing(s) of the writer, ${ANALYST_LEAD_MS} ms before the stream asserts them; ${imported.length} imported by us`,
+        `window left: at most ${window.worstMs} ms between a look and an import (${window.imports} imports, ${window.looks} looks, ${window.listings} listings)`,
+      ];
       return { ...out, figures, faults: [{ name: 'analyst values asserted by the stream after the writer listed', answered: listingsBefore > 0 ? onTopic : 0 }], notes };
     },
   },
@@ -269,7 +296,11 @@ export const SHARED_TENANT: Scenario[] = [
       // over once more, a short failover without loss).
       await active.start();
       w.append(h.steps.slice(half));
-      const notes = [`${active.spec.name} killed -9 (node lost) ${stillStreaming ? 'mid-stream' : 'after the stream'}; ${standby.spec.name} active after ${takeover ?? 'more than 60,000'} ms (lease ${LISTENER_LEASE_MS} ms)`];
+      const notes = [
+        `${active.spec.name} killed -9 (node lost) ${stillStreaming ? 'mid-stream' : 'after the stream'}; ${standby.spec.name} active after ${
+          takeover ?? 'more than 60,000'
+        } ms (lease ${LISTENER_LEASE_MS} ms)`,
+      ];
       const out = await finish(w, h, () => [{ name: 'kill -9 of the active listener mid-stream, standby took over', answered: takeover !== undefined && stillStreaming ? 1 : 0 }], { notes });
       const bound = LISTENER_LEASE_MS + TAKEOVER_MARGIN_MS;
       return takeover !== undefined && takeover > bound ? { ...out, failed: `takeover ${takeover} ms > ${bound} ms` } : out;
@@ -300,7 +331,11 @@ export const SHARED_TENANT: Scenario[] = [
       const quiescent = await w.quiesce();
       const [fa, fb] = [a, b].map((t) => w.check(h, { tenant: t }));
       const ms = (x: number | undefined): string => (x === undefined ? 'never' : `${x} ms`);
-      const notes = [summary(a.name, fa!), summary(b.name, fb!), `baseline: ${a.name} ${ms(baseA)}, ${b.name} ${ms(baseB)}; with ${b.name}'s ${OUTAGE_MS} ms outage: ${a.name} ${ms(duringA)}, ${b.name} ${ms(duringB)}`];
+      const notes = [
+        summary(a.name, fa!),
+        summary(b.name, fb!),
+        `baseline: ${a.name} ${ms(baseA)}, ${b.name} ${ms(baseB)}; with ${b.name}'s ${OUTAGE_MS} ms outage: ${a.name} ${ms(duringA)}, ${b.name} ${ms(duringB)}`,
+      ];
       const faults: FaultCount[] = [{ name: `503 on ${b.name}'s Defender for ${OUTAGE_MS / 1000} s`, answered: faultHits(b, [outage]) }];
       const out: Outcome = { quiescent, figures: sum([fa!, fb!]), faults, notes };
       if (duringA === undefined || duringA >= OUTAGE_MS) return { ...out, failed: `${a.name} waited for ${b.name}'s outage (${ms(duringA)})` };

@@ -59,7 +59,14 @@ export interface WorldOptions {
 
 /** A Defender emulator for one tenant: our client, and the other application (it deletes its own). */
 function startTenantEmulator(tenantId: string, defender: Partial<DefenderEmulatorOptions> = {}): Promise<DefenderEmulator> {
-  return startDefenderEmulator({ tenantId, clients: [{ clientId: CLIENT_ID, clientSecret: SECRET }, { clientId: FOREIGN_CLIENT, clientSecret: FOREIGN_SECRET, displayName: FOREIGN_CREATOR.displayName }], rateLimits: false, maxRequestLog: 1_000_000, port: 0, ...defender });
+  return startDefenderEmulator({
+    tenantId,
+    clients: [{ clientId: CLIENT_ID, clientSecret: SECRET }, { clientId: FOREIGN_CLIENT, clientSecret: FOREIGN_SECRET, displayName: FOREIGN_CREATOR.displayName }],
+    rateLimits: false,
+    maxRequestLog: 1_000_000,
+    port: 0,
+    ...defender,
+  });
 }
 
 export class World {
@@ -84,7 +91,15 @@ export class World {
     this.kafka = createKafka({ brokers: opts.broker.brokers, clientId: 'e2e' });
     const s = `${opts.name}-${randomUUID().slice(0, 6)}`;
     this.#suffix = s;
-    this.topics = { commands: `e2e.${s}.indicators`, dlq: `e2e.${s}.dlq`, checkpoints: `e2e.${s}.checkpoints`, state: `e2e.${s}.state`, writerGroup: `e2e.${s}.writers`, listenerGroup: `e2e.${s}.listener`, sightings: `e2e.${s}.sightings` };
+    this.topics = {
+      commands: `e2e.${s}.indicators`,
+      dlq: `e2e.${s}.dlq`,
+      checkpoints: `e2e.${s}.checkpoints`,
+      state: `e2e.${s}.state`,
+      writerGroup: `e2e.${s}.writers`,
+      listenerGroup: `e2e.${s}.listener`,
+      sightings: `e2e.${s}.sightings`,
+    };
     this.#writerEnv = opts.writerEnv ?? {};
   }
 
@@ -114,7 +129,14 @@ export class World {
   /** Another Defender tenant with its own writer group and state topic (`writer({ tenant })`). */
   async addTenant(name: string, defender?: Partial<DefenderEmulatorOptions>): Promise<Tenant> {
     const tenantId = randomUUID();
-    const t: Tenant = { name, tenantId, mde: await startTenantEmulator(tenantId, defender), writerGroup: `e2e.${this.#suffix}.writers-${name}`, state: `e2e.${this.#suffix}.state-${name}`, foreign: [] };
+    const t: Tenant = {
+      name,
+      tenantId,
+      mde: await startTenantEmulator(tenantId, defender),
+      writerGroup: `e2e.${this.#suffix}.writers-${name}`,
+      state: `e2e.${this.#suffix}.state-${name}`,
+      foreign: [],
+    };
     this.tenants.push(t);
     return t;
   }
@@ -143,7 +165,11 @@ export class World {
     const { access_token: bearer } = (await token.json()) as { access_token: string };
     for (let i = 0; i < gone.length; i += 500) {
       const ids = gone.slice(i, i + 500).map((f) => f.id);
-      const res = await fetch(`${tenant.mde.url}/api/indicators/BatchDelete`, { method: 'POST', headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' }, body: JSON.stringify({ IndicatorIds: ids }) });
+      const res = await fetch(`${tenant.mde.url}/api/indicators/BatchDelete`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ IndicatorIds: ids }),
+      });
       if (res.status !== 204) throw new Error(`the other application's BatchDelete answered ${res.status}: ${await res.text()}`);
     }
     const ids = new Set(gone.map((f) => f.id));

@@ -84,8 +84,10 @@ async function build(engine: Engine, target: Target, tag: string, nodeImage: str
       [
         'build',
         ...engine.buildFlags,
-        '--target', target,
-        '-t', tag,
+        '--target',
+        target,
+        '-t',
+        tag,
         ...(nodeImage === undefined ? [] : ['--build-arg', `NODE_IMAGE=${nodeImage}`]),
         ...(ca === undefined ? [] : ['--secret', `id=npm-ca,src=${ca}`]),
         ROOT,
@@ -158,10 +160,20 @@ class Check {
     await must(
       this.engine,
       [
-        'run', '-d', '--name', name,
+        'run',
+        '-d',
+        '--name',
+        name,
         ...this.engine.runFlags,
-        '--read-only', '--tmpfs', '/tmp',
-        '--user', '1000', '--cap-drop', 'ALL', '--security-opt', 'no-new-privileges',
+        '--read-only',
+        '--tmpfs',
+        '/tmp',
+        '--user',
+        '1000',
+        '--cap-drop',
+        'ALL',
+        '--security-opt',
+        'no-new-privileges',
         ...Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]),
         image,
         ...args,
@@ -241,8 +253,14 @@ async function smoke(engine: Engine, kafka: TestKafka, tags: Record<Target, stri
   const opencti = { token: `images-token-${runId}`, stream: 'live-indicators' };
   const topics = { KAFKA_TOPIC_COMMANDS: `images.${runId}.commands`, KAFKA_TOPIC_DLQ: `images.${runId}.dlq` };
   const common = { KAFKA_BROKERS: kafka.brokers.join(','), SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_MS), CONNECTOR_LOG_LEVEL: 'info', ...topics };
-  const octi = await check.start('opencti', tags.emulators, { HOST: '127.0.0.1', PORT: String(octiPort), OPENCTI_TOKEN: opencti.token, STREAM_ID: opencti.stream }, ['libs/emulators/src/bin/opencti.ts', '--generate', '50'], { service: false });
-  const defender = await check.start('defender', tags.emulators, { HOST: '127.0.0.1', PORT: String(mdePort), TENANT_ID: mde.tenant, CLIENT_ID: mde.clientId, CLIENT_SECRET: mde.secret }, ['libs/emulators/src/bin/defender.ts'], { service: false });
+  const octi = await check.start('opencti', tags.emulators, { HOST: '127.0.0.1', PORT: String(octiPort), OPENCTI_TOKEN: opencti.token, STREAM_ID: opencti.stream }, [
+    'libs/emulators/src/bin/opencti.ts',
+    '--generate',
+    '50',
+  ], { service: false });
+  const defender = await check.start('defender', tags.emulators, { HOST: '127.0.0.1', PORT: String(mdePort), TENANT_ID: mde.tenant, CLIENT_ID: mde.clientId, CLIENT_SECRET: mde.secret }, [
+    'libs/emulators/src/bin/defender.ts',
+  ], { service: false });
   await check.expect(octi, 'the OpenCTI emulator answers', async () => {
     const res = await fetch(`http://127.0.0.1:${octiPort}/_emulator/state`, { signal: AbortSignal.timeout(3000) });
     await res.body?.cancel();
@@ -250,43 +268,61 @@ async function smoke(engine: Engine, kafka: TestKafka, tags: Record<Target, stri
   });
   await check.expect(defender, 'the Defender emulator answers', () => httpOk(`http://127.0.0.1:${mdePort}/_emulator/indicators`));
 
-  const listener = await check.start('listener', tags['stream-listener'], {
-    ...common,
-    HTTP_PORT: String(listenerPort),
-    OPENCTI_URL: `http://127.0.0.1:${octiPort}`,
-    OPENCTI_TOKEN: opencti.token,
-    CONNECTOR_LIVE_STREAM_ID: opencti.stream,
-    CONNECTOR_LIVE_STREAM_RECOVER: 'true',
-    KAFKA_TOPIC_CHECKPOINTS: `images.${runId}.checkpoints`,
-    LISTENER_GROUP_ID: `images-${runId}-listener`,
-  }, [], { service: true, httpPort: listenerPort });
-  const writer = await check.start('writer', tags['defender-writer'], {
-    ...common,
-    HTTP_PORT: String(writerPort),
-    WRITER_TENANT_NAME: tenant,
-    MICROSOFT_DEFENDER_INTEL_TENANT_ID: mde.tenant,
-    MICROSOFT_DEFENDER_INTEL_CLIENT_ID: mde.clientId,
-    MICROSOFT_DEFENDER_INTEL_CLIENT_SECRET: mde.secret,
-    MICROSOFT_DEFENDER_INTEL_BASE_URL: `http://127.0.0.1:${mdePort}`,
-    MICROSOFT_DEFENDER_INTEL_TOKEN_ENDPOINT: `http://127.0.0.1:${mdePort}/${mde.tenant}/oauth2/v2.0/token`,
-  }, [], { service: true, httpPort: writerPort });
-  const reporter = await check.start('reporter', tags['sighting-reporter'], {
-    KAFKA_BROKERS: common.KAFKA_BROKERS,
-    SHUTDOWN_TIMEOUT_MS: common.SHUTDOWN_TIMEOUT_MS,
-    CONNECTOR_LOG_LEVEL: 'info',
-    HTTP_PORT: String(reporterPort),
-    REPORTER_TENANT_NAME: tenant,
-    KAFKA_TOPIC_SIGHTINGS: `images.${runId}.sightings`,
-    REPORTER_POLL_INTERVAL_MS: '1000',
-    REPORTER_OWNED_REFRESH_MS: '1000',
-    OPENCTI_URL: `http://127.0.0.1:${octiPort}`,
-    OPENCTI_TOKEN: opencti.token,
-    MICROSOFT_DEFENDER_INTEL_TENANT_ID: mde.tenant,
-    MICROSOFT_DEFENDER_INTEL_CLIENT_ID: mde.clientId,
-    MICROSOFT_DEFENDER_INTEL_CLIENT_SECRET: mde.secret,
-    MICROSOFT_DEFENDER_INTEL_BASE_URL: `http://127.0.0.1:${mdePort}`,
-    MICROSOFT_DEFENDER_INTEL_TOKEN_ENDPOINT: `http://127.0.0.1:${mdePort}/${mde.tenant}/oauth2/v2.0/token`,
-  }, [], { service: true, httpPort: reporterPort });
+  const listener = await check.start(
+    'listener',
+    tags['stream-listener'],
+    {
+      ...common,
+      HTTP_PORT: String(listenerPort),
+      OPENCTI_URL: `http://127.0.0.1:${octiPort}`,
+      OPENCTI_TOKEN: opencti.token,
+      CONNECTOR_LIVE_STREAM_ID: opencti.stream,
+      CONNECTOR_LIVE_STREAM_RECOVER: 'true',
+      KAFKA_TOPIC_CHECKPOINTS: `images.${runId}.checkpoints`,
+      LISTENER_GROUP_ID: `images-${runId}-listener`,
+    },
+    [],
+    { service: true, httpPort: listenerPort },
+  );
+  const writer = await check.start(
+    'writer',
+    tags['defender-writer'],
+    {
+      ...common,
+      HTTP_PORT: String(writerPort),
+      WRITER_TENANT_NAME: tenant,
+      MICROSOFT_DEFENDER_INTEL_TENANT_ID: mde.tenant,
+      MICROSOFT_DEFENDER_INTEL_CLIENT_ID: mde.clientId,
+      MICROSOFT_DEFENDER_INTEL_CLIENT_SECRET: mde.secret,
+      MICROSOFT_DEFENDER_INTEL_BASE_URL: `http://127.0.0.1:${mdePort}`,
+      MICROSOFT_DEFENDER_INTEL_TOKEN_ENDPOINT: `http://127.0.0.1:${mdePort}/${mde.tenant}/oauth2/v2.0/token`,
+    },
+    [],
+    { service: true, httpPort: writerPort },
+  );
+  const reporter = await check.start(
+    'reporter',
+    tags['sighting-reporter'],
+    {
+      KAFKA_BROKERS: common.KAFKA_BROKERS,
+      SHUTDOWN_TIMEOUT_MS: common.SHUTDOWN_TIMEOUT_MS,
+      CONNECTOR_LOG_LEVEL: 'info',
+      HTTP_PORT: String(reporterPort),
+      REPORTER_TENANT_NAME: tenant,
+      KAFKA_TOPIC_SIGHTINGS: `images.${runId}.sightings`,
+      REPORTER_POLL_INTERVAL_MS: '1000',
+      REPORTER_OWNED_REFRESH_MS: '1000',
+      OPENCTI_URL: `http://127.0.0.1:${octiPort}`,
+      OPENCTI_TOKEN: opencti.token,
+      MICROSOFT_DEFENDER_INTEL_TENANT_ID: mde.tenant,
+      MICROSOFT_DEFENDER_INTEL_CLIENT_ID: mde.clientId,
+      MICROSOFT_DEFENDER_INTEL_CLIENT_SECRET: mde.secret,
+      MICROSOFT_DEFENDER_INTEL_BASE_URL: `http://127.0.0.1:${mdePort}`,
+      MICROSOFT_DEFENDER_INTEL_TOKEN_ENDPOINT: `http://127.0.0.1:${mdePort}/${mde.tenant}/oauth2/v2.0/token`,
+    },
+    [],
+    { service: true, httpPort: reporterPort },
+  );
 
   for (const c of [listener, writer, reporter]) {
     for (const probe of ['healthz', 'readyz']) {
@@ -307,7 +343,12 @@ async function smoke(engine: Engine, kafka: TestKafka, tags: Record<Target, stri
   const held = (await (await fetch(`http://127.0.0.1:${mdePort}/_emulator/indicators`, { signal: AbortSignal.timeout(3000) })).json()) as { id: string; indicatorType: string }[];
   const target = held.find((i) => ['IpAddress', 'DomainName', 'Url', 'FileSha1', 'FileSha256'].includes(i.indicatorType));
   if (!target) throw new Error('no indicator an alert could name in the Defender emulator');
-  const raised = await fetch(`http://127.0.0.1:${mdePort}/_emulator/alerts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ indicatorId: target.id }), signal: AbortSignal.timeout(3000) });
+  const raised = await fetch(`http://127.0.0.1:${mdePort}/_emulator/alerts`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ indicatorId: target.id }),
+    signal: AbortSignal.timeout(3000),
+  });
   if (!raised.ok) throw new Error(`the Defender emulator did not raise the alert: ${raised.status} ${await raised.text()}`);
   const sighted = await check.expect(reporter, 'the alert becomes a sighting in the OpenCTI emulator', async () => {
     const res = await fetch(`http://127.0.0.1:${octiPort}/_emulator/sightings`, { signal: AbortSignal.timeout(3000) });

@@ -196,7 +196,16 @@ async function main(): Promise<void> {
   if (plan.defender === 'emulator') {
     const port = await portOrFree(PREFERRED_PORTS.defender, '127.0.0.1');
     defenderUrl = `http://127.0.0.1:${port}`;
-    const mde = spawnChild('defender-emulator', 'libs/emulators/src/bin/defender.ts', ['--port', String(port), '--tenant', DEMO.tenantId, '--client-id', DEMO.clientId, '--client-secret', DEMO.clientSecret], process.env);
+    const mde = spawnChild('defender-emulator', 'libs/emulators/src/bin/defender.ts', [
+      '--port',
+      String(port),
+      '--tenant',
+      DEMO.tenantId,
+      '--client-id',
+      DEMO.clientId,
+      '--client-secret',
+      DEMO.clientSecret,
+    ], process.env);
     await answers(`${defenderUrl}/_emulator/stats`, mde, 30_000);
     header.push(
       `Defender         the emulator at ${defenderUrl} (tenant ${DEMO.tenantId}, documented quotas and cap)`,
@@ -204,7 +213,11 @@ async function main(): Promise<void> {
       '                 (set MICROSOFT_DEFENDER_INTEL_TENANT_ID, _CLIENT_ID and _CLIENT_SECRET to use your tenant)',
     );
   } else {
-    header.push(`Defender         ${env.MICROSOFT_DEFENDER_INTEL_BASE_URL ?? 'https://api.securitycenter.microsoft.com'}, tenant ${env.MICROSOFT_DEFENDER_INTEL_TENANT_ID ?? '(MICROSOFT_DEFENDER_INTEL_TENANT_ID unset)'} (configured)`);
+    header.push(
+      `Defender         ${env.MICROSOFT_DEFENDER_INTEL_BASE_URL ?? 'https://api.securitycenter.microsoft.com'}, tenant ${
+        env.MICROSOFT_DEFENDER_INTEL_TENANT_ID ?? '(MICROSOFT_DEFENDER_INTEL_TENANT_ID unset)'
+      } (configured)`,
+    );
   }
 
   const at = {
@@ -250,7 +263,13 @@ async function main(): Promise<void> {
     if (reading || stopping) return;
     reading = true;
     try {
-      const r = await read({ listener: listenerUrl, writer: writerUrl, ...(defenderUrl ? { defenderEmulator: defenderUrl } : {}), ...(reporterUrl ? { reporter: reporterUrl } : {}), ...(openctiUrl ? { openctiEmulator: openctiUrl } : {}) });
+      const r = await read({
+        listener: listenerUrl,
+        writer: writerUrl,
+        ...(defenderUrl ? { defenderEmulator: defenderUrl } : {}),
+        ...(reporterUrl ? { reporter: reporterUrl } : {}),
+        ...(openctiUrl ? { openctiEmulator: openctiUrl } : {}),
+      });
       history.push(r);
       while (history.length > 0 && history[0]!.at < r.at - 70_000) history.shift();
       if (stopping) return;

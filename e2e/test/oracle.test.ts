@@ -39,7 +39,24 @@ test('the history is deterministic for a seed and covers every type and every ki
   const b = buildHistory({ seed: 3, entities: 800, now: NOW });
   assert.deepEqual(JSON.stringify(a.steps), JSON.stringify(b.steps));
   for (const t of ['IpAddress', 'DomainName', 'Url', 'FileMd5', 'FileSha1', 'FileSha256', 'CertificateThumbprint']) assert.ok((a.counts[`create:${t}`] ?? 0) > 0, t);
-  for (const k of ['observable:IpAddress', 'update:score', 'update:value', 'update:tlp', 'update:validity', 'update:detection-off', 'revoke', 'delete', 'merge', 'second-source', 'retract-second-source', 'unsupported', 'refused', 'malformed']) {
+  for (
+    const k of [
+      'observable:IpAddress',
+      'update:score',
+      'update:value',
+      'update:tlp',
+      'update:validity',
+      'update:detection-off',
+      'revoke',
+      'delete',
+      'merge',
+      'second-source',
+      'retract-second-source',
+      'unsupported',
+      'refused',
+      'malformed',
+    ]
+  ) {
     assert.ok((a.counts[k] ?? 0) > 0, `${k}: ${JSON.stringify(a.counts)}`);
   }
   const expected = expectedState(a, { now: NOW });

@@ -6,7 +6,14 @@ import { foreignWindow } from '../window.ts';
 const at = (s: number): string => new Date(Date.UTC(2026, 0, 1, 0, 0, s)).toISOString();
 let seq = 0;
 const req = (endpoint: RecordedRequest['endpoint'], s: number, query?: string, clientId = 'us', status = 200): RecordedRequest => ({
-  seq: ++seq, time: at(s), method: endpoint === 'list' ? 'GET' : 'POST', path: '/api/indicators', endpoint, clientId, status, ...(query !== undefined && { query }),
+  seq: ++seq,
+  time: at(s),
+  method: endpoint === 'list' ? 'GET' : 'POST',
+  path: '/api/indicators',
+  endpoint,
+  clientId,
+  status,
+  ...(query !== undefined && { query }),
 });
 const look = `?$filter=${encodeURIComponent("createdBy ne 'us' and creationTimeDateTimeUtc ge 2026-01-01T00:00:00Z")}`;
 

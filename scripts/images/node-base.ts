@@ -39,8 +39,10 @@ export async function standInNodeImage(engine: Engine, say: (msg: string) => voi
   say(`importing ${tar} as ${image}`);
   const imported = await engine.run([
     'import',
-    '--change', 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
-    '--change', 'CMD ["node"]',
+    '--change',
+    'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    '--change',
+    'CMD ["node"]',
     tar,
     image,
   ]);

@@ -71,12 +71,12 @@ export function writerEnvironment(env: NodeJS.ProcessEnv, plan: RunPlan, at: End
       WRITER_TENANT_NAME: DEMO.tenantName,
       ...(plan.defender === 'emulator' && at.defenderUrl
         ? {
-            MICROSOFT_DEFENDER_INTEL_TENANT_ID: DEMO.tenantId,
-            MICROSOFT_DEFENDER_INTEL_CLIENT_ID: DEMO.clientId,
-            MICROSOFT_DEFENDER_INTEL_CLIENT_SECRET: DEMO.clientSecret,
-            MICROSOFT_DEFENDER_INTEL_BASE_URL: at.defenderUrl,
-            MICROSOFT_DEFENDER_INTEL_TOKEN_ENDPOINT: `${at.defenderUrl}/${DEMO.tenantId}/oauth2/v2.0/token`,
-          }
+          MICROSOFT_DEFENDER_INTEL_TENANT_ID: DEMO.tenantId,
+          MICROSOFT_DEFENDER_INTEL_CLIENT_ID: DEMO.clientId,
+          MICROSOFT_DEFENDER_INTEL_CLIENT_SECRET: DEMO.clientSecret,
+          MICROSOFT_DEFENDER_INTEL_BASE_URL: at.defenderUrl,
+          MICROSOFT_DEFENDER_INTEL_TOKEN_ENDPOINT: `${at.defenderUrl}/${DEMO.tenantId}/oauth2/v2.0/token`,
+        }
         : {}),
     }),
     HTTP_PORT: String(at.writerPort),
@@ -90,11 +90,17 @@ export function writerEnvironment(env: NodeJS.ProcessEnv, plan: RunPlan, at: End
 export function reporterEnvironment(env: NodeJS.ProcessEnv, plan: RunPlan, at: Endpoints): NodeJS.ProcessEnv {
   const writer = writerEnvironment(env, plan, at);
   const listener = listenerEnvironment(env, plan, at);
-  const pick = (from: NodeJS.ProcessEnv, names: readonly string[]): Record<string, string> =>
-    Object.fromEntries(names.flatMap((n) => (isSet(from, n) ? [[n, from[n] as string]] : [])));
+  const pick = (from: NodeJS.ProcessEnv, names: readonly string[]): Record<string, string> => Object.fromEntries(names.flatMap((n) => (isSet(from, n) ? [[n, from[n] as string]] : [])));
   return {
     ...withDefaults(env, {
-      ...pick(writer, ['KAFKA_BROKERS', 'MICROSOFT_DEFENDER_INTEL_TENANT_ID', 'MICROSOFT_DEFENDER_INTEL_CLIENT_ID', 'MICROSOFT_DEFENDER_INTEL_CLIENT_SECRET', 'MICROSOFT_DEFENDER_INTEL_BASE_URL', 'MICROSOFT_DEFENDER_INTEL_TOKEN_ENDPOINT']),
+      ...pick(writer, [
+        'KAFKA_BROKERS',
+        'MICROSOFT_DEFENDER_INTEL_TENANT_ID',
+        'MICROSOFT_DEFENDER_INTEL_CLIENT_ID',
+        'MICROSOFT_DEFENDER_INTEL_CLIENT_SECRET',
+        'MICROSOFT_DEFENDER_INTEL_BASE_URL',
+        'MICROSOFT_DEFENDER_INTEL_TOKEN_ENDPOINT',
+      ]),
       ...pick(listener, ['OPENCTI_URL', 'OPENCTI_TOKEN']),
       REPORTER_TENANT_NAME: writer.WRITER_TENANT_NAME ?? DEMO.tenantName,
       // The demo raises alerts every few seconds: poll often enough to see them,

@@ -43,7 +43,10 @@ export class StatusWatch {
     const run = (): void => {
       if (this.#running) return;
       this.#running = true;
-      const child = spawn(process.execPath, ['--disable-warning=TimeoutNegativeWarning', BIN, 'status', '--json'], { env: { PATH: process.env.PATH ?? '', ...this.#env }, stdio: ['ignore', 'pipe', 'ignore'] });
+      const child = spawn(process.execPath, ['--disable-warning=TimeoutNegativeWarning', BIN, 'status', '--json'], {
+        env: { PATH: process.env.PATH ?? '', ...this.#env },
+        stdio: ['ignore', 'pipe', 'ignore'],
+      });
       let out = '';
       child.stdout.on('data', (d: Buffer) => (out += d.toString()));
       const kill = setTimeout(() => child.kill('SIGKILL'), RUN_TIMEOUT_MS);

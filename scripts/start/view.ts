@@ -37,8 +37,7 @@ export interface Summary {
 const delta = (a: number, b: number): number => Math.max(0, a - b);
 
 /** Stream events, heartbeats aside (one every 5 s per stream, not activity). */
-const streamEvents = (r: Reading): number =>
-  Object.entries(byLabel(r.listener.samples, 'octi_listener_events_total', 'event')).reduce((n, [event, v]) => (event === 'heartbeat' ? n : n + v), 0);
+const streamEvents = (r: Reading): number => Object.entries(byLabel(r.listener.samples, 'octi_listener_events_total', 'event')).reduce((n, [event, v]) => (event === 'heartbeat' ? n : n + v), 0);
 
 /** The newest reading taken at least `ms` before `last`, else the oldest one. */
 function before(history: readonly Reading[], last: Reading, ms: number): Reading {
@@ -123,7 +122,13 @@ export function line(s: Summary, status?: OperatorStatus): string {
     `room ${s.cap} (limit ${s.room.tenantLimit}, others hold ${s.room.foreign}, ${s.room.waiting} waiting)`,
     `dead letters ${list(s.deadLetters)}`,
     `listener ${s.ready.listener.ok ? 'ready' : 'not ready'}, writer ${s.ready.writer.ok ? 'ready' : 'not ready'}`,
-    ...(s.sightings ? [`sightings ${s.sightings.held ? `${s.sightings.held.total} (${s.sightings.held.alerts} alerts)` : `written ${s.sightings.written}`}, alerts ${list(s.sightings.alerts)}, reporter ${s.sightings.ready.ok ? 'ready' : 'not ready'}`] : []),
+    ...(s.sightings
+      ? [
+        `sightings ${s.sightings.held ? `${s.sightings.held.total} (${s.sightings.held.alerts} alerts)` : `written ${s.sightings.written}`}, alerts ${list(s.sightings.alerts)}, reporter ${
+          s.sightings.ready.ok ? 'ready' : 'not ready'
+        }`,
+      ]
+      : []),
     `status ${verdict(status)}`,
   ].join(' | ');
 }

@@ -83,16 +83,19 @@ function build(dir: string): K8sObject[] {
 }
 
 // --- schema validation (kubernetes-models: Kubernetes OpenAPI + CRD schemas) ----------------------
-async function modelFor(apiVersion: string, kind: string): Promise<(new (data: unknown) => { validate(): void }) | undefined> {
+async function modelFor(apiVersion: string, kind: string): Promise<(new(data: unknown) => { validate(): void }) | undefined> {
   const [group, version] = apiVersion.includes('/') ? apiVersion.split('/') : ['', apiVersion];
-  const module =
-    group === 'keda.sh' ? `@kubernetes-models/keda/keda.sh/${version}/${kind}`
-    : group === 'monitoring.coreos.com' ? `@kubernetes-models/prometheus-operator/monitoring.coreos.com/${version}/${kind}`
-    : group === 'kafka.strimzi.io' ? `@kubernetes-models/strimzi-kafka-operator/kafka.strimzi.io/${version}/${kind}`
-    : group === '' ? `kubernetes-models/${version}/${kind}`
+  const module = group === 'keda.sh' ?
+    `@kubernetes-models/keda/keda.sh/${version}/${kind}`
+    : group === 'monitoring.coreos.com' ?
+    `@kubernetes-models/prometheus-operator/monitoring.coreos.com/${version}/${kind}`
+    : group === 'kafka.strimzi.io' ?
+    `@kubernetes-models/strimzi-kafka-operator/kafka.strimzi.io/${version}/${kind}`
+    : group === '' ?
+    `kubernetes-models/${version}/${kind}`
     : `kubernetes-models/${group}/${version}/${kind}`;
   try {
-    const m = (await import(module)) as Record<string, new (data: unknown) => { validate(): void }>;
+    const m = (await import(module)) as Record<string, new(data: unknown) => { validate(): void }>;
     return m[kind];
   } catch {
     return undefined;
@@ -118,8 +121,7 @@ async function validateAll(objects: readonly K8sObject[]): Promise<void> {
 
 // --- helpers over rendered objects ----------------------------------------------------------------
 const ofKind = (objs: readonly K8sObject[], kind: string): K8sObject[] => objs.filter((o) => o.kind === kind);
-const get = (o: unknown, path: string): unknown =>
-  path.split('.').reduce<unknown>((v, k) => (v !== null && typeof v === 'object' ? (v as Obj)[k] : undefined), o);
+const get = (o: unknown, path: string): unknown => path.split('.').reduce<unknown>((v, k) => (v !== null && typeof v === 'object' ? (v as Obj)[k] : undefined), o);
 const byName = (objs: readonly K8sObject[], kind: string, name: string): K8sObject => {
   const o = objs.find((x) => x.kind === kind && x.metadata.name === name);
   assert.ok(o, `${kind} ${name} exists`);
@@ -185,13 +187,21 @@ function checkServices(objs: readonly K8sObject[]): void {
     assert.ok(c.ports?.some((p) => p.containerPort === 9464), `${where}: port 9464 (HTTP_PORT)`);
     const selector = get(d, 'spec.selector.matchLabels') as Record<string, string>;
     const matches = (sel: unknown): boolean =>
-      sel !== undefined && Object.entries(sel as Record<string, string>).every(([k, v]) => get(d, 'spec.template.metadata.labels') !== undefined && (get(d, 'spec.template.metadata.labels') as Record<string, string>)[k] === v);
+      sel !== undefined &&
+      Object.entries(sel as Record<string, string>).every(([k, v]) =>
+        get(d, 'spec.template.metadata.labels') !== undefined && (get(d, 'spec.template.metadata.labels') as Record<string, string>)[k] === v
+      );
     assert.ok(ofKind(objs, 'PodDisruptionBudget').some((p) => matches(get(p, 'spec.selector.matchLabels'))), `${where}: a PodDisruptionBudget`);
     assert.ok(
       ofKind(objs, 'NetworkPolicy').some((p) => matches(get(p, 'spec.podSelector.matchLabels')) && (get(p, 'spec.policyTypes') as string[]).includes('Egress')),
       `${where}: its own egress NetworkPolicy`,
     );
-    assert.ok(ofKind(objs, 'Service').some((s) => Object.entries(get(s, 'spec.selector') as Record<string, string>).every(([k, v]) => selector[k] === v || (get(d, 'spec.template.metadata.labels') as Record<string, string>)[k] === v)), `${where}: a metrics Service`);
+    assert.ok(
+      ofKind(objs, 'Service').some((s) =>
+        Object.entries(get(s, 'spec.selector') as Record<string, string>).every(([k, v]) => selector[k] === v || (get(d, 'spec.template.metadata.labels') as Record<string, string>)[k] === v)
+      ),
+      `${where}: a metrics Service`,
+    );
     // Every variable handed to the service exists in its configuration schema.
     const schema = d.metadata.name.startsWith('stream-listener') ? LISTENER : d.metadata.name.startsWith('sighting-reporter') ? REPORTER : WRITER;
     const keys = [...(c.env ?? []).map((e) => e.name)];
@@ -205,7 +215,9 @@ function checkServices(objs: readonly K8sObject[]): void {
     assert.deepEqual(keys.filter((k) => !schema.has(k) && !runtime(k) && !shared(k)), [], `${where}: variables unknown to its config schema`);
   }
   // The namespace is default-deny, and no policy opens egress to everything on every port.
-  const deny = ofKind(objs, 'NetworkPolicy').find((p) => Object.keys((get(p, 'spec.podSelector') as Obj | undefined) ?? {}).length === 0 && get(p, 'spec.egress') === undefined && get(p, 'spec.ingress') === undefined);
+  const deny = ofKind(objs, 'NetworkPolicy').find((p) =>
+    Object.keys((get(p, 'spec.podSelector') as Obj | undefined) ?? {}).length === 0 && get(p, 'spec.egress') === undefined && get(p, 'spec.ingress') === undefined
+  );
   assert.ok(deny && (get(deny, 'spec.policyTypes') as string[]).length === 2, 'a default-deny NetworkPolicy (Ingress and Egress)');
   const allowedPorts = new Set([53, 80, 443, 8080, 9092, 9093]);
   for (const p of ofKind(objs, 'NetworkPolicy')) {
@@ -312,7 +324,10 @@ describe('kubernetes manifests', () => {
     assert.ok(objs.every((o) => o.kind === 'Namespace' || o.metadata.namespace === 'octi-defender'), 'everything in the namespace');
     assert.equal(ofKind(objs, 'Secret').length, 0, 'no Secret in the build: they are created separately (secret.template.yaml)');
     const listener = byName(objs, 'ConfigMap', 'stream-listener').data as Record<string, string>;
-    assert.doesNotThrow(() => loadListenerConfig({ ...(byName(objs, 'ConfigMap', 'kafka-client').data as Record<string, string>), ...listener, OPENCTI_TOKEN: 'x' }), 'prod listener configuration is valid');
+    assert.doesNotThrow(
+      () => loadListenerConfig({ ...(byName(objs, 'ConfigMap', 'kafka-client').data as Record<string, string>), ...listener, OPENCTI_TOKEN: 'x' }),
+      'prod listener configuration is valid',
+    );
   });
 
   test('overlays/dev: schemas, security, HPA instead of KEDA', async () => {

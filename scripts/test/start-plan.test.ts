@@ -36,7 +36,11 @@ test('a configured OpenCTI or Defender replaces its emulator, and the user’s v
   assert.equal(listener.HTTP_PORT, '9464', 'each service gets its own port');
   assert.equal(writerEnvironment(env, plan, at).WRITER_TENANT_NAME, 'contoso');
   assert.deepEqual(planRun({ MICROSOFT_DEFENDER_INTEL_CLIENT_SECRET: 's3cret-value' }), { opencti: 'emulator', defender: 'configured' });
-  assert.equal(writerEnvironment({ MICROSOFT_DEFENDER_INTEL_TENANT_ID: 'contoso.onmicrosoft.com' }, { opencti: 'emulator', defender: 'configured' }, at).MICROSOFT_DEFENDER_INTEL_BASE_URL, undefined, 'no emulator URL for a real tenant');
+  assert.equal(
+    writerEnvironment({ MICROSOFT_DEFENDER_INTEL_TENANT_ID: 'contoso.onmicrosoft.com' }, { opencti: 'emulator', defender: 'configured' }, at).MICROSOFT_DEFENDER_INTEL_BASE_URL,
+    undefined,
+    'no emulator URL for a real tenant',
+  );
   assert.deepEqual(planRun({ OPENCTI_URL: '  ' }), { opencti: 'emulator', defender: 'emulator' }, 'an empty value is unset');
 });
 
@@ -48,7 +52,13 @@ test('--sightings: the reporter gets the writer’s tenant and Entra app and the
   assert.equal(reporter.baseUrl, 'http://127.0.0.1:4001');
   assert.equal(reporter.httpPort, 9466);
   assert.equal(reporter.pollIntervalMs, 5000, 'the demo polls often');
-  const env = { WRITER_TENANT_NAME: 'contoso', OPENCTI_URL: 'https://opencti.example.com', OPENCTI_TOKEN: 't', CONNECTOR_LIVE_STREAM_ID: 'x', MICROSOFT_DEFENDER_INTEL_TENANT_ID: 'contoso.onmicrosoft.com' };
+  const env = {
+    WRITER_TENANT_NAME: 'contoso',
+    OPENCTI_URL: 'https://opencti.example.com',
+    OPENCTI_TOKEN: 't',
+    CONNECTOR_LIVE_STREAM_ID: 'x',
+    MICROSOFT_DEFENDER_INTEL_TENANT_ID: 'contoso.onmicrosoft.com',
+  };
   const configured = reporterEnvironment(env, planRun(env), { ...at, openctiUrl: undefined, defenderUrl: undefined });
   assert.equal(configured.REPORTER_TENANT_NAME, 'contoso');
   assert.equal(configured.OPENCTI_URL, 'https://opencti.example.com');
@@ -59,7 +69,9 @@ test('the view with --sightings: what the reporter read and wrote, and the sight
   const r: Reading = {
     ...reading(0, '', ''),
     reporter: {
-      samples: parseMetrics('octi_reporter_alerts_total{outcome="matched"} 7\nocti_reporter_alerts_total{outcome="unmatched"} 2\nocti_reporter_sightings_written_total{op="create"} 3\nocti_reporter_sightings_written_total{op="update"} 4\n'),
+      samples: parseMetrics(
+        'octi_reporter_alerts_total{outcome="matched"} 7\nocti_reporter_alerts_total{outcome="unmatched"} 2\nocti_reporter_sightings_written_total{op="create"} 3\nocti_reporter_sightings_written_total{op="update"} 4\n',
+      ),
       ready: { ok: true, detail: 'ok' },
     },
     sightings: { total: 3, alerts: 7, entities: 2 },
@@ -114,7 +126,10 @@ test('the view: rates over the recent readings, totals by label, Defender holdin
   assert.match(line(s), / \| room 895 \(limit 1500, others hold 605, 1605 waiting\) \| /);
   assert.match(line(s), /^defender holds 3\/895 indicators \(Block 2, Audit 1\) \| events 5\.0\/s \(60\) \|.* \| listener ready, writer not ready \| status not run yet$/);
   // What `octi-defender status` says, on the line and on the screen.
-  const attention = readStatus(JSON.stringify({ findings: [{ attention: true, subject: 'tenant demo', message: 'writer paused (breaker open)' }, { attention: false, subject: 'stream s', message: 'at 1-0' }] }), 1);
+  const attention = readStatus(
+    JSON.stringify({ findings: [{ attention: true, subject: 'tenant demo', message: 'writer paused (breaker open)' }, { attention: false, subject: 'stream s', message: 'at 1-0' }] }),
+    1,
+  );
   assert.deepEqual(attention, { exitCode: 1, attention: ['tenant demo: writer paused (breaker open)'] });
   assert.match(line(s, attention), / \| status 1 need attention$/);
   assert.match(line(s, readStatus('{"findings":[]}', 0)), / \| status ok$/);

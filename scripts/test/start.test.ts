@@ -74,7 +74,15 @@ function npmStart(): Run {
       WRITER_TENANT_NAME: `start-${run}`,
       // Empty wins over a developer's .env: the emulators, never a real OpenCTI or Defender tenant.
       ...Object.fromEntries(
-        ['OPENCTI_URL', 'OPENCTI_TOKEN', 'CONNECTOR_LIVE_STREAM_ID', 'MICROSOFT_DEFENDER_INTEL_TENANT_ID', 'MICROSOFT_DEFENDER_INTEL_CLIENT_ID', 'MICROSOFT_DEFENDER_INTEL_CLIENT_SECRET', 'MICROSOFT_DEFENDER_INTEL_BASE_URL'].map((v) => [v, '']),
+        [
+          'OPENCTI_URL',
+          'OPENCTI_TOKEN',
+          'CONNECTOR_LIVE_STREAM_ID',
+          'MICROSOFT_DEFENDER_INTEL_TENANT_ID',
+          'MICROSOFT_DEFENDER_INTEL_CLIENT_ID',
+          'MICROSOFT_DEFENDER_INTEL_CLIENT_SECRET',
+          'MICROSOFT_DEFENDER_INTEL_BASE_URL',
+        ].map((v) => [v, '']),
       ),
     },
   });

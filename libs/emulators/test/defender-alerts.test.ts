@@ -24,14 +24,49 @@ describe('Defender emulator: alerts API', () => {
   });
 
   test('an alert raised on an indicator has the documented fields, CustomerTI and the matching evidence', async () => {
-    mde.seedIndicators([indicator('93.184.216.34', { action: 'Audit', generateAlert: true, severity: 'High' }), indicator(SHA256, { indicatorType: 'FileSha256', action: 'Audit', generateAlert: true })], CLIENT);
+    mde.seedIndicators([
+      indicator('93.184.216.34', { action: 'Audit', generateAlert: true, severity: 'High' }),
+      indicator(SHA256, { indicatorType: 'FileSha256', action: 'Audit', generateAlert: true }),
+    ], CLIENT);
     const ip = mde.raiseAlert({ indicatorType: 'IpAddress', indicatorValue: '93.184.216.34', computerDnsName: 'pc1.contoso.local', eventTime: '2026-12-05T09:59:00Z' });
     mde.raiseAlert({ indicatorType: 'FileSha256', indicatorValue: SHA256.toUpperCase() });
     const page = (await call('GET', '/api/alerts?$expand=evidence')).json() as Page;
     assert.equal(page['@odata.context'], 'https://api.security.microsoft.com/api/$metadata#Alerts');
     assert.equal(page.value.length, 2);
     const [a, f] = page.value;
-    for (const field of ['id', 'incidentId', 'investigationId', 'assignedTo', 'severity', 'status', 'classification', 'determination', 'investigationState', 'detectionSource', 'detectorId', 'category', 'threatFamilyName', 'title', 'description', 'alertCreationTime', 'firstEventTime', 'lastEventTime', 'lastUpdateTime', 'resolvedTime', 'machineId', 'computerDnsName', 'rbacGroupName', 'aadTenantId', 'threatName', 'mitreTechniques', 'relatedUser', 'comments', 'evidence']) {
+    for (
+      const field of [
+        'id',
+        'incidentId',
+        'investigationId',
+        'assignedTo',
+        'severity',
+        'status',
+        'classification',
+        'determination',
+        'investigationState',
+        'detectionSource',
+        'detectorId',
+        'category',
+        'threatFamilyName',
+        'title',
+        'description',
+        'alertCreationTime',
+        'firstEventTime',
+        'lastEventTime',
+        'lastUpdateTime',
+        'resolvedTime',
+        'machineId',
+        'computerDnsName',
+        'rbacGroupName',
+        'aadTenantId',
+        'threatName',
+        'mitreTechniques',
+        'relatedUser',
+        'comments',
+        'evidence',
+      ]
+    ) {
       assert.ok(field in a!, `field ${field}`);
     }
     assert.equal(a!.id, ip.id);

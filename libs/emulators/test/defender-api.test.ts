@@ -82,7 +82,25 @@ describe('Defender indicators API', () => {
     assert.equal(created.createdBySource, 'PublicApi');
     assert.equal(created.sourceType, 'AadApp');
     assert.match(created.creationTimeDateTimeUtc, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}Z$/);
-    assert.deepEqual(Object.keys(created).slice(1, 18), ['id', 'indicatorValue', 'indicatorType', 'action', 'application', 'source', 'sourceType', 'title', 'creationTimeDateTimeUtc', 'createdBy', 'expirationTime', 'lastUpdateTime', 'lastUpdatedBy', 'severity', 'description', 'recommendedActions', 'rbacGroupNames']);
+    assert.deepEqual(Object.keys(created).slice(1, 18), [
+      'id',
+      'indicatorValue',
+      'indicatorType',
+      'action',
+      'application',
+      'source',
+      'sourceType',
+      'title',
+      'creationTimeDateTimeUtc',
+      'createdBy',
+      'expirationTime',
+      'lastUpdateTime',
+      'lastUpdatedBy',
+      'severity',
+      'description',
+      'recommendedActions',
+      'rbacGroupNames',
+    ]);
     const again = (await call('POST', '/api/indicators', indicator('8.8.4.4', { application: 'app-two', title: 'new title' }))).json() as Indicator;
     assert.equal(again.id, created.id);
     assert.equal(again.application, 'app-one');
@@ -94,9 +112,16 @@ describe('Defender indicators API', () => {
 
   test('the documented POST example is accepted as documented', async () => {
     const res = await call('POST', '/api/indicators', {
-      indicatorValue: '220e7d15b011d7fac48f2bd61114db1022197f7f', indicatorType: 'FileSha1', title: 'test', application: 'demo-test',
-      expirationTime: '2120-12-12T00:00:00Z', action: 'AlertAndBlock', severity: 'Informational', description: 'test',
-      recommendedActions: 'nothing', rbacGroupNames: ['group1', 'group2'],
+      indicatorValue: '220e7d15b011d7fac48f2bd61114db1022197f7f',
+      indicatorType: 'FileSha1',
+      title: 'test',
+      application: 'demo-test',
+      expirationTime: '2120-12-12T00:00:00Z',
+      action: 'AlertAndBlock',
+      severity: 'Informational',
+      description: 'test',
+      recommendedActions: 'nothing',
+      rbacGroupNames: ['group1', 'group2'],
     });
     assert.equal(res.status, 200);
     const body = res.json() as Indicator;
@@ -134,7 +159,7 @@ describe('Defender indicators API', () => {
     const filter = `indicatorValue eq '${"https://x.example.com/a?b=c&d='e'".replaceAll("'", "''")}'`;
     const found = (await call('GET', `/api/indicators?$filter=${encodeURIComponent(filter)}`)).json() as { value: Indicator[] };
     assert.equal(found.value.length, 1);
-    const unterminated = await call('GET', '/api/indicators?$filter=indicatorValue eq \'http://a.b/?x=1&y=2\'');
+    const unterminated = await call('GET', "/api/indicators?$filter=indicatorValue eq 'http://a.b/?x=1&y=2'");
     assert.equal(unterminated.status, 400);
     assert.equal((unterminated.json() as ErrorBody).error.code, 'ODataError');
     assert.match((unterminated.json() as ErrorBody).error.message, /unterminated string literal/);
@@ -197,7 +222,9 @@ describe('Defender indicators API', () => {
   });
 
   test('body parameters are case-sensitive: externalID as the Indicator resource spells it is stored, externalId is refused', async () => {
-    const res = await call('POST', '/api/indicators/import', { Indicators: [indicator('9.9.9.30', { externalID: 'octi-1' }), indicator('9.9.9.31', { externalId: 'octi-2' }), indicator('9.9.9.32', { GenerateAlert: true })] });
+    const res = await call('POST', '/api/indicators/import', {
+      Indicators: [indicator('9.9.9.30', { externalID: 'octi-1' }), indicator('9.9.9.31', { externalId: 'octi-2' }), indicator('9.9.9.32', { GenerateAlert: true })],
+    });
     const value = (res.json() as { value: { isFailed: boolean; failureReason: string | null }[] }).value;
     assert.deepEqual(value.map((v) => v.isFailed), [false, true, true]);
     assert.match(value[1]!.failureReason!, /'externalId'.*case-sensitive.*'externalID'/);
@@ -264,7 +291,10 @@ test('the documented import example is reproduced byte-for-byte', async () => {
   const mde = await startDefenderEmulator({ tenantId: TENANT, clients: [CLIENT], firstId: 2841, startTime: '2021-01-01T00:00:00Z' });
   try {
     const call = api(mde, await token(mde));
-    const res = await call('POST', '/api/indicators/import', `{
+    const res = await call(
+      'POST',
+      '/api/indicators/import',
+      `{
     "Indicators":
     [
         {
@@ -292,7 +322,8 @@ test('the documented import example is reproduced byte-for-byte', async () => {
             "rbacGroupNames": []
         }
     ]
-}`);
+}`,
+    );
     assert.equal(res.status, 200);
     const documented = {
       value: [
@@ -301,7 +332,10 @@ test('the documented import example is reproduced byte-for-byte', async () => {
       ],
     };
     assert.equal(res.text, JSON.stringify(documented));
-    assert.equal(res.text, '{"value":[{"id":"2841","indicator":"220e7d15b011d7fac48f2bd61114db1022197f7f","isFailed":false,"failureReason":null},{"id":"2842","indicator":"2233223322332233223322332233223322332233223322332233223322332222","isFailed":false,"failureReason":null}]}');
+    assert.equal(
+      res.text,
+      '{"value":[{"id":"2841","indicator":"220e7d15b011d7fac48f2bd61114db1022197f7f","isFailed":false,"failureReason":null},{"id":"2842","indicator":"2233223322332233223322332233223322332233223322332233223322332222","isFailed":false,"failureReason":null}]}',
+    );
   } finally {
     await mde.close();
   }

@@ -10,8 +10,14 @@ function response(): { res: ServerResponse; sent: () => { status: number; header
   let headers: Record<string, unknown> = {};
   let text = '';
   const res = {
-    writeHead(s: number, h: Record<string, unknown>) { status = s; headers = h; return this; },
-    end(t: string) { text = t; },
+    writeHead(s: number, h: Record<string, unknown>) {
+      status = s;
+      headers = h;
+      return this;
+    },
+    end(t: string) {
+      text = t;
+    },
   } as unknown as ServerResponse;
   return { res, sent: () => ({ status, headers, body: text === '' ? undefined : JSON.parse(text) as unknown }) };
 }

@@ -77,10 +77,24 @@ describe('Defender emulator: ownership and updates', () => {
     const slow = (init: () => Promise<Response>) => assert.rejects(init(), (e: Error) => e.name === 'TimeoutError');
     for (const [endpoint, r] of Object.entries(endpoints)) {
       mde.faults({ type: 'latency', latencyMs: 30_000, endpoints: [endpoint as Endpoint], calls: 1 });
-      await slow(() => fetch(`${mde.url}${r.path}`, { method: r.method, headers: { authorization: `Bearer ${tok}`, 'content-type': 'application/json' }, body: r.body === undefined ? undefined : JSON.stringify(r.body), signal: AbortSignal.timeout(300) }));
+      await slow(() =>
+        fetch(`${mde.url}${r.path}`, {
+          method: r.method,
+          headers: { authorization: `Bearer ${tok}`, 'content-type': 'application/json' },
+          body: r.body === undefined ? undefined : JSON.stringify(r.body),
+          signal: AbortSignal.timeout(300),
+        })
+      );
     }
     mde.faults({ type: 'latency', latencyMs: 30_000, endpoints: ['token'], calls: 1 });
-    await slow(() => fetch(mde.tokenUrl, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ grant_type: 'client_credentials', client_id: CLIENT.clientId, client_secret: CLIENT.clientSecret, scope: 'https://api.securitycenter.microsoft.com/.default' }), signal: AbortSignal.timeout(300) }));
+    await slow(() =>
+      fetch(mde.tokenUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ grant_type: 'client_credentials', client_id: CLIENT.clientId, client_secret: CLIENT.clientSecret, scope: 'https://api.securitycenter.microsoft.com/.default' }),
+        signal: AbortSignal.timeout(300),
+      })
+    );
     mde.clearFaults();
     assert.ok(await token(mde), 'answers normally once the faults are used up');
   });

@@ -68,7 +68,11 @@ describe('OpenCTI emulator: connector registration over GraphQL', () => {
   });
   after(() => octi.close());
 
-  const gql = async (query: string, variables: Record<string, unknown> = {}, token = TOKEN): Promise<{ status: number; body: { data?: Record<string, unknown> | null; errors?: Array<{ message: string; extensions?: { code?: string } }> } }> => {
+  const gql = async (
+    query: string,
+    variables: Record<string, unknown> = {},
+    token = TOKEN,
+  ): Promise<{ status: number; body: { data?: Record<string, unknown> | null; errors?: Array<{ message: string; extensions?: { code?: string } }> } }> => {
     const res = await fetch(`${octi.url}/graphql`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
@@ -85,7 +89,18 @@ describe('OpenCTI emulator: connector registration over GraphQL', () => {
 
   test('registerConnector as pycti sends it: a new connector has no state, exactly the selected fields come back', async () => {
     // pycti's OpenCTIConnector.to_input() for a stream connector.
-    const input = { id: ID, name: 'octi-defender', type: 'STREAM', scope: ['defender'], auto: false, auto_update: false, enrichment_resolution: 'none', only_contextual: false, playbook_compatible: false, listen_callback_uri: null };
+    const input = {
+      id: ID,
+      name: 'octi-defender',
+      type: 'STREAM',
+      scope: ['defender'],
+      auto: false,
+      auto_update: false,
+      enrichment_resolution: 'none',
+      only_contextual: false,
+      playbook_compatible: false,
+      listen_callback_uri: null,
+    };
     const out = (await data(REGISTER, { input })).registerConnector as Record<string, unknown>;
     assert.deepEqual(Object.keys(out), ['id', 'connector_state', 'config', 'connector_user_id']);
     assert.equal(out.id, ID);
@@ -94,7 +109,16 @@ describe('OpenCTI emulator: connector registration over GraphQL', () => {
     assert.deepEqual(Object.keys(out.config as object), ['connection', 'listen', 'listen_routing', 'listen_exchange', 'push', 'push_routing', 'push_exchange']);
 
     const list = (await data(LIST)).connectors as Array<Record<string, unknown>>;
-    assert.deepEqual(list, [{ id: ID, name: 'octi-defender', active: true, auto: false, connector_type: 'STREAM', connector_scope: ['defender'], connector_state: null, updated_at: new Date(now).toISOString() }]);
+    assert.deepEqual(list, [{
+      id: ID,
+      name: 'octi-defender',
+      active: true,
+      auto: false,
+      connector_type: 'STREAM',
+      connector_scope: ['defender'],
+      connector_state: null,
+      updated_at: new Date(now).toISOString(),
+    }]);
   });
 
   test('pingConnector stores the state string and returns it; the connector stays active while it pings', async () => {

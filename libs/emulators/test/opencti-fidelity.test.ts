@@ -90,7 +90,7 @@ describe('OpenCTI emulator fidelity', () => {
     sse.close();
   });
 
-  test('heartbeat race: a heartbeat with an event\'s id between its dependencies and the event', async () => {
+  test("heartbeat race: a heartbeat with an event's id between its dependencies and the event", async () => {
     const raceEmu = await startOpenCtiEmulator({ token: TOKEN, heartbeatMs: 600_000, heartbeatRace: true, streams: [{ id: 'race' }] });
     try {
       const indicator = raceEmu.generator.indicator('ipv4');

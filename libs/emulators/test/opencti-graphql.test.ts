@@ -62,7 +62,17 @@ describe('OpenCTI emulator: sightings over GraphQL', () => {
   test('create with a stix_id, then an absolute fieldPatch; a second create upserts (counts add up), fieldPatch restores', async () => {
     const where = ((await gql(IDENTITY_ADD, { input: { type: 'System', name: 'tenant one' } })).data?.identityAdd as { id: string }).id;
     const stixId = 'sighting--087595ee-1cca-5c41-ab01-0166c95706ff';
-    const input = { fromId: indicatorId, toId: where, stix_id: stixId, description: 'one alert', first_seen: '2026-12-05T10:00:00Z', last_seen: '2026-12-05T10:00:00Z', attribute_count: 1, x_opencti_negative: false, update: true };
+    const input = {
+      fromId: indicatorId,
+      toId: where,
+      stix_id: stixId,
+      description: 'one alert',
+      first_seen: '2026-12-05T10:00:00Z',
+      last_seen: '2026-12-05T10:00:00Z',
+      attribute_count: 1,
+      x_opencti_negative: false,
+      update: true,
+    };
     const created = (await gql(SIGHTING_ADD, { input })).data?.stixSightingRelationshipAdd as { id: string; standard_id: string; entity_type: string };
     assert.equal(created.standard_id, stixId);
     assert.equal(created.entity_type, 'stix-sighting-relationship');
@@ -70,14 +80,20 @@ describe('OpenCTI emulator: sightings over GraphQL', () => {
     assert.equal(again.id, created.id, 'one sighting per stix_id');
     assert.equal(octi.sightings().length, 1);
     assert.equal(octi.sightings()[0]!.attribute_count, 2, 'the upsert added the counts (the pessimistic reading)');
-    const patched = await gql(FIELD_PATCH, { id: created.id, input: [{ key: 'attribute_count', value: [1] }, { key: 'last_seen', value: ['2026-12-05T11:00:00Z'] }, { key: 'description', value: ['still one alert'] }] });
+    const patched = await gql(FIELD_PATCH, {
+      id: created.id,
+      input: [{ key: 'attribute_count', value: [1] }, { key: 'last_seen', value: ['2026-12-05T11:00:00Z'] }, { key: 'description', value: ['still one alert'] }],
+    });
     assert.equal(patched.errors, undefined);
     const [s] = octi.sightings();
     assert.deepEqual([s!.attribute_count, s!.first_seen, s!.last_seen, s!.description], [1, '2026-12-05T10:00:00.000Z', '2026-12-05T11:00:00.000Z', 'still one alert']);
     assert.deepEqual([s!.from.id, s!.from.standard_id, s!.from.entity_type, s!.to.id], [indicatorId, indicatorStandardId, 'Indicator', where]);
     // Read back as pycti lists them, by the indicator's internal or standard id.
     for (const fromId of [indicatorId, indicatorStandardId]) {
-      const list = (await gql(SIGHTINGS, { fromId, toId: where, first: 10 })).data?.stixSightingRelationships as { edges: Array<{ node: { attribute_count: number } }>; pageInfo: { globalCount: number; hasNextPage: boolean } };
+      const list = (await gql(SIGHTINGS, { fromId, toId: where, first: 10 })).data?.stixSightingRelationships as {
+        edges: Array<{ node: { attribute_count: number } }>;
+        pageInfo: { globalCount: number; hasNextPage: boolean };
+      };
       assert.equal(list.pageInfo.globalCount, 1);
       assert.equal(list.edges[0]!.node.attribute_count, 1);
     }
@@ -94,7 +110,11 @@ describe('OpenCTI emulator: sightings over GraphQL', () => {
     const anonymous = await gql(SIGHTINGS, {}, 'wrong');
     assert.equal(anonymous.errors?.[0]?.extensions.code, 'AUTH_REQUIRED');
     octi.setGraphqlDown(503);
-    const down = await fetch(octi.graphqlUrl, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ query: SIGHTINGS, variables: {} }) });
+    const down = await fetch(octi.graphqlUrl, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ query: SIGHTINGS, variables: {} }),
+    });
     assert.equal(down.status, 503);
     octi.setGraphqlDown(undefined);
     // Paging of the list.

@@ -196,7 +196,7 @@ describe('OpenCTI live stream emulator', () => {
     const body = json(event);
     assert.deepEqual(Object.keys(body), ['data', 'message', 'origin', 'version']);
     assert.deepEqual(body.origin, { referer: 'init' });
-    assert.equal(event.id, `${Date.parse((epochOk.extensions[OCTI_EXT]).updated_at)}-0`);
+    assert.equal(event.id, `${Date.parse(epochOk.extensions[OCTI_EXT].updated_at)}-0`);
     assert.equal(sse.events.some((e) => e.event === 'delete'), false);
     assert.equal(sse.events.some((e) => e.data?.includes(removed.id)), false);
     const [live] = octi.append({ op: 'create', data: octi.generator.indicator('url') });
@@ -207,7 +207,15 @@ describe('OpenCTI live stream emulator', () => {
   test('dependencies: marking and author refs first with the same id; relationships only without no-dependencies', async () => {
     const indicator = { ...octi.generator.indicator('ipv4'), object_marking_refs: [TLP_MARKINGS['TLP:AMBER']] };
     const observable = octi.generator.observable('ipv4');
-    const relationship = { id: 'relationship--1b2c3d4e-0000-4000-8000-000000000001', spec_version: '2.1', type: 'relationship', relationship_type: 'based-on', source_ref: indicator.id, target_ref: observable.id, extensions: { [OCTI_EXT]: { id: 'r1', type: 'based-on', is_inferred: false } } };
+    const relationship = {
+      id: 'relationship--1b2c3d4e-0000-4000-8000-000000000001',
+      spec_version: '2.1',
+      type: 'relationship',
+      relationship_type: 'based-on',
+      source_ref: indicator.id,
+      target_ref: observable.id,
+      extensions: { [OCTI_EXT]: { id: 'r1', type: 'based-on', is_inferred: false } },
+    };
     const [first] = octi.append({ op: 'create', data: observable }, { op: 'create', data: relationship });
     const [mainEvent] = octi.append({ op: 'create', data: indicator });
     const withDeps = await openSse(`${octi.streamUrl('detection')}?from=${first!.id}`, auth);

@@ -15,7 +15,14 @@ const fail = (reason: ValueReject['reason'], detail: string): Result<never, Valu
 
 // Defanged spellings seen in threat-intel feeds, longest first so `[://]` wins over `[:]`.
 const DEFANGS: readonly (readonly [string, string])[] = [
-  ['[://]', '://'], ['[:]', ':'], ['[.]', '.'], ['(.)', '.'], ['{.}', '.'], ['[dot]', '.'], ['(dot)', '.'], ['[/]', '/'],
+  ['[://]', '://'],
+  ['[:]', ':'],
+  ['[.]', '.'],
+  ['(.)', '.'],
+  ['{.}', '.'],
+  ['[dot]', '.'],
+  ['(dot)', '.'],
+  ['[/]', '/'],
 ];
 
 /** Undoes common defanging: `[.]`, `(.)`, `{.}`, `[dot]`, `(dot)`, `[:]`, `[://]`, `[/]`, and `hxxp(s)`/`hxtp`/`htxp` schemes. */
@@ -225,10 +232,14 @@ export function canonicalizeHash(type: HashIndicatorType, raw: string): Result<s
 
 export function canonicalizeValue(type: DefenderIndicatorType, raw: string): Result<string, ValueReject> {
   switch (type) {
-    case 'IpAddress': return canonicalizeIp(raw);
-    case 'DomainName': return canonicalizeDomain(raw);
-    case 'Url': return canonicalizeUrl(raw);
-    default: return canonicalizeHash(type, raw);
+    case 'IpAddress':
+      return canonicalizeIp(raw);
+    case 'DomainName':
+      return canonicalizeDomain(raw);
+    case 'Url':
+      return canonicalizeUrl(raw);
+    default:
+      return canonicalizeHash(type, raw);
   }
 }
 

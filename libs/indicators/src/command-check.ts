@@ -15,7 +15,6 @@ interface Rules {
   readonly isoDate: RegExp;
 }
 
-
 function datePattern(): RegExp {
   const pattern = FactsSchema.shape.validFrom.unwrap()._zod.def.pattern;
   if (!(pattern instanceof RegExp)) throw new Error('FactsSchema.validFrom has no date pattern');

@@ -90,7 +90,6 @@ export type UpsertCommand = z.infer<typeof UpsertCommandSchema>;
 export type RetractCommand = z.infer<typeof RetractCommandSchema>;
 export type Command = z.infer<typeof CommandSchema>;
 
-
 // ---- Resync markers (stream-listener → defender-writer) -------------------------------------------
 // Not commands about one indicator, so not part of CommandSchema: a resync replays a stream's current
 // state between a `begin` and an `end` marker; one copy of each marker goes to every partition of the

@@ -3,8 +3,16 @@ export type * from './pattern/ast.ts';
 export { parsePattern, PatternSyntaxError, type ParseResult } from './pattern/parser.ts';
 export { extractValues, normalizeHashAlgorithm, type ExtractedValue, type Extraction, type ExtractionProblem } from './pattern/extract.ts';
 export {
-  canonicalizeDomain, canonicalizeHash, canonicalizeIp, canonicalizeUrl, canonicalizeValue, indicatorKey, parseIndicatorKey, refang,
-  MAX_URL_LENGTH, type HashIndicatorType,
+  canonicalizeDomain,
+  canonicalizeHash,
+  canonicalizeIp,
+  canonicalizeUrl,
+  canonicalizeValue,
+  indicatorKey,
+  parseIndicatorKey,
+  refang,
+  MAX_URL_LENGTH,
+  type HashIndicatorType,
 } from './canonical.ts';
 export * from './command.ts';
 export { isValidCommand } from './command-check.ts';

@@ -46,7 +46,6 @@ export function strongestTlp(names: readonly string[]): TlpName | null {
   return best < 0 ? null : (TLP_ORDER[best] as TlpName);
 }
 
-
 /** The display name of a STIX marking-definition object, as OpenCTI and the TLP 2.0 extension write it. */
 export function markingName(stix: Record<string, unknown>): string | undefined {
   const ext = isRecord(stix.extensions) ? stix.extensions[TLP_2_0_EXTENSION] : undefined;

@@ -71,11 +71,40 @@ function attr(stix: Stix, key: string): unknown {
 
 // STIX 2.1 SCOs and OpenCTI's custom SCOs: observables that Defender may or may not represent.
 const SCO_TYPES = new Set([
-  'artifact', 'autonomous-system', 'directory', 'domain-name', 'email-addr', 'email-message', 'file', 'ipv4-addr',
-  'ipv6-addr', 'mac-addr', 'mutex', 'network-traffic', 'process', 'software', 'url', 'user-account',
-  'windows-registry-key', 'x509-certificate', 'hostname', 'cryptographic-key', 'cryptocurrency-wallet', 'text',
-  'user-agent', 'bank-account', 'phone-number', 'payment-card', 'media-content', 'credential', 'tracking-number',
-  'persona', 'ssh-key', 'imei', 'iccid', 'imsi',
+  'artifact',
+  'autonomous-system',
+  'directory',
+  'domain-name',
+  'email-addr',
+  'email-message',
+  'file',
+  'ipv4-addr',
+  'ipv6-addr',
+  'mac-addr',
+  'mutex',
+  'network-traffic',
+  'process',
+  'software',
+  'url',
+  'user-account',
+  'windows-registry-key',
+  'x509-certificate',
+  'hostname',
+  'cryptographic-key',
+  'cryptocurrency-wallet',
+  'text',
+  'user-agent',
+  'bank-account',
+  'phone-number',
+  'payment-card',
+  'media-content',
+  'credential',
+  'tracking-number',
+  'persona',
+  'ssh-key',
+  'imei',
+  'iccid',
+  'imsi',
 ]);
 
 const SCO_VALUE_TYPES: Readonly<Record<string, DefenderIndicatorType>> = {
@@ -87,7 +116,9 @@ const SCO_VALUE_TYPES: Readonly<Record<string, DefenderIndicatorType>> = {
 };
 
 const FILE_HASH_PREFERENCE: readonly (readonly [string, DefenderIndicatorType])[] = [
-  ['SHA256', 'FileSha256'], ['SHA1', 'FileSha1'], ['MD5', 'FileMd5'],
+  ['SHA256', 'FileSha256'],
+  ['SHA1', 'FileSha1'],
+  ['MD5', 'FileMd5'],
 ];
 
 /** Strongest representable hash of a `hashes` dictionary; keys are matched case- and dash-insensitively. */
@@ -144,7 +175,11 @@ const reject = (reason: RejectReason, detail: string, stixId?: string, value?: s
 
 // OpenCTI entity types in observable_values → how to read one entry.
 const OV_VALUE_TYPES: Readonly<Record<string, DefenderIndicatorType>> = {
-  'ipv4-addr': 'IpAddress', 'ipv6-addr': 'IpAddress', 'domain-name': 'DomainName', hostname: 'DomainName', url: 'Url',
+  'ipv4-addr': 'IpAddress',
+  'ipv6-addr': 'IpAddress',
+  'domain-name': 'DomainName',
+  hostname: 'DomainName',
+  url: 'Url',
 };
 
 /**
@@ -218,9 +253,13 @@ function observableKeys(stix: Stix, stixId: string, into: KeySet): void {
     const certificate = type === 'x509-certificate';
     const h = hashKey(stix.hashes, certificate);
     if (h === undefined) {
-      into.rejects.push(reject('unsupported_type', certificate
-        ? 'x509-certificate without a SHA-1 thumbprint (CertificateThumbprint takes SHA-1)'
-        : 'file without an MD5, SHA-1 or SHA-256 hash', stixId));
+      into.rejects.push(reject(
+        'unsupported_type',
+        certificate
+          ? 'x509-certificate without a SHA-1 thumbprint (CertificateThumbprint takes SHA-1)'
+          : 'file without an MD5, SHA-1 or SHA-256 hash',
+        stixId,
+      ));
     } else pushKey(into, stixId, h.type, h.raw);
     return;
   }
@@ -389,7 +428,7 @@ export function normalizeEvent(event: StreamEvent, now: Date, markings: MarkingR
       if (leftFilter) {
         // The payload is the current state; the state that matched the filter may have had other values.
         const prev = previousState(stix, payload.context).stix;
-        if (prev !== undefined && prev !== stix) for (const k of keysOf(prev).keys) keys.add(k.key);
+        if (prev !== undefined && prev !== stix) { for (const k of keysOf(prev).keys) keys.add(k.key); }
       }
       const source = sourceOf(stix, event);
       for (const k of keys) out.commands.push(retract(k, source, leftFilter ? 'left_filter' : 'deleted'));

@@ -4,8 +4,7 @@ import ipaddr from 'ipaddr.js';
 import { isIPv4 } from 'node:net';
 
 // IPv4 only as a plain dotted quad: ipaddr.js alone would also read `0x7f.1` or `134744072`.
-const parse = (ip: string): ipaddr.IPv4 | ipaddr.IPv6 | undefined =>
-  isIPv4(ip) ? ipaddr.IPv4.parse(ip) : ipaddr.IPv6.isValid(ip) ? ipaddr.IPv6.parse(ip) : undefined;
+const parse = (ip: string): ipaddr.IPv4 | ipaddr.IPv6 | undefined => isIPv4(ip) ? ipaddr.IPv4.parse(ip) : ipaddr.IPv6.isValid(ip) ? ipaddr.IPv6.parse(ip) : undefined;
 
 /**
  * The special-purpose range of an address, named as ipaddr.js names it (`private`, `loopback`,

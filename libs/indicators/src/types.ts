@@ -1,7 +1,13 @@
 export type Result<T, E> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: E };
 
 export const DEFENDER_INDICATOR_TYPES = [
-  'FileSha1', 'FileSha256', 'FileMd5', 'CertificateThumbprint', 'IpAddress', 'DomainName', 'Url',
+  'FileSha1',
+  'FileSha256',
+  'FileMd5',
+  'CertificateThumbprint',
+  'IpAddress',
+  'DomainName',
+  'Url',
 ] as const;
 export type DefenderIndicatorType = (typeof DEFENDER_INDICATOR_TYPES)[number];
 

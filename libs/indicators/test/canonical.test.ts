@@ -1,8 +1,17 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
-  canonicalizeDomain, canonicalizeHash, canonicalizeIp, canonicalizeUrl, indicatorKey, MAX_URL_LENGTH, parseIndicatorKey, refang,
-  type DefenderIndicatorType, type Result, type ValueReject,
+  canonicalizeDomain,
+  canonicalizeHash,
+  canonicalizeIp,
+  canonicalizeUrl,
+  indicatorKey,
+  MAX_URL_LENGTH,
+  parseIndicatorKey,
+  refang,
+  type DefenderIndicatorType,
+  type Result,
+  type ValueReject,
 } from '../src/index.ts';
 import { MD5, PUBLIC_IPV4, PUBLIC_IPV6, SHA1, SHA256 } from './fixtures.ts';
 
@@ -42,7 +51,16 @@ describe('canonicalizeIp', () => {
 
   it('writes IPv6 as 8 lower-case groups without leading zeros or ::', () => {
     const want = '2001:4860:4860:0:0:0:0:8888';
-    for (const form of ['2001:4860:4860::8888', '2001:4860:4860:0:0:0:0:8888', '2001:4860:4860:0000:0000:0000:0000:8888', '2001:4860:4860::8888'.toUpperCase(), '[2001:4860:4860::8888]', ' 2001:4860:4860::8888 ']) {
+    for (
+      const form of [
+        '2001:4860:4860::8888',
+        '2001:4860:4860:0:0:0:0:8888',
+        '2001:4860:4860:0000:0000:0000:0000:8888',
+        '2001:4860:4860::8888'.toUpperCase(),
+        '[2001:4860:4860::8888]',
+        ' 2001:4860:4860::8888 ',
+      ]
+    ) {
       assert.equal(okValue(canonicalizeIp(form)), want, form);
     }
     assert.equal(okValue(canonicalizeIp('2606:4700:4700::1111')), '2606:4700:4700:0:0:0:0:1111');
@@ -69,12 +87,29 @@ describe('canonicalizeIp', () => {
   });
 
   const nonPublic: [string, string][] = [
-    ['10.1.2.3', 'private'], ['172.16.0.1', 'private'], ['192.168.1.1', 'private'], ['127.0.0.1', 'loopback'],
-    ['169.254.1.1', 'linkLocal'], ['224.0.0.1', 'multicast'], ['100.64.0.1', 'carrierGradeNat'], ['0.0.0.0', 'unspecified'],
-    ['255.255.255.255', 'broadcast'], ['192.0.2.1', 'reserved'], ['198.51.100.7', 'reserved'], ['203.0.113.7', 'reserved'],
-    ['198.18.0.1', 'reserved'], ['240.0.0.1', 'reserved'],
-    ['::1', 'loopback'], ['fe80::1', 'linkLocal'], ['fc00::1', 'uniqueLocal'], ['ff02::1', 'multicast'], ['2001:db8::1', 'reserved'],
-    ['::ffff:8.8.8.8', 'ipv4Mapped'], ['::', 'unspecified'], ['2002:808:808::1', '6to4'], ['2001:0:4136:e378::1', 'teredo'],
+    ['10.1.2.3', 'private'],
+    ['172.16.0.1', 'private'],
+    ['192.168.1.1', 'private'],
+    ['127.0.0.1', 'loopback'],
+    ['169.254.1.1', 'linkLocal'],
+    ['224.0.0.1', 'multicast'],
+    ['100.64.0.1', 'carrierGradeNat'],
+    ['0.0.0.0', 'unspecified'],
+    ['255.255.255.255', 'broadcast'],
+    ['192.0.2.1', 'reserved'],
+    ['198.51.100.7', 'reserved'],
+    ['203.0.113.7', 'reserved'],
+    ['198.18.0.1', 'reserved'],
+    ['240.0.0.1', 'reserved'],
+    ['::1', 'loopback'],
+    ['fe80::1', 'linkLocal'],
+    ['fc00::1', 'uniqueLocal'],
+    ['ff02::1', 'multicast'],
+    ['2001:db8::1', 'reserved'],
+    ['::ffff:8.8.8.8', 'ipv4Mapped'],
+    ['::', 'unspecified'],
+    ['2002:808:808::1', '6to4'],
+    ['2001:0:4136:e378::1', 'teredo'],
   ];
   for (const [ip, range] of nonPublic) {
     it(`rejects ${ip} as ${range}`, () => rejected(canonicalizeIp(ip), 'private_ip', new RegExp(`${range} range`)));
@@ -201,11 +236,23 @@ describe('canonical values are fixed points', () => {
   // among the pattern's keys as it stands.
   const raws: [DefenderIndicatorType, string][] = [
     ...[...PUBLIC_IPV4, ...PUBLIC_IPV6].map((ip): [DefenderIndicatorType, string] => ['IpAddress', ip]),
-    ['IpAddress', '2001:4860:4860::8888'], ['IpAddress', '[2606:4700:4700::1111]'], ['IpAddress', '8.8.8.8/32'], ['IpAddress', ' 8[.]8[.]4[.]4 '],
-    ['DomainName', 'Evil[.]Example[.]COM.'], ['DomainName', 'bücher.example.com'], ['DomainName', '_dmarc.evil.example.com'], ['DomainName', 'ＥＶＩＬ．example．com'],
-    ['Url', 'hxxps://Evil.Example.com:443/Path?Q=1#frag'], ['Url', 'http://evil.example.com:8080/a%20b'], ['Url', 'https://bücher.example.com/ä?x=ü'],
-    ['Url', 'HTTP://8.8.8.8/gate.php'], ['Url', 'https://[2001:4860:4860::8888]/x'], ['Url', 'https://evil.example.com'],
-    ['FileSha256', SHA256.toUpperCase()], ['FileSha1', SHA1], ['FileMd5', ` ${MD5.toUpperCase()} `],
+    ['IpAddress', '2001:4860:4860::8888'],
+    ['IpAddress', '[2606:4700:4700::1111]'],
+    ['IpAddress', '8.8.8.8/32'],
+    ['IpAddress', ' 8[.]8[.]4[.]4 '],
+    ['DomainName', 'Evil[.]Example[.]COM.'],
+    ['DomainName', 'bücher.example.com'],
+    ['DomainName', '_dmarc.evil.example.com'],
+    ['DomainName', 'ＥＶＩＬ．example．com'],
+    ['Url', 'hxxps://Evil.Example.com:443/Path?Q=1#frag'],
+    ['Url', 'http://evil.example.com:8080/a%20b'],
+    ['Url', 'https://bücher.example.com/ä?x=ü'],
+    ['Url', 'HTTP://8.8.8.8/gate.php'],
+    ['Url', 'https://[2001:4860:4860::8888]/x'],
+    ['Url', 'https://evil.example.com'],
+    ['FileSha256', SHA256.toUpperCase()],
+    ['FileSha1', SHA1],
+    ['FileMd5', ` ${MD5.toUpperCase()} `],
     ['CertificateThumbprint', SHA1.toUpperCase().replace(/(..)(?!$)/g, '$1:')],
   ];
   for (const [type, raw] of raws) {

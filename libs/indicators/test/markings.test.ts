@@ -32,10 +32,14 @@ describe('markingName', () => {
     assert.equal(markingName({ type: 'marking-definition', name: 'PAP:GREEN', definition_type: 'PAP', definition: { pap: 'green' } }), 'PAP:GREEN');
     assert.equal(markingName({ type: 'marking-definition', definition_type: 'tlp', definition: { tlp: 'white' } }), 'TLP:CLEAR');
     assert.equal(markingName({ type: 'marking-definition', definition_type: 'statement', definition: { statement: 'Copyright ACME' } }), 'statement:Copyright ACME');
-    assert.equal(markingName({
-      type: 'marking-definition', name: 'TLP:AMBER+STRICT',
-      extensions: { 'extension-definition--60a3c5c5-0d10-413e-aab3-9e08dde9e88d': { extension_type: 'property-extension', tlp_2_0: 'amber+strict' } },
-    }), 'TLP:AMBER+STRICT');
+    assert.equal(
+      markingName({
+        type: 'marking-definition',
+        name: 'TLP:AMBER+STRICT',
+        extensions: { 'extension-definition--60a3c5c5-0d10-413e-aab3-9e08dde9e88d': { extension_type: 'property-extension', tlp_2_0: 'amber+strict' } },
+      }),
+      'TLP:AMBER+STRICT',
+    );
     assert.equal(markingName({ type: 'marking-definition' }), undefined);
   });
 });

@@ -16,19 +16,42 @@ describe('normalizeEvent: create', () => {
     assert.ok(c?.op === 'upsert');
     assert.equal(c.key, 'IpAddress:8.8.8.8');
     assert.deepEqual(c.source, {
-      id: '5f0a0d55-3a52-4d4c-8c40-7e1c9b0c2a01', standardId: 'indicator--c1f1a9e4-3c58-5d1b-9f9c-9d0b0c1e8a11',
-      entityType: 'Indicator', streamId: 'live-defender', eventId: '1767225600000-0', eventName: 'create',
+      id: '5f0a0d55-3a52-4d4c-8c40-7e1c9b0c2a01',
+      standardId: 'indicator--c1f1a9e4-3c58-5d1b-9f9c-9d0b0c1e8a11',
+      entityType: 'Indicator',
+      streamId: 'live-defender',
+      eventId: '1767225600000-0',
+      eventName: 'create',
     });
     assert.deepEqual(c.facts, {
-      type: 'IpAddress', value: '8.8.8.8', name: 'C2 server', description: 'Cobalt Strike team server', score: 80, confidence: 85,
-      labels: ['c2', 'cobalt-strike'], markings: ['TLP:AMBER'], tlp: 'TLP:AMBER', validFrom: '2026-01-10T08:00:00.000Z',
-      validUntil: '2026-07-10T08:00:00.000Z', revoked: false, detection: true,
-      createdBy: 'identity--7b82b010-b1c0-4dae-981f-7756374a17df', created: '2026-01-10T08:00:01.000Z', updated: '2026-02-01T09:30:01.000Z',
+      type: 'IpAddress',
+      value: '8.8.8.8',
+      name: 'C2 server',
+      description: 'Cobalt Strike team server',
+      score: 80,
+      confidence: 85,
+      labels: ['c2', 'cobalt-strike'],
+      markings: ['TLP:AMBER'],
+      tlp: 'TLP:AMBER',
+      validFrom: '2026-01-10T08:00:00.000Z',
+      validUntil: '2026-07-10T08:00:00.000Z',
+      revoked: false,
+      detection: true,
+      createdBy: 'identity--7b82b010-b1c0-4dae-981f-7756374a17df',
+      created: '2026-01-10T08:00:01.000Z',
+      updated: '2026-02-01T09:30:01.000Z',
     });
   });
 
   it('upserts every value of an OR pattern and the strongest hash of one file', () => {
-    const r = run(event('create', indicator(`[file:hashes.MD5 = '${MD5}' AND file:hashes.'SHA-256' = '${SHA256.toUpperCase()}'] OR [url:value = 'hxxps://evil[.]example[.]com/Gate.php'] OR [domain-name:value = 'Evil.Example.com.']`)));
+    const r = run(
+      event(
+        'create',
+        indicator(
+          `[file:hashes.MD5 = '${MD5}' AND file:hashes.'SHA-256' = '${SHA256.toUpperCase()}'] OR [url:value = 'hxxps://evil[.]example[.]com/Gate.php'] OR [domain-name:value = 'Evil.Example.com.']`,
+        ),
+      ),
+    );
     assert.deepEqual(summary(r.commands), [`upsert FileSha256:${SHA256}`, 'upsert Url:https://evil.example.com/Gate.php', 'upsert DomainName:evil.example.com']);
     assert.deepEqual(r.rejects, []);
   });
@@ -57,9 +80,22 @@ describe('normalizeEvent: create', () => {
     assert.ok(c?.op === 'upsert');
     assert.equal(c.source.entityType, 'IPv4-Addr');
     assert.deepEqual({ ...c.facts }, {
-      type: 'IpAddress', value: '9.9.9.9', name: null, description: 'seen in phishing', score: 65, confidence: null, labels: ['phishing'],
-      markings: ['TLP:GREEN'], tlp: 'TLP:GREEN', validFrom: null, validUntil: null, revoked: false, detection: null,
-      createdBy: 'identity--7b82b010-b1c0-4dae-981f-7756374a17df', created: '2026-01-05T10:00:00.000Z', updated: '2026-01-06T10:00:00.000Z',
+      type: 'IpAddress',
+      value: '9.9.9.9',
+      name: null,
+      description: 'seen in phishing',
+      score: 65,
+      confidence: null,
+      labels: ['phishing'],
+      markings: ['TLP:GREEN'],
+      tlp: 'TLP:GREEN',
+      validFrom: null,
+      validUntil: null,
+      revoked: false,
+      detection: null,
+      createdBy: 'identity--7b82b010-b1c0-4dae-981f-7756374a17df',
+      created: '2026-01-05T10:00:00.000Z',
+      updated: '2026-01-06T10:00:00.000Z',
     });
     const custom = { id: 'hostname--1', type: 'hostname', value: 'c2.evil.example.org', score: 90, description: 'custom', labels: ['x'] };
     const h = run(event('create', custom)).commands[0];
@@ -134,12 +170,14 @@ describe('normalizeEvent: create', () => {
   });
 
   it('ignores non-indicator, non-observable objects', () => {
-    for (const stix of [
-      { id: 'relationship--1', type: 'relationship', relationship_type: 'based-on', source_ref: 'indicator--1', target_ref: 'ipv4-addr--1' },
-      { id: 'identity--1', type: 'identity', name: 'ACME CERT', identity_class: 'organization' },
-      { id: 'report--1', type: 'report', name: 'APT report', object_refs: [] },
-      { id: 'malware--1', type: 'malware', name: 'Emotet', is_family: true },
-    ]) {
+    for (
+      const stix of [
+        { id: 'relationship--1', type: 'relationship', relationship_type: 'based-on', source_ref: 'indicator--1', target_ref: 'ipv4-addr--1' },
+        { id: 'identity--1', type: 'identity', name: 'ACME CERT', identity_class: 'organization' },
+        { id: 'report--1', type: 'report', name: 'APT report', object_refs: [] },
+        { id: 'malware--1', type: 'malware', name: 'Emotet', is_family: true },
+      ]
+    ) {
       assert.deepEqual(run(event('create', stix)), { commands: [], rejects: [] });
     }
   });
@@ -201,12 +239,19 @@ describe('normalizeEvent: update', () => {
 
   it('retracts every key when the update revokes or expires', () => {
     const revoked = indicator("[ipv4-addr:value = '8.8.8.8'] OR [ipv4-addr:value = '1.1.1.1']", { revoked: true });
-    assert.deepEqual(summary(run(event('update', revoked, 'update', { reverse_patch: [{ op: 'replace', path: '/revoked', value: false }] })).commands),
-      ['retract IpAddress:8.8.8.8 (revoked)', 'retract IpAddress:1.1.1.1 (revoked)']);
+    assert.deepEqual(summary(run(event('update', revoked, 'update', { reverse_patch: [{ op: 'replace', path: '/revoked', value: false }] })).commands), [
+      'retract IpAddress:8.8.8.8 (revoked)',
+      'retract IpAddress:1.1.1.1 (revoked)',
+    ]);
     const expired = indicator("[ipv4-addr:value = '9.9.9.9']", { valid_until: '2026-02-01T00:00:00.000Z' });
-    assert.deepEqual(summary(run(event('update', expired, 'update', {
-      reverse_patch: [{ op: 'replace', path: '/pattern', value: "[ipv4-addr:value = '8.8.8.8']" }, { op: 'replace', path: '/valid_until', value: '2027-01-01T00:00:00.000Z' }],
-    })).commands), ['retract IpAddress:9.9.9.9 (expired)', 'retract IpAddress:8.8.8.8 (expired)']);
+    assert.deepEqual(
+      summary(
+        run(event('update', expired, 'update', {
+          reverse_patch: [{ op: 'replace', path: '/pattern', value: "[ipv4-addr:value = '8.8.8.8']" }, { op: 'replace', path: '/valid_until', value: '2027-01-01T00:00:00.000Z' }],
+        })).commands,
+      ),
+      ['retract IpAddress:9.9.9.9 (expired)', 'retract IpAddress:8.8.8.8 (expired)'],
+    );
   });
 
   it('reports an update whose reverse_patch is missing or does not apply, and still upserts', () => {
@@ -263,7 +308,9 @@ describe('normalizeEvent: delete', () => {
 describe('normalizeEvent: merge', () => {
   it('upserts the target and retracts every key of each absorbed source under its own id', () => {
     const target = indicator("[ipv4-addr:value = '8.8.8.8']");
-    const absorbed1 = indicator("[ipv4-addr:value = '8.8.8.8'] OR [ipv4-addr:value = '1.1.1.1']", { id: 'indicator--aaaaaaaa-0000-5000-8000-000000000001' }, { id: 'b0000000-0000-4000-8000-000000000001' });
+    const absorbed1 = indicator("[ipv4-addr:value = '8.8.8.8'] OR [ipv4-addr:value = '1.1.1.1']", { id: 'indicator--aaaaaaaa-0000-5000-8000-000000000001' }, {
+      id: 'b0000000-0000-4000-8000-000000000001',
+    });
     const absorbed2 = indicator("[domain-name:value = 'evil.example.com']", { id: 'indicator--aaaaaaaa-0000-5000-8000-000000000002' }, { id: 'b0000000-0000-4000-8000-000000000002' });
     const r = run(event('merge', target, 'merge', { patch: [], reverse_patch: [], sources: [absorbed1, absorbed2] }));
     assert.deepEqual(summary(r.commands), [
@@ -273,7 +320,10 @@ describe('normalizeEvent: merge', () => {
       'retract DomainName:evil.example.com (merged)',
     ]);
     assert.deepEqual(r.commands.map((c) => c.source.id), [
-      '5f0a0d55-3a52-4d4c-8c40-7e1c9b0c2a01', 'b0000000-0000-4000-8000-000000000001', 'b0000000-0000-4000-8000-000000000001', 'b0000000-0000-4000-8000-000000000002',
+      '5f0a0d55-3a52-4d4c-8c40-7e1c9b0c2a01',
+      'b0000000-0000-4000-8000-000000000001',
+      'b0000000-0000-4000-8000-000000000001',
+      'b0000000-0000-4000-8000-000000000002',
     ]);
     assert.ok(r.commands.every((c) => c.source.eventName === 'merge'));
   });

@@ -20,9 +20,11 @@ const SPEC_EXAMPLES = [
   String.raw`[file:hashes.'SHA-256' = 'aec070645fe53ee3b3763059376134f058cc337247c978add178b6ccdfb0019f']`,
   String.raw`[email-message:from_ref.value MATCHES '.+\\@example\\.com$' AND email-message:body_multipart[*].body_raw_ref.name MATCHES '^Final Report.+\\.exe$']`,
   String.raw`[file:hashes.'SHA-256' = 'aec070645fe53ee3b3763059376134f058cc337247c978add178b6ccdfb0019f' AND file:mime_type = 'application/x-pdf']`,
-  String.raw`[file:hashes.'SHA-256' = 'bf07a7fbb825fc0aae7bf4a1177b2b31fcf8a3feeaf7092761e18c859ee52a9c' OR file:hashes.MD5 = 'cead3f77f6cda6ec00f57d76c9a6879f'] AND [win-registry-key:key = 'HKEY_LOCAL_MACHINE\\foo\\bar']`,
+  String
+    .raw`[file:hashes.'SHA-256' = 'bf07a7fbb825fc0aae7bf4a1177b2b31fcf8a3feeaf7092761e18c859ee52a9c' OR file:hashes.MD5 = 'cead3f77f6cda6ec00f57d76c9a6879f'] AND [win-registry-key:key = 'HKEY_LOCAL_MACHINE\\foo\\bar']`,
   String.raw`[file:hashes.MD5 = '79054025255fb1a26e4bc422aef54eb4'] FOLLOWEDBY [win-registry-key:key = 'HKEY_LOCAL_MACHINE\\foo\\bar'] WITHIN 300 SECONDS`,
-  String.raw`[user-account:account_type = 'unix' AND user-account:user_id = '1007' AND user-account:account_login = 'Peter'] AND [user-account:account_type = 'unix' AND user-account:user_id = '1008' AND user-account:account_login = 'Paul'] AND [user-account:account_type = 'unix' AND user-account:user_id = '1009' AND user-account:account_login = 'Mary']`,
+  String
+    .raw`[user-account:account_type = 'unix' AND user-account:user_id = '1007' AND user-account:account_login = 'Peter'] AND [user-account:account_type = 'unix' AND user-account:user_id = '1008' AND user-account:account_login = 'Paul'] AND [user-account:account_type = 'unix' AND user-account:user_id = '1009' AND user-account:account_login = 'Mary']`,
   String.raw`[artifact:mime_type = 'application/vnd.tcpdump.pcap' AND artifact:payload_bin MATCHES '\\xd4\\xc3\\xb2\\xa1\\x02\\x00\\x04\\x00']`,
   String.raw`[file:name = 'foo.dll' AND file:parent_directory_ref.path = 'C:\\Windows\\System32']`,
   String.raw`[file:extensions.'windows-pebinary-ext'.sections[*].entropy > 7.0]`,
@@ -32,11 +34,13 @@ const SPEC_EXAMPLES = [
   String.raw`[domain-name:value = 'www.5z8.info' AND domain-name:resolves_to_refs[*].value = '198.51.100.1/32']`,
   String.raw`[url:value = 'http://example.com/foo' OR url:value = 'http://example.com/bar']`,
   String.raw`[x509-certificate:issuer = 'CN=WEBMAIL' AND x509-certificate:serial_number = '4c:0b:1d:19:74:86:a7:66:b4:1a:bf:40:27:21:76:28']`,
-  String.raw`[windows-registry-key:key = 'HKEY_CURRENT_USER\\Software\\CryptoLocker\\Files' OR windows-registry-key:key = 'HKEY_CURRENT_USER\\Software\\Microsoft\\CurrentVersion\\Run\\CryptoLocker_0388']`,
+  String
+    .raw`[windows-registry-key:key = 'HKEY_CURRENT_USER\\Software\\CryptoLocker\\Files' OR windows-registry-key:key = 'HKEY_CURRENT_USER\\Software\\Microsoft\\CurrentVersion\\Run\\CryptoLocker_0388']`,
   String.raw`[(file:name = 'pdf.exe' OR file:size = '371712') AND file:created = t'2014-01-13T07:03:17Z']`,
   String.raw`[email-message:sender_ref.value = 'jdoe@example.com' AND email-message:subject = 'Conference Info']`,
   String.raw`[x-usb-device:usbdrive.serial_number = '575833344E3835304B343731']`,
-  String.raw`[process:command_line MATCHES '^.+>-add GlobalSign.cer -c -s -r localMachine Root$'] FOLLOWEDBY [process:command_line MATCHES '^.+>-add GlobalSign.cer -c -s -r localMachineTrustedPublisher$'] WITHIN 300 SECONDS`,
+  String
+    .raw`[process:command_line MATCHES '^.+>-add GlobalSign.cer -c -s -r localMachine Root$'] FOLLOWEDBY [process:command_line MATCHES '^.+>-add GlobalSign.cer -c -s -r localMachineTrustedPublisher$'] WITHIN 300 SECONDS`,
   String.raw`[network-traffic:dst_ref.value ISSUBSET '2001:0db8:dead:beef:0000:0000:0000:0000/64']`,
   String.raw`([file:name = 'foo.dll'] AND [win-registry-key:key = 'HKEY_LOCAL_MACHINE\\foo\\bar']) OR [process:name = 'fooproc' OR process:name = 'procfoo']`,
   String.raw`[file:hashes.MD5 = 'cead3f77f6cda6ec00f57d76c9a6879f'] START t'2016-06-01T00:00:00Z' STOP t'2016-07-01T00:00:00Z'`,
@@ -118,11 +122,11 @@ describe('parsePattern: errors name the position and what was expected', () => {
     ["[a:b = 'x'] REPEATS 0 TIMES", 20, /expected a positive integer/],
     ["[a:b = 'x'] START t'2020-01-01' STOP t'2020-01-02T00:00:00Z'", 20, /RFC 3339/],
     ["[a:b = h'abc']", 12, /even number of hex digits/],
-    ["[a:b > true]", 7, /booleans are not ordered/],
-    ["[a:b LIKE 5]", 10, /string literal after LIKE/],
+    ['[a:b > true]', 7, /booleans are not ordered/],
+    ['[a:b LIKE 5]', 10, /string literal after LIKE/],
     ["[a:b IN ('x' 'y')]", 13, /expected ',' or '\)'/],
     ["[a:b = 'x'] [a:c = 'y']", 12, /expected AND or OR or FOLLOWEDBY or a qualifier or end of pattern/],
-    ["[a:b = 007]", 7, /leading zeros/],
+    ['[a:b = 007]', 7, /leading zeros/],
     ["[a:b = 'x'] & [a:c = 'y']", 12, /unexpected character '&'/],
     ['', 0, /expected '\[' or '\(' but found end of pattern/],
   ];
@@ -313,12 +317,12 @@ describe('extractValues: values Defender can hold', () => {
   it('a file hash ANDed with other properties of the same file publishes the hash', () => {
     // MISP's export: the hash identifies the file; name and size describe the same object.
     assert.deepEqual(extract(`[file:hashes.MD5 = '${MD5}' AND file:name = 'a.exe']`), { values: [{ type: 'FileMd5', raw: MD5 }], problems: [] });
-    assert.deepEqual(extract(`[file:name = 'invoice.pdf.exe' AND file:size = 73802 AND file:hashes.'SHA-256' = '${SHA256}' AND file:hashes.MD5 = '${MD5}']`),
-      { values: [{ type: 'FileSha256', raw: SHA256 }], problems: [] });
-    assert.deepEqual(extract(`[file:hashes.'SHA-1' = '${SHA1}' AND file:name MATCHES '^inv' AND file:parent_directory_ref.path = 'C:\\\\Temp']`).values,
-      [{ type: 'FileSha1', raw: SHA1 }]);
-    assert.deepEqual(extract(`[x509-certificate:hashes.'SHA-1' = '${SHA1}' AND x509-certificate:issuer = 'CN=WEBMAIL']`).values,
-      [{ type: 'CertificateThumbprint', raw: SHA1 }]);
+    assert.deepEqual(extract(`[file:name = 'invoice.pdf.exe' AND file:size = 73802 AND file:hashes.'SHA-256' = '${SHA256}' AND file:hashes.MD5 = '${MD5}']`), {
+      values: [{ type: 'FileSha256', raw: SHA256 }],
+      problems: [],
+    });
+    assert.deepEqual(extract(`[file:hashes.'SHA-1' = '${SHA1}' AND file:name MATCHES '^inv' AND file:parent_directory_ref.path = 'C:\\\\Temp']`).values, [{ type: 'FileSha1', raw: SHA1 }]);
+    assert.deepEqual(extract(`[x509-certificate:hashes.'SHA-1' = '${SHA1}' AND x509-certificate:issuer = 'CN=WEBMAIL']`).values, [{ type: 'CertificateThumbprint', raw: SHA1 }]);
   });
 
   it('every other term on the same file only narrows it: EXISTS, NOT, other operators, unsupported hashes', () => {
@@ -330,23 +334,27 @@ describe('extractValues: values Defender can hold', () => {
   });
 
   it('two different values of one hash still contradict, with other properties around', () => {
-    assert.deepEqual(extract(`[file:name = 'a.exe' AND file:hashes.MD5 = '${MD5}' AND file:hashes.MD5 = '${'0'.repeat(32)}']`).problems,
-      [{ reason: 'unsupported_pattern', detail: 'AND of two different FileMd5 values' }]);
+    assert.deepEqual(extract(`[file:name = 'a.exe' AND file:hashes.MD5 = '${MD5}' AND file:hashes.MD5 = '${'0'.repeat(32)}']`).problems, [{
+      reason: 'unsupported_pattern',
+      detail: 'AND of two different FileMd5 values',
+    }]);
     assert.deepEqual(extract(`[file:hashes.MD5 = '${MD5.toUpperCase()}' AND file:hashes.MD5 = '${MD5}' AND file:size = 1]`).values, [{ type: 'FileMd5', raw: MD5.toUpperCase() }]);
   });
 
   it('properties of a file without a supported hash still publish nothing', () => {
     assert.deepEqual(extract("[file:name = 'a.exe' AND file:size = 10]").problems, [{ reason: 'unsupported_pattern', detail: 'file:name not supported' }]);
-    assert.deepEqual(extract("[file:hashes.'SHA-512' = 'ab' AND file:name = 'a.exe']").problems,
-      [{ reason: 'unsupported_type', detail: 'file hash SHA-512 not supported (MD5, SHA-1, SHA-256 only)' }]);
+    assert.deepEqual(extract("[file:hashes.'SHA-512' = 'ab' AND file:name = 'a.exe']").problems, [{
+      reason: 'unsupported_type',
+      detail: 'file hash SHA-512 not supported (MD5, SHA-1, SHA-256 only)',
+    }]);
   });
 
   it('expands IN sets to each value', () => {
     assert.deepEqual(extract("[ipv4-addr:value IN ('8.8.8.8', '1.1.1.1')]"), {
-      values: [{ type: 'IpAddress', raw: '8.8.8.8' }, { type: 'IpAddress', raw: '1.1.1.1' }], problems: [],
+      values: [{ type: 'IpAddress', raw: '8.8.8.8' }, { type: 'IpAddress', raw: '1.1.1.1' }],
+      problems: [],
     });
-    assert.deepEqual(extract(`[file:hashes.MD5 IN ('${MD5}', '${'0'.repeat(32)}') AND file:name = 'a.exe']`).values,
-      [{ type: 'FileMd5', raw: MD5 }, { type: 'FileMd5', raw: '0'.repeat(32) }]);
+    assert.deepEqual(extract(`[file:hashes.MD5 IN ('${MD5}', '${'0'.repeat(32)}') AND file:name = 'a.exe']`).values, [{ type: 'FileMd5', raw: MD5 }, { type: 'FileMd5', raw: '0'.repeat(32) }]);
     assert.deepEqual(extract("[domain-name:value IN ('evil.example.com', 5)]"), {
       values: [{ type: 'DomainName', raw: 'evil.example.com' }],
       problems: [{ reason: 'unsupported_pattern', detail: 'non-string literal compared with domain-name:value' }],
@@ -354,13 +362,15 @@ describe('extractValues: values Defender can hold', () => {
   });
 
   it('IN members follow the rules of = (hex on hashes, strings elsewhere), in order', () => {
-    assert.deepEqual(extract(`[file:hashes.'SHA-256' IN (h'${SHA256}', '${'a'.repeat(64)}')]`).values,
-      [{ type: 'FileSha256', raw: SHA256 }, { type: 'FileSha256', raw: 'a'.repeat(64) }]);
+    assert.deepEqual(extract(`[file:hashes.'SHA-256' IN (h'${SHA256}', '${'a'.repeat(64)}')]`).values, [{ type: 'FileSha256', raw: SHA256 }, { type: 'FileSha256', raw: 'a'.repeat(64) }]);
     assert.deepEqual(extract(`[x509-certificate:hashes.'SHA-1' IN ('${SHA1}')]`).values, [{ type: 'CertificateThumbprint', raw: SHA1 }]);
     assert.deepEqual(extract("[url:value IN (h'00ff')]").problems, [{ reason: 'unsupported_pattern', detail: 'non-string literal compared with url:value' }]);
     assert.deepEqual(extract("[email-addr:value IN ('a@example.com')]").problems, [{ reason: 'unsupported_type', detail: 'email-addr not supported' }]);
-    assert.deepEqual(extract("[ipv4-addr:value IN ('8.8.8.8') OR domain-name:value IN ('evil.example.com', 'c2.example.net')]").values.map((v) => v.raw),
-      ['8.8.8.8', 'evil.example.com', 'c2.example.net']);
+    assert.deepEqual(extract("[ipv4-addr:value IN ('8.8.8.8') OR domain-name:value IN ('evil.example.com', 'c2.example.net')]").values.map((v) => v.raw), [
+      '8.8.8.8',
+      'evil.example.com',
+      'c2.example.net',
+    ]);
   });
 
   const refused: [string, string, string][] = [

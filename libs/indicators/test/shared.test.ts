@@ -21,11 +21,20 @@ describe('uuid5', () => {
 
 describe('reserved addresses', () => {
   it('names the range of special-purpose addresses', () => {
-    for (const [ip, range] of [
-      ['10.1.2.3', 'private'], ['127.0.0.1', 'loopback'], ['100.64.0.1', 'carrierGradeNat'], ['255.255.255.255', 'broadcast'],
-      ['203.0.113.7', 'reserved'], ['2001:db8::1', 'reserved'], ['fd00::1', 'uniqueLocal'], ['::ffff:8.8.8.8', 'ipv4Mapped'],
-      ['2002:808:808::1', '6to4'], ['2001:0:4136:e378::1', 'teredo'],
-    ] as const) assert.equal(nonPublicRange(ip), range, ip);
+    for (
+      const [ip, range] of [
+        ['10.1.2.3', 'private'],
+        ['127.0.0.1', 'loopback'],
+        ['100.64.0.1', 'carrierGradeNat'],
+        ['255.255.255.255', 'broadcast'],
+        ['203.0.113.7', 'reserved'],
+        ['2001:db8::1', 'reserved'],
+        ['fd00::1', 'uniqueLocal'],
+        ['::ffff:8.8.8.8', 'ipv4Mapped'],
+        ['2002:808:808::1', '6to4'],
+        ['2001:0:4136:e378::1', 'teredo'],
+      ] as const
+    ) assert.equal(nonPublicRange(ip), range, ip);
   });
   it('passes global unicast and text that is not a plain address', () => {
     for (const ip of ['8.8.8.8', '2001:4860:4860:0:0:0:0:8888', '0x7f.1', '134744072', '010.8.8.8', 'example.com', '']) {

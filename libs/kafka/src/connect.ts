@@ -58,7 +58,10 @@ export function unreachableKafka(err: unknown, settings: Pick<KafkaSettings, 'ka
  * idempotent producer opened on first use, after creating the topic if missing (compacted, as
  * topics.ts defines it; a broker that auto-creates topics would otherwise make a plain one).
  */
-export function kafkaStatusSink(kafka: Kafka, topic: ProjectTopic | undefined = topicDefinitions().find((t) => t.role === 'status')): { send(key: string, value: string | null): Promise<void>; close(): Promise<void> } {
+export function kafkaStatusSink(
+  kafka: Kafka,
+  topic: ProjectTopic | undefined = topicDefinitions().find((t) => t.role === 'status'),
+): { send(key: string, value: string | null): Promise<void>; close(): Promise<void> } {
   if (!topic) throw new Error('topics.ts defines no status topic');
   // The publisher sends one record at a time, so a plain variable suffices.
   let producer: Producer | undefined;

@@ -119,7 +119,7 @@ export function topicDefinitions(overrides: Partial<TopicSettings> = {}, tenants
       partitions: 1,
       ...rf,
       config: { 'cleanup.policy': 'delete', 'retention.ms': String(7 * DAY_MS) },
-      description: 'Operator requests (reconcile, resync, replay) from the command line and the services\' progress and completion answers',
+      description: "Operator requests (reconcile, resync, replay) from the command line and the services' progress and completion answers",
     },
     {
       role: 'status',

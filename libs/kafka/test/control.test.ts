@@ -15,7 +15,19 @@ const request: ControlRequest = {
 
 test('requests and replies survive encoding; what is not a control record of this version is refused', () => {
   assert.deepEqual(decodeControl(Buffer.from(encodeControl(request))), request);
-  const reply: ControlReply = { schemaVersion: 1, kind: 'reply', requestId: 'r1', action: 'replay', status: 'done', service: 'stream-listener', instance: 'h-1', stream: 's1', detail: 'replayed', data: { position: '1-0' }, at: request.at };
+  const reply: ControlReply = {
+    schemaVersion: 1,
+    kind: 'reply',
+    requestId: 'r1',
+    action: 'replay',
+    status: 'done',
+    service: 'stream-listener',
+    instance: 'h-1',
+    stream: 's1',
+    detail: 'replayed',
+    data: { position: '1-0' },
+    at: request.at,
+  };
   assert.deepEqual(decodeControl(encodeControl(reply)), reply);
   assert.equal(decodeControl(null), undefined);
   assert.equal(decodeControl('not json'), undefined);

@@ -10,13 +10,44 @@ test('a listener letter: keyed by stream and event, the event and its raw text',
   assert.equal(r.topic, 'dlq');
   assert.equal(r.key, 's:1-0');
   assert.deepEqual(r.headers, { origin: 'stream-listener', reason: 'invalid_json' });
-  assert.deepEqual(value(r), { origin: 'stream-listener', reason: 'invalid_json', detail: 'bad', streamId: 's', eventId: '1-0', eventName: 'create', raw: '{', truncated: false, at: '2026-12-01T10:00:00.000Z' });
+  assert.deepEqual(value(r), {
+    origin: 'stream-listener',
+    reason: 'invalid_json',
+    detail: 'bad',
+    streamId: 's',
+    eventId: '1-0',
+    eventName: 'create',
+    raw: '{',
+    truncated: false,
+    at: '2026-12-01T10:00:00.000Z',
+  });
   assert.equal(deadLetterRecord('dlq', { origin: 'stream-listener', reason: 'r', detail: '', event: { streamId: 's', eventId: '', eventName: 'x' }, raw: '', at }).key, 's:no-id');
 });
 
 test('a skipped event: its size and entity, and a head that is truncated however short', () => {
-  const r = deadLetterRecord('dlq', { origin: 'stream-listener', reason: 'oversized_event', detail: 'd', event: { streamId: 's', eventId: '1-0', eventName: 'create', size: 9e6, entityType: 'Indicator', entityId: 'i' }, raw: 'head', partial: true, at });
-  assert.deepEqual(value(r), { origin: 'stream-listener', reason: 'oversized_event', detail: 'd', streamId: 's', eventId: '1-0', eventName: 'create', size: 9e6, entityType: 'Indicator', entityId: 'i', raw: 'head', truncated: true, at: '2026-12-01T10:00:00.000Z' });
+  const r = deadLetterRecord('dlq', {
+    origin: 'stream-listener',
+    reason: 'oversized_event',
+    detail: 'd',
+    event: { streamId: 's', eventId: '1-0', eventName: 'create', size: 9e6, entityType: 'Indicator', entityId: 'i' },
+    raw: 'head',
+    partial: true,
+    at,
+  });
+  assert.deepEqual(value(r), {
+    origin: 'stream-listener',
+    reason: 'oversized_event',
+    detail: 'd',
+    streamId: 's',
+    eventId: '1-0',
+    eventName: 'create',
+    size: 9e6,
+    entityType: 'Indicator',
+    entityId: 'i',
+    raw: 'head',
+    truncated: true,
+    at: '2026-12-01T10:00:00.000Z',
+  });
 });
 
 test('raw is cut at MAX_DEAD_LETTER_RAW and marked truncated; at the limit it is whole', () => {
@@ -37,13 +68,33 @@ test('a writer letter: the indicator key, or the source record when there is non
   assert.deepEqual(value(keyed), { origin: 'defender-writer', reason: 'defender_rejected', detail: '400: no', key: 'IpAddress:1.2.3.4', at: '2026-12-01T10:00:00.000Z' });
   const unkeyed = deadLetterRecord('dlq', { origin: 'defender-writer', reason: 'empty_value', detail: 'record has no value', key: null, source: { topic: 'cmds', partition: 2, offset: '17' }, at });
   assert.equal(unkeyed.key, 'cmds:2:17');
-  assert.deepEqual(value(unkeyed), { origin: 'defender-writer', reason: 'empty_value', detail: 'record has no value', key: null, topic: 'cmds', partition: 2, offset: '17', at: '2026-12-01T10:00:00.000Z' });
+  assert.deepEqual(value(unkeyed), {
+    origin: 'defender-writer',
+    reason: 'empty_value',
+    detail: 'record has no value',
+    key: null,
+    topic: 'cmds',
+    partition: 2,
+    offset: '17',
+    at: '2026-12-01T10:00:00.000Z',
+  });
   assert.equal(deadLetterRecord('dlq', { origin: 'defender-writer', reason: 'r', detail: '', at }).key, '::');
 });
 
 test('decode: what the builder wrote comes back', () => {
   const r = deadLetterRecord('dlq', { origin: 'defender-writer', reason: 'invalid_command', detail: 'd', key: null, source: { topic: 'cmds', partition: 1, offset: '4' }, raw: '{"op"', at });
-  const expected: DeadLetter = { origin: 'defender-writer', reason: 'invalid_command', detail: 'd', key: null, topic: 'cmds', partition: 1, offset: '4', raw: '{"op"', truncated: false, at: '2026-12-01T10:00:00.000Z' };
+  const expected: DeadLetter = {
+    origin: 'defender-writer',
+    reason: 'invalid_command',
+    detail: 'd',
+    key: null,
+    topic: 'cmds',
+    partition: 1,
+    offset: '4',
+    raw: '{"op"',
+    truncated: false,
+    at: '2026-12-01T10:00:00.000Z',
+  };
   assert.deepEqual(decodeDeadLetter(Buffer.from(r.value as string)), { ok: true, letter: expected });
   assert.deepEqual(decodeDeadLetter(r.value as string), { ok: true, letter: expected });
 });

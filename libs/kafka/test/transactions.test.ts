@@ -23,7 +23,7 @@ test('transaction commit is visible and abort invisible to read_committed consum
       { topic: commands, key: 'a', value: 'a1' },
       { topic: commands, key: 'b', value: 'b1' },
       { topic: checkpoints, key: 'stream-1', value: 'event-1' },
-    ]),
+    ])
   );
   assert.equal(new Set(acks.map((a) => a.topic)).size, 2);
   await assert.rejects(
@@ -40,7 +40,7 @@ test('transaction commit is visible and abort invisible to read_committed consum
     tx.send([
       { topic: commands, key: 'c', value: 'c1' },
       { topic: checkpoints, key: 'stream-1', value: 'event-3' },
-    ]),
+    ])
   );
 
   const seen: string[] = [];

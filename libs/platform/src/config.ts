@@ -20,10 +20,8 @@ export interface EnvVar<T> {
 export type ConfigSpec = Readonly<Record<string, EnvVar<unknown>>>;
 
 export type ConfigOf<S extends ConfigSpec> = {
-  -readonly [K in keyof S]: S[K] extends EnvVar<infer T>
-    ? S[K] extends { optional: true }
-      ? T | undefined
-      : T
+  -readonly [K in keyof S]: S[K] extends EnvVar<infer T> ? S[K] extends { optional: true } ? T | undefined
+    : T
     : never;
 };
 
@@ -133,7 +131,6 @@ export const parse = {
       .string()
       .transform((s) => s.split(',').map((x) => x.trim()).filter((x) => x.length > 0))
       .pipe(z.array(z.string()).min(opts.min ?? 1, 'must list at least one value')),
-  oneOf: <const T extends readonly [string, ...string[]]>(values: T): z.ZodType<T[number], string> =>
-    z.enum(values, { message: `must be one of ${values.join(', ')}` }),
+  oneOf: <const T extends readonly [string, ...string[]]>(values: T): z.ZodType<T[number], string> => z.enum(values, { message: `must be one of ${values.join(', ')}` }),
   uuid: (): z.ZodType<string, string> => z.string().uuid('not a UUID'),
 };

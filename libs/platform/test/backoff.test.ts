@@ -65,7 +65,7 @@ test('bad attempts and figures are refused', () => {
   assert.throws(() => backoffDelay(none({ maxMs: Number.NaN }), 0), RangeError);
 });
 
-test('the callers\' figures', () => {
+test("the callers' figures", () => {
   // Kafka admin retries: 200 ms after the first failure, doubling, at most 2 s.
   assert.deepEqual([0, 1, 2, 3, 4, 5].map((a) => backoffDelay({ baseMs: 200, maxMs: 2000, jitter: 'none' }, a)), [200, 400, 800, 1600, 2000, 2000]);
   // e2e supervisor: 0.5 s, doubling, at most 8 s.

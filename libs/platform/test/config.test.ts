@@ -62,7 +62,10 @@ test('never prints the value of a secret variable', () => {
 
 test('empty values count as unset', () => {
   assert.throws(() => loadConfig(spec, { OPENCTI_URL: '', OPENCTI_TOKEN: ' ', CONNECTOR_LIVE_STREAM_ID: 'a' }), /OPENCTI_URL is required[\s\S]*OPENCTI_TOKEN is required/);
-  assert.throws(() => loadConfig(spec, { OPENCTI_URL: 'https://x', OPENCTI_TOKEN: 't', CONNECTOR_LIVE_STREAM_ID: ' , ' }), /CONNECTOR_LIVE_STREAM_ID is invalid \(got ","\): must list at least one value/);
+  assert.throws(
+    () => loadConfig(spec, { OPENCTI_URL: 'https://x', OPENCTI_TOKEN: 't', CONNECTOR_LIVE_STREAM_ID: ' , ' }),
+    /CONNECTOR_LIVE_STREAM_ID is invalid \(got ","\): must list at least one value/,
+  );
 });
 
 test('an entry point with a bad configuration prints the problems and exits with status 2', async () => {

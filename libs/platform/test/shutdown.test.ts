@@ -15,7 +15,13 @@ test('runs the steps in order once and exits 0', async () => {
     exit: (c) => codes.push(c),
     steps: [
       { name: 'stop reading', run: () => void order.push('stop') },
-      { name: 'commit', run: async () => { await new Promise((r) => setTimeout(r, 10)); order.push('commit'); } },
+      {
+        name: 'commit',
+        run: async () => {
+          await new Promise((r) => setTimeout(r, 10));
+          order.push('commit');
+        },
+      },
       { name: 'close', run: () => void order.push('close') },
     ],
   });
@@ -35,7 +41,12 @@ test('a failing step does not stop later steps and makes the exit code 1', async
     signals: [],
     exit: (c) => codes.push(c),
     steps: [
-      { name: 'broken', run: () => { throw new Error('x'); } },
+      {
+        name: 'broken',
+        run: () => {
+          throw new Error('x');
+        },
+      },
       { name: 'close', run: () => void order.push('close') },
     ],
   });

@@ -45,31 +45,37 @@ test('an invalid move throws a clear error and changes nothing', () => {
 
 test('the mermaid drawing of a table parses back to the same moves', () => {
   const drawn = mermaidStateDiagram(DOOR, 'closed');
-  assert.equal(drawn, [
-    'stateDiagram-v2',
-    '  [*] --> closed',
-    '  closed --> open',
-    '  closed --> locked',
-    '  closed --> broken',
-    '  open --> closed',
-    '  open --> broken',
-    '  locked --> closed',
-    '  broken --> [*]',
-  ].join('\n'));
+  assert.equal(
+    drawn,
+    [
+      'stateDiagram-v2',
+      '  [*] --> closed',
+      '  closed --> open',
+      '  closed --> locked',
+      '  closed --> broken',
+      '  open --> closed',
+      '  open --> broken',
+      '  locked --> closed',
+      '  broken --> [*]',
+    ].join('\n'),
+  );
   assert.deepEqual(parseMermaidTransitions(`# Door\n\n\`\`\`mermaid\n${drawn}\n\`\`\`\n`, 0), transitionEdges(DOOR, 'closed'));
 });
 
 test('a state whose name is no mermaid id is drawn under an alias and parsed back by its name', () => {
   const drawn = mermaidStateDiagram(VALVE, 'shut');
-  assert.equal(drawn, [
-    'stateDiagram-v2',
-    '  state "half-open" as half_open',
-    '  [*] --> shut',
-    '  shut --> half_open',
-    '  half_open --> open',
-    '  half_open --> shut',
-    '  open --> half_open',
-  ].join('\n'));
+  assert.equal(
+    drawn,
+    [
+      'stateDiagram-v2',
+      '  state "half-open" as half_open',
+      '  [*] --> shut',
+      '  shut --> half_open',
+      '  half_open --> open',
+      '  half_open --> shut',
+      '  open --> half_open',
+    ].join('\n'),
+  );
   const parsed = parseMermaidTransitions(`\`\`\`mermaid\n${drawn}\n\`\`\``, 0);
   assert.deepEqual(parsed, transitionEdges(VALVE, 'shut'));
   assert.ok(parsed.some(([from, to]) => from === 'half-open' && to === 'open'));

@@ -29,7 +29,9 @@ export function parseTime(name: string, value: string, now: number): number {
   const rel = /^(\d+)(s|m|h|d)$/.exec(value);
   if (rel) return now - Number(rel[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[rel[2] as 's' | 'm' | 'h' | 'd'];
   const t = Date.parse(value);
-  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(t)) throw new UsageError(`--${name} ${JSON.stringify(value)}: expected an ISO 8601 date (2026-12-06T10:00:00Z) or a duration back from now (30m, 12h, 7d)`);
+  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(t)) {
+    throw new UsageError(`--${name} ${JSON.stringify(value)}: expected an ISO 8601 date (2026-12-06T10:00:00Z) or a duration back from now (30m, 12h, 7d)`);
+  }
   return t;
 }
 

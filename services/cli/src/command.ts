@@ -2,12 +2,12 @@
 
 export interface CommandIO {
   readonly env: NodeJS.ProcessEnv;
-  readonly out: (line: string) => void;   // stdout, one line
-  readonly err: (line: string) => void;   // stderr, one line
+  readonly out: (line: string) => void; // stdout, one line
+  readonly err: (line: string) => void; // stderr, one line
 }
 
 export interface Command {
-  readonly name: string;          // e.g. 'check', 'dlq list'
-  readonly summary: string;       // one line for --help
-  run(args: readonly string[], io: CommandIO): Promise<number>;  // the exit code
+  readonly name: string; // e.g. 'check', 'dlq list'
+  readonly summary: string; // one line for --help
+  run(args: readonly string[], io: CommandIO): Promise<number>; // the exit code
 }

@@ -37,7 +37,12 @@ interface RequestOptions {
 function parseRequestOptions(args: readonly string[], options: Record<string, { type: 'string' | 'boolean' }>): RequestOptions {
   let values: Record<string, string | boolean | undefined>;
   try {
-    values = parseArgs({ args: [...args], options: { ...options, timeout: { type: 'string' }, 'answer-timeout': { type: 'string' }, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false }).values;
+    values = parseArgs({
+      args: [...args],
+      options: { ...options, timeout: { type: 'string' }, 'answer-timeout': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+      allowPositionals: false,
+    }).values;
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
@@ -115,7 +120,9 @@ async function follow(io: CommandIO, options: RequestOptions, dispatch: Dispatch
   try {
     const topics = await admin.listTopics();
     if (!topics.includes(settings.controlTopic)) {
-      io.err(`the control topic ${settings.controlTopic} does not exist: no stream-listener or defender-writer has run with this KAFKA_TOPIC_CONTROL on these brokers, so no service can act on the request`);
+      io.err(
+        `the control topic ${settings.controlTopic} does not exist: no stream-listener or defender-writer has run with this KAFKA_TOPIC_CONTROL on these brokers, so no service can act on the request`,
+      );
       return EXIT.unreachable;
     }
   } finally {
@@ -154,7 +161,11 @@ async function follow(io: CommandIO, options: RequestOptions, dispatch: Dispatch
     } finally {
       await producer.close();
     }
-    io.out(`request ${request.requestId}: ${request.action}${request.stream ? ` of stream ${request.stream}` : ''}${request.tenant ? ` of tenant ${request.tenant}` : request.action === 'reconcile' ? ' of every tenant' : ''}${request.from ? ` from ${request.from}` : ''} sent; waiting for ${dispatch.target}`);
+    io.out(
+      `request ${request.requestId}: ${request.action}${request.stream ? ` of stream ${request.stream}` : ''}${
+        request.tenant ? ` of tenant ${request.tenant}` : request.action === 'reconcile' ? ' of every tenant' : ''
+      }${request.from ? ` from ${request.from}` : ''} sent; waiting for ${dispatch.target}`,
+    );
     const sentAt = Date.now();
     for (;;) {
       const verdict = dispatch.verdict(replies, Date.now());

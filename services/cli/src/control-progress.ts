@@ -43,7 +43,7 @@ export function reconcileVerdict(replies: readonly ControlReply[], opts: { parti
   for (const r of final) {
     const covered = tenants.get(r.tenant ?? '?') ?? new Set<number>();
     const parts = r.data?.partitions;
-    if (r.status === 'done' && Array.isArray(parts)) for (const p of parts) if (typeof p === 'number') covered.add(p);
+    if (r.status === 'done' && Array.isArray(parts)) { for (const p of parts) if (typeof p === 'number') covered.add(p); }
     tenants.set(r.tenant ?? '?', covered);
   }
   const gaps: string[] = [];

@@ -39,7 +39,19 @@ test('a good configuration passes every check, exit 0, and prints no secret', as
   const r = await runCli(['check'], good());
   assert.equal(r.code, 0, r.stdout + r.stderr);
   assert.deepEqual(failures(r.stdout), []);
-  for (const expected of ['OpenCTI reachable', 'OpenCTI token', `live stream ${STREAM} readable`, 'Entra token', 'Ti.ReadWrite.All', 'Defender API answers a list call', 'Kafka reachable', `topic ${names.commands}`, `topic ${names.tenant}`.slice(0, 6)]) {
+  for (
+    const expected of [
+      'OpenCTI reachable',
+      'OpenCTI token',
+      `live stream ${STREAM} readable`,
+      'Entra token',
+      'Ti.ReadWrite.All',
+      'Defender API answers a list call',
+      'Kafka reachable',
+      `topic ${names.commands}`,
+      `topic ${names.tenant}`.slice(0, 6),
+    ]
+  ) {
     assert.match(r.stdout, new RegExp(`^✓ .*${expected.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`, 'm'), expected);
   }
   assert.match(r.stdout, /all \d+ checks passed/);

@@ -78,7 +78,13 @@ test('replay and resync through the control topic: the listener acts, reports do
   const usage = await runCli(['replay', '--stream', STREAM, '--from', 'yesterday'], env);
   assert.equal(usage.code, 2);
   assert.match(usage.stderr, /expected an OpenCTI event id/);
-  const unreachable = await runCli(['resync', '--stream', STREAM], { ...env, KAFKA_BROKERS: '127.0.0.1:1', KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_USERNAME: 'operator', KAFKA_SASL_PASSWORD: 'kafka-password-7f3e' });
+  const unreachable = await runCli(['resync', '--stream', STREAM], {
+    ...env,
+    KAFKA_BROKERS: '127.0.0.1:1',
+    KAFKA_SASL_MECHANISM: 'plain',
+    KAFKA_SASL_USERNAME: 'operator',
+    KAFKA_SASL_PASSWORD: 'kafka-password-7f3e',
+  });
   assert.equal(unreachable.code, 3);
   assert.match(unreachable.stderr, /Kafka is unreachable at 127\.0\.0\.1:1 .*check KAFKA_BROKERS/);
   assert.ok(!(unreachable.stdout + unreachable.stderr).includes('kafka-password-7f3e'), 'no secret printed');

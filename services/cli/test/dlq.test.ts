@@ -20,7 +20,6 @@ let mde: DefenderEmulator;
 let kafka: Kafka;
 let stateDir: string;
 
-
 function env(extra: Record<string, string> = {}): Record<string, string> {
   return {
     ...writerEnv(mde, names),
@@ -61,7 +60,10 @@ before(async () => {
   await admin.createTopics(topicDefinitions({ commandsTopic: names.commands, checkpointsTopic: names.checkpoints, dlqTopic: names.dlq, commandsPartitions: 3 }, [names.tenant]));
   await admin.close();
   const producer = await kafka.producer();
-  await producer.send(VALUES.map((v, i) => { const c = ipUpsert(v, i + 1, { name: `C2 ${v}` }); return { topic: names.commands, key: c.key, value: encodeCommand(c), headers: { op: 'upsert' } }; }));
+  await producer.send(VALUES.map((v, i) => {
+    const c = ipUpsert(v, i + 1, { name: `C2 ${v}` });
+    return { topic: names.commands, key: c.key, value: encodeCommand(c), headers: { op: 'upsert' } };
+  }));
   await producer.close();
 });
 

@@ -22,7 +22,24 @@ const COMMAND: Command = {
   op: 'upsert',
   key: 'IpAddress:45.155.205.9',
   source: { id: 'i1', standardId: 'indicator--1', entityType: 'Indicator', streamId: 's', eventId: '1764583200000-0', eventName: 'create' },
-  facts: { type: 'IpAddress', value: '45.155.205.9', name: null, description: null, score: 80, confidence: null, labels: [], markings: [], tlp: null, validFrom: null, validUntil: null, revoked: false, detection: null, createdBy: null, created: null, updated: null },
+  facts: {
+    type: 'IpAddress',
+    value: '45.155.205.9',
+    name: null,
+    description: null,
+    score: 80,
+    confidence: null,
+    labels: [],
+    markings: [],
+    tlp: null,
+    validFrom: null,
+    validUntil: null,
+    revoked: false,
+    detection: null,
+    createdBy: null,
+    created: null,
+    updated: null,
+  },
 };
 
 function letter(value: Buffer, partition = 0, offset = 5n): DeadLetterView {
@@ -44,14 +61,22 @@ describe('dead letters', () => {
     assert.equal(w.service, 'defender-writer');
     assert.equal(w.key, 'IpAddress:45.155.205.9');
     assert.equal(w.defender?.code, 'InvalidRequestBody');
-    const l = letter(json({ origin: 'stream-listener', reason: 'invalid_json', detail: 'x', streamId: 's', eventId: '1-0', eventName: 'create', raw: '{', truncated: false, at: '2026-12-01T11:00:00Z' }), 1, 2n);
+    const l = letter(
+      json({ origin: 'stream-listener', reason: 'invalid_json', detail: 'x', streamId: 's', eventId: '1-0', eventName: 'create', raw: '{', truncated: false, at: '2026-12-01T11:00:00Z' }),
+      1,
+      2n,
+    );
     assert.equal(l.service, 'stream-listener');
     assert.equal(l.key, 's:1-0');
     assert.equal(l.defender, undefined);
     const m = decodeDlqRecord('redrive:0:5', 2, 0n, json({ origin: 'octi-defender-cli', letterId: '0:5', at: '2026-12-02T00:00:00Z', commands: 1 }), { op: Buffer.from('redriven') });
     assert.equal(m.kind, 'marker');
     assert.equal(decodeDlqRecord('x', 0, 9n, Buffer.from('not json'), {}).kind, 'unreadable');
-    const view = buildView([decodeDlqRecord('k', 0, 5n, writerLetter(), {}), m, decodeDlqRecord('k', 1, 2n, json({ origin: 'stream-listener', reason: 'invalid_json', at: '2026-12-01T09:00:00Z' }), {})]);
+    const view = buildView([
+      decodeDlqRecord('k', 0, 5n, writerLetter(), {}),
+      m,
+      decodeDlqRecord('k', 1, 2n, json({ origin: 'stream-listener', reason: 'invalid_json', at: '2026-12-01T09:00:00Z' }), {}),
+    ]);
     assert.deepEqual(view.letters.map((x) => x.id), ['1:2', '0:5']);
     assert.equal(view.redriven.get('0:5')?.commands, 1);
     assert.deepEqual(countByReason(view.letters), { 'stream-listener/invalid_json': 1, 'defender-writer/defender_rejected': 1 });
@@ -104,18 +129,29 @@ describe('redrive decisions', () => {
 
   test('a listener letter is normalized again into commands; an unparseable event is skipped', () => {
     const stix = {
-      id: 'indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f', type: 'indicator', spec_version: '2.1', pattern_type: 'stix', pattern: "[ipv4-addr:value = '45.155.205.9']",
-      name: 'C2', created: '2026-01-01T00:00:00.000Z', modified: '2026-01-01T00:00:00.000Z', valid_from: '2026-01-01T00:00:00.000Z',
+      id: 'indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f',
+      type: 'indicator',
+      spec_version: '2.1',
+      pattern_type: 'stix',
+      pattern: "[ipv4-addr:value = '45.155.205.9']",
+      name: 'C2',
+      created: '2026-01-01T00:00:00.000Z',
+      modified: '2026-01-01T00:00:00.000Z',
+      valid_from: '2026-01-01T00:00:00.000Z',
       extensions: { 'extension-definition--ea279b3e-5c71-4632-ac08-831c66a786ba': { id: 'b6d5f5c0-0000-4000-8000-000000000001', type: 'Indicator', score: 80, detection: true } },
     };
     const raw = JSON.stringify({ version: '4', type: 'create', data: stix });
-    const l = letter(json({ origin: 'stream-listener', reason: 'normalize_error', detail: 'bug', streamId: 's', eventId: '1764583200000-0', eventName: 'create', raw, truncated: false, at: '2026-12-01T00:00:00Z' }));
+    const l = letter(
+      json({ origin: 'stream-listener', reason: 'normalize_error', detail: 'bug', streamId: 's', eventId: '1764583200000-0', eventName: 'create', raw, truncated: false, at: '2026-12-01T00:00:00Z' }),
+    );
     const step = planRedrive(l, 'cmds', new Map(), now);
     assert.equal(step.action, 'publish', JSON.stringify(step));
     const records = step.action === 'publish' ? step.records : [];
     assert.deepEqual(records.map((r) => r.key), ['IpAddress:45.155.205.9']);
     assert.equal((JSON.parse(records[0]!.value as string) as { redrive: string }).redrive, l.id);
-    const bad = letter(json({ origin: 'stream-listener', reason: 'invalid_json', detail: 'x', streamId: 's', eventId: '1-0', eventName: 'create', raw: '{', truncated: false, at: '2026-12-01T00:00:00Z' }));
+    const bad = letter(
+      json({ origin: 'stream-listener', reason: 'invalid_json', detail: 'x', streamId: 's', eventId: '1-0', eventName: 'create', raw: '{', truncated: false, at: '2026-12-01T00:00:00Z' }),
+    );
     assert.equal(planRedrive(bad, 'cmds', new Map(), now).action, 'skip');
   });
 });

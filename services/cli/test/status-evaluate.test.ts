@@ -13,10 +13,20 @@ const sample = (value: number, labels: Record<string, string> = {}) => [{ labels
 
 function writerSnapshot(over: Record<string, ReturnType<typeof sample>> = {}, at = NOW - 1000): StatusSnapshot {
   return {
-    schemaVersion: 1, service: 'defender-writer', instance: 'w1', info: { tenant: 'contoso', group: 'defender-writer.contoso' }, at, intervalMs: 15_000,
+    schemaVersion: 1,
+    service: 'defender-writer',
+    instance: 'w1',
+    info: { tenant: 'contoso', group: 'defender-writer.contoso' },
+    at,
+    intervalMs: 15_000,
     metrics: {
-      octi_writer_paused: sample(0), defender_api_breaker_state: sample(0), octi_writer_owned_indicators: sample(10), octi_writer_cap_capacity: sample(15000),
-      octi_writer_reconciles_total: sample(2, { outcome: 'ok' }), octi_writer_reconcile_drift: sample(0, { kind: 'missing' }), ...over,
+      octi_writer_paused: sample(0),
+      defender_api_breaker_state: sample(0),
+      octi_writer_owned_indicators: sample(10),
+      octi_writer_cap_capacity: sample(15000),
+      octi_writer_reconciles_total: sample(2, { outcome: 'ok' }),
+      octi_writer_reconcile_drift: sample(0, { kind: 'missing' }),
+      ...over,
     },
   };
 }
@@ -29,8 +39,14 @@ function healthy(over: Partial<StatusInput> = {}): StatusInput {
     streams: [{ streamId: 's1', lastEventId: `${NOW - 10_000}-0` }],
     snapshots: [writerSnapshot()],
     tenants: [{
-      tenant: 'contoso', group: 'defender-writer.contoso', commandsTopic: 'cmds',
-      members: { groupId: 'defender-writer.contoso', state: 'Stable', members: [{ memberId: 'x', clientId: 'defender-writer-w1', host: '/10.0.0.2', assignment: [{ topic: 'cmds', partition: 0 }, { topic: 'cmds', partition: 1 }] }] },
+      tenant: 'contoso',
+      group: 'defender-writer.contoso',
+      commandsTopic: 'cmds',
+      members: {
+        groupId: 'defender-writer.contoso',
+        state: 'Stable',
+        members: [{ memberId: 'x', clientId: 'defender-writer-w1', host: '/10.0.0.2', assignment: [{ topic: 'cmds', partition: 0 }, { topic: 'cmds', partition: 1 }] }],
+      },
       lag: [{ topic: 'cmds', partition: 0, committed: 5n, end: 5n, lag: 0n }, { topic: 'cmds', partition: 1, committed: 7n, end: 8n, lag: 1n }],
     }],
     deadLetters: {},
@@ -80,11 +96,35 @@ describe('evaluateStatus', () => {
 
 describe('key standing (status --keys)', () => {
   const cfg = loadWriterConfig({
-    KAFKA_BROKERS: 'k:9092', WRITER_TENANT_NAME: 'contoso', MICROSOFT_DEFENDER_INTEL_TENANT_ID: 't', MICROSOFT_DEFENDER_INTEL_CLIENT_ID: '45097602-1234-4678-9234-9f453233e62c', MICROSOFT_DEFENDER_INTEL_CLIENT_SECRET: 's',
+    KAFKA_BROKERS: 'k:9092',
+    WRITER_TENANT_NAME: 'contoso',
+    MICROSOFT_DEFENDER_INTEL_TENANT_ID: 't',
+    MICROSOFT_DEFENDER_INTEL_CLIENT_ID: '45097602-1234-4678-9234-9f453233e62c',
+    MICROSOFT_DEFENDER_INTEL_CLIENT_SECRET: 's',
   });
   const claim = (tlp: string | null) => ({
-    sourceId: 'i1', streamId: 's', eventId: `${NOW - 1000}-0`, at: NOW - 1000,
-    facts: { type: 'IpAddress', value: '45.155.205.9', name: null, description: null, score: 80, confidence: null, labels: [], markings: tlp ? [tlp] : [], tlp, validFrom: null, validUntil: null, revoked: false, detection: null, createdBy: null, created: null, updated: null },
+    sourceId: 'i1',
+    streamId: 's',
+    eventId: `${NOW - 1000}-0`,
+    at: NOW - 1000,
+    facts: {
+      type: 'IpAddress',
+      value: '45.155.205.9',
+      name: null,
+      description: null,
+      score: 80,
+      confidence: null,
+      labels: [],
+      markings: tlp ? [tlp] : [],
+      tlp,
+      validFrom: null,
+      validUntil: null,
+      revoked: false,
+      detection: null,
+      createdBy: null,
+      created: null,
+      updated: null,
+    },
   });
   test('in Defender, waiting, refused (same version), or not sent by policy with its reason', () => {
     assert.equal(standing(JSON.stringify({ claims: [claim(null)], applied: { id: '1', identity: 'x', hash: 'h', expiresAt: NOW + 1 } }), cfg, NOW), 'in');

@@ -42,7 +42,9 @@ after(async () => {
 
 test('a running listener and writer: status names them, nothing needs attention (exit 0)', async () => {
   services.push(startService('services/stream-listener/src/main.ts', { ...operatorEnv(), ...common, LISTENER_LEASE_TIMEOUT_MS: '6000' }));
-  services.push(startService('services/defender-writer/src/main.ts', { ...writerEnv(mde, names), ...common, WRITER_STATE_DIR: stateDir, WRITER_RECONCILE_INTERVAL_MS: '0', WRITER_SESSION_TIMEOUT_MS: '6000' }));
+  services.push(
+    startService('services/defender-writer/src/main.ts', { ...writerEnv(mde, names), ...common, WRITER_STATE_DIR: stateDir, WRITER_RECONCILE_INTERVAL_MS: '0', WRITER_SESSION_TIMEOUT_MS: '6000' }),
+  );
   const args = ['status', '--tenant', names.tenant];
   const r = await until('status exits 0', async () => {
     const run = await runCli(args, operatorEnv());

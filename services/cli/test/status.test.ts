@@ -26,7 +26,6 @@ let kafka: Kafka;
 let stateDir: string;
 const writers: ServiceProcess[] = [];
 
-
 function env(mde: DefenderEmulator, tenant: string, extra: Record<string, string> = {}): Record<string, string> {
   return {
     ...writerEnv(mde, { ...names, tenant }),
@@ -63,7 +62,10 @@ before(async () => {
   await admin.createTopics(topicDefinitions({ commandsTopic: names.commands, checkpointsTopic: names.checkpoints, dlqTopic: names.dlq, commandsPartitions: 3 }, [ROOM, DOWN]));
   await admin.close();
   const producer = await kafka.producer();
-  await producer.send(VALUES.map((v, i) => { const c = ipUpsert(v, i + 1, { streamId: STREAM, score: 51 + i }); return { topic: names.commands, key: c.key, value: encodeCommand(c), headers: { op: 'upsert' } }; }));
+  await producer.send(VALUES.map((v, i) => {
+    const c = ipUpsert(v, i + 1, { streamId: STREAM, score: 51 + i });
+    return { topic: names.commands, key: c.key, value: encodeCommand(c), headers: { op: 'upsert' } };
+  }));
   // The listener's last position, an hour ago; the listener itself is not running.
   const hourAgo = Date.now() - 3_600_000;
   await producer.send([{ topic: names.checkpoints, key: STREAM, value: encodeCheckpoint({ streamId: STREAM, lastEventId: `${hourAgo}-0`, updatedAt: new Date(hourAgo).toISOString() }) }]);
@@ -80,7 +82,12 @@ after(async () => {
 
 test('status names a paused writer, a lagging tenant, a tenant short of room and a stale listener; exit 1', async () => {
   writers.push(startService('services/defender-writer/src/main.ts', env(ok, ROOM, { MICROSOFT_DEFENDER_INTEL_MAX_INDICATORS: '1' })));
-  writers.push(startService('services/defender-writer/src/main.ts', env(failing, DOWN, { DEFENDER_HTTP_MAX_RETRIES: '0', DEFENDER_BREAKER_CONSECUTIVE_FAILURES: '1', DEFENDER_BREAKER_RESET_MS: '600000', WRITER_RETRY_PAUSE_MS: '500' })));
+  writers.push(
+    startService(
+      'services/defender-writer/src/main.ts',
+      env(failing, DOWN, { DEFENDER_HTTP_MAX_RETRIES: '0', DEFENDER_BREAKER_CONSECUTIVE_FAILURES: '1', DEFENDER_BREAKER_RESET_MS: '600000', WRITER_RETRY_PAUSE_MS: '500' }),
+    ),
+  );
   await until('tenant room holds one indicator', () => ok.indicators().length === 1);
   await until('tenant down tried to import', () => failing.stats().import.calls > 0);
 
@@ -103,7 +110,10 @@ test('status names a paused writer, a lagging tenant, a tenant short of room and
 
   const j = await runCli([...args, '--json'], operatorEnv());
   assert.equal(j.code, 1);
-  const report = JSON.parse(j.stdout) as { tenants: { tenant: string; lag: string; writers: { paused?: boolean; breaker?: string; held?: number; capacity?: number; partitions: number[] }[] }[]; exitCode: number };
+  const report = JSON.parse(j.stdout) as {
+    tenants: { tenant: string; lag: string; writers: { paused?: boolean; breaker?: string; held?: number; capacity?: number; partitions: number[] }[] }[];
+    exitCode: number;
+  };
   const down = report.tenants.find((t) => t.tenant === DOWN);
   const room = report.tenants.find((t) => t.tenant === ROOM);
   assert.equal(down?.lag, '3');

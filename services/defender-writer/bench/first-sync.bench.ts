@@ -24,7 +24,9 @@ async function firstSync(candidates: number): Promise<void> {
   // Scores spread over 1–100, so with more candidates than the cap the writer has to choose.
   await publish(t, Array.from({ length: candidates }, (_, i) => up(`src-${i}`, ipOf(i), 1 + ((i * 37) % 100))));
   const start = emu.now();
-  const w = await startWriter(writerEnv(emu, t, { MICROSOFT_DEFENDER_INTEL_MAX_INDICATORS: String(CAP), DEFENDER_HTTP_MAX_RETRIES: '5', DEFENDER_RETRY_MAX_MS: '60000' }), { clock: scaledClock(SCALE) });
+  const w = await startWriter(writerEnv(emu, t, { MICROSOFT_DEFENDER_INTEL_MAX_INDICATORS: String(CAP), DEFENDER_HTTP_MAX_RETRIES: '5', DEFENDER_RETRY_MAX_MS: '60000' }), {
+    clock: scaledClock(SCALE),
+  });
   try {
     await waitFor('the cap filled', async () => ours(emu).length === CAP && (await groupLag(t)) === 0n, 1_800_000);
     const writes = [...emu.requests('import'), ...emu.requests('batchDelete')].map((r) => ({ at: Date.parse(r.time), status: r.status, endpoint: r.endpoint }));
@@ -42,7 +44,9 @@ async function firstSync(candidates: number): Promise<void> {
       unit: 'real-Defender min',
       target: '≤ 2',
       met: minutes <= 2,
-      note: `${(prefixMs / 1000).toFixed(1)} s real until the first write + ${(spanMs / 1000).toFixed(0)} s emulated of writes (timeScale ${SCALE}); ${imports} imports (minimum ${Math.ceil(CAP / 500)}), ${writes.length - imports} BatchDeletes, ${refused} answered 429`,
+      note: `${(prefixMs / 1000).toFixed(1)} s real until the first write + ${(spanMs / 1000).toFixed(0)} s emulated of writes (timeScale ${SCALE}); ${imports} imports (minimum ${
+        Math.ceil(CAP / 500)
+      }), ${writes.length - imports} BatchDeletes, ${refused} answered 429`,
     });
   } finally {
     await w.stop();

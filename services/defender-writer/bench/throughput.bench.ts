@@ -109,7 +109,7 @@ const scoreOf = (i: number): number => (i * 37) % 101;
 const byScore = new Array<number>(101).fill(0);
 for (let i = 0; i < N; i++) byScore[scoreOf(i)] = (byScore[scoreOf(i)] ?? 0) + 1;
 let threshold = 100;
-for (let held = byScore[100] ?? 0; held < Math.min(CAP, N) && threshold > 0; ) held += byScore[--threshold] ?? 0;
+for (let held = byScore[100] ?? 0; held < Math.min(CAP, N) && threshold > 0;) held += byScore[--threshold] ?? 0;
 const indexOf = (ip: string): number => {
   const [a, b, c, d] = ip.split('.').map(Number) as [number, number, number, number];
   return ((a - 11) << 24) + (b << 16) + (c << 8) + d;
@@ -150,15 +150,39 @@ const stats = emu.stats();
 const accepted = emu.indicators().length;
 const code = await child.stop();
 if (code !== 0) throw new Error(`writer exited with ${code} after SIGTERM`);
-const note = `${N.toLocaleString('en-US')} distinct keys on ${PARTITIONS} partitions, cap ${CAP.toLocaleString('en-US')}, quotas off, from partition assignment until every command is applied and Defender holds the ${Math.min(CAP, N).toLocaleString('en-US')} strongest`;
+const note = `${N.toLocaleString('en-US')} distinct keys on ${PARTITIONS} partitions, cap ${
+  CAP.toLocaleString('en-US')
+}, quotas off, from partition assignment until every command is applied and Defender holds the ${Math.min(CAP, N).toLocaleString('en-US')} strongest`;
 figure({ section: 'writer', name: 'commands/s', value: N / secs, unit: 'commands/s', target: '≥ 20,000', met: N / secs >= 20_000, note });
 figure({ section: 'writer', name: 'CPU per 100k commands', value: ((end.cpuSec - cpu0) * 100_000) / N, unit: 'CPU s', note: 'writer process, user + system' });
 const mib = (bytes: number): string => (bytes / 2 ** 20).toFixed(0);
 const deployed = Object.entries(runtime).map(([k, v]) => `${k}=${v}`).join(' ') || 'no runtime settings';
-figure({ section: 'memory', name: 'writer peak RSS', value: end.peakRssMb, unit: 'MiB', target: '≤ 256', met: end.peakRssMb <= 256, note: `VmHWM of the writer process draining ${N.toLocaleString('en-US')} commands, ${deployed} (as deployed); RSS ${rss0.toFixed(0)} MiB at assignment, VmHWM ${fifthHwm?.toFixed(0) ?? '?'} MiB after a fifth of the commands; sampled peaks: anonymous RSS ${peakAnon.toFixed(0)} MiB (file-backed at the end ${end.rssFileMb.toFixed(0)} MiB), V8 heap committed ${mib(peakHeapTotal)} MiB, used ${mib(peakHeap)} MiB, external ${mib(peakExternal)} MiB` });
+figure({
+  section: 'memory',
+  name: 'writer peak RSS',
+  value: end.peakRssMb,
+  unit: 'MiB',
+  target: '≤ 256',
+  met: end.peakRssMb <= 256,
+  note: `VmHWM of the writer process draining ${N.toLocaleString('en-US')} commands, ${deployed} (as deployed); RSS ${rss0.toFixed(0)} MiB at assignment, VmHWM ${
+    fifthHwm?.toFixed(0) ?? '?'
+  } MiB after a fifth of the commands; sampled peaks: anonymous RSS ${peakAnon.toFixed(0)} MiB (file-backed at the end ${end.rssFileMb.toFixed(0)} MiB), V8 heap committed ${
+    mib(peakHeapTotal)
+  } MiB, used ${mib(peakHeap)} MiB, external ${mib(peakExternal)} MiB`,
+});
 const minimum = Math.ceil(accepted / 500);
 const calls = stats.import.calls + stats.batchDelete.calls;
-figure({ section: 'calls', name: 'backlog: import + BatchDelete calls', value: calls, unit: 'calls', target: `≤ 1.05 × minimum ${minimum}`, met: calls <= 1.05 * minimum, note: `${stats.import.calls} imports + ${stats.batchDelete.calls} BatchDeletes for the ${accepted.toLocaleString('en-US')} indicators held after a backlog of ${N.toLocaleString('en-US')} (cap ${CAP.toLocaleString('en-US')}); minimum ceil(${accepted}/500) imports + 0` });
+figure({
+  section: 'calls',
+  name: 'backlog: import + BatchDelete calls',
+  value: calls,
+  unit: 'calls',
+  target: `≤ 1.05 × minimum ${minimum}`,
+  met: calls <= 1.05 * minimum,
+  note: `${stats.import.calls} imports + ${stats.batchDelete.calls} BatchDeletes for the ${accepted.toLocaleString('en-US')} indicators held after a backlog of ${N.toLocaleString('en-US')} (cap ${
+    CAP.toLocaleString('en-US')
+  }); minimum ceil(${accepted}/500) imports + 0`,
+});
 await emu.close();
 await admin.close();
 await kafka.close();

@@ -217,7 +217,8 @@ export const writerEnv = {
   }),
   maxIndicators: envVar({
     env: 'MICROSOFT_DEFENDER_INTEL_MAX_INDICATORS',
-    description: 'Active indicators this tenant’s writers may hold together at most; what they hold is the smaller of this and what other creators leave under DEFENDER_TENANT_INDICATOR_LIMIT; each writer keeps its share, strongest first',
+    description:
+      'Active indicators this tenant’s writers may hold together at most; what they hold is the smaller of this and what other creators leave under DEFENDER_TENANT_INDICATOR_LIMIT; each writer keeps its share, strongest first',
     schema: parse.int({ min: 1, max: 15000 }),
     default: '15000',
     format: '1 to 15000',
@@ -231,7 +232,8 @@ export const writerEnv = {
   }),
   foreignCheckMs: envVar({
     env: 'WRITER_FOREIGN_CHECK_MS',
-    description: 'Before an import, indicators other creators added since the last look are listed when that look is older than this (divided by the writer’s partition share: the tenant’s writers together list at most once per interval); 0 = only at assignments and reconciliations',
+    description:
+      'Before an import, indicators other creators added since the last look are listed when that look is older than this (divided by the writer’s partition share: the tenant’s writers together list at most once per interval); 0 = only at assignments and reconciliations',
     schema: parse.int({ min: 0 }),
     default: '3000',
     format: 'milliseconds, 0 = off',
@@ -364,14 +366,16 @@ export const writerEnv = {
   }),
   fetchBytesPerPartition: envVar({
     env: 'WRITER_FETCH_BYTES_PER_PARTITION',
-    description: 'Most command bytes fetched per partition at once: bounds a batch and the memory it takes (one fetch holds at most this times the partitions a broker leads for the writer, and at most 10 MiB per broker)',
+    description:
+      'Most command bytes fetched per partition at once: bounds a batch and the memory it takes (one fetch holds at most this times the partitions a broker leads for the writer, and at most 10 MiB per broker)',
     schema: parse.int({ min: 16384, max: 10485760 }),
     default: '1048576',
     format: 'bytes, 16384 to 10485760',
   }),
   catchUpLag: envVar({
     env: 'WRITER_CATCH_UP_LAG',
-    description: 'While any partition is more than this many commands behind, batches update the state only and Defender is synced once all caught up (every partition within a tenth of this): a backlog costs the final difference, not every intermediate cap decision; 0 syncs every batch',
+    description:
+      'While any partition is more than this many commands behind, batches update the state only and Defender is synced once all caught up (every partition within a tenth of this): a backlog costs the final difference, not every intermediate cap decision; 0 syncs every batch',
     schema: parse.int({ min: 0 }),
     default: '1000',
     format: 'commands, 0 = off',
@@ -407,7 +411,8 @@ export const writerEnv = {
   // Detection as the tenant's policy.
   requireDetection: envVar({
     env: 'DEFENDER_REQUIRE_DETECTION',
-    description: 'Send only indicators whose OpenCTI detection flag is true (observables, which have none, still go); false ignores the flag, as OpenCTI’s Defender stream connector does (OpenCTI stores detection=false unless someone sets it)',
+    description:
+      'Send only indicators whose OpenCTI detection flag is true (observables, which have none, still go); false ignores the flag, as OpenCTI’s Defender stream connector does (OpenCTI stores detection=false unless someone sets it)',
     schema: parse.bool(),
     default: 'false',
     format: 'true or false',
@@ -415,7 +420,8 @@ export const writerEnv = {
   // Exactness against Defender's own behaviour (per-item failures, outages).
   itemMaxAttempts: envVar({
     env: 'WRITER_ITEM_MAX_ATTEMPTS',
-    description: 'Attempts of an indicator whose import fails per item for a reason Defender does not explain (no validation, throttling or cap wording) before it is dead-lettered with Defender’s text (defender_failed); the rest of the partition proceeds meanwhile',
+    description:
+      'Attempts of an indicator whose import fails per item for a reason Defender does not explain (no validation, throttling or cap wording) before it is dead-lettered with Defender’s text (defender_failed); the rest of the partition proceeds meanwhile',
     schema: parse.int({ min: 1, max: 100 }),
     default: '5',
     format: '1 to 100',

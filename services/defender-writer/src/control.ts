@@ -55,7 +55,9 @@ export class WriterControl {
     if (this.#handled.size > REMEMBERED) this.#handled.delete(this.#handled.values().next().value as string);
     const work = this.#reconcile(request).catch(async (err: unknown) => {
       this.#log.error({ err, requestId: request.requestId }, 'operator reconciliation failed');
-      await this.#reply(request, { status: 'failed', detail: `reconciliation failed: ${err instanceof Error ? err.message : String(err)}`, data: { partitions: this.#partitions() } }).catch(() => undefined);
+      await this.#reply(request, { status: 'failed', detail: `reconciliation failed: ${err instanceof Error ? err.message : String(err)}`, data: { partitions: this.#partitions() } }).catch(() =>
+        undefined
+      );
     });
     this.#work.add(work);
     void work.finally(() => this.#work.delete(work));
@@ -72,7 +74,9 @@ export class WriterControl {
       return;
     }
     const counts = { listed: drift.listed, foreign: drift.foreign, missing: drift.missing.length, orphaned: drift.orphaned.length, adopted: drift.adopted.length };
-    const detail = `reconciled partitions ${list(partitions)}: ${counts.listed} listed in Defender, ${counts.missing} missing re-imported, ${counts.orphaned} orphaned deleted, ${counts.adopted} another creator's released`;
+    const detail = `reconciled partitions ${
+      list(partitions)
+    }: ${counts.listed} listed in Defender, ${counts.missing} missing re-imported, ${counts.orphaned} orphaned deleted, ${counts.adopted} another creator's released`;
     await this.#reply(request, { status: 'done', detail, data: { partitions, ...counts } });
   }
 

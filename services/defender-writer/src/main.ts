@@ -39,7 +39,12 @@ const stopProgress = logProgress(logger, async () => ({
 
 // A status snapshot on the status topic for `octi-defender status`, from the first second on.
 const status = startStatusPublisher({
-  registry, service: 'defender-writer', instance, metrics: WRITER_STATUS_METRICS, intervalMs: cfg.statusIntervalMs, logger,
+  registry,
+  service: 'defender-writer',
+  instance,
+  metrics: WRITER_STATUS_METRICS,
+  intervalMs: cfg.statusIntervalMs,
+  logger,
   info: { tenant: cfg.tenantName, group: cfg.consumerGroup, commandsTopic: cfg.commandsTopic, dlqTopic: cfg.dlqTopic },
   sink: kafkaStatusSink(kafka),
 });

@@ -231,7 +231,14 @@ export class Writer {
     }, this.#cfg.lagIntervalMs);
     this.#lagTimer.unref();
     this.#reconciler.start();
-    this.#log.info({ group: this.#cfg.consumerGroup, topic: this.#cfg.commandsTopic, stateTopic: this.#cfg.stateTopic, partitions: this.#partitionCount, dryRun: this.#cfg.dryRun, instance: this.#instanceId }, 'writer started');
+    this.#log.info({
+      group: this.#cfg.consumerGroup,
+      topic: this.#cfg.commandsTopic,
+      stateTopic: this.#cfg.stateTopic,
+      partitions: this.#partitionCount,
+      dryRun: this.#cfg.dryRun,
+      instance: this.#instanceId,
+    }, 'writer started');
   }
 
   async close(): Promise<void> {
@@ -373,5 +380,4 @@ export class Writer {
       void this.#exclusive(() => this.#maintain());
     }, this.#cfg.retryPauseMs).unref();
   }
-
 }

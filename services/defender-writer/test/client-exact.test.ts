@@ -36,7 +36,14 @@ function manualClock(): Clock & { advance(ms: number): void; slept: number[] } {
 let emu: DefenderEmulator;
 
 function tokenOptions(): TokenProviderOptions {
-  return { tenantId: TENANT, clientId: CLIENT_ID, clientSecret: SECRET, loginUrl: 'https://login.microsoftonline.com', scope: 'https://api.securitycenter.microsoft.com/.default', tokenEndpoint: emu.tokenUrl };
+  return {
+    tenantId: TENANT,
+    clientId: CLIENT_ID,
+    clientSecret: SECRET,
+    loginUrl: 'https://login.microsoftonline.com',
+    scope: 'https://api.securitycenter.microsoft.com/.default',
+    tokenEndpoint: emu.tokenUrl,
+  };
 }
 
 function client(over: Partial<DefenderClientOptions> = {}): DefenderClient {

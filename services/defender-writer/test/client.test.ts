@@ -153,7 +153,7 @@ describe('DefenderClient against the emulator', () => {
     await c.batchDelete(['5']);
     assert.equal(out[0]?.ok, true);
     assert.equal(emu.requests().length, 0);
-    assert.ok(logs.some((l) => l.includes('"Indicators"') && l.includes("93.184.216.1")));
+    assert.ok(logs.some((l) => l.includes('"Indicators"') && l.includes('93.184.216.1')));
     assert.ok(logs.some((l) => l.includes('"IndicatorIds"')));
     await c.close();
   });
@@ -175,8 +175,7 @@ async function until(what: string, cond: () => boolean, ms = 10_000): Promise<vo
   }
 }
 
-const counter = async (m: DefenderMetrics, endpoint: string): Promise<number> =>
-  (await m.bisections.get()).values.find((v) => v.labels.endpoint === endpoint)?.value ?? 0;
+const counter = async (m: DefenderMetrics, endpoint: string): Promise<number> => (await m.bisections.get()).values.find((v) => v.labels.endpoint === endpoint)?.value ?? 0;
 
 describe('whole-call refusals are bisected', () => {
   test('import: one item making the whole call a 400 is a permanent outcome with Defender’s message, the others land, in 1 + 2·log2(n) calls', async () => {

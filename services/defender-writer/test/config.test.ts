@@ -36,7 +36,14 @@ describe('writer configuration', () => {
   });
   test('all problems in one error, the secret never shown', () => {
     assert.throws(
-      () => loadWriterConfig({ ...base, MICROSOFT_DEFENDER_INTEL_MAX_INDICATORS: '20000', DEFENDER_SAFELIST: 'bad entry!', MICROSOFT_DEFENDER_INTEL_CLIENT_SECRET: '', DEFENDER_SCORE_ACTIONS: '50:Block' }),
+      () =>
+        loadWriterConfig({
+          ...base,
+          MICROSOFT_DEFENDER_INTEL_MAX_INDICATORS: '20000',
+          DEFENDER_SAFELIST: 'bad entry!',
+          MICROSOFT_DEFENDER_INTEL_CLIENT_SECRET: '',
+          DEFENDER_SCORE_ACTIONS: '50:Block',
+        }),
       (e: unknown) => {
         assert.ok(e instanceof ConfigError);
         assert.equal(e.problems.length, 4);

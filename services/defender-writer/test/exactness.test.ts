@@ -45,7 +45,11 @@ describe('exactness against Defender', () => {
       await waitFor('committed', async () => (await groupLag(t)) === 0n);
       assert.deepEqual(ours(emu), [`${ip(2)}:Block`], 'only the key nobody else holds is ours');
       assert.deepEqual(emu.indicators().find((i) => i.id === theirs.id), theirs, 'the analyst’s indicator is unchanged (title, expiry, creator)');
-      assert.equal(emu.requests('import').flatMap((r) => (r.body as { Indicators: { indicatorValue: string }[] }).Indicators).filter((i) => i.indicatorValue === ip(1)).length, 0, 'never imported over it');
+      assert.equal(
+        emu.requests('import').flatMap((r) => (r.body as { Indicators: { indicatorValue: string }[] }).Indicators).filter((i) => i.indicatorValue === ip(1)).length,
+        0,
+        'never imported over it',
+      );
       assert.equal(w.writer.state(`IpAddress:${ip(1)}`)?.applied, undefined, 'its id is not stored as ours');
       assert.equal(await gauge(w.registry, 'octi_writer_foreign_held_keys'), 1);
       assert.ok(w.lines.some((l) => l.includes('foreign-indicator')), 'the hold is logged');
@@ -259,7 +263,11 @@ describe('exactness against Defender', () => {
 });
 
 async function deleteAsAdmin(e: DefenderEmulator, id: string): Promise<void> {
-  const tok = await fetch(e.tokenUrl, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ grant_type: 'client_credentials', client_id: CLIENT_ID, client_secret: SECRET, scope: 'https://api.securitycenter.microsoft.com/.default' }) });
+  const tok = await fetch(e.tokenUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'client_credentials', client_id: CLIENT_ID, client_secret: SECRET, scope: 'https://api.securitycenter.microsoft.com/.default' }),
+  });
   const { access_token: token } = (await tok.json()) as { access_token: string };
   const res = await fetch(`${e.url}/api/indicators/${id}`, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } });
   assert.ok(res.ok, `delete ${id}: ${res.status}`);

@@ -132,7 +132,9 @@ describe('writer ownership under faults', () => {
       // A wakes up, finds it lost the group and rejoins: by then it has done whatever it would do with its old batch.
       await waitFor('A rejoined', () => a.output.join('').split('Consumer has joined the group').length > joinedBefore, 90_000);
       await waitFor('committed', async () => (await groupLag(t)) === 0n, 60_000);
-      const late = emu.requests().filter((r) => r.seq > lastSeq && (r.endpoint === 'import' || r.endpoint === 'batchDelete') && (bodyText(r).includes(`"${blockId}"`) || bodyText(r).includes('"Warn"')));
+      const late = emu.requests().filter((r) =>
+        r.seq > lastSeq && (r.endpoint === 'import' || r.endpoint === 'batchDelete') && (bodyText(r).includes(`"${blockId}"`) || bodyText(r).includes('"Warn"'))
+      );
       assert.deepEqual(late.map((r) => `${r.endpoint} ${bodyText(r)}`), [], 'no call of the frozen batch after it woke up');
       const offsets = await appliedOffsets(t, 0, 1);
       assert.ok(nonDecreasing(offsets), `applied offsets in the changelog went back: ${offsets.join(', ')}`);

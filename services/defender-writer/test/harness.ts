@@ -97,12 +97,11 @@ export async function startWriter(env: Record<string, string>, opts: { clock?: C
     cfg,
     registry,
     lines,
-    stop: () =>
-      (stopped ??= (async () => {
-        await writer.close();
-        await client.close();
-        await kafka.close();
-      })()),
+    stop: () => (stopped ??= (async () => {
+      await writer.close();
+      await client.close();
+      await kafka.close();
+    })()),
   };
 }
 

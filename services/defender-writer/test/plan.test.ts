@@ -19,7 +19,12 @@ function harness(capacity = 100, p = policy()) {
   const cap = new CapIndex(capacity);
   let nextId = 1;
   const lookup = (k: string) => store.get(k);
-  const run = (commands: ClaimCommand[], now = NOW, fail: Record<string, { reason: string; permanent: boolean; category: ImportFailureCategory }> = {}, opts: { foreign?: ForeignView; sameId?: boolean } = {}) => {
+  const run = (
+    commands: ClaimCommand[],
+    now = NOW,
+    fail: Record<string, { reason: string; permanent: boolean; category: ImportFailureCategory }> = {},
+    opts: { foreign?: ForeignView; sameId?: boolean } = {},
+  ) => {
     const plan = planBatch({ commands, lookup, policy: p, cap, now, foreign: opts.foreign });
     const imported = new Map<string, ImportOutcome>(
       plan.imports.flat().map((i): [string, ImportOutcome] => {
@@ -95,7 +100,17 @@ describe('desiredFor', () => {
     assert.equal(indicatorHash(full), '_5Qyg527XhWzGJv48KaE7p');
     // Key order does not matter.
     assert.equal(indicatorHash(Object.fromEntries(Object.entries(full).reverse()) as unknown as DefenderIndicator), '_5Qyg527XhWzGJv48KaE7p');
-    const minimal = { indicatorValue: '1.2.3.4', indicatorType: 'IpAddress', action: 'Audit', title: 't', description: 'd', application: 'a', severity: 'Low', generateAlert: false, expirationTime: '2026-01-31T00:00:00Z' } as const;
+    const minimal = {
+      indicatorValue: '1.2.3.4',
+      indicatorType: 'IpAddress',
+      action: 'Audit',
+      title: 't',
+      description: 'd',
+      application: 'a',
+      severity: 'Low',
+      generateAlert: false,
+      expirationTime: '2026-01-31T00:00:00Z',
+    } as const;
     assert.equal(indicatorHash({ ...minimal, externalID: undefined }), 'bNqq1HkQH3aN2q17zXg8kI');
     // Index-like and __proto__ keys, nested objects: the same canonical text as ever.
     const odd = JSON.parse('{"b":1,"10":"x","9":[true,null],"__proto__":"p","a":{"z":1,"y":[1,{"k":"v"}]}}') as DefenderIndicator;
@@ -253,7 +268,13 @@ describe('planBatch', () => {
     assert.equal(deletesFirst(flip, 2, 3, (k) => wide.store.get(k)), false);
     assert.equal(deletesFirst(flip, 2, 2, (k) => wide.store.get(k)), true);
     // An update in place creates nothing; no delete, nothing to order.
-    const update = planBatch({ commands: [upsert('a', facts({ value: '198.51.100.1', score: 80, name: 'renamed' }), NOW - 400)], lookup: (k) => wide.store.get(k), policy: policy(), cap: wide.cap, now: NOW });
+    const update = planBatch({
+      commands: [upsert('a', facts({ value: '198.51.100.1', score: 80, name: 'renamed' }), NOW - 400)],
+      lookup: (k) => wide.store.get(k),
+      policy: policy(),
+      cap: wide.cap,
+      now: NOW,
+    });
     assert.equal(deletesFirst(update, 2, 2, (k) => wide.store.get(k)), false);
   });
   test('a weak newcomer over the cap waits without any call', () => {
@@ -382,8 +403,7 @@ describe('identity changes Defender applies in place', () => {
 });
 
 describe('another creator’s indicators', () => {
-  const theirs = (value: string, id = '900', action = 'Block') =>
-    ForeignIndex.fromRecords([{ id, indicatorValue: value, indicatorType: 'IpAddress', action, createdBy: 'analyst-app' }], 'our-client');
+  const theirs = (value: string, id = '900', action = 'Block') => ForeignIndex.fromRecords([{ id, indicatorValue: value, indicatorType: 'IpAddress', action, createdBy: 'analyst-app' }], 'our-client');
   test('a key another creator holds is held back (foreign-indicator): no import, no cap room', () => {
     const h = harness(1);
     const foreign = theirs('203.0.113.7');

@@ -21,32 +21,36 @@ import { NOW, facts, policy } from './helpers.ts';
 
 describe('score → action (the stream connector default: 60 Block, 30 Audit, 1 Warn, 0 Audit)', () => {
   const p = policy();
-  for (const [score, action] of [
-    [100, 'Block'],
-    [60, 'Block'],
-    [59, 'Audit'],
-    [31, 'Audit'],
-    [30, 'Audit'],
-    [29, 'Warn'],
-    [1, 'Warn'],
-    [0, 'Audit'],
-  ] as const) {
+  for (
+    const [score, action] of [
+      [100, 'Block'],
+      [60, 'Block'],
+      [59, 'Audit'],
+      [31, 'Audit'],
+      [30, 'Audit'],
+      [29, 'Warn'],
+      [1, 'Warn'],
+      [0, 'Audit'],
+    ] as const
+  ) {
     test(`${score} → ${action}`, () => assert.equal(configuredActionFor(score, p), action));
   }
   test('a fixed action wins over the score', () => assert.equal(configuredActionFor(95, policy({ fixedAction: 'Warn' })), 'Warn'));
 });
 
 describe('severity from score', () => {
-  for (const [score, sev] of [
-    [100, 'High'],
-    [60, 'High'],
-    [59, 'Medium'],
-    [40, 'Medium'],
-    [39, 'Low'],
-    [20, 'Low'],
-    [19, 'Informational'],
-    [0, 'Informational'],
-  ] as const) {
+  for (
+    const [score, sev] of [
+      [100, 'High'],
+      [60, 'High'],
+      [59, 'Medium'],
+      [40, 'Medium'],
+      [39, 'Low'],
+      [20, 'Low'],
+      [19, 'Informational'],
+      [0, 'Informational'],
+    ] as const
+  ) {
     test(`${score} → ${sev}`, () => assert.equal(severityFor(score), sev));
   }
 });
@@ -193,20 +197,22 @@ describe('titles and descriptions', () => {
     assert.equal(titleFor({ name: null, value: '203.0.113.7' }, 250), '203.0.113.7');
     assert.equal(titleFor({ name: '  ', value: 'v' }, 250), 'v');
     // Every kind of change, alone in an otherwise clean line, and clean lines left as they are.
-    for (const [name, title] of [
-      ['Emotet C2', 'Emotet C2'],
-      ['Emotet  C2', 'Emotet C2'],
-      [' Emotet C2', 'Emotet C2'],
-      ['Emotet C2 ', 'Emotet C2'],
-      ['Emotet\tC2', 'Emotet C2'],
-      ['Emotet\u00a0C2', 'Emotet C2'],
-      ['Emotet\u2028C2', 'Emotet C2'],
-      ['Emotet\u0007C2', 'Emotet C2'],
-      ['Emotet\u007fC2', 'Emotet C2'],
-      ['Emotet\ufeff', 'Emotet'],
-      ['Émotet — C2 😀', 'Émotet — C2 😀'],
-      ['x', 'x'],
-    ] as const) {
+    for (
+      const [name, title] of [
+        ['Emotet C2', 'Emotet C2'],
+        ['Emotet  C2', 'Emotet C2'],
+        [' Emotet C2', 'Emotet C2'],
+        ['Emotet C2 ', 'Emotet C2'],
+        ['Emotet\tC2', 'Emotet C2'],
+        ['Emotet\u00a0C2', 'Emotet C2'],
+        ['Emotet\u2028C2', 'Emotet C2'],
+        ['Emotet\u0007C2', 'Emotet C2'],
+        ['Emotet\u007fC2', 'Emotet C2'],
+        ['Emotet\ufeff', 'Emotet'],
+        ['Émotet — C2 😀', 'Émotet — C2 😀'],
+        ['x', 'x'],
+      ] as const
+    ) {
       assert.equal(titleFor({ name, value: 'v' }, 250), title, JSON.stringify(name));
     }
   });
@@ -239,7 +245,11 @@ describe('renderIndicator', () => {
     });
   });
   test('every field is named exactly as Defender documents it (body parameter names are case-sensitive)', () => {
-    const r = renderIndicator(facts({ type: 'Url', value: 'https://evil.test/a', score: 80, name: 'n', description: 'd' }), opts, policy({ rbacGroupNames: ['SOC'], recommendedActions: 'Isolate', educateUrl: 'https://intranet.test/blocked' }));
+    const r = renderIndicator(
+      facts({ type: 'Url', value: 'https://evil.test/a', score: 80, name: 'n', description: 'd' }),
+      opts,
+      policy({ rbacGroupNames: ['SOC'], recommendedActions: 'Isolate', educateUrl: 'https://intranet.test/blocked' }),
+    );
     assert.ok(r.ok);
     const names = Object.keys(r.indicator);
     assert.equal(names.length, 13, 'every optional field is rendered in this case');

@@ -26,7 +26,17 @@ async function send(t: Topics, items: ReadonlyArray<Command | { phase: 'begin' |
       return Array.from({ length: PARTITIONS }, (_, partition) => {
         let i = 0;
         while (partitionForKey(`resync:live:${item.epoch}:${i}`, PARTITIONS) !== partition) i++;
-        const value = encodeResyncMarker({ schemaVersion: COMMAND_SCHEMA_VERSION, op: 'resync', phase: item.phase, streamId: 'live', epoch: item.epoch, partition, partitions: PARTITIONS, reason: 'operator', at: new Date().toISOString() });
+        const value = encodeResyncMarker({
+          schemaVersion: COMMAND_SCHEMA_VERSION,
+          op: 'resync',
+          phase: item.phase,
+          streamId: 'live',
+          epoch: item.epoch,
+          partition,
+          partitions: PARTITIONS,
+          reason: 'operator',
+          at: new Date().toISOString(),
+        });
         return { topic: t.commands, key: `resync:live:${item.epoch}:${i}`, value, headers: { op: 'resync' } };
       });
     });

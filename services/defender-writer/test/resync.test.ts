@@ -5,7 +5,17 @@ import type { Claim } from '../src/core/claims.ts';
 import { ResyncEpochs } from '../src/core/resync.ts';
 import { withoutStale } from './resync-helpers.ts';
 
-const marker = (phase: 'begin' | 'end', epoch = 'e1', streamId = 's1'): ResyncMarker => ({ schemaVersion: 1, op: 'resync', phase, streamId, epoch, partition: 0, partitions: 1, reason: 'operator', at: '2026-12-01T00:00:00.000Z' });
+const marker = (phase: 'begin' | 'end', epoch = 'e1', streamId = 's1'): ResyncMarker => ({
+  schemaVersion: 1,
+  op: 'resync',
+  phase,
+  streamId,
+  epoch,
+  partition: 0,
+  partitions: 1,
+  reason: 'operator',
+  at: '2026-12-01T00:00:00.000Z',
+});
 const claim = (sourceId: string, streamId = 's1'): Claim => ({ sourceId, streamId, eventId: '1-0', at: 1, facts: {} as Claim['facts'] });
 const upsert = (key: string, sourceId: string, streamId = 's1'): Command => ({ op: 'upsert', key, source: { id: sourceId, streamId } } as unknown as Command);
 

@@ -10,7 +10,16 @@ const OTHER_APP = { clientId: 'defender-for-cloud-apps', displayName: 'Microsoft
 const ANALYST = { clientId: 'analyst@contoso.example', displayName: 'SOC analyst' };
 
 function foreignIndicator(value: string, action = 'Block'): Record<string, unknown> {
-  return { indicatorValue: value, indicatorType: 'IpAddress', action, title: `${action} by hand`, description: 'added in the portal', severity: 'High', generateAlert: true, expirationTime: '2099-01-01T00:00:00Z' };
+  return {
+    indicatorValue: value,
+    indicatorType: 'IpAddress',
+    action,
+    title: `${action} by hand`,
+    description: 'added in the portal',
+    severity: 'High',
+    generateAlert: true,
+    expirationTime: '2099-01-01T00:00:00Z',
+  };
 }
 
 /** Values 1..n asserted with strictly increasing scores: value i is stronger than value i − 1. */

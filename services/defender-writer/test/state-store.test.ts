@@ -67,7 +67,7 @@ describe('StateStore', () => {
       store.transaction(() => {
         store.put('k', state(1));
         throw new Error('boom');
-      }),
+      })
     );
     assert.equal(store.get('k'), undefined);
     assert.equal([...store.keys(0)].length, 0);

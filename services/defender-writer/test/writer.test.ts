@@ -6,13 +6,41 @@ import type { DefenderEmulator } from '@octi-defender/emulators';
 import { encodeCommand } from '@octi-defender/indicators';
 import { createKafka } from '@octi-defender/kafka';
 import { requireBrokers } from '@octi-defender/kafka/testing';
-import { CLIENT_ID, SECRET, committedOffsets, spawnWriter, createCommandsTopic, down, emulator, gauge, groupLag, ip, maxInWindow, ours, publish, publishRaw, readDlq, stateSnapshot, virtualClock, startWriter, uniqueTopics, up, waitFor, writerEnv, writes } from './harness.ts';
+import {
+  CLIENT_ID,
+  SECRET,
+  committedOffsets,
+  spawnWriter,
+  createCommandsTopic,
+  down,
+  emulator,
+  gauge,
+  groupLag,
+  ip,
+  maxInWindow,
+  ours,
+  publish,
+  publishRaw,
+  readDlq,
+  stateSnapshot,
+  virtualClock,
+  startWriter,
+  uniqueTopics,
+  up,
+  waitFor,
+  writerEnv,
+  writes,
+} from './harness.ts';
 
 let emu: DefenderEmulator;
 
 async function deleteById(e: DefenderEmulator, id: string): Promise<void> {
   // Out-of-band delete (an admin in the portal): the emulator's API, with its own token.
-  const tok = await fetch(e.tokenUrl, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ grant_type: 'client_credentials', client_id: CLIENT_ID, client_secret: SECRET, scope: 'https://api.securitycenter.microsoft.com/.default' }) });
+  const tok = await fetch(e.tokenUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'client_credentials', client_id: CLIENT_ID, client_secret: SECRET, scope: 'https://api.securitycenter.microsoft.com/.default' }),
+  });
   const { access_token: token } = (await tok.json()) as { access_token: string };
   const res = await fetch(`${e.url}/api/indicators/${id}`, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } });
   assert.ok(res.ok, `delete ${id}: ${res.status}`);

@@ -59,7 +59,7 @@ export class DefenderAlertsClient implements AlertsSource {
       return new URL(`/api/alerts?${q.toString()}`, this.#base).toString();
     };
     let url = query(0);
-    for (let skip = 0; ; ) {
+    for (let skip = 0;;) {
       const page = await this.#get(url, signal);
       out.push(...page.value);
       if (page.nextLink !== undefined) {
@@ -80,7 +80,7 @@ export class DefenderAlertsClient implements AlertsSource {
   }
 
   async #get(url: string, signal: AbortSignal | undefined): Promise<{ value: unknown[]; nextLink?: string }> {
-    for (let throttled = 0; ; ) {
+    for (let throttled = 0;;) {
       await this.#quota.acquire('alerts', signal);
       let token = await this.#o.tokens.get();
       let res = await this.#http(url, token, signal);
@@ -96,7 +96,14 @@ export class DefenderAlertsClient implements AlertsSource {
       }
       const err = (res.json as { error?: { code?: unknown; message?: unknown; target?: unknown } } | undefined)?.error;
       const s = (v: unknown) => (typeof v === 'string' ? v : undefined);
-      const e = new DefenderHttpError({ endpoint: 'list', statusCode: res.status, code: s(err?.code), message: s(err?.message), target: s(err?.target), retryAfterMs: parseRetryAfter(res.retryAfter) });
+      const e = new DefenderHttpError({
+        endpoint: 'list',
+        statusCode: res.status,
+        code: s(err?.code),
+        message: s(err?.message),
+        target: s(err?.target),
+        retryAfterMs: parseRetryAfter(res.retryAfter),
+      });
       if (res.status === 429 && ++throttled <= MAX_THROTTLED) {
         this.#quota.blockFor('alerts', e.retryAfterMs ?? 60_000);
         continue;

@@ -47,7 +47,8 @@ export const reporterEnv = {
   }),
   overlapMs: envVar({
     env: 'REPORTER_OVERLAP_MS',
-    description: 'Each poll reads again the alerts updated this long before the position (late-indexed alerts, shifted pages, alerts on indicators listed since); re-read alerts are never counted twice',
+    description:
+      'Each poll reads again the alerts updated this long before the position (late-indexed alerts, shifted pages, alerts on indicators listed since); re-read alerts are never counted twice',
     schema: ms(0),
     default: '600000',
     format: 'milliseconds',
@@ -129,7 +130,9 @@ export function loadReporterConfig(env: NodeJS.ProcessEnv = process.env): Report
   const problems = kafkaProblems({ ...c, commandsTopic: '', dlqTopic: '' });
   // An alert on an indicator imported after the last listing matches nothing until the next listing:
   // it must still be in the overlap then, so that a later poll reads it again and counts it.
-  if (c.ownedRefreshMs * 2 > c.overlapMs) problems.push('REPORTER_OWNED_REFRESH_MS must be at most half of REPORTER_OVERLAP_MS (an alert on an indicator listed late is read again only within the overlap)');
+  if (c.ownedRefreshMs * 2 > c.overlapMs) {
+    problems.push('REPORTER_OWNED_REFRESH_MS must be at most half of REPORTER_OVERLAP_MS (an alert on an indicator listed late is read again only within the overlap)');
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     ...c,

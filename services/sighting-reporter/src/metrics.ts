@@ -23,7 +23,12 @@ export class ReporterMetrics {
 
   constructor(registry: Registry) {
     const registers = [registry];
-    this.alerts = new Counter({ name: 'octi_reporter_alerts_total', help: 'Defender alerts read, by outcome (matched, unmatched, invalid, too_old, other_source)', labelNames: ['outcome'], registers });
+    this.alerts = new Counter({
+      name: 'octi_reporter_alerts_total',
+      help: 'Defender alerts read, by outcome (matched, unmatched, invalid, too_old, other_source)',
+      labelNames: ['outcome'],
+      registers,
+    });
     this.sightingsWritten = new Counter({ name: 'octi_reporter_sightings_written_total', help: 'Sightings written to OpenCTI, by operation (create, update)', labelNames: ['op'], registers });
     this.sightingsRefused = new Counter({ name: 'octi_reporter_sightings_refused_total', help: 'Sightings OpenCTI refused for good, by GraphQL error code', labelNames: ['code'], registers });
     this.overCap = new Counter({ name: 'octi_reporter_alerts_over_cap_total', help: 'Alert and indicator pairs left out because the day record holds the most alerts it keeps', registers });

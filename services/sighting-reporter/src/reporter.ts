@@ -201,7 +201,10 @@ export class Reporter {
   async #where(): Promise<string> {
     if (this.#whereId !== undefined) return this.#whereId;
     try {
-      this.#whereId = await this.#d.opencti.ensureIdentity(this.#cfg.whereName, `Microsoft Defender for Endpoint tenant ${this.#cfg.tenantName}: where the sightings of its custom-indicator alerts were made`);
+      this.#whereId = await this.#d.opencti.ensureIdentity(
+        this.#cfg.whereName,
+        `Microsoft Defender for Endpoint tenant ${this.#cfg.tenantName}: where the sightings of its custom-indicator alerts were made`,
+      );
     } catch (e) {
       this.#d.metrics.openctiUp.set(0);
       throw e;

@@ -24,7 +24,14 @@ describe('alerts client against the Defender emulator', () => {
     const since = new Date(mde.now() - 1000);
     const ids = Array.from({ length: 5 }, () => mde.raiseAlert({ indicatorType: 'IpAddress', indicatorValue: '45.33.32.20' }).id);
     const registry = createRegistry({ prefix: 'octi_reporter' });
-    const tokens = new TokenProvider({ tenantId: TENANT, clientId: CLIENT_ID, clientSecret: SECRET, loginUrl: 'https://login.microsoftonline.com', scope: 'https://api.securitycenter.microsoft.com/.default', tokenEndpoint: mde.tokenUrl });
+    const tokens = new TokenProvider({
+      tenantId: TENANT,
+      clientId: CLIENT_ID,
+      clientSecret: SECRET,
+      loginUrl: 'https://login.microsoftonline.com',
+      scope: 'https://api.securitycenter.microsoft.com/.default',
+      tokenEndpoint: mde.tokenUrl,
+    });
     const client = new DefenderAlertsClient({ baseUrl: mde.url, tokens, perMinute: 100, perHour: 1500, pageSize: 2, timeoutMs: 5000, metrics: new DefenderMetrics(registry) });
     try {
       const alerts = (await client.listUpdatedSince(since)) as Array<{ id: string; evidence: unknown[] }>;
@@ -59,7 +66,15 @@ describe('OpenCTI client against the OpenCTI emulator', () => {
     try {
       const where = await c.ensureIdentity('Tenant adapters', 'd');
       assert.equal(await c.ensureIdentity('tenant ADAPTERS', 'd'), where, 'the same identity again');
-      const d = { stixId: daySightingId(indicatorId, where, '2026-12-05'), fromId: indicatorId, toId: where, count: 2, firstSeen: '2026-12-05T01:00:00.000Z', lastSeen: '2026-12-05T02:00:00.000Z', description: 'two' };
+      const d = {
+        stixId: daySightingId(indicatorId, where, '2026-12-05'),
+        fromId: indicatorId,
+        toId: where,
+        count: 2,
+        firstSeen: '2026-12-05T01:00:00.000Z',
+        lastSeen: '2026-12-05T02:00:00.000Z',
+        description: 'two',
+      };
       const first = await c.write(d, undefined);
       assert.equal(first.created, true);
       const updated = await c.write({ ...d, count: 3, lastSeen: '2026-12-05T03:00:00.000Z', description: 'three' }, first.id);

@@ -27,11 +27,21 @@ test('defaults: topic and where-sighted name from the tenant, documented quotas,
 
 test('every problem named at once, secrets never shown', () => {
   assert.throws(
-    () => loadReporterConfig({ ...minimal, REPORTER_TENANT_NAME: 'Bad Name', MICROSOFT_DEFENDER_INTEL_CLIENT_ID: 'x', REPORTER_ALERTS_PAGE_SIZE: '20000', REPORTER_LIST_QUOTA_SHARE: '0', OPENCTI_TOKEN: '' }),
+    () =>
+      loadReporterConfig({
+        ...minimal,
+        REPORTER_TENANT_NAME: 'Bad Name',
+        MICROSOFT_DEFENDER_INTEL_CLIENT_ID: 'x',
+        REPORTER_ALERTS_PAGE_SIZE: '20000',
+        REPORTER_LIST_QUOTA_SHARE: '0',
+        OPENCTI_TOKEN: '',
+      }),
     (e: unknown) => {
       assert.ok(e instanceof ConfigError);
       const text = e.message;
-      for (const v of ['REPORTER_TENANT_NAME', 'MICROSOFT_DEFENDER_INTEL_CLIENT_ID', 'REPORTER_ALERTS_PAGE_SIZE', 'REPORTER_LIST_QUOTA_SHARE', 'OPENCTI_TOKEN is required']) assert.match(text, new RegExp(v));
+      for (const v of ['REPORTER_TENANT_NAME', 'MICROSOFT_DEFENDER_INTEL_CLIENT_ID', 'REPORTER_ALERTS_PAGE_SIZE', 'REPORTER_LIST_QUOTA_SHARE', 'OPENCTI_TOKEN is required']) {
+        assert.match(text, new RegExp(v));
+      }
       assert.doesNotMatch(text, /entra-secret-value/);
       return true;
     },

@@ -28,7 +28,13 @@ export interface World {
 
 export async function world(): Promise<World> {
   let offset = 0;
-  const mde = await startDefenderEmulator({ tenantId: TENANT, clients: [{ clientId: CLIENT_ID, clientSecret: SECRET }, { clientId: OTHER_CLIENT, clientSecret: 'x' }], port: 0, clock: () => START + offset, startTime: START });
+  const mde = await startDefenderEmulator({
+    tenantId: TENANT,
+    clients: [{ clientId: CLIENT_ID, clientSecret: SECRET }, { clientId: OTHER_CLIENT, clientSecret: 'x' }],
+    port: 0,
+    clock: () => START + offset,
+    startTime: START,
+  });
   const octi = await startOpenCtiEmulator({ token: OCTI_TOKEN, seed: 11, streams: [{ id: 'live' }] });
   return {
     mde,

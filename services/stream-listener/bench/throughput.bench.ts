@@ -79,10 +79,19 @@ if (code !== 0) throw new Error(`listener exited with ${code}`);
 const txns = m.get('octi_listener_publish_seconds_count') ?? 0;
 const perTxn = (m.get('octi_listener_publish_batch_events_sum') ?? 0) / Math.max(1, m.get('octi_listener_publish_batch_events_count') ?? 0);
 const txnMs = (1000 * (m.get('octi_listener_publish_seconds_sum') ?? 0)) / Math.max(1, txns);
-const note =
-  `${N.toLocaleString('en-US')} load-mode creates, ${commands.toLocaleString('en-US')} commands committed, from activation to the last committed command; ` +
+const note = `${N.toLocaleString('en-US')} load-mode creates, ${commands.toLocaleString('en-US')} commands committed, from activation to the last committed command; ` +
   `${txns.toLocaleString('en-US')} transactions of ${perTxn.toFixed(0)} events on average, ${txnMs.toFixed(0)} ms each`;
 figure({ section: 'listener', name: 'events/s', value: N / secs, unit: 'events/s', note });
 figure({ section: 'listener', name: 'commands/s (committed)', value: commands / secs, unit: 'commands/s', note });
 figure({ section: 'listener', name: 'CPU per 100k events', value: ((end.cpuSec - cpu0) * 100_000) / N, unit: 'CPU s', note: 'listener process, user + system' });
-figure({ section: 'memory', name: 'listener peak RSS', value: end.peakRssMb, unit: 'MiB', target: '≤ 256', met: end.peakRssMb <= 256, note: `VmHWM of the listener process draining ${N.toLocaleString('en-US')} events; ${Object.entries(runtime).map(([k, v]) => `${k}=${v}`).join(' ')} (as deployed); RSS ${rss0.toFixed(0)} MiB at activation; sampled peaks: heap used ${(peakHeap / 2 ** 20).toFixed(0)} MiB, external ${(peakExternal / 2 ** 20).toFixed(0)} MiB` });
+figure({
+  section: 'memory',
+  name: 'listener peak RSS',
+  value: end.peakRssMb,
+  unit: 'MiB',
+  target: '≤ 256',
+  met: end.peakRssMb <= 256,
+  note: `VmHWM of the listener process draining ${N.toLocaleString('en-US')} events; ${Object.entries(runtime).map(([k, v]) => `${k}=${v}`).join(' ')} (as deployed); RSS ${
+    rss0.toFixed(0)
+  } MiB at activation; sampled peaks: heap used ${(peakHeap / 2 ** 20).toFixed(0)} MiB, external ${(peakExternal / 2 ** 20).toFixed(0)} MiB`,
+});

@@ -56,14 +56,16 @@ export const listenerEnv = {
   }),
   resyncRequest: envVar({
     env: 'LISTENER_RESYNC_REQUEST',
-    description: 'Operator resync: a new value (e.g. today’s date) replays the current state of every stream and has the writers retract what the streams no longer assert, e.g. after editing a stream’s filters in OpenCTI; each value runs once',
+    description:
+      'Operator resync: a new value (e.g. today’s date) replays the current state of every stream and has the writers retract what the streams no longer assert, e.g. after editing a stream’s filters in OpenCTI; each value runs once',
     schema: parse.string().refine((s) => s.trim() !== '', 'empty'),
     optional: true,
     format: 'any text; change it to request another resync',
   }),
   connectorId: envVar({
     env: 'CONNECTOR_ID',
-    description: 'Registers the listener in OpenCTI as a stream connector with this id (Data → Ingestion → Connectors): it pings with its position, and a reset of its state there replays the streams from the configured start. Unset: not registered',
+    description:
+      'Registers the listener in OpenCTI as a stream connector with this id (Data → Ingestion → Connectors): it pings with its position, and a reset of its state there replays the streams from the configured start. Unset: not registered',
     schema: parse.uuid(),
     optional: true,
     format: 'a UUID (one per listener deployment)',

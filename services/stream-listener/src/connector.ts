@@ -30,7 +30,12 @@ export class OpenCtiApiError extends Error {
 }
 
 /** A GraphQL call to OpenCTI with the bearer token (never in an error or a log). */
-export async function openctiGraphql(settings: Pick<ConnectorSettings, 'openctiUrl' | 'openctiToken'>, agent: Agent, query: string, variables: Record<string, unknown>): Promise<Record<string, unknown>> {
+export async function openctiGraphql(
+  settings: Pick<ConnectorSettings, 'openctiUrl' | 'openctiToken'>,
+  agent: Agent,
+  query: string,
+  variables: Record<string, unknown>,
+): Promise<Record<string, unknown>> {
   const res = await undiciFetch(new URL('graphql', settings.openctiUrl.endsWith('/') ? settings.openctiUrl : `${settings.openctiUrl}/`), {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${settings.openctiToken}` },
@@ -110,10 +115,17 @@ export class ConnectorPresence {
       if (this.#failing) this.#log.info('OpenCTI API reachable again; connector pings resumed');
       this.#failing = false;
       if (verdict === 'reset') await this.#reset('reset from OpenCTI (connector state emptied)');
-      else if (verdict === 'other') this.#log.warn({ connectorId: this.#cfg.connectorId }, 'OpenCTI holds a connector state this listener did not send (another deployment with the same CONNECTOR_ID?); not adopted: the Kafka checkpoint stays the source of truth');
+      else if (verdict === 'other') {
+        this.#log.warn(
+          { connectorId: this.#cfg.connectorId },
+          'OpenCTI holds a connector state this listener did not send (another deployment with the same CONNECTOR_ID?); not adopted: the Kafka checkpoint stays the source of truth',
+        );
+      }
     } catch (err) {
       this.#metrics.connectorPings.inc({ outcome: 'failed' });
-      if (!this.#failing) this.#log.warn({ err: err instanceof Error ? err.message : String(err), retryInMs: this.#cfg.connectorPingMs }, 'OpenCTI connector registration or ping failed; the stream goes on, retrying');
+      if (!this.#failing) {
+        this.#log.warn({ err: err instanceof Error ? err.message : String(err), retryInMs: this.#cfg.connectorPingMs }, 'OpenCTI connector registration or ping failed; the stream goes on, retrying');
+      }
       this.#failing = true;
     }
   }
@@ -145,8 +157,14 @@ export class ConnectorPresence {
     this.resets += 1;
     this.#metrics.connectorPings.inc({ outcome: 'reset' });
     const target = resetTarget(this.#cfg, new Date());
-    this.#log.warn({ connectorId: this.#cfg.connectorId, from: target.from, recover: target.recoverUntil ?? 'none' }, `Connector state has been remotely reset: ${why}; replaying from the configured start`);
-    const result = await this.#listener.rewrite(`connector-reset:${randomUUID()}`, (streamId, current) => replayCheckpoint(streamId, current, target, { startFrom: this.#cfg.startFrom, now: new Date() }));
+    this.#log.warn(
+      { connectorId: this.#cfg.connectorId, from: target.from, recover: target.recoverUntil ?? 'none' },
+      `Connector state has been remotely reset: ${why}; replaying from the configured start`,
+    );
+    const result = await this.#listener.rewrite(
+      `connector-reset:${randomUUID()}`,
+      (streamId, current) => replayCheckpoint(streamId, current, target, { startFrom: this.#cfg.startFrom, now: new Date() }),
+    );
     if (result.outcome === 'refused') this.#log.warn({ reason: result.reason }, 'the reset from OpenCTI was not applied');
     else if (result.outcome === 'not-active') this.#log.warn('the reset from OpenCTI was not applied: this replica is no longer active (the active one sees it at its registration)');
   }

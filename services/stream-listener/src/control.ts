@@ -78,7 +78,10 @@ export class ListenerControl {
       const result = await this.#listener.rewrite(request.requestId, (id, current) => (id === stream ? resyncCheckpoint(id, current, resync, now) : undefined));
       if (!(await this.#settled(request, result))) return;
       await this.#until(request, () => resyncFinished(this.#position(stream), resync.epoch), () => `resync epoch ${resync.epoch}: ${this.#describe(stream)}`);
-      await this.#reply(request, 'done', `stream ${stream} resynced: its current state replayed and the writers told to retract what it no longer asserts`, { epoch: resync.epoch, position: this.#position(stream)?.checkpoint?.lastEventId });
+      await this.#reply(request, 'done', `stream ${stream} resynced: its current state replayed and the writers told to retract what it no longer asserts`, {
+        epoch: resync.epoch,
+        position: this.#position(stream)?.checkpoint?.lastEventId,
+      });
       return;
     }
     const target = { from: request.from as string };
@@ -86,7 +89,11 @@ export class ListenerControl {
     if (!(await this.#settled(request, result))) return;
     const goal = replayGoal(result.outcome === 'applied' ? result.before.get(stream) : undefined, target);
     await this.#until(request, () => replayReached(this.#position(stream), goal), () => `replaying from ${target.from} back to ${goal}: ${this.#describe(stream)}`);
-    await this.#reply(request, 'done', `stream ${stream} replayed from ${target.from}; back at ${this.#position(stream)?.checkpoint?.lastEventId ?? goal}`, { from: target.from, goal, position: this.#position(stream)?.checkpoint?.lastEventId });
+    await this.#reply(request, 'done', `stream ${stream} replayed from ${target.from}; back at ${this.#position(stream)?.checkpoint?.lastEventId ?? goal}`, {
+      from: target.from,
+      goal,
+      position: this.#position(stream)?.checkpoint?.lastEventId,
+    });
   }
 
   /** Answers a request that will not be followed further; true when it was applied and is under way. */
@@ -118,7 +125,11 @@ export class ListenerControl {
       if (this.#listener.role === 'closed') throw new Error('the listener stopped');
       if (Date.now() - lastReport >= PROGRESS_EVERY_MS) {
         lastReport = Date.now();
-        await this.#reply(request, 'progress', this.#listener.role === 'active' ? progress() : 'this replica is not active at the moment (failover or restart); the active one continues from the checkpoint');
+        await this.#reply(
+          request,
+          'progress',
+          this.#listener.role === 'active' ? progress() : 'this replica is not active at the moment (failover or restart); the active one continues from the checkpoint',
+        );
       }
       await new Promise((r) => setTimeout(r, POLL_MS));
     }

@@ -219,7 +219,7 @@ export class Listener {
    */
   async #activate(): Promise<void> {
     if (this.#role.state === 'active') return;
-    for (let attempt = 0; ; attempt++) {
+    for (let attempt = 0;; attempt++) {
       if (this.#stop.signal.aborted || !this.#lease || !holdsLease(this.#lease.assignment(), this.#cfg.checkpointsTopic)) {
         if (this.#role.state === 'activating') this.#role.to('standby');
         return;
@@ -346,7 +346,6 @@ export class Listener {
     await term.done;
     await term.producer?.close().catch((err: unknown) => this.#log.warn({ err }, 'closing the producer failed'));
   }
-
 }
 
 /** Longest wait between two attempts to become active while holding the lease. */

@@ -23,7 +23,12 @@ const control = new ListenerControl(cfg, { kafka, listener, logger: logger.child
 const connectorId = cfg.connectorId;
 const presence = connectorId === undefined
   ? undefined
-  : new ConnectorPresence({ ...cfg, connectorId }, { listener, logger: logger.child({ component: 'connector' }), metrics, ...(cfg.openctiCaFile ? { ca: readFileSync(cfg.openctiCaFile, 'utf8') } : {}) });
+  : new ConnectorPresence({ ...cfg, connectorId }, {
+    listener,
+    logger: logger.child({ component: 'connector' }),
+    metrics,
+    ...(cfg.openctiCaFile ? { ca: readFileSync(cfg.openctiCaFile, 'utf8') } : {}),
+  });
 const health = new HealthServer({ port: cfg.httpPort, registry })
   .liveness('process', () => listener.role !== 'closed')
   .readiness('listener', () => listener.ready());
@@ -38,7 +43,12 @@ const stopProgress = logProgress(logger, async () => ({
 
 // A status snapshot on the status topic for `octi-defender status` (active or standby, streams' freshness).
 const status = startStatusPublisher({
-  registry, service: 'stream-listener', instance, metrics: LISTENER_STATUS_METRICS, intervalMs: cfg.statusIntervalMs, logger,
+  registry,
+  service: 'stream-listener',
+  instance,
+  metrics: LISTENER_STATUS_METRICS,
+  intervalMs: cfg.statusIntervalMs,
+  logger,
   info: { group: cfg.groupId, streams: cfg.streamIds.join(','), checkpointsTopic: cfg.checkpointsTopic, dlqTopic: cfg.dlqTopic },
   sink: kafkaStatusSink(kafka),
 });

@@ -202,7 +202,10 @@ export class Publisher {
         const ev = events[n++] as RawStreamEvent;
         if (resync?.phase === 'replaying' && replayEndedBy(resync, ev.id)) {
           records.push(...markerRecords(this.#o.commandsTopic, slot.streamId, resync, 'end', this.#o.commandsPartitions, now));
-          this.#o.logger.info({ stream: slot.streamId, epoch: resync.epoch, reason: resync.reason, replayed, startedAt: resync.startedAt }, 'resync replay complete; writers retract what it did not assert');
+          this.#o.logger.info(
+            { stream: slot.streamId, epoch: resync.epoch, reason: resync.reason, replayed, startedAt: resync.startedAt },
+            'resync replay complete; writers retract what it did not assert',
+          );
           // The live tail starts after the recover point; what the replay carried proves nothing.
           base = laterOf(base, replayEnd(resync));
           seen = laterOf(seen, replayEnd(resync));

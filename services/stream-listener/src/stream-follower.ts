@@ -69,7 +69,10 @@ export function followStream(streamId: string, checkpoint: Checkpoint | undefine
         const gap = historyGap(ev.from, lastSeen, ev.data);
         if (gap) {
           metrics.historyGaps.inc({ stream: streamId });
-          log.warn({ stream: streamId, from: ev.from, firstEventId: gap.firstEventId }, 'OpenCTI no longer holds the events after the checkpoint (trimmed history): deletes in the gap are lost; starting a resync');
+          log.warn(
+            { stream: streamId, from: ev.from, firstEventId: gap.firstEventId },
+            'OpenCTI no longer holds the events after the checkpoint (trimmed history): deletes in the gap are lost; starting a resync',
+          );
           const started = newResync('trimmed_history', new Date());
           slot.resync = started;
           resyncStarted(deps, slot, started, 'trimmed history');
@@ -107,7 +110,10 @@ export function followStream(streamId: string, checkpoint: Checkpoint | undefine
 function resyncStarted({ metrics, log }: FollowerDeps, slot: StreamSlot, resync: ResyncState, why: string): void {
   if (why !== 'resuming') metrics.resyncs.inc({ stream: slot.streamId, reason: resync.reason });
   metrics.resyncActive.set({ stream: slot.streamId }, 1);
-  log.warn({ stream: slot.streamId, epoch: resync.epoch, reason: resync.reason, recoverUntil: resync.recoverUntil }, `resync ${why === 'resuming' ? 'resumed' : 'started'} (${why}): replaying the stream's current state`);
+  log.warn(
+    { stream: slot.streamId, epoch: resync.epoch, reason: resync.reason, recoverUntil: resync.recoverUntil },
+    `resync ${why === 'resuming' ? 'resumed' : 'started'} (${why}): replaying the stream's current state`,
+  );
 }
 
 function onReaderState({ cfg, metrics, log }: FollowerDeps, streamId: string, state: ReaderState, detail: ReaderStateDetail): void {

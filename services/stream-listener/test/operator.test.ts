@@ -35,7 +35,13 @@ test('a resync is recorded in the checkpoint; refused before the first checkpoin
   assert.throws(() => resyncCheckpoint('s', { ...cp, resync: r }, r, now), /resyncing already/);
 });
 
-const position = (checkpoint: Checkpoint | undefined, resync?: StreamPosition['resync']): StreamPosition => ({ streamId: 's', checkpoint, resumeFrom: checkpoint?.lastEventId, recoverUntil: undefined, resync });
+const position = (checkpoint: Checkpoint | undefined, resync?: StreamPosition['resync']): StreamPosition => ({
+  streamId: 's',
+  checkpoint,
+  resumeFrom: checkpoint?.lastEventId,
+  recoverUntil: undefined,
+  resync,
+});
 
 test('completion: a replay once back where it was (and past its recover point), a resync once its epoch is gone', () => {
   const goal = replayGoal(cp, { from: '0-0', recoverUntil: '2026-03-01T12:00:00.000Z' });

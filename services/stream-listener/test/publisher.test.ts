@@ -37,7 +37,17 @@ test('a transaction that fails mid-commit publishes nothing after it, and the ch
   }));
   const queue = new EventQueue<RawStreamEvent>(1000);
   for (const ev of events) queue.push(ev);
-  const slot: StreamSlot = { streamId: STREAM, queue, checkpoint: undefined, recoverUntil: undefined, startFrom: undefined, resumeFrom: undefined, resync: undefined, replayed: 0, resyncRequest: undefined };
+  const slot: StreamSlot = {
+    streamId: STREAM,
+    queue,
+    checkpoint: undefined,
+    recoverUntil: undefined,
+    startFrom: undefined,
+    resumeFrom: undefined,
+    resync: undefined,
+    replayed: 0,
+    resyncRequest: undefined,
+  };
 
   const metrics = createListenerMetrics(createRegistry({ prefix: `t${randomUUID().slice(0, 6)}` }));
   const total = async (counter: { get(): Promise<{ values: Array<{ value: number }> }> }): Promise<number> => (await counter.get()).values.reduce((a, v) => a + v.value, 0);
@@ -78,7 +88,7 @@ test('a transaction that fails mid-commit publishes nothing after it, and the ch
   assert.deepEqual(readAtSend, [10, 15, 20]);
   // The failed round and the one prepared behind it stay queued for the next term; nothing else was sent.
   assert.equal(queue.size, 30);
-  assert.equal(slot.checkpoint?.lastEventId, events[9]?.id, 'the second round\'s checkpoint: its last event, proven by the next one');
+  assert.equal(slot.checkpoint?.lastEventId, events[9]?.id, "the second round's checkpoint: its last event, proven by the next one");
   // The counters count what committed only: 20 events were normalized, 10 committed.
   assert.equal(await total(metrics.events), 10);
   assert.deepEqual((await metrics.events.get()).values.map((v) => [v.labels, v.value]), [[{ stream: STREAM, event: 'create' }, 10]]);
@@ -102,7 +112,9 @@ test('a transaction that fails mid-commit publishes nothing after it, and the ch
   await until('every partition read past the failure', () => reader.records.filter((r) => r.value === 'sentinel').length === partitions && checkpoints.records.some((r) => r.key === 'sentinel'));
 
   const now = new Date();
-  const expected = events.slice(0, 10).flatMap((ev) => normalizeEvent({ streamId: STREAM, id: ev.id, name: 'create', data: JSON.parse(ev.data) as unknown }, now, new MarkingRegistry()).commands.map((c) => `${c.key} ${ev.id}`));
+  const expected = events.slice(0, 10).flatMap((ev) =>
+    normalizeEvent({ streamId: STREAM, id: ev.id, name: 'create', data: JSON.parse(ev.data) as unknown }, now, new MarkingRegistry()).commands.map((c) => `${c.key} ${ev.id}`)
+  );
   const committed = reader.records.filter((r) => r.value !== 'sentinel');
   const published = committed.map((r) => {
     const c = JSON.parse(r.value) as { key: string; source: { eventId: string } };

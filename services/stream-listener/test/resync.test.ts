@@ -15,7 +15,11 @@ import { listenerConfig, startListener, tail, testKafka, TOKEN, uniqueTopics, un
 const STREAM = 'c1a2b3c4-0000-4000-8000-0000000000r5';
 
 /** A started listener and a tail of the commands topic, both closed after the test. */
-async function startObserved(t: TestContext, cfg: Parameters<typeof startListener>[0], commandsTopic: string): Promise<{ h: ReturnType<typeof startListener>; cmds: Awaited<ReturnType<typeof tail>> }> {
+async function startObserved(
+  t: TestContext,
+  cfg: Parameters<typeof startListener>[0],
+  commandsTopic: string,
+): Promise<{ h: ReturnType<typeof startListener>; cmds: Awaited<ReturnType<typeof tail>> }> {
   const h = startListener(cfg);
   t.after(() => h.close());
   await h.listener.start();

@@ -85,10 +85,29 @@ export interface RaiseAlertInput {
 }
 
 const EMPTY_EVIDENCE: Omit<AlertEvidence, 'entityType' | 'evidenceCreationTime'> = {
-  sha1: null, sha256: null, fileName: null, filePath: null, processId: null, processCommandLine: null, processCreationTime: null,
-  parentProcessId: null, parentProcessCreationTime: null, parentProcessFileName: null, parentProcessFilePath: null, ipAddress: null,
-  url: null, registryKey: null, registryHive: null, registryValueType: null, registryValue: null, accountName: null, domainName: null,
-  userSid: null, aadUserId: null, userPrincipalName: null, detectionStatus: 'Detected',
+  sha1: null,
+  sha256: null,
+  fileName: null,
+  filePath: null,
+  processId: null,
+  processCommandLine: null,
+  processCreationTime: null,
+  parentProcessId: null,
+  parentProcessCreationTime: null,
+  parentProcessFileName: null,
+  parentProcessFilePath: null,
+  ipAddress: null,
+  url: null,
+  registryKey: null,
+  registryHive: null,
+  registryValueType: null,
+  registryValue: null,
+  accountName: null,
+  domainName: null,
+  userSid: null,
+  aadUserId: null,
+  userPrincipalName: null,
+  detectionStatus: 'Detected',
 };
 
 /**
@@ -99,13 +118,20 @@ const EMPTY_EVIDENCE: Omit<AlertEvidence, 'entityType' | 'evidenceCreationTime'>
 export function indicatorEvidence(type: string, value: string, at: string): AlertEvidence {
   const base = { ...EMPTY_EVIDENCE, evidenceCreationTime: at };
   switch (type) {
-    case 'FileSha1': return { ...base, entityType: 'File', sha1: value.toLowerCase() };
-    case 'FileSha256': return { ...base, entityType: 'File', sha256: value.toLowerCase() };
-    case 'FileMd5': return { ...base, entityType: 'File' };
-    case 'CertificateThumbprint': return { ...base, entityType: 'File' };
-    case 'IpAddress': return { ...base, entityType: 'Ip', ipAddress: value };
-    case 'DomainName': return { ...base, entityType: 'Url', url: value };
-    default: return { ...base, entityType: 'Url', url: value };
+    case 'FileSha1':
+      return { ...base, entityType: 'File', sha1: value.toLowerCase() };
+    case 'FileSha256':
+      return { ...base, entityType: 'File', sha256: value.toLowerCase() };
+    case 'FileMd5':
+      return { ...base, entityType: 'File' };
+    case 'CertificateThumbprint':
+      return { ...base, entityType: 'File' };
+    case 'IpAddress':
+      return { ...base, entityType: 'Ip', ipAddress: value };
+    case 'DomainName':
+      return { ...base, entityType: 'Url', url: value };
+    default:
+      return { ...base, entityType: 'Url', url: value };
   }
 }
 

@@ -135,7 +135,9 @@ export async function handleApi(parts: ApiParts, call: ApiCall): Promise<ApiOutc
       if (!Array.isArray(ids)) return { status: apiError(res, 400, 'InvalidRequestBody', 'The request body must be {"IndicatorIds": [...]} (parameter names are case-sensitive).'), body };
       if (ids.length === 0) return { status: apiError(res, 400, 'InvalidRequestBody', 'The IndicatorIds list is empty.'), body, items: 0 };
       if (ids.length > 500) return { status: apiError(res, 400, 'MaximumBatchSizeExceeded', `Maximum batch size exceeded. Received: ${ids.length}, allowed: 500.`), body, items: ids.length };
-      if (ids.some((i) => typeof i !== 'string' || !/^\d+$/.test(i))) return { status: apiError(res, 400, 'InvalidRequestBody', 'IndicatorIds must be indicator ids given as strings.'), body, items: ids.length };
+      if (ids.some((i) => typeof i !== 'string' || !/^\d+$/.test(i))) {
+        return { status: apiError(res, 400, 'InvalidRequestBody', 'IndicatorIds must be indicator ids given as strings.'), body, items: ids.length };
+      }
       const missing = (ids as string[]).filter((i) => !store.has(i));
       // Undocumented whether a 404 deletes the others; this emulator deletes nothing (the conservative case).
       if (missing.length > 0) return { status: apiError(res, 404, 'NotFound', `Indicators not found: ${missing.join(', ')}.`), body, items: ids.length };

@@ -20,7 +20,14 @@ export const DEFAULT_ROLES: readonly string[] = ['Ti.ReadWrite.All'];
 const READ_ROLES: readonly string[] = ['Ti.ReadWrite', 'Ti.ReadWrite.All', 'Ti.Read.All'];
 const WRITE_ROLES: readonly string[] = ['Ti.ReadWrite.All'];
 
-const RESOURCES = ['https://api.securitycenter.microsoft.com', 'https://api.security.microsoft.com', 'https://securitycenter.onmicrosoft.com/windowsatpservice', 'https://api.securitycenter.windows.com', 'https://api-gcc.securitycenter.microsoft.us', 'https://api-gov.securitycenter.microsoft.us'];
+const RESOURCES = [
+  'https://api.securitycenter.microsoft.com',
+  'https://api.security.microsoft.com',
+  'https://securitycenter.onmicrosoft.com/windowsatpservice',
+  'https://api.securitycenter.windows.com',
+  'https://api-gcc.securitycenter.microsoft.us',
+  'https://api-gov.securitycenter.microsoft.us',
+];
 
 const b64url = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url');
 
@@ -73,23 +80,48 @@ export class TokenIssuer {
   /** The token endpoint's answer to a client-credentials form posted for `tenant`. */
   issue(tenant: string, form: URLSearchParams): TokenAnswer {
     const clientId = form.get('client_id') ?? undefined;
-    if (tenant !== this.#tenantId) return tokenError(400, 'invalid_request', 90002, `Tenant '${tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.`);
+    if (tenant !== this.#tenantId) {
+      return tokenError(400, 'invalid_request', 90002, `Tenant '${tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.`);
+    }
     if (form.get('grant_type') !== 'client_credentials') return tokenError(400, 'unsupported_grant_type', 70003, 'The app requested an unsupported grant type.', clientId);
     const client = clientId === undefined ? undefined : this.#clients.get(clientId);
     if (!client) return tokenError(400, 'unauthorized_client', 700016, `Application with identifier '${clientId ?? ''}' was not found in the directory '${tenant}'.`, clientId);
     if (form.get('client_secret') !== client.clientSecret) {
-      return tokenError(400, 'invalid_client', 7000215, `Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${client.clientId}'.`, clientId);
+      return tokenError(
+        400,
+        'invalid_client',
+        7000215,
+        `Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${client.clientId}'.`,
+        clientId,
+      );
     }
     const scope = form.get('scope') ?? '';
     const resource = scope.endsWith('/.default') ? scope.slice(0, -'/.default'.length) : undefined;
     if (resource === undefined || !RESOURCES.includes(resource.replace(/\/$/, ''))) {
-      return tokenError(400, 'invalid_scope', 1002012, `The provided value for scope ${scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).`, clientId);
+      return tokenError(
+        400,
+        'invalid_scope',
+        1002012,
+        `The provided value for scope ${scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).`,
+        clientId,
+      );
     }
     const roles = [...(client.roles ?? DEFAULT_ROLES)];
     const issued = this.#now();
     const expiresAt = issued + this.#lifetimeSec * 1000;
     for (const [token, info] of this.#tokens) if (info.expiresAt <= issued) this.#tokens.delete(token);
-    const accessToken = `${b64url({ typ: 'JWT', alg: 'RS256', kid: 'emulator' })}.${b64url({ aud: resource, iss: `https://sts.windows.net/${tenant}/`, iat: Math.floor(issued / 1000), nbf: Math.floor(issued / 1000), exp: Math.floor(expiresAt / 1000), appid: client.clientId, tid: tenant, ...(roles.length > 0 && { roles }) })}.${randomBytes(32).toString('base64url')}`;
+    const accessToken = `${b64url({ typ: 'JWT', alg: 'RS256', kid: 'emulator' })}.${
+      b64url({
+        aud: resource,
+        iss: `https://sts.windows.net/${tenant}/`,
+        iat: Math.floor(issued / 1000),
+        nbf: Math.floor(issued / 1000),
+        exp: Math.floor(expiresAt / 1000),
+        appid: client.clientId,
+        tid: tenant,
+        ...(roles.length > 0 && { roles }),
+      })
+    }.${randomBytes(32).toString('base64url')}`;
     this.#tokens.set(accessToken, { clientId: client.clientId, expiresAt });
     return { status: 200, clientId, body: { token_type: 'Bearer', expires_in: this.#lifetimeSec, ext_expires_in: this.#lifetimeSec, access_token: accessToken } };
   }

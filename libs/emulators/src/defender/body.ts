@@ -7,7 +7,7 @@ const bodies = new WeakMap<IncomingMessage, Promise<string>>();
 
 export function bodyText(req: IncomingMessage): Promise<string> {
   let text = bodies.get(req);
-  if (!text) bodies.set(req, (text = readBody(req)));
+  if (!text) bodies.set(req, text = readBody(req));
   return text;
 }
 

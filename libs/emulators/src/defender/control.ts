@@ -55,8 +55,7 @@ export function defenderControls(parts: ControlParts): Controls {
   const { store, alerts } = parts;
   return {
     // Seeded indicators come from another application unless a creator is named.
-    seedIndicators: (items, createdBy = { clientId: randomUUID(), displayName: 'Other application' }) =>
-      items.map((item) => store.upsert(validateIndicator(item, parts.validation), createdBy)),
+    seedIndicators: (items, createdBy = { clientId: randomUUID(), displayName: 'Other application' }) => items.map((item) => store.upsert(validateIndicator(item, parts.validation), createdBy)),
     raiseAlert: (r) => {
       store.purgeExpired();
       const indicator = r.indicatorId !== undefined
@@ -116,9 +115,18 @@ export function controlEndpoints(parts: ControlParts, controls: Controls): (req:
     }
     if (method === 'POST' && path === '/_emulator/faults') return sendJson(res, 200, { id: faults.add(fields as unknown as FaultSpec) });
     if (method === 'GET' && path === '/_emulator/faults') return sendJson(res, 200, faults.history());
-    if (method === 'DELETE' && path === '/_emulator/faults') { faults.clear(); return sendJson(res, 200, {}); }
-    if (method === 'POST' && path === '/_emulator/reset') { controls.reset(); return sendJson(res, 200, {}); }
-    if (method === 'POST' && path === '/_emulator/tokens/expire') { parts.tokens.expireAll(); return sendJson(res, 200, {}); }
+    if (method === 'DELETE' && path === '/_emulator/faults') {
+      faults.clear();
+      return sendJson(res, 200, {});
+    }
+    if (method === 'POST' && path === '/_emulator/reset') {
+      controls.reset();
+      return sendJson(res, 200, {});
+    }
+    if (method === 'POST' && path === '/_emulator/tokens/expire') {
+      parts.tokens.expireAll();
+      return sendJson(res, 200, {});
+    }
     if (method === 'POST' && path === '/_emulator/clock') {
       if (typeof fields.advanceMs !== 'number') throw new HttpError(400, 'advanceMs (number) is required');
       parts.clock.advance(fields.advanceMs);

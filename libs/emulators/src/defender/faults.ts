@@ -145,7 +145,9 @@ export class FaultInjector {
   #pick(endpoint: Endpoint, body: string | undefined): ActiveFault[] {
     const t = this.#now();
     this.#active = this.#active.filter((f) => (f.until === undefined || f.until > t) && (f.calls === undefined || f.used < f.calls));
-    return this.#active.filter((f) => (f.endpoints ?? API_ENDPOINTS).includes(endpoint) && (f.bodyIncludes === undefined || (body?.includes(f.bodyIncludes) ?? false)) && this.#random.next() < (f.rate ?? 1));
+    return this.#active.filter((f) =>
+      (f.endpoints ?? API_ENDPOINTS).includes(endpoint) && (f.bodyIncludes === undefined || (body?.includes(f.bodyIncludes) ?? false)) && this.#random.next() < (f.rate ?? 1)
+    );
   }
 }
 

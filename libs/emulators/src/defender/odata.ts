@@ -8,7 +8,21 @@ type Node =
   | { kind: 'and' | 'or'; left: Node; right: Node }
   | { kind: 'not'; inner: Node };
 
-const FILTERABLE = ['application', 'createdByDisplayName', 'expirationTime', 'generateAlert', 'title', 'rbacGroupNames', 'rbacGroupIds', 'indicatorValue', 'indicatorType', 'creationTimeDateTimeUtc', 'createdBy', 'action', 'severity'];
+const FILTERABLE = [
+  'application',
+  'createdByDisplayName',
+  'expirationTime',
+  'generateAlert',
+  'title',
+  'rbacGroupNames',
+  'rbacGroupIds',
+  'indicatorValue',
+  'indicatorType',
+  'creationTimeDateTimeUtc',
+  'createdBy',
+  'action',
+  'severity',
+];
 const DATE_FIELDS = new Set(['expirationTime', 'creationTimeDateTimeUtc']);
 
 /** The filterable properties of one entity set and which of them are dates. */
@@ -25,15 +39,26 @@ function tokenize(text: string): string[] {
   let i = 0;
   while (i < text.length) {
     const c = text[i]!;
-    if (c === ' ') { i += 1; continue; }
-    if (c === '(' || c === ')') { tokens.push(c); i += 1; continue; }
+    if (c === ' ') {
+      i += 1;
+      continue;
+    }
+    if (c === '(' || c === ')') {
+      tokens.push(c);
+      i += 1;
+      continue;
+    }
     if (c === "'") {
       let j = i + 1;
       let value = '';
       for (;;) {
         if (j >= text.length) throw new ODataError(`Syntax error: unterminated string literal at position ${i} in '${text}'.`);
         if (text[j] === "'") {
-          if (text[j + 1] === "'") { value += "'"; j += 2; continue; }
+          if (text[j + 1] === "'") {
+            value += "'";
+            j += 2;
+            continue;
+          }
           break;
         }
         value += text[j];
@@ -44,7 +69,7 @@ function tokenize(text: string): string[] {
       continue;
     }
     let j = i;
-    while (j < text.length && !' ()\''.includes(text[j]!)) j += 1;
+    while (j < text.length && !" ()'".includes(text[j]!)) j += 1;
     tokens.push(text.slice(i, j));
     i = j;
   }
@@ -84,12 +109,18 @@ export function parseFilter(text: string, schema: FilterSchema = INDICATOR_FILTE
   };
   const and = (): Node => {
     let left = primary();
-    while (peek() === 'and') { pos += 1; left = { kind: 'and', left, right: primary() }; }
+    while (peek() === 'and') {
+      pos += 1;
+      left = { kind: 'and', left, right: primary() };
+    }
     return left;
   };
   const or = (): Node => {
     let left = and();
-    while (peek() === 'or') { pos += 1; left = { kind: 'or', left, right: and() }; }
+    while (peek() === 'or') {
+      pos += 1;
+      left = { kind: 'or', left, right: and() };
+    }
     return left;
   };
   const tree = or();
@@ -101,23 +132,38 @@ function compare(actual: unknown, op: string, expected: string | number | boolea
   if (Array.isArray(actual)) return op === 'ne' ? actual.every((a) => compare(a, op, expected, isDate)) : actual.some((a) => compare(a, op, expected, isDate));
   let a: unknown = actual;
   let e: unknown = expected;
-  if (isDate && typeof a === 'string' && typeof e === 'string') { a = Date.parse(a); e = Date.parse(e); }
-  else if (typeof a === 'string' && typeof e === 'string') { a = a.toLowerCase(); e = e.toLowerCase(); }
+  if (isDate && typeof a === 'string' && typeof e === 'string') {
+    a = Date.parse(a);
+    e = Date.parse(e);
+  } else if (typeof a === 'string' && typeof e === 'string') {
+    a = a.toLowerCase();
+    e = e.toLowerCase();
+  }
   switch (op) {
-    case 'eq': return a === e || (a == null && e == null);
-    case 'ne': return !(a === e || (a == null && e == null));
-    case 'gt': return (a as number) > (e as number);
-    case 'ge': return (a as number) >= (e as number);
-    case 'lt': return (a as number) < (e as number);
-    default: return (a as number) <= (e as number);
+    case 'eq':
+      return a === e || (a == null && e == null);
+    case 'ne':
+      return !(a === e || (a == null && e == null));
+    case 'gt':
+      return (a as number) > (e as number);
+    case 'ge':
+      return (a as number) >= (e as number);
+    case 'lt':
+      return (a as number) < (e as number);
+    default:
+      return (a as number) <= (e as number);
   }
 }
 
 export function evaluate(node: Node, row: Record<string, unknown>): boolean {
   switch (node.kind) {
-    case 'and': return evaluate(node.left, row) && evaluate(node.right, row);
-    case 'or': return evaluate(node.left, row) || evaluate(node.right, row);
-    case 'not': return !evaluate(node.inner, row);
-    default: return compare(row[node.field], node.op, node.value, node.date);
+    case 'and':
+      return evaluate(node.left, row) && evaluate(node.right, row);
+    case 'or':
+      return evaluate(node.left, row) || evaluate(node.right, row);
+    case 'not':
+      return !evaluate(node.inner, row);
+    default:
+      return compare(row[node.field], node.op, node.value, node.date);
   }
 }

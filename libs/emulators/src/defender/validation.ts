@@ -48,7 +48,9 @@ function validateValue(type: string, value: string, options: ValidationOptions):
     } catch {
       url = undefined;
     }
-    if (!url || !['http:', 'https:'].includes(url.protocol) || url.hostname === '') throw new ValidationError('InvalidUrl', `Invalid URL '${value}': a full URL with an http or https scheme is required.`);
+    if (!url || !['http:', 'https:'].includes(url.protocol) || url.hostname === '') {
+      throw new ValidationError('InvalidUrl', `Invalid URL '${value}': a full URL with an http or https scheme is required.`);
+    }
   }
 }
 
@@ -83,8 +85,20 @@ export interface IndicatorInput {
  * another is `InvalidRequestBody` rather than silently ignored, the safe reading of "wrong case gives InvalidRequestBody" (the exact message is undocumented).
  */
 export const DOCUMENTED_BODY_FIELDS = [
-  'indicatorValue', 'indicatorType', 'action', 'application', 'title', 'description', 'expirationTime', 'severity',
-  'recommendedActions', 'rbacGroupNames', 'rbacGroupIds', 'educateUrl', 'generateAlert', 'externalID',
+  'indicatorValue',
+  'indicatorType',
+  'action',
+  'application',
+  'title',
+  'description',
+  'expirationTime',
+  'severity',
+  'recommendedActions',
+  'rbacGroupNames',
+  'rbacGroupIds',
+  'educateUrl',
+  'generateAlert',
+  'externalID',
 ] as const;
 const DOCUMENTED_BY_LOWER = new Map<string, string>(DOCUMENTED_BODY_FIELDS.map((f) => [f.toLowerCase(), f]));
 
@@ -105,28 +119,46 @@ export function validateIndicator(body: unknown, options: ValidationOptions = {}
   if (indicatorValue.trim() === '') throw new ValidationError('InvalidInput', 'Recieved an empty indicator value.');
   if (!(INDICATOR_TYPES as readonly string[]).includes(indicatorType)) throw new ValidationError('InvalidRequestBody', `Invalid indicatorType '${indicatorType}'.`);
   if (!(ACTIONS as readonly string[]).includes(action)) throw new ValidationError('InvalidRequestBody', `Invalid action '${action}'.`);
-  if (b.severity !== undefined && b.severity !== null && !(SEVERITIES as readonly unknown[]).includes(b.severity)) throw new ValidationError('InvalidRequestBody', `Invalid severity ${JSON.stringify(b.severity)}.`);
+  if (b.severity !== undefined && b.severity !== null && !(SEVERITIES as readonly unknown[]).includes(b.severity)) {
+    throw new ValidationError('InvalidRequestBody', `Invalid severity ${JSON.stringify(b.severity)}.`);
+  }
   let generateAlert: boolean | undefined;
   if (typeof b.generateAlert === 'boolean') generateAlert = b.generateAlert;
   else if (typeof b.generateAlert === 'string' && /^(true|false)$/i.test(b.generateAlert)) generateAlert = b.generateAlert.toLowerCase() === 'true';
   else if (b.generateAlert !== undefined && b.generateAlert !== null) throw new ValidationError('InvalidRequestBody', "Parameter 'generateAlert' must be a Boolean.");
   let expirationTime: string | null | undefined;
   if (b.expirationTime !== undefined && b.expirationTime !== null) {
-    if (typeof b.expirationTime !== 'string' || Number.isNaN(Date.parse(b.expirationTime))) throw new ValidationError('InvalidRequestBody', "Parameter 'expirationTime' must be an ISO 8601 DateTimeOffset.");
+    if (typeof b.expirationTime !== 'string' || Number.isNaN(Date.parse(b.expirationTime))) {
+      throw new ValidationError('InvalidRequestBody', "Parameter 'expirationTime' must be an ISO 8601 DateTimeOffset.");
+    }
     expirationTime = b.expirationTime;
   }
   for (const name of ['rbacGroupNames', 'rbacGroupIds']) {
     const list = b[name];
-    if (list !== undefined && list !== null && (!Array.isArray(list) || list.some((v) => typeof v !== 'string'))) throw new ValidationError('InvalidRequestBody', `Parameter '${name}' must be a list of strings.`);
+    if (list !== undefined && list !== null && (!Array.isArray(list) || list.some((v) => typeof v !== 'string'))) {
+      throw new ValidationError('InvalidRequestBody', `Parameter '${name}' must be a list of strings.`);
+    }
   }
   validateValue(indicatorType, indicatorValue, options);
   if (action === 'Audit' && generateAlert !== true) throw new ValidationError('InvalidRequestBody', "The 'Audit' action requires 'generateAlert' to be true.");
-  if (action === 'BlockAndRemediate' && NETWORK_TYPES.has(indicatorType)) throw new ValidationError('InvalidRequestBody', `Action 'BlockAndRemediate' is not supported for indicator type ${indicatorType}.`);
-  if (indicatorType === 'CertificateThumbprint' && !['Allowed', 'BlockAndRemediate', 'Alert', 'AlertAndBlock'].includes(action)) throw new ValidationError('InvalidRequestBody', `Action '${action}' is not supported for certificate indicators (Allowed or BlockAndRemediate).`);
-  if (b.educateUrl !== undefined && b.educateUrl !== null && (indicatorType !== 'Url' || !['Block', 'Warn'].includes(action))) throw new ValidationError('InvalidRequestBody', "'educateUrl' applies only to Url indicators with the Block or Warn action.");
+  if (action === 'BlockAndRemediate' && NETWORK_TYPES.has(indicatorType)) {
+    throw new ValidationError('InvalidRequestBody', `Action 'BlockAndRemediate' is not supported for indicator type ${indicatorType}.`);
+  }
+  if (indicatorType === 'CertificateThumbprint' && !['Allowed', 'BlockAndRemediate', 'Alert', 'AlertAndBlock'].includes(action)) {
+    throw new ValidationError('InvalidRequestBody', `Action '${action}' is not supported for certificate indicators (Allowed or BlockAndRemediate).`);
+  }
+  if (b.educateUrl !== undefined && b.educateUrl !== null && (indicatorType !== 'Url' || !['Block', 'Warn'].includes(action))) {
+    throw new ValidationError('InvalidRequestBody', "'educateUrl' applies only to Url indicators with the Block or Warn action.");
+  }
   const optionalString = (name: string): string | null | undefined => (typeof b[name] === 'string' ? (b[name]) : b[name] === null ? null : undefined);
   return {
-    indicatorValue, indicatorType, action, title, description, generateAlert, expirationTime,
+    indicatorValue,
+    indicatorType,
+    action,
+    title,
+    description,
+    generateAlert,
+    expirationTime,
     application: optionalString('application'),
     severity: optionalString('severity'),
     recommendedActions: optionalString('recommendedActions'),

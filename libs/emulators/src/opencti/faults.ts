@@ -19,15 +19,19 @@ export interface ConnectionCut {
 export function malformedEvent(kind: MalformedKind, sample: StixObject, options: { size?: number } = {}): { rawEvent: string; json: string } {
   const valid = JSON.stringify({ version: '4', type: 'create', scope: 'external', message: 'creates a Indicator', origin: DEFAULT_ORIGIN, data: sample });
   switch (kind) {
-    case 'bad-json': return { rawEvent: 'create', json: valid.slice(0, Math.floor(valid.length / 2)) };
-    case 'unknown-event': return { rawEvent: 'frobnicate', json: valid };
-    case 'missing-fields': return { rawEvent: 'create', json: JSON.stringify({ version: '4', type: 'create', scope: 'external', message: 'creates a Indicator', origin: DEFAULT_ORIGIN }) };
+    case 'bad-json':
+      return { rawEvent: 'create', json: valid.slice(0, Math.floor(valid.length / 2)) };
+    case 'unknown-event':
+      return { rawEvent: 'frobnicate', json: valid };
+    case 'missing-fields':
+      return { rawEvent: 'create', json: JSON.stringify({ version: '4', type: 'create', scope: 'external', message: 'creates a Indicator', origin: DEFAULT_ORIGIN }) };
     case 'oversized': {
       const size = options.size ?? 8 * 1024 * 1024;
       const shell = JSON.stringify({ version: '4', type: 'create', scope: 'external', message: 'creates a Indicator', origin: DEFAULT_ORIGIN, data: { ...sample, description: '' } });
       return { rawEvent: 'create', json: shell.replace('"description":""', `"description":"${'x'.repeat(Math.max(0, size - shell.length))}"`) };
     }
-    default: throw new HttpError(400, `unknown malformed kind ${kind as string} (one of ${MALFORMED_KINDS.join(', ')})`);
+    default:
+      throw new HttpError(400, `unknown malformed kind ${kind as string} (one of ${MALFORMED_KINDS.join(', ')})`);
   }
 }
 

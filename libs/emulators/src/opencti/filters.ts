@@ -63,13 +63,20 @@ function compare(actual: unknown, operator: NonNullable<Filter['operator']>, exp
   const a = typeof actual === 'boolean' ? String(actual) : actual;
   const e = typeof expected === 'boolean' ? String(expected) : expected;
   switch (operator) {
-    case 'eq': return a === e || (typeof a === 'number' && a === Number(e));
-    case 'not_eq': return !(a === e || (typeof a === 'number' && a === Number(e)));
-    case 'gt': return Number(a) > Number(e);
-    case 'gte': return Number(a) >= Number(e);
-    case 'lt': return Number(a) < Number(e);
-    case 'lte': return Number(a) <= Number(e);
-    default: return false;
+    case 'eq':
+      return a === e || (typeof a === 'number' && a === Number(e));
+    case 'not_eq':
+      return !(a === e || (typeof a === 'number' && a === Number(e)));
+    case 'gt':
+      return Number(a) > Number(e);
+    case 'gte':
+      return Number(a) >= Number(e);
+    case 'lt':
+      return Number(a) < Number(e);
+    case 'lte':
+      return Number(a) <= Number(e);
+    default:
+      return false;
   }
 }
 
@@ -79,8 +86,7 @@ function matchFilter(stix: StixObject, filter: Filter): boolean {
   const actual = [filter.key].flat().flatMap((key) => resolvers[key]!(stix)).filter((v) => v !== undefined && v !== null);
   if (operator === 'nil') return actual.length === 0;
   if (operator === 'not_nil') return actual.length > 0;
-  const test = (expected: unknown): boolean =>
-    operator === 'not_eq' ? actual.every((a) => compare(a, operator, expected)) : actual.some((a) => compare(a, operator, expected));
+  const test = (expected: unknown): boolean => operator === 'not_eq' ? actual.every((a) => compare(a, operator, expected)) : actual.some((a) => compare(a, operator, expected));
   return mode === 'and' ? filter.values.every(test) : filter.values.some(test);
 }
 

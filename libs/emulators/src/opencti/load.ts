@@ -12,10 +12,15 @@ interface Kind {
 }
 
 const KINDS: Kind[] = [
-  { stixType: 'ipv4-addr', octiType: 'IPv4-Addr', pattern: "[ipv4-addr:value = '@@V@@']", value: (i) => {
-    const q = Math.floor(i / PUBLIC_FIRST_OCTETS.length);
-    return `${PUBLIC_FIRST_OCTETS[i % PUBLIC_FIRST_OCTETS.length]}.${(q >>> 16) & 255}.${(q >>> 8) & 255}.${q & 255}`;
-  } },
+  {
+    stixType: 'ipv4-addr',
+    octiType: 'IPv4-Addr',
+    pattern: "[ipv4-addr:value = '@@V@@']",
+    value: (i) => {
+      const q = Math.floor(i / PUBLIC_FIRST_OCTETS.length);
+      return `${PUBLIC_FIRST_OCTETS[i % PUBLIC_FIRST_OCTETS.length]}.${(q >>> 16) & 255}.${(q >>> 8) & 255}.${q & 255}`;
+    },
+  },
   { stixType: 'domain-name', octiType: 'Domain-Name', pattern: "[domain-name:value = '@@V@@']", value: (i) => `l${i.toString(36)}.threat-feed.net` },
   { stixType: 'url', octiType: 'Url', pattern: "[url:value = '@@V@@']", value: (i) => `http://u${i.toString(36)}.threat-feed.net/gate.php` },
   { stixType: 'file', octiType: 'StixFile', pattern: "[file:hashes.'SHA-256' = '@@V@@']", value: (i) => `${'f'}${i.toString(16).padStart(63, '0')}` },
@@ -31,18 +36,44 @@ export function loadPayloads(seed: number): (i: number) => string {
     const value = '@@V@@';
     const observable = kind.stixType === 'file' ? { type: kind.octiType, hashes: { 'SHA-256': value } } : { type: kind.octiType, value };
     const json = JSON.stringify({
-      version: '4', type: 'create', scope: 'external', message: `creates a Indicator \`${value}\``,
+      version: '4',
+      type: 'create',
+      scope: 'external',
+      message: `creates a Indicator \`${value}\``,
       origin: { socket: 'query', user_id: OPENCTI_ADMIN_UUID },
       data: {
-        id: 'indicator--@@ID@@', spec_version: '2.1', type: 'indicator', created, modified: created, name: value,
-        description: 'Load-mode indicator', pattern: kind.pattern, pattern_type: 'stix', pattern_version: '2.1',
-        valid_from: created, valid_until: validUntil, indicator_types: ['malicious-activity'], revoked: false, confidence: 80,
-        labels: ['load'], object_marking_refs: [TLP_MARKINGS['TLP:GREEN']],
-        extensions: { [OCTI_EXT]: {
-          extension_type: 'property-extension', id: '@@IID@@', type: 'Indicator', created_at: created, updated_at: created,
-          is_inferred: false, creator_ids: [OPENCTI_ADMIN_UUID], score: 75, detection: true, main_observable_type: kind.octiType,
-          observable_values: [observable],
-        } },
+        id: 'indicator--@@ID@@',
+        spec_version: '2.1',
+        type: 'indicator',
+        created,
+        modified: created,
+        name: value,
+        description: 'Load-mode indicator',
+        pattern: kind.pattern,
+        pattern_type: 'stix',
+        pattern_version: '2.1',
+        valid_from: created,
+        valid_until: validUntil,
+        indicator_types: ['malicious-activity'],
+        revoked: false,
+        confidence: 80,
+        labels: ['load'],
+        object_marking_refs: [TLP_MARKINGS['TLP:GREEN']],
+        extensions: {
+          [OCTI_EXT]: {
+            extension_type: 'property-extension',
+            id: '@@IID@@',
+            type: 'Indicator',
+            created_at: created,
+            updated_at: created,
+            is_inferred: false,
+            creator_ids: [OPENCTI_ADMIN_UUID],
+            score: 75,
+            detection: true,
+            main_observable_type: kind.octiType,
+            observable_values: [observable],
+          },
+        },
       },
     });
     return json.split(/@@(V|ID|IID)@@/);

@@ -50,8 +50,11 @@ export function randomScript(generator: StixGenerator, count: number, kinds?: { 
       const isIndicator = target.type === 'indicator';
       const change = r.int(0, isIndicator ? 4 : 1);
       let changes: Record<string, unknown>;
-      if (change === 0) changes = isIndicator || target.type === 'hostname' ? (isIndicator ? ext({ score: r.int(0, 100) }) : { score: r.int(0, 100) }) : { extensions: { 'extension-definition--f93e2c80-4231-4f9a-af8b-95c9bd566a82': { score: r.int(0, 100) } } };
-      else if (change === 1) changes = { object_marking_refs: [r.pick(Object.values(TLP_MARKINGS))] };
+      if (change === 0) {
+        changes = isIndicator || target.type === 'hostname'
+          ? (isIndicator ? ext({ score: r.int(0, 100) }) : { score: r.int(0, 100) })
+          : { extensions: { 'extension-definition--f93e2c80-4231-4f9a-af8b-95c9bd566a82': { score: r.int(0, 100) } } };
+      } else if (change === 1) changes = { object_marking_refs: [r.pick(Object.values(TLP_MARKINGS))] };
       else if (change === 2) changes = { revoked: true };
       else if (change === 3) changes = ext({ detection: false });
       else changes = { valid_until: new Date(generator.epochMs + r.int(-5, 30) * 86_400_000).toISOString() };

@@ -48,7 +48,6 @@ interface GraphqlAnswer {
   readonly body: unknown;
 }
 
-
 const IDENTITY_CLASSES: Readonly<Record<string, string>> = { Organization: 'organization', Individual: 'individual', System: 'system', Sector: 'class', SecurityPlatform: 'securityplatform' };
 
 const iso = (v: unknown, field: string): string => {
@@ -118,9 +117,22 @@ export class OpenCtiGraphql {
     // OpenCTI's standard id of an identity: its name (lower-cased, trimmed) and class.
     const standardId = `identity--${uuid5(OPENCTI_NAMESPACE, JSON.stringify({ identity_class: identityClass, name: input.name.trim().toLowerCase() }))}`;
     const existing = [...this.#identities.values()].find((i) => i.standard_id === standardId);
-    const identity = existing ?? { id: randomUUID(), standard_id: standardId, entity_type: type, name: input.name.trim(), identity_class: identityClass, description: typeof input.description === 'string' ? input.description : null };
+    const identity = existing ??
+      {
+        id: randomUUID(),
+        standard_id: standardId,
+        entity_type: type,
+        name: input.name.trim(),
+        identity_class: identityClass,
+        description: typeof input.description === 'string' ? input.description : null,
+      };
     this.#identities.set(identity.id, identity);
-    return { id: identity.id, standard_id: identity.standard_id, entity_type: identity.entity_type, parent_types: ['Basic-Object', 'Stix-Object', 'Stix-Core-Object', 'Stix-Domain-Object', 'Identity'] };
+    return {
+      id: identity.id,
+      standard_id: identity.standard_id,
+      entity_type: identity.entity_type,
+      parent_types: ['Basic-Object', 'Stix-Object', 'Stix-Core-Object', 'Stix-Domain-Object', 'Identity'],
+    };
   }
 
   #ref(id: unknown, side: string): EntityRef {
@@ -144,7 +156,9 @@ export class OpenCtiGraphql {
     if (Date.parse(firstSeen) > Date.parse(lastSeen)) throw new GraphQlError('The first_seen date must be before or equal to the last_seen date', 'VALIDATION_ERROR');
     const count = input.attribute_count == null ? 1 : input.attribute_count;
     if (typeof count !== 'number' || !Number.isInteger(count) || count < 0) throw new GraphQlError(`attribute_count must be a non-negative integer, got ${JSON.stringify(count)}`, 'VALIDATION_ERROR');
-    if (input.stix_id != null && (typeof input.stix_id !== 'string' || !/^sighting--[0-9a-f-]{36}$/.test(input.stix_id))) throw new GraphQlError(`stix_id is not a sighting STIX id: ${JSON.stringify(input.stix_id)}`, 'VALIDATION_ERROR');
+    if (input.stix_id != null && (typeof input.stix_id !== 'string' || !/^sighting--[0-9a-f-]{36}$/.test(input.stix_id))) {
+      throw new GraphQlError(`stix_id is not a sighting STIX id: ${JSON.stringify(input.stix_id)}`, 'VALIDATION_ERROR');
+    }
     const standardId = typeof input.stix_id === 'string' ? input.stix_id : `sighting--${randomUUID()}`;
     const existing = [...this.#sightings.values()].find((s) => s.standard_id === standardId);
     if (existing) {
@@ -192,7 +206,9 @@ export class OpenCtiGraphql {
     const next = structuredClone(sighting);
     for (const edit of input) {
       if (!isRecord(edit) || typeof edit.key !== 'string' || !Array.isArray(edit.value)) throw new GraphQlError('EditInput is {key, value: [..], operation?}', 'VALIDATION_ERROR');
-      if (edit.operation !== undefined && edit.operation !== null && edit.operation !== 'replace') throw new GraphQlError(`operation ${JSON.stringify(edit.operation)} is not emulated`, 'UNSUPPORTED_ERROR');
+      if (edit.operation !== undefined && edit.operation !== null && edit.operation !== 'replace') {
+        throw new GraphQlError(`operation ${JSON.stringify(edit.operation)} is not emulated`, 'UNSUPPORTED_ERROR');
+      }
       const [value] = edit.value as unknown[];
       switch (edit.key) {
         case 'attribute_count': {
@@ -201,12 +217,23 @@ export class OpenCtiGraphql {
           next.attribute_count = n;
           break;
         }
-        case 'first_seen': next.first_seen = iso(value, 'first_seen'); break;
-        case 'last_seen': next.last_seen = iso(value, 'last_seen'); break;
-        case 'description': next.description = typeof value === 'string' ? value : null; break;
-        case 'x_opencti_negative': next.x_opencti_negative = value === true || value === 'true'; break;
-        case 'confidence': next.confidence = typeof value === 'number' ? value : Number(value); break;
-        default: throw new GraphQlError(`field ${edit.key} is not emulated`, 'UNSUPPORTED_ERROR');
+        case 'first_seen':
+          next.first_seen = iso(value, 'first_seen');
+          break;
+        case 'last_seen':
+          next.last_seen = iso(value, 'last_seen');
+          break;
+        case 'description':
+          next.description = typeof value === 'string' ? value : null;
+          break;
+        case 'x_opencti_negative':
+          next.x_opencti_negative = value === true || value === 'true';
+          break;
+        case 'confidence':
+          next.confidence = typeof value === 'number' ? value : Number(value);
+          break;
+        default:
+          throw new GraphQlError(`field ${edit.key} is not emulated`, 'UNSUPPORTED_ERROR');
       }
     }
     if (Date.parse(next.first_seen) > Date.parse(next.last_seen)) throw new GraphQlError('The first_seen date must be before or equal to the last_seen date', 'VALIDATION_ERROR');

@@ -24,8 +24,23 @@ export type StixObject = { id: string; type: string } & Record<string, unknown>;
 
 /** Indicator pattern kinds; the last seven are ones Defender cannot represent as one indicator. */
 export const INDICATOR_KINDS = [
-  'ipv4', 'ipv6', 'domain', 'hostname', 'url', 'md5', 'sha1', 'sha256', 'x509-sha1', 'x509-sha256',
-  'cidr', 'private-ip', 'matches', 'email', 'and', 'or', 'followedby',
+  'ipv4',
+  'ipv6',
+  'domain',
+  'hostname',
+  'url',
+  'md5',
+  'sha1',
+  'sha256',
+  'x509-sha1',
+  'x509-sha256',
+  'cidr',
+  'private-ip',
+  'matches',
+  'email',
+  'and',
+  'or',
+  'followedby',
 ] as const;
 export type IndicatorKind = (typeof INDICATOR_KINDS)[number];
 export const OBSERVABLE_KINDS = ['ipv4', 'ipv6', 'domain', 'hostname', 'url', 'file', 'x509'] as const;
@@ -63,7 +78,10 @@ export class Random {
     for (let i = 0; i < 15; i++) this.next();
   }
   next(): number {
-    this.#a >>>= 0; this.#b >>>= 0; this.#c >>>= 0; this.#d >>>= 0;
+    this.#a >>>= 0;
+    this.#b >>>= 0;
+    this.#c >>>= 0;
+    this.#d >>>= 0;
     let t = (this.#a + this.#b) | 0;
     this.#a = this.#b ^ (this.#b >>> 9);
     this.#b = (this.#c + (this.#c << 3)) | 0;
@@ -93,7 +111,32 @@ export class Random {
   }
 }
 
-const WORDS = ['cobalt', 'nimbus', 'vector', 'harbor', 'quartz', 'ember', 'falcon', 'delta', 'onyx', 'pixel', 'raven', 'sierra', 'tango', 'umbra', 'vortex', 'zephyr', 'update', 'secure', 'login', 'cdn', 'mail', 'portal', 'account', 'verify'];
+const WORDS = [
+  'cobalt',
+  'nimbus',
+  'vector',
+  'harbor',
+  'quartz',
+  'ember',
+  'falcon',
+  'delta',
+  'onyx',
+  'pixel',
+  'raven',
+  'sierra',
+  'tango',
+  'umbra',
+  'vortex',
+  'zephyr',
+  'update',
+  'secure',
+  'login',
+  'cdn',
+  'mail',
+  'portal',
+  'account',
+  'verify',
+];
 const TLDS = ['com', 'net', 'org', 'info', 'xyz', 'top', 'ru', 'io', 'biz', 'online'];
 const LABELS = ['c2', 'phishing', 'malware', 'botnet', 'ransomware', 'scanner', 'apt', 'cryptomining'];
 const INDICATOR_TYPES = ['malicious-activity', 'anomalous-activity', 'attribution', 'compromised'];
@@ -232,19 +275,35 @@ export class StixGenerator {
       return { pattern: `[${object}:hashes.${quoted} = '${value}']`, observed: [{ type: object, hashes: { [algo]: value } }], mainType: octiType(object), name: value };
     };
     switch (kind) {
-      case 'ipv4': return one('ipv4-addr', this.publicIpv4());
-      case 'ipv6': return one('ipv6-addr', this.publicIpv6());
-      case 'domain': return one('domain-name', this.domain());
-      case 'hostname': return one('hostname', this.hostname());
-      case 'url': return one('url', this.url());
-      case 'md5': return hash('file', 'MD5', 32);
-      case 'sha1': return hash('file', 'SHA-1', 40);
-      case 'sha256': return hash('file', 'SHA-256', 64);
-      case 'x509-sha1': return hash('x509-certificate', 'SHA-1', 40);
-      case 'x509-sha256': return hash('x509-certificate', 'SHA-256', 64);
-      case 'cidr': return one('ipv4-addr', `${r.pick(PUBLIC_FIRST_OCTETS)}.${r.int(0, 255)}.${r.int(0, 255)}.0/24`);
-      case 'private-ip': return one('ipv4-addr', r.pick([`10.${r.int(0, 255)}.${r.int(0, 255)}.${r.int(1, 254)}`, `192.168.${r.int(0, 255)}.${r.int(1, 254)}`, `172.${r.int(16, 31)}.${r.int(0, 255)}.${r.int(1, 254)}`]));
-      case 'email': return one('email-addr', `${r.pick(WORDS)}@${this.domain()}`);
+      case 'ipv4':
+        return one('ipv4-addr', this.publicIpv4());
+      case 'ipv6':
+        return one('ipv6-addr', this.publicIpv6());
+      case 'domain':
+        return one('domain-name', this.domain());
+      case 'hostname':
+        return one('hostname', this.hostname());
+      case 'url':
+        return one('url', this.url());
+      case 'md5':
+        return hash('file', 'MD5', 32);
+      case 'sha1':
+        return hash('file', 'SHA-1', 40);
+      case 'sha256':
+        return hash('file', 'SHA-256', 64);
+      case 'x509-sha1':
+        return hash('x509-certificate', 'SHA-1', 40);
+      case 'x509-sha256':
+        return hash('x509-certificate', 'SHA-256', 64);
+      case 'cidr':
+        return one('ipv4-addr', `${r.pick(PUBLIC_FIRST_OCTETS)}.${r.int(0, 255)}.${r.int(0, 255)}.0/24`);
+      case 'private-ip':
+        return one(
+          'ipv4-addr',
+          r.pick([`10.${r.int(0, 255)}.${r.int(0, 255)}.${r.int(1, 254)}`, `192.168.${r.int(0, 255)}.${r.int(1, 254)}`, `172.${r.int(16, 31)}.${r.int(0, 255)}.${r.int(1, 254)}`]),
+        );
+      case 'email':
+        return one('email-addr', `${r.pick(WORDS)}@${this.domain()}`);
       case 'matches': {
         const domain = this.domain();
         return { pattern: `[url:value MATCHES '^https?://${domain.replaceAll('.', '\\\\.')}/.*']`, observed: [], mainType: 'Url', name: `${domain} URLs` };
@@ -256,12 +315,22 @@ export class StixGenerator {
       case 'or': {
         const ip = this.publicIpv4();
         const domain = this.domain();
-        return { pattern: `[ipv4-addr:value = '${ip}' OR domain-name:value = '${domain}']`, observed: [{ type: 'ipv4-addr', value: ip }, { type: 'domain-name', value: domain }], mainType: 'IPv4-Addr', name: `${ip} / ${domain}` };
+        return {
+          pattern: `[ipv4-addr:value = '${ip}' OR domain-name:value = '${domain}']`,
+          observed: [{ type: 'ipv4-addr', value: ip }, { type: 'domain-name', value: domain }],
+          mainType: 'IPv4-Addr',
+          name: `${ip} / ${domain}`,
+        };
       }
       case 'followedby': {
         const ip = this.publicIpv4();
         const domain = this.domain();
-        return { pattern: `[ipv4-addr:value = '${ip}'] FOLLOWEDBY [domain-name:value = '${domain}']`, observed: [{ type: 'ipv4-addr', value: ip }, { type: 'domain-name', value: domain }], mainType: 'IPv4-Addr', name: `${ip} then ${domain}` };
+        return {
+          pattern: `[ipv4-addr:value = '${ip}'] FOLLOWEDBY [domain-name:value = '${domain}']`,
+          observed: [{ type: 'ipv4-addr', value: ip }, { type: 'domain-name', value: domain }],
+          mainType: 'IPv4-Addr',
+          name: `${ip} then ${domain}`,
+        };
       }
     }
   }
@@ -277,19 +346,51 @@ export class StixGenerator {
     let type: string;
     let fields: Record<string, unknown>;
     switch (kind) {
-      case 'ipv4': type = 'ipv4-addr'; fields = { value: this.publicIpv4() }; break;
-      case 'ipv6': type = 'ipv6-addr'; fields = { value: this.publicIpv6() }; break;
-      case 'domain': type = 'domain-name'; fields = { value: this.domain() }; break;
-      case 'hostname': type = 'hostname'; fields = { value: this.hostname() }; break;
-      case 'url': type = 'url'; fields = { value: this.url() }; break;
-      case 'file': type = 'file'; fields = { hashes: { MD5: r.hex(32), 'SHA-1': r.hex(40), 'SHA-256': r.hex(64) }, name: `${r.pick(WORDS)}.exe` }; break;
-      case 'x509': type = 'x509-certificate'; fields = { hashes: { 'SHA-1': r.hex(40), 'SHA-256': r.hex(64) }, subject: `CN=${this.domain()}`, issuer: 'CN=R3, O=Let\'s Encrypt, C=US' }; break;
+      case 'ipv4':
+        type = 'ipv4-addr';
+        fields = { value: this.publicIpv4() };
+        break;
+      case 'ipv6':
+        type = 'ipv6-addr';
+        fields = { value: this.publicIpv6() };
+        break;
+      case 'domain':
+        type = 'domain-name';
+        fields = { value: this.domain() };
+        break;
+      case 'hostname':
+        type = 'hostname';
+        fields = { value: this.hostname() };
+        break;
+      case 'url':
+        type = 'url';
+        fields = { value: this.url() };
+        break;
+      case 'file':
+        type = 'file';
+        fields = { hashes: { MD5: r.hex(32), 'SHA-1': r.hex(40), 'SHA-256': r.hex(64) }, name: `${r.pick(WORDS)}.exe` };
+        break;
+      case 'x509':
+        type = 'x509-certificate';
+        fields = { hashes: { 'SHA-1': r.hex(40), 'SHA-256': r.hex(64) }, subject: `CN=${this.domain()}`, issuer: "CN=R3, O=Let's Encrypt, C=US" };
+        break;
     }
     const contributing = 'hashes' in fields ? { hashes: fields.hashes } : { value: fields.value };
     const octi = this.#octiExtension(octiType(type), created, {});
     // Custom SCOs (hostname) carry score/description/labels at top level; standard ones in the SCO extension.
     if (type === 'hostname') {
-      return { id: scoId(type, contributing), spec_version: '2.1', type, ...fields, score, description, labels: [label], object_marking_refs: this.#markings(), created_by_ref: author.id, extensions: { [OCTI_EXT]: octi } };
+      return {
+        id: scoId(type, contributing),
+        spec_version: '2.1',
+        type,
+        ...fields,
+        score,
+        description,
+        labels: [label],
+        object_marking_refs: this.#markings(),
+        created_by_ref: author.id,
+        extensions: { [OCTI_EXT]: octi },
+      };
     }
     return {
       id: scoId(type, contributing),
@@ -308,8 +409,14 @@ export class StixGenerator {
 /** OpenCTI entity type names of STIX SCO types. */
 export function octiType(stixType: string): string {
   const map: Record<string, string> = {
-    'ipv4-addr': 'IPv4-Addr', 'ipv6-addr': 'IPv6-Addr', 'domain-name': 'Domain-Name', hostname: 'Hostname',
-    url: 'Url', file: 'StixFile', 'x509-certificate': 'X509-Certificate', 'email-addr': 'Email-Addr',
+    'ipv4-addr': 'IPv4-Addr',
+    'ipv6-addr': 'IPv6-Addr',
+    'domain-name': 'Domain-Name',
+    hostname: 'Hostname',
+    url: 'Url',
+    file: 'StixFile',
+    'x509-certificate': 'X509-Certificate',
+    'email-addr': 'Email-Addr',
   };
   return map[stixType] ?? stixType;
 }
@@ -324,7 +431,16 @@ export function markingDefinitions(): StixObject[] {
     definition_type: 'TLP',
     definition: { tlp: name.slice(4).toLowerCase() },
     name,
-    extensions: { [OCTI_EXT]: { extension_type: 'property-extension', id: uuid5(OPENCTI_NAMESPACE, id), type: 'Marking-Definition', created_at: '2022-07-21T09:00:00.000Z', updated_at: '2022-07-21T09:00:00.000Z', is_inferred: false } },
+    extensions: {
+      [OCTI_EXT]: {
+        extension_type: 'property-extension',
+        id: uuid5(OPENCTI_NAMESPACE, id),
+        type: 'Marking-Definition',
+        created_at: '2022-07-21T09:00:00.000Z',
+        updated_at: '2022-07-21T09:00:00.000Z',
+        is_inferred: false,
+      },
+    },
   }));
 }
 
@@ -337,6 +453,15 @@ export function authorIdentities(): StixObject[] {
     modified: '2022-07-21T09:00:00.000Z',
     name: a.name,
     identity_class: 'organization',
-    extensions: { [OCTI_EXT]: { extension_type: 'property-extension', id: uuid5(OPENCTI_NAMESPACE, a.id), type: 'Organization', created_at: '2022-07-21T09:00:00.000Z', updated_at: '2022-07-21T09:00:00.000Z', is_inferred: false } },
+    extensions: {
+      [OCTI_EXT]: {
+        extension_type: 'property-extension',
+        id: uuid5(OPENCTI_NAMESPACE, a.id),
+        type: 'Organization',
+        created_at: '2022-07-21T09:00:00.000Z',
+        updated_at: '2022-07-21T09:00:00.000Z',
+        is_inferred: false,
+      },
+    },
   }));
 }

@@ -144,8 +144,7 @@ export function streamRoute(parts: StreamParts): (req: IncomingMessage, res: Ser
     if (!stream.live) return refuse(res, 410, 'This live stream is stopped');
     if (!stream.def.public && authenticated !== true) return refuse(res, 401, 'You are not authenticated, please check your credentials');
 
-    const param = (name: string, ...headers: string[]): string | undefined =>
-      url.searchParams.get(name) ?? headers.map((h) => header(req, h)).find((v) => v !== undefined);
+    const param = (name: string, ...headers: string[]): string | undefined => url.searchParams.get(name) ?? headers.map((h) => header(req, h)).find((v) => v !== undefined);
     const fromParam = param('from', 'from', 'last-event-id');
     const recoverParam = param('recover', 'recover', 'recover-date');
     const start = toStreamId(fromParam);
@@ -155,7 +154,15 @@ export function streamRoute(parts: StreamParts): (req: IncomingMessage, res: Ser
     const withInferences = (url.searchParams.get('with-inferences') ?? header(req, 'with-inferences')) === 'true';
     if (recover !== undefined && start === undefined) return refuse(res, 500, `Error in stream ${streamId}: Recovery mode is only possible with a start date.`);
 
-    const conn: Connection = { res, closed: false, lastEventId: fromParam === undefined || start === undefined ? undefined : `${start.ms}-${start.seq}`, caughtUp: false, midEvent: false, serial: ++parts.streams.opened, wake: undefined };
+    const conn: Connection = {
+      res,
+      closed: false,
+      lastEventId: fromParam === undefined || start === undefined ? undefined : `${start.ms}-${start.seq}`,
+      caughtUp: false,
+      midEvent: false,
+      serial: ++parts.streams.opened,
+      wake: undefined,
+    };
     stream.connections.add(conn);
     const heartbeat = startHeartbeat(conn);
     req.on('close', () => {
@@ -168,7 +175,20 @@ export function streamRoute(parts: StreamParts): (req: IncomingMessage, res: Ser
     const connectionId = randomUUID();
     if (stream.def.load) {
       const { loadStartMs } = parts;
-      res.write(sseEvent(undefined, 'connected', JSON.stringify({ lastEventId: `${loadStartMs}-${stream.def.load.count - 1}`, firstEventId: `${loadStartMs}-0`, firstEventDate: new Date(loadStartMs).toISOString(), lastEventDate: new Date(loadStartMs).toISOString(), streamSize: stream.def.load.count, connectionId })));
+      res.write(
+        sseEvent(
+          undefined,
+          'connected',
+          JSON.stringify({
+            lastEventId: `${loadStartMs}-${stream.def.load.count - 1}`,
+            firstEventId: `${loadStartMs}-0`,
+            firstEventDate: new Date(loadStartMs).toISOString(),
+            lastEventDate: new Date(loadStartMs).toISOString(),
+            streamSize: stream.def.load.count,
+            connectionId,
+          }),
+        ),
+      );
       await serveLoad(conn, stream.def.load.count, start);
       return;
     }

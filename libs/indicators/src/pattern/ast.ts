@@ -29,21 +29,21 @@ export type ComparisonOperator = '=' | '!=' | '>' | '<' | '>=' | '<=' | 'IN' | '
 
 export type ComparisonExpression =
   | {
-      readonly kind: 'comparison';
-      readonly path: ObjectPath;
-      readonly operator: ComparisonOperator;
-      readonly negated: boolean;
-      /** An array only for IN. */
-      readonly value: Literal | readonly Literal[];
-      readonly pos: number;
-    }
+    readonly kind: 'comparison';
+    readonly path: ObjectPath;
+    readonly operator: ComparisonOperator;
+    readonly negated: boolean;
+    /** An array only for IN. */
+    readonly value: Literal | readonly Literal[];
+    readonly pos: number;
+  }
   | { readonly kind: 'exists'; readonly path: ObjectPath; readonly pos: number }
   | {
-      readonly kind: 'and' | 'or';
-      readonly left: ComparisonExpression;
-      readonly right: ComparisonExpression;
-      readonly pos: number;
-    };
+    readonly kind: 'and' | 'or';
+    readonly left: ComparisonExpression;
+    readonly right: ComparisonExpression;
+    readonly pos: number;
+  };
 
 export type Qualifier =
   | { readonly kind: 'within'; readonly seconds: number; readonly pos: number }
@@ -53,16 +53,16 @@ export type Qualifier =
 export type ObservationExpression =
   | { readonly kind: 'observation'; readonly comparison: ComparisonExpression; readonly pos: number }
   | {
-      readonly kind: 'and' | 'or' | 'followedBy';
-      readonly left: ObservationExpression;
-      readonly right: ObservationExpression;
-      readonly pos: number;
-    }
+    readonly kind: 'and' | 'or' | 'followedBy';
+    readonly left: ObservationExpression;
+    readonly right: ObservationExpression;
+    readonly pos: number;
+  }
   | {
-      readonly kind: 'qualified';
-      readonly expression: ObservationExpression;
-      readonly qualifier: Qualifier;
-      readonly pos: number;
-    };
+    readonly kind: 'qualified';
+    readonly expression: ObservationExpression;
+    readonly qualifier: Qualifier;
+    readonly pos: number;
+  };
 
 export type Pattern = ObservationExpression;

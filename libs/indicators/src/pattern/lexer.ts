@@ -40,8 +40,23 @@ export class PatternSyntaxError extends Error {
 }
 
 const KEYWORDS = new Set([
-  'AND', 'OR', 'NOT', 'FOLLOWEDBY', 'LIKE', 'MATCHES', 'ISSUPERSET', 'ISSUBSET', 'EXISTS', 'LAST', 'IN',
-  'START', 'STOP', 'SECONDS', 'WITHIN', 'REPEATS', 'TIMES',
+  'AND',
+  'OR',
+  'NOT',
+  'FOLLOWEDBY',
+  'LIKE',
+  'MATCHES',
+  'ISSUPERSET',
+  'ISSUBSET',
+  'EXISTS',
+  'LAST',
+  'IN',
+  'START',
+  'STOP',
+  'SECONDS',
+  'WITHIN',
+  'REPEATS',
+  'TIMES',
 ]);
 
 const isDigit = (c: number): boolean => c >= 48 && c <= 57;
@@ -81,11 +96,16 @@ const quote = (text: string): string => (text.length <= MAX_QUOTED ? text : `${t
 /** Describes a token for error messages. */
 export function describe(t: Token): string {
   switch (t.kind) {
-    case 'eof': return 'end of pattern';
-    case 'string': return `string '${quote(t.text)}'`;
-    case 'identifier': return `identifier '${quote(t.text)}'`;
-    case 'keyword': return t.text;
-    default: return `'${quote(t.text)}'`;
+    case 'eof':
+      return 'end of pattern';
+    case 'string':
+      return `string '${quote(t.text)}'`;
+    case 'identifier':
+      return `identifier '${quote(t.text)}'`;
+    case 'keyword':
+      return t.text;
+    default:
+      return `'${quote(t.text)}'`;
   }
 }
 
@@ -95,7 +115,10 @@ export function tokenize(src: string): Token[] {
   let i = 0;
   while (i < n) {
     const c = src.charCodeAt(i);
-    if (isSpace(c)) { i++; continue; }
+    if (isSpace(c)) {
+      i++;
+      continue;
+    }
     const start = i;
     const ch = src[i] as string;
 

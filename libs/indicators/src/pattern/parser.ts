@@ -159,9 +159,11 @@ class Parser {
         continue;
       }
       if (open === undefined && this.at('eof')) return observations[0] as ObservationExpression;
-      throw this.error(open === undefined
-        ? ['AND', 'OR', 'FOLLOWEDBY', 'a qualifier', 'end of pattern']
-        : ["')'", 'AND', 'OR', 'FOLLOWEDBY', 'a qualifier']);
+      throw this.error(
+        open === undefined
+          ? ['AND', 'OR', 'FOLLOWEDBY', 'a qualifier', 'end of pattern']
+          : ["')'", 'AND', 'OR', 'FOLLOWEDBY', 'a qualifier'],
+      );
     }
   }
 
@@ -241,7 +243,10 @@ class Parser {
       case '!=':
         value = this.literal(true);
         break;
-      case '<': case '<=': case '>': case '>=':
+      case '<':
+      case '<=':
+      case '>':
+      case '>=':
         value = this.literal(false);
         break;
       case 'IN':
@@ -259,8 +264,7 @@ class Parser {
     this.expect('punct', '(', ["'(' opening the IN set"]);
     const items: Literal[] = [];
     if (this.accept('punct', ')')) return items;
-    do items.push(this.literal(true));
-    while (this.accept('punct', ','));
+    do items.push(this.literal(true)); while (this.accept('punct', ','));
     this.expect('punct', ')', ["','", "')'"]);
     return items;
   }
@@ -268,10 +272,14 @@ class Parser {
   private literal(allowBool: boolean): Literal {
     const t = this.peek();
     switch (t.kind) {
-      case 'string': case 'hex': case 'binary': case 'timestamp':
+      case 'string':
+      case 'hex':
+      case 'binary':
+      case 'timestamp':
         this.next();
         return { kind: t.kind, value: t.text, pos: t.pos };
-      case 'int': case 'float':
+      case 'int':
+      case 'float':
         this.next();
         return { kind: t.kind, value: Number(t.text), pos: t.pos };
       case 'bool':

@@ -44,7 +44,7 @@ export async function createAdmin(kafka: Pick<KafkaJs, 'admin'>, opts: { fencedR
       const missing = topics.filter((t) => !existing.has(t.name));
       if (missing.length === 0) return [];
       const deadline = Date.now() + (opts.fencedRetryMs ?? FENCED_RETRY_MS);
-      for (let pause = 100; ; pause = Math.min(2000, pause * 2)) {
+      for (let pause = 100;; pause = Math.min(2000, pause * 2)) {
         try {
           await a.createTopics({
             waitForLeaders: false,

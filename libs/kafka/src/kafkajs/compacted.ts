@@ -43,7 +43,7 @@ export async function readCompacted(kafka: KafkaJs, clientId: string, topic: str
   return result;
 }
 
-export async function scanCompacted(kafka: KafkaJs, clientId: string, topic: string, visit: (key: string, record: CompactedRecord) => void, options: ReadCompactedOptions = {}): Promise<void> {  // End offsets first (last stable offsets: committed data only): the snapshot stops there.
+export async function scanCompacted(kafka: KafkaJs, clientId: string, topic: string, visit: (key: string, record: CompactedRecord) => void, options: ReadCompactedOptions = {}): Promise<void> { // End offsets first (last stable offsets: committed data only): the snapshot stops there.
   const admin = kafka.admin();
   await admin.connect();
   let offsets;

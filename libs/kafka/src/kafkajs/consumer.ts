@@ -148,20 +148,19 @@ export async function createConsumer(kafka: KafkaJs, options: ConsumerOptions, l
   const ensureOpen = (): void => {
     if (closing) throw new ConsumerClosedError(options.groupId);
   };
-  const connectAdmin = (): Promise<KjsAdmin> =>
-    (adminReady ??= (async () => {
-      const a = kafka.admin();
-      admin = a;
-      try {
-        await a.connect();
-        return a;
-      } catch (err) {
-        adminReady = undefined;
-        admin = undefined;
-        await a.disconnect().catch(() => undefined);
-        throw err;
-      }
-    })());
+  const connectAdmin = (): Promise<KjsAdmin> => (adminReady ??= (async () => {
+    const a = kafka.admin();
+    admin = a;
+    try {
+      await a.connect();
+      return a;
+    } catch (err) {
+      adminReady = undefined;
+      admin = undefined;
+      await a.disconnect().catch(() => undefined);
+      throw err;
+    }
+  })());
   const measureLag = async (): Promise<PartitionLag[]> => {
     const a = await connectAdmin();
     const committed = await withRetries(() => {
@@ -200,15 +199,15 @@ export async function createConsumer(kafka: KafkaJs, options: ConsumerOptions, l
             await restored.get(tpKey({ topic, partition }));
             if (batch.messages.length === 0) return;
             await handler({
-            topic,
-            partition,
-            records: batch.messages.map((m) => toIncoming(topic, partition, m)),
-            lastOffset: BigInt(batch.lastOffset()),
-            highWatermark: BigInt(batch.highWatermark),
-            resolveOffset: (offset) => payload.resolveOffset(offset.toString()),
-            heartbeat: () => payload.heartbeat(),
-            isRunning: () => payload.isRunning(),
-            isStale: () => payload.isStale(),
+              topic,
+              partition,
+              records: batch.messages.map((m) => toIncoming(topic, partition, m)),
+              lastOffset: BigInt(batch.lastOffset()),
+              highWatermark: BigInt(batch.highWatermark),
+              resolveOffset: (offset) => payload.resolveOffset(offset.toString()),
+              heartbeat: () => payload.heartbeat(),
+              isRunning: () => payload.isRunning(),
+              isStale: () => payload.isStale(),
             });
           } finally {
             clearInterval(ticker);

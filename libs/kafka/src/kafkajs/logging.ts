@@ -30,11 +30,10 @@ function levelOf(namespace: string, level: logLevel, message: string): Level {
 }
 
 export function toLogCreator(logger: KafkaLogger): logCreator {
-  return () =>
-    ({ namespace, level, log }) => {
-      // kafkajs adds its own timestamp and logger name; the supplied logger has its own.
-      const { message, timestamp: _t, logger: _l, ...fields } = log;
-      const msg = String(message);
-      logger[levelOf(namespace, level, msg)]({ ...fields, kafkajs: namespace }, msg);
-    };
+  return () => ({ namespace, level, log }) => {
+    // kafkajs adds its own timestamp and logger name; the supplied logger has its own.
+    const { message, timestamp: _t, logger: _l, ...fields } = log;
+    const msg = String(message);
+    logger[levelOf(namespace, level, msg)]({ ...fields, kafkajs: namespace }, msg);
+  };
 }

@@ -11,7 +11,7 @@ export function toTopicMessages(records: readonly OutgoingRecord[]): Array<{ top
   const byTopic = new Map<string, Message[]>();
   for (const r of records) {
     let messages = byTopic.get(r.topic);
-    if (!messages) byTopic.set(r.topic, (messages = []));
+    if (!messages) byTopic.set(r.topic, messages = []);
     messages.push(toMessage(r));
   }
   return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
@@ -48,7 +48,7 @@ export function byTopic(partitions: readonly TopicPartition[]): Array<{ topic: s
   const m = new Map<string, number[]>();
   for (const { topic, partition } of partitions) {
     let ps = m.get(topic);
-    if (!ps) m.set(topic, (ps = []));
+    if (!ps) m.set(topic, ps = []);
     ps.push(partition);
   }
   return [...m].map(([topic, ps]) => ({ topic, partitions: ps }));
@@ -58,7 +58,7 @@ export function offsetsByTopic(offsets: readonly TopicPartitionOffset[]): Array<
   const m = new Map<string, Array<{ partition: number; offset: string }>>();
   for (const { topic, partition, offset } of offsets) {
     let ps = m.get(topic);
-    if (!ps) m.set(topic, (ps = []));
+    if (!ps) m.set(topic, ps = []);
     ps.push({ partition, offset: offset.toString() });
   }
   return [...m].map(([topic, partitions]) => ({ topic, partitions }));

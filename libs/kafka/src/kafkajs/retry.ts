@@ -11,7 +11,7 @@ function isRetriable(err: unknown): boolean {
 }
 
 export async function withRetries<T>(fn: () => Promise<T>, attempts = 8): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
+  for (let attempt = 1;; attempt++) {
     try {
       return await fn();
     } catch (err) {

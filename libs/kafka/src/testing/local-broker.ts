@@ -35,8 +35,7 @@ function exec(cmd: string, args: string[], timeoutMs: number): Promise<{ stdout:
       if (err) {
         const failure: Error = Object.assign(err, { stdout, stderr });
         reject(failure);
-      }
-      else resolve({ stdout, stderr });
+      } else resolve({ stdout, stderr });
     });
   });
 }
@@ -80,7 +79,7 @@ async function resolveJars(): Promise<string> {
     ...(process.env.KAFKA_MAVEN_REPO ? [`-Dmaven.repo.local=${process.env.KAFKA_MAVEN_REPO}`] : []),
   ];
   try {
-    for (let attempt = 1; ; attempt++) {
+    for (let attempt = 1;; attempt++) {
       try {
         await exec('mvn', args, 600_000);
         break;

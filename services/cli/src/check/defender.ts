@@ -33,7 +33,8 @@ function authFailure(err: unknown): { detail: string; fix: string } {
   if (err instanceof DefenderAuthError) {
     return {
       detail: err.message,
-      fix: (err.code && AUTH_FIXES[err.code]) ?? (err.transient ? 'Entra did not answer: check MICROSOFT_DEFENDER_INTEL_LOGIN_URL (or _TOKEN_ENDPOINT) and that this machine may reach it' : 'check the MICROSOFT_DEFENDER_INTEL_* variables'),
+      fix: (err.code && AUTH_FIXES[err.code]) ??
+        (err.transient ? 'Entra did not answer: check MICROSOFT_DEFENDER_INTEL_LOGIN_URL (or _TOKEN_ENDPOINT) and that this machine may reach it' : 'check the MICROSOFT_DEFENDER_INTEL_* variables'),
     };
   }
   return { detail: (err as Error).message, fix: 'check the MICROSOFT_DEFENDER_INTEL_* variables' };
@@ -72,12 +73,11 @@ export async function checkDefender(c: WriterConfig): Promise<CheckResult[]> {
     results.push({ name: listName, ok: true, detail: `${page.value.length === 0 ? 'no' : 'some'} indicators visible` });
   } catch (err) {
     if (err instanceof DefenderHttpError) {
-      const fix =
-        err.statusCode === 403
-          ? `the app lacks the permission: grant ${REQUIRED_ROLE} with admin consent`
-          : err.statusCode === 401
-            ? 'Defender refused the token: check MICROSOFT_DEFENDER_INTEL_SCOPE and MICROSOFT_DEFENDER_INTEL_TENANT_ID'
-            : 'check MICROSOFT_DEFENDER_INTEL_BASE_URL (a regional or government host if the tenant is not global)';
+      const fix = err.statusCode === 403
+        ? `the app lacks the permission: grant ${REQUIRED_ROLE} with admin consent`
+        : err.statusCode === 401
+        ? 'Defender refused the token: check MICROSOFT_DEFENDER_INTEL_SCOPE and MICROSOFT_DEFENDER_INTEL_TENANT_ID'
+        : 'check MICROSOFT_DEFENDER_INTEL_BASE_URL (a regional or government host if the tenant is not global)';
       results.push({ name: listName, ok: false, detail: `${err.statusCode} ${err.code ?? ''} ${err.defenderMessage ?? ''}`.replace(/\s+/g, ' ').trim(), fix });
     } else {
       results.push({ name: listName, ok: false, detail: (err as Error).message, fix: 'check MICROSOFT_DEFENDER_INTEL_BASE_URL and that this machine may reach it' });

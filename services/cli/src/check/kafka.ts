@@ -21,11 +21,11 @@ function topicFindings(needed: readonly NeededTopic[], existing: ReadonlyMap<str
       d
         ? { name: `topic ${t.name} (${t.role})`, ok: true, detail: `${d.partitions} partition${d.partitions === 1 ? '' : 's'}` }
         : {
-            name: `topic ${t.name} (${t.role})`,
-            ok: false,
-            detail: 'missing, or not visible to this Kafka user',
-            fix: `create it (deploy/k8s kafka-topics Job, or \`node scripts/topics.ts --print <tenant>\`), check ${t.variable}, and allow the user to describe, read and write it`,
-          },
+          name: `topic ${t.name} (${t.role})`,
+          ok: false,
+          detail: 'missing, or not visible to this Kafka user',
+          fix: `create it (deploy/k8s kafka-topics Job, or \`node scripts/topics.ts --print <tenant>\`), check ${t.variable}, and allow the user to describe, read and write it`,
+        },
     );
   }
   const commands = needed.find((t) => t.role === 'commands');

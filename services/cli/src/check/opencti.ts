@@ -53,7 +53,12 @@ function openctiFindings(c: ListenerConfig, answers: ReadonlyMap<string, Answer>
   const refusedToken = reached.some((a) => a.status === 401 && NOT_AUTHENTICATED.test(a.statusText));
   results.push(
     refusedToken
-      ? { name: 'OpenCTI token (OPENCTI_TOKEN) accepted', ok: false, detail: 'OpenCTI answered 401 You are not authenticated', fix: 'set OPENCTI_TOKEN to the API token of the connector’s user (OpenCTI → profile → API access)' }
+      ? {
+        name: 'OpenCTI token (OPENCTI_TOKEN) accepted',
+        ok: false,
+        detail: 'OpenCTI answered 401 You are not authenticated',
+        fix: 'set OPENCTI_TOKEN to the API token of the connector’s user (OpenCTI → profile → API access)',
+      }
       : { name: 'OpenCTI token (OPENCTI_TOKEN) accepted', ok: true },
   );
   for (const [id, a] of answers) {
@@ -69,7 +74,8 @@ function openctiFindings(c: ListenerConfig, answers: ReadonlyMap<string, Answer>
         name,
         ok: false,
         detail: `OpenCTI answered ${a.status} ${a.statusText}`.trim(),
-        fix: `the stream does not exist or the token’s user may not read it: compare CONNECTOR_LIVE_STREAM_ID with OpenCTI → Data sharing → Live streams, and give the user the “Access data sharing” capability (and membership if the stream is restricted)`,
+        fix:
+          `the stream does not exist or the token’s user may not read it: compare CONNECTOR_LIVE_STREAM_ID with OpenCTI → Data sharing → Live streams, and give the user the “Access data sharing” capability (and membership if the stream is restricted)`,
       });
     } else if (a.status === 410) {
       results.push({ name, ok: false, detail: 'OpenCTI answered 410: the stream is stopped', fix: 'start it in OpenCTI → Data sharing → Live streams' });

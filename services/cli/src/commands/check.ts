@@ -44,7 +44,9 @@ export const check: Command = {
     }
     const s = loadSettings(io.env);
     if (s.listener === undefined && s.writer === undefined && s.kafka.ok) {
-      io.err('check: only Kafka is configured; set the stream-listener variables (OPENCTI_URL, OPENCTI_TOKEN, CONNECTOR_LIVE_STREAM_ID) and/or the defender-writer ones (WRITER_TENANT_NAME, MICROSOFT_DEFENDER_INTEL_*) to check them too');
+      io.err(
+        'check: only Kafka is configured; set the stream-listener variables (OPENCTI_URL, OPENCTI_TOKEN, CONNECTOR_LIVE_STREAM_ID) and/or the defender-writer ones (WRITER_TENANT_NAME, MICROSOFT_DEFENDER_INTEL_*) to check them too',
+      );
     }
     const results: CheckResult[] = [];
     const emit = (rs: readonly CheckResult[]): void => {

@@ -32,7 +32,12 @@ export const dlqList: Command = {
       if (values.json) {
         io.out(JSON.stringify({
           topic: c.dlqTopic,
-          letters: selected.map((l) => ({ ...l, offset: l.offset.toString(), at: new Date(l.at).toISOString(), redriven: view.redriven.has(l.id) ? new Date(view.redriven.get(l.id)!.at).toISOString() : null })),
+          letters: selected.map((l) => ({
+            ...l,
+            offset: l.offset.toString(),
+            at: new Date(l.at).toISOString(),
+            redriven: view.redriven.has(l.id) ? new Date(view.redriven.get(l.id)!.at).toISOString() : null,
+          })),
           unreadable: view.unreadable,
         }));
         return EXIT.ok;

@@ -60,12 +60,22 @@ export const dlqRedrive: Command = {
             await producer.transaction(async (tx) => {
               await tx.send([
                 ...step.records,
-                { topic: c.dlqTopic, key: `redrive:${l.id}`, value: JSON.stringify({ origin: CLI_ORIGIN, letterId: l.id, at, commands: step.records.length }), headers: { origin: CLI_ORIGIN, op: REDRIVEN_OP } },
+                {
+                  topic: c.dlqTopic,
+                  key: `redrive:${l.id}`,
+                  value: JSON.stringify({ origin: CLI_ORIGIN, letterId: l.id, at, commands: step.records.length }),
+                  headers: { origin: CLI_ORIGIN, op: REDRIVEN_OP },
+                },
               ]);
             });
           }
           if (needsCommandLookup(l)) sentKeys.set(l.key, coveredBy ?? l.id);
-          report.push({ id: l.id, outcome: producer ? 'redriven' : 'would-redrive', commands: step.records.length, ...(coveredBy !== undefined && { why: `its key's commands went with ${coveredBy}` }) });
+          report.push({
+            id: l.id,
+            outcome: producer ? 'redriven' : 'would-redrive',
+            commands: step.records.length,
+            ...(coveredBy !== undefined && { why: `its key's commands went with ${coveredBy}` }),
+          });
         }
       } finally {
         await producer?.close();
@@ -75,8 +85,9 @@ export const dlqRedrive: Command = {
         for (const r of report) {
           const l = selected.find((x) => x.id === r.id)!;
           const what = `${r.id} ${l.service} ${l.reason} ${l.key}`;
-          if (r.outcome === 'redriven' || r.outcome === 'would-redrive') io.out(`${r.outcome === 'redriven' ? 'redriven' : 'would redrive'} ${what}: ${r.commands} command${r.commands === 1 ? '' : 's'} → ${c.commandsTopic}${r.why ? ` (${r.why})` : ''}`);
-          else io.out(`skipped ${what}: ${r.why}`);
+          if (r.outcome === 'redriven' || r.outcome === 'would-redrive') {
+            io.out(`${r.outcome === 'redriven' ? 'redriven' : 'would redrive'} ${what}: ${r.commands} command${r.commands === 1 ? '' : 's'} → ${c.commandsTopic}${r.why ? ` (${r.why})` : ''}`);
+          } else io.out(`skipped ${what}: ${r.why}`);
         }
         const done = report.filter((r) => r.outcome === 'redriven' || r.outcome === 'would-redrive').length;
         io.out(`${dryRun ? 'dry run: would redrive' : 'redriven'} ${done} of ${selected.length} selected dead letters`);

@@ -26,7 +26,13 @@ export const status: Command = {
   name: 'status',
   summary: 'is it in sync: listener positions, writers, lag, cap, breaker, reconciliation, dead letters',
   async run(args, io) {
-    const { values } = parseOptions(args, { tenant: { type: 'string', multiple: true }, keys: { type: 'boolean' }, 'max-lag': { type: 'string' }, 'stale-after': { type: 'string' }, json: { type: 'boolean' } });
+    const { values } = parseOptions(args, {
+      tenant: { type: 'string', multiple: true },
+      keys: { type: 'boolean' },
+      'max-lag': { type: 'string' },
+      'stale-after': { type: 'string' },
+      json: { type: 'boolean' },
+    });
     if (values.help) {
       USAGE.forEach((l) => io.out(l));
       return EXIT.ok;

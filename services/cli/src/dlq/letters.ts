@@ -40,7 +40,11 @@ interface RedriveMarker {
   readonly commands: number;
 }
 
-export type DlqRecord = { readonly kind: 'letter'; readonly letter: DeadLetterView } | { readonly kind: 'marker'; readonly marker: RedriveMarker } | { readonly kind: 'unreadable'; readonly id: string; readonly why: string };
+export type DlqRecord = { readonly kind: 'letter'; readonly letter: DeadLetterView } | { readonly kind: 'marker'; readonly marker: RedriveMarker } | {
+  readonly kind: 'unreadable';
+  readonly id: string;
+  readonly why: string;
+};
 
 /** Reasons whose detail is Defender's answer (see defender-writer: refusalReason and the import's failureReason). */
 const DEFENDER_REASONS = new Set(['defender_rejected', 'defender_failed', 'defender_delete_rejected']);

@@ -38,7 +38,9 @@ export function planRedrive(l: DeadLetterView, commandsTopic: string, latest: Re
   }
   if (l.service === 'stream-listener') {
     if (l.raw === undefined || l.truncated) return { action: 'skip', why: 'the dead letter holds only the head of the event (truncated or skipped): replay the stream from before it instead' };
-    if (!DATA_EVENTS.has(l.eventName ?? '') || l.streamId === undefined || l.eventId === undefined) return { action: 'skip', why: `event ${JSON.stringify(l.eventName)} is not create, update, delete or merge` };
+    if (!DATA_EVENTS.has(l.eventName ?? '') || l.streamId === undefined || l.eventId === undefined) {
+      return { action: 'skip', why: `event ${JSON.stringify(l.eventName)} is not create, update, delete or merge` };
+    }
     let data: unknown;
     try {
       data = JSON.parse(l.raw);

@@ -151,12 +151,16 @@ export function evaluateStatus(input: StatusInput, t: Thresholds): StatusReport 
     const ms = s.lastEventId === undefined ? undefined : eventTime(s.lastEventId);
     const ageMs = ms === undefined ? undefined : Math.max(0, input.now - ms);
     if (s.lastEventId === undefined) attention(`stream ${s.streamId}`, 'no checkpoint yet: the listener has not published from this stream');
-    else if (ageMs !== undefined && ageMs > t.staleAfterMs) attention(`stream ${s.streamId}`, `position ${s.lastEventId} is ${formatAge(ageMs)} old (over ${formatAge(t.staleAfterMs)}): the listener is stuck, disconnected or stopped`);
+    else if (ageMs !== undefined && ageMs > t.staleAfterMs) {
+      attention(`stream ${s.streamId}`, `position ${s.lastEventId} is ${formatAge(ageMs)} old (over ${formatAge(t.staleAfterMs)}): the listener is stuck, disconnected or stopped`);
+    }
     return { streamId: s.streamId, position: s.lastEventId, ageMs };
   });
   for (const s of live.filter((x) => x.service === 'stream-listener')) {
     for (const e of s.metrics.octi_listener_config_errors_total ?? []) {
-      if (e.value > 0 && input.now - e.changedAt <= LIVE_INTERVALS * s.intervalMs) attention(`stream ${e.labels.stream ?? '?'}`, `OpenCTI refused the stream (${e.labels.status ?? '?'}) recently: run octi-defender check`);
+      if (e.value > 0 && input.now - e.changedAt <= LIVE_INTERVALS * s.intervalMs) {
+        attention(`stream ${e.labels.stream ?? '?'}`, `OpenCTI refused the stream (${e.labels.status ?? '?'}) recently: run octi-defender check`);
+      }
     }
   }
 
@@ -177,7 +181,12 @@ export function evaluateStatus(input: StatusInput, t: Thresholds): StatusReport 
       if (w.paused) attention(subject, `writer ${w.instance} is paused (Defender failing${w.breaker === 'open' ? ', circuit breaker open' : ''}): nothing is applied until it resumes`);
       else if (w.breaker === 'open') attention(subject, `writer ${w.instance}: circuit breaker open`);
       if (w.waitingOverCap !== undefined ? w.waitingOverCap > 0 : w.capacity !== undefined && w.held !== undefined && w.capacity > 0 && w.held >= w.capacity) {
-        attention(subject, `writer ${w.instance} is short of room: ${w.held ?? '?'} of ${w.capacity ?? '?'} indicators held${w.waitingOverCap ? `, ${w.waitingOverCap} keys waiting over the cap` : ', new keys wait over the cap'} (MICROSOFT_DEFENDER_INTEL_MAX_INDICATORS, or free room in Defender)`);
+        attention(
+          subject,
+          `writer ${w.instance} is short of room: ${w.held ?? '?'} of ${w.capacity ?? '?'} indicators held${
+            w.waitingOverCap ? `, ${w.waitingOverCap} keys waiting over the cap` : ', new keys wait over the cap'
+          } (MICROSOFT_DEFENDER_INTEL_MAX_INDICATORS, or free room in Defender)`,
+        );
       }
       if (w.repairPending) note(subject, `writer ${w.instance}: repair of an earlier owner's unfinished work pending`);
       if (w.memberId !== undefined && w.snapshotAgeMs === undefined) note(subject, `writer ${w.instance} published no status snapshot recently (an older version, or STATUS_INTERVAL_MS too long)`);
@@ -224,7 +233,9 @@ export function renderStatus(r: StatusReport, now: number): string[] {
     out.push(`tenant ${t.tenant} (group ${t.group}, ${t.groupState}): lag ${t.lag}, indicators held ${t.held} of ${t.capacity}`);
     if (t.keys) {
       const policy = Object.entries(t.keys.policy).map(([k, n]) => `${k} ${n}`).join(', ') || 'none';
-      out.push(`  keys: in Defender ${t.keys.inDefender}, waiting ${t.keys.waiting} (over the cap, held back as foreign, or a send pending), refused by Defender ${t.keys.rejected}, not sent by policy: ${policy}`);
+      out.push(
+        `  keys: in Defender ${t.keys.inDefender}, waiting ${t.keys.waiting} (over the cap, held back as foreign, or a send pending), refused by Defender ${t.keys.rejected}, not sent by policy: ${policy}`,
+      );
     }
     for (const w of t.writers) {
       const parts = [
@@ -234,7 +245,9 @@ export function renderStatus(r: StatusReport, now: number): string[] {
         w.held === undefined ? undefined : `held ${w.held}/${w.capacity ?? '?'}`,
         w.waitingOverCap === undefined ? undefined : `over-cap waiting ${w.waitingOverCap}`,
         w.heldForeign === undefined ? undefined : `foreign held back ${w.heldForeign}`,
-        w.lastReconcileAt === undefined ? 'no reconciliation yet' : `last reconciliation ${formatAge(now - w.lastReconcileAt)} ago, drift ${Object.entries(w.drift ?? {}).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`,
+        w.lastReconcileAt === undefined
+          ? 'no reconciliation yet'
+          : `last reconciliation ${formatAge(now - w.lastReconcileAt)} ago, drift ${Object.entries(w.drift ?? {}).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`,
       ].filter((x) => x !== undefined);
       out.push(`  writer ${w.instance}: ${parts.join(', ')}`);
     }

@@ -38,7 +38,9 @@ export async function gatherStatus(kafka: Kafka, s: Settings, env: NodeJS.Proces
     const groups = new Map<string, { tenant: string; commandsTopic: string }>();
     const writer = s.writer?.ok ? s.writer.config : undefined;
     if (writer) groups.set(writer.consumerGroup, { tenant: writer.tenantName, commandsTopic: writer.commandsTopic });
-    else if (env.WRITER_TENANT_NAME) groups.set(env.KAFKA_CONSUMER_GROUP || `defender-writer.${env.WRITER_TENANT_NAME}`, { tenant: env.WRITER_TENANT_NAME, commandsTopic: s.kafka.config.commandsTopic });
+    else if (env.WRITER_TENANT_NAME) {
+      groups.set(env.KAFKA_CONSUMER_GROUP || `defender-writer.${env.WRITER_TENANT_NAME}`, { tenant: env.WRITER_TENANT_NAME, commandsTopic: s.kafka.config.commandsTopic });
+    }
     for (const snap of snapshots.filter((x) => x.service === 'defender-writer' && (now() - x.at < FORGET_TENANT_AFTER_MS || only.includes(x.info.tenant ?? '')))) {
       const group = snap.info.group;
       if (group && !groups.has(group)) groups.set(group, { tenant: snap.info.tenant ?? group, commandsTopic: snap.info.commandsTopic ?? s.kafka.config.commandsTopic });

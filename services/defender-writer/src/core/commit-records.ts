@@ -59,7 +59,7 @@ export function prepareCommit(i: CommitInput): Map<number, PartitionCommit> {
   const commits = new Map<number, PartitionCommit>();
   const commitOf = (partition: number): PartitionCommit => {
     let c = commits.get(partition);
-    if (!c) commits.set(partition, (c = { records: [], offsets: [], toStore: new Map() }));
+    if (!c) commits.set(partition, c = { records: [], offsets: [], toStore: new Map() });
     return c;
   };
   for (const b of i.batches) commitOf(b.offset.partition).records.push(...b.deadLetters);
@@ -75,7 +75,13 @@ export function prepareCommit(i: CommitInput): Map<number, PartitionCommit> {
     if (value.length > MAX_STATE_CHARS) {
       const fitted = fitState(s, MAX_STATE_CHARS);
       const sources = fitted.dropped.map((x) => x.sourceId);
-      c.records.push(i.deadLetter({ key, reason: 'too_many_claims', detail: `${sources.length} weakest claims dropped to fit one state record: ${sources.slice(0, 20).join(', ')}${sources.length > 20 ? ', …' : ''}` }));
+      c.records.push(
+        i.deadLetter({
+          key,
+          reason: 'too_many_claims',
+          detail: `${sources.length} weakest claims dropped to fit one state record: ${sources.slice(0, 20).join(', ')}${sources.length > 20 ? ', …' : ''}`,
+        }),
+      );
       state = fitted.state;
       value = encodeState(state);
     }

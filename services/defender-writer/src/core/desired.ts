@@ -7,14 +7,14 @@ import { eligibility, renderIndicator, type DropReason, type Policy } from './po
 
 export type Desired =
   | {
-      readonly present: true;
-      readonly indicator: DefenderIndicator;
-      readonly hash: string;
-      /** Defender keys indicators on value + type + action (and maybe scope): a new identity needs a new indicator. */
-      readonly identity: string;
-      readonly strength: Strength;
-      readonly expiresAt: number;
-    }
+    readonly present: true;
+    readonly indicator: DefenderIndicator;
+    readonly hash: string;
+    /** Defender keys indicators on value + type + action (and maybe scope): a new identity needs a new indicator. */
+    readonly identity: string;
+    readonly strength: Strength;
+    readonly expiresAt: number;
+  }
   | { readonly present: false; readonly reason: DropReason | 'no-claims' };
 
 export function identityOf(action: Action, rbacGroupNames: readonly string[] | undefined): string {

@@ -114,8 +114,7 @@ export function planBatch(input: PlanInput): Plan {
   const { lookup, policy, cap, now } = input;
   const foreignId = (id: string): boolean => input.foreign?.isForeignId(id) ?? false;
   // A key is held back when another creator holds its value + type, or when the id we stored for it is theirs.
-  const held = (key: string, state: KeyState | undefined): boolean =>
-    (input.foreign?.holds(key) ?? false) || (state?.applied !== undefined && foreignId(state.applied.id));
+  const held = (key: string, state: KeyState | undefined): boolean => (input.foreign?.holds(key) ?? false) || (state?.applied !== undefined && foreignId(state.applied.id));
   const claims = new Map<string, readonly Claim[]>();
   // Keys an operator redrove (`octi-defender dlq redrive`): a version Defender refused is sent again.
   const redriven = new Set<string>();
@@ -175,12 +174,12 @@ export function planBatch(input: PlanInput): Plan {
     const reason: PlanDropReason | undefined = !d.present
       ? d.reason
       : held(key, state)
-        ? 'foreign-indicator'
-        : d.hash === refusedHash(key, state)
-        ? 'rejected'
-        : cap.isAdmitted(key)
-          ? undefined
-          : 'over-cap';
+      ? 'foreign-indicator'
+      : d.hash === refusedHash(key, state)
+      ? 'rejected'
+      : cap.isAdmitted(key)
+      ? undefined
+      : 'over-cap';
     if (!d.present || reason !== undefined) {
       const why = reason ?? (d.present ? 'no-claims' : d.reason);
       if (why !== 'no-claims') dropped.push({ key, reason: why });
@@ -240,7 +239,7 @@ export function replacedFirst(plan: Plan, held: number, capacity: number, delete
   }
   if (replaced.length === 0) return [];
   let freed = 0;
-  if (deletesGoFirst) for (const c of plan.deletes) freed += c.length;
+  if (deletesGoFirst) { for (const c of plan.deletes) freed += c.length; }
   return held - freed + plan.staleDeletes.length + creates > capacity ? replaced : [];
 }
 
@@ -333,8 +332,7 @@ export function applyOutcomes(plan: Plan, outcomes: Outcomes, lookup: (key: stri
     if (synced) cap.confirm(key);
     else pending.push(key);
     const empty = claims.length === 0 && !applied && staleIds.length === 0;
-    const same =
-      before !== undefined &&
+    const same = before !== undefined &&
       claims === before.claims &&
       applied === before.applied &&
       rejectedHash === before.rejectedHash &&
@@ -345,13 +343,13 @@ export function applyOutcomes(plan: Plan, outcomes: Outcomes, lookup: (key: stri
       empty
         ? undefined
         : same
-          ? before
-          : {
-              claims,
-              ...(applied && { applied }),
-              ...(rejectedHash !== undefined && { rejectedHash }),
-              ...(staleIds.length > 0 && { staleIds }),
-            },
+        ? before
+        : {
+          claims,
+          ...(applied && { applied }),
+          ...(rejectedHash !== undefined && { rejectedHash }),
+          ...(staleIds.length > 0 && { staleIds }),
+        },
     );
   }
   return { states, rejected, pending };

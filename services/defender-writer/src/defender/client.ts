@@ -140,8 +140,7 @@ export class DefenderClient {
     this.#retryMaxMs = opts.retryMaxMs ?? 120_000;
     this.#timeoutMs = opts.requestTimeoutMs ?? 120_000;
     this.#ownsDispatcher = opts.dispatcher === undefined;
-    this.#dispatcher =
-      opts.dispatcher ??
+    this.#dispatcher = opts.dispatcher ??
       new Agent({
         connections: opts.connections ?? 4,
         keepAliveTimeout: 30_000,
@@ -329,7 +328,10 @@ export class DefenderClient {
       const [only] = indicators;
       if (indicators.length === 1 && only) {
         const reason = refusalReason(e);
-        this.#log.warn({ endpoint: 'import', status: e.statusCode, code: e.code, target: e.target, indicatorType: only.indicatorType, indicatorValue: only.indicatorValue }, 'Defender refused an indicator alone: permanent failure');
+        this.#log.warn(
+          { endpoint: 'import', status: e.statusCode, code: e.code, target: e.target, indicatorType: only.indicatorType, indicatorValue: only.indicatorValue },
+          'Defender refused an indicator alone: permanent failure',
+        );
         return [{ ok: false, permanent: true, reason, category: 'invalid' }];
       }
       const [a, b] = this.#split('import', e, indicators);
@@ -391,7 +393,7 @@ export class DefenderClient {
   async *listAll(opts: { readonly filter?: string; readonly pageSize?: number } = {}, call: CallOptions = {}): AsyncGenerator<DefenderIndicatorRecord[]> {
     const top = opts.pageSize ?? MAX_PAGE_SIZE;
     let page = await this.list({ ...opts, top }, call);
-    for (let skip = top; ; skip += top) {
+    for (let skip = top;; skip += top) {
       if (page.value.length > 0) yield page.value;
       if (page.nextLink !== undefined) page = await this.#listUrl(page.nextLink, call);
       else if (page.value.length >= top) page = await this.list({ ...opts, top, skip }, call);
@@ -444,7 +446,7 @@ export class DefenderClient {
    */
   async #call<T>(endpoint: Endpoint, method: Method, url: string, body: unknown, read: (json: unknown) => T, call: CallOptions): Promise<T> {
     const signal = this.#signal(call);
-    for (let attempt = 0; ; attempt++) {
+    for (let attempt = 0;; attempt++) {
       this.#throwIfCancelled(call);
       if (this.#breaker.opened) throw new DefenderUnavailableError();
       const blocked = this.#quota.blockedForMs(endpoint);

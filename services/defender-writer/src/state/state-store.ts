@@ -194,6 +194,6 @@ export class StateStore {
     this.#closed = true;
     this.#cache.clear();
     this.db.close();
-    if (this.#path) for (const file of [this.#path, `${this.#path}-journal`]) rmSync(file, { force: true });
+    if (this.#path) { for (const file of [this.#path, `${this.#path}-journal`]) rmSync(file, { force: true }); }
   }
 }

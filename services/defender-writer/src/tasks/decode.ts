@@ -43,7 +43,9 @@ export function decodeBatch(d: DecodeDeps, batch: Batch, task: PartitionTask, no
       const m = d.resync.marker(batch.partition, r.value, commands);
       if (!m.ok) deadLetters.push(d.deadLetter({ ...where, reason: 'invalid_command', detail: m.error, raw: r.value.toString('utf8') }));
       else {
-        if (m.marker.phase === 'end') d.logger.info({ stream: m.marker.streamId, epoch: m.marker.epoch, partition: batch.partition, retracted: m.retractions.length }, 'resync ended: retracting what the replay did not assert');
+        if (m.marker.phase === 'end') {
+          d.logger.info({ stream: m.marker.streamId, epoch: m.marker.epoch, partition: batch.partition, retracted: m.retractions.length }, 'resync ended: retracting what the replay did not assert');
+        }
         commands.push(...m.retractions);
       }
       continue;

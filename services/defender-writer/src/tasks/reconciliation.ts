@@ -33,7 +33,11 @@ export async function reconcileOnce(d: ReconciliationDeps): Promise<Drift> {
   const call = d.lease.callOptions();
   d.tenant.beforeReconcile();
   const { listing, requeued } = await d.tenant.refresh(call);
-  const drift = findDrift(listing, { application: d.cfg.application, clientId: d.cfg.clientId }, { partitionOf: d.partitionOf, ownedPartitions: () => d.tasks.owned(), states: () => d.store.inDefender() }, d.now());
+  const drift = findDrift(listing, { application: d.cfg.application, clientId: d.cfg.clientId }, {
+    partitionOf: d.partitionOf,
+    ownedPartitions: () => d.tasks.owned(),
+    states: () => d.store.inDefender(),
+  }, d.now());
   m.drift.set({ kind: 'missing' }, drift.missing.length);
   m.drift.set({ kind: 'orphaned' }, drift.orphaned.length);
   m.drift.set({ kind: 'adopted' }, drift.adopted.length);

@@ -15,7 +15,7 @@ const META_PREFIX = '__writer__/';
 
 /** The state-topic key holding the next command offset to apply for `partition`: it hashes to that partition. */
 export function appliedOffsetKey(partition: number, partitions: number): string {
-  for (let salt = 0; ; salt++) {
+  for (let salt = 0;; salt++) {
     const key = `${META_PREFIX}applied-offset/${partition}/${salt}`;
     if (partitionForKey(key, partitions) === partition) return key;
   }
@@ -72,7 +72,7 @@ export async function restorePartition(d: RestoreDeps, partition: number, now: n
         else d.pending.delete(key);
       },
       { partitions: [partition] },
-    ),
+    )
   );
   return { nextOffset, restored };
 }

@@ -106,7 +106,17 @@ export class Round {
         // More rounds follow at once: their keys fill this round's last, partial import chunk.
         const toSend = plan.remaining > 0 ? { ...plan, imports: plan.imports.filter((c) => c.length === MAX_BATCH) } : plan;
         const out = await sendPlan(
-          { cfg: d.cfg, client: d.client, tenant: d.tenant, keys: d.keys, logger: d.logger, lookup, held: () => d.store.appliedCount(), capacity: () => d.cap.capacity, leftOut: () => (leftOut = true) },
+          {
+            cfg: d.cfg,
+            client: d.client,
+            tenant: d.tenant,
+            keys: d.keys,
+            logger: d.logger,
+            lookup,
+            held: () => d.store.appliedCount(),
+            capacity: () => d.cap.capacity,
+            leftOut: () => (leftOut = true),
+          },
           toSend,
           call,
         );
@@ -171,7 +181,7 @@ export class Round {
       }
       for (const k of forced) if (!all && d.tasks.owns(d.partitionOf(k))) d.keys.pending.add(k);
       // A batch whose own partition committed still pauses and replays when another one failed.
-      if (outcome === 'retry') for (const [p, o] of partitions) if (o === 'ok') partitions.set(p, 'retry');
+      if (outcome === 'retry') { for (const [p, o] of partitions) if (o === 'ok') partitions.set(p, 'retry'); }
       this.#count(commits, ok);
       return {
         outcome,

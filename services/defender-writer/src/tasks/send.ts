@@ -64,7 +64,7 @@ export async function sendPlan(d: SendDeps, plan: Plan, call: CallOptions): Prom
   const first = plan.deletes.length > 0 && deletesFirst(plan, held, d.capacity(), d.lookup);
   const replaced = replacedFirst(plan, held, d.capacity(), first, d.lookup);
   try {
-    if (first) for (const c of plan.deletes) await remove(c);
+    if (first) { for (const c of plan.deletes) await remove(c); }
     for (const c of chunk(replaced)) await remove(c);
     for (const planned of plan.imports) {
       // What another creator added since the last look is never imported over: such items are left
@@ -75,7 +75,10 @@ export async function sendPlan(d: SendDeps, plan: Plan, call: CallOptions): Prom
       await tenant.look(call);
       const c = planned.filter((p) => !tenant.foreign?.holds(p.key));
       if (c.length < planned.length) {
-        logger.info({ keys: planned.filter((p) => !c.includes(p)).map((p) => p.key).slice(0, 20), count: planned.length - c.length }, 'left out of an import: another creator added the value + type since the last listing');
+        logger.info(
+          { keys: planned.filter((p) => !c.includes(p)).map((p) => p.key).slice(0, 20), count: planned.length - c.length },
+          'left out of an import: another creator added the value + type since the last listing',
+        );
         d.leftOut();
       }
       if (c.length === 0) continue;

@@ -113,7 +113,10 @@ export class TenantView {
       this.#refusal = undefined;
       if (learned) {
         this.#limitNamed = learned.named;
-        logger.warn({ configured: this.#d.cfg.tenantLimit, learned: learned.limit, listed: listing.listed, foreign: index.listedIndicators }, 'Defender refused creates at the tenant’s limit of active indicators: the room is planned with the limit it enforces');
+        logger.warn(
+          { configured: this.#d.cfg.tenantLimit, learned: learned.limit, listed: listing.listed, foreign: index.listedIndicators },
+          'Defender refused creates at the tenant’s limit of active indicators: the room is planned with the limit it enforces',
+        );
         this.#limit = learned.limit;
       }
     }
@@ -133,7 +136,10 @@ export class TenantView {
     for (const [key, s] of store.inDefender()) if (index.holds(key) || (s.applied && index.isForeignId(s.applied.id))) requeue(key);
     m.foreignIndicators.set(index.listedIndicators);
     m.foreignHeld.set(keys.held.size);
-    logger.info({ listed: listing.listed, foreign: index.listedIndicators, foreignKeys: index.size, held: keys.held.size, requeued, room: this.#d.cap.capacity, tenantLimit: this.#limit }, 'tenant listed: other creators’ indicators indexed');
+    logger.info(
+      { listed: listing.listed, foreign: index.listedIndicators, foreignKeys: index.size, held: keys.held.size, requeued, room: this.#d.cap.capacity, tenantLimit: this.#limit },
+      'tenant listed: other creators’ indicators indexed',
+    );
     return requeued;
   }
 
@@ -188,7 +194,10 @@ export class TenantView {
     this.#refusal = { limit: named === undefined ? before : before === undefined ? named : Math.min(named, before), deletedSince: this.#refusal?.deletedSince ?? 0 };
     this.#refusedSinceReconcile = true;
     this.#stale = true;
-    logger.warn({ items: refused.length, reason, limit: named, room: this.#d.cap.capacity }, 'Defender refused creates at the tenant’s limit of active indicators; re-listing the tenant and re-planning with the room left');
+    logger.warn(
+      { items: refused.length, reason, limit: named, room: this.#d.cap.capacity },
+      'Defender refused creates at the tenant’s limit of active indicators; re-listing the tenant and re-planning with the room left',
+    );
     if (now() - this.#lastCapReconcile > 60_000) {
       this.#lastCapReconcile = now();
       this.#d.reconcileNow();

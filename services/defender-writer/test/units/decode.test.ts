@@ -38,7 +38,17 @@ describe('decodeBatch', () => {
       p,
       20n,
     );
-    const d = decodeBatch({ resync: new ResyncHandler({ claimsOf: () => [], keysOf: () => [] }), partitionCount: PARTITIONS, logger: log, deadLetter: (l) => (letters.push(l), { topic: 'dlq', key: String(l.key), value: '' }) }, b, task, 1234);
+    const d = decodeBatch(
+      {
+        resync: new ResyncHandler({ claimsOf: () => [], keysOf: () => [] }),
+        partitionCount: PARTITIONS,
+        logger: log,
+        deadLetter: (l) => (letters.push(l), { topic: 'dlq', key: String(l.key), value: '' }),
+      },
+      b,
+      task,
+      1234,
+    );
     assert.deepEqual(d.commands, [cmd], 'offset 9 was applied already');
     assert.deepEqual(letters.map((l) => [l.source?.offset, l.reason]), [
       ['11', 'empty_value'],

@@ -21,7 +21,9 @@ export function fakeKafka(): FakeKafka {
         transaction: async (work) => {
           let records = 0;
           let offsets = 0;
-          await work({ send: (r: readonly unknown[]) => Promise.resolve(void (records += r.length)), sendOffsets: (_g: string, o: readonly unknown[]) => Promise.resolve(void (offsets += o.length)) } as never);
+          await work(
+            { send: (r: readonly unknown[]) => Promise.resolve(void (records += r.length)), sendOffsets: (_g: string, o: readonly unknown[]) => Promise.resolve(void (offsets += o.length)) } as never,
+          );
           const err = f.fail.next ?? f.fail.always.get(id);
           f.fail.next = undefined;
           if (err) throw err;

@@ -27,9 +27,12 @@ describe('PartitionTasks', () => {
     const tasks = new PartitionTasks(f.kafka, 'g', log);
     await tasks.begin(0, 0);
     tasks.restored(0);
-    assert.equal(await tasks.commit(0, rec, [], () => {
-      throw new Error('lease');
-    }), 'lost');
+    assert.equal(
+      await tasks.commit(0, rec, [], () => {
+        throw new Error('lease');
+      }),
+      'lost',
+    );
     assert.deepEqual(f.sent, []);
   });
   test('fenced: reported, no more commits; restored again through a new producer', async () => {

@@ -38,7 +38,14 @@ async function setup() {
   const cfg = { dryRun: false, itemMaxAttempts: 3, stateTopic: 'state', clientId: CLIENT_ID, maxIndicators: 15_000, tenantLimit: 15_000, foreignCheckMs: 0 } as WriterConfig;
   const registry = createRegistry({ prefix: 'test' });
   const metrics = createWriterMetrics(registry);
-  const tokens = new TokenProvider({ tenantId: TENANT, clientId: CLIENT_ID, clientSecret: SECRET, loginUrl: 'https://login.microsoftonline.com', scope: 'https://api.securitycenter.microsoft.com/.default', tokenEndpoint: emu.tokenUrl });
+  const tokens = new TokenProvider({
+    tenantId: TENANT,
+    clientId: CLIENT_ID,
+    clientSecret: SECRET,
+    loginUrl: 'https://login.microsoftonline.com',
+    scope: 'https://api.securitycenter.microsoft.com/.default',
+    tokenEndpoint: emu.tokenUrl,
+  });
   const client = new DefenderClient({ baseUrl: emu.url, application: APP, tokens, logger: log, metrics: new DefenderMetrics(registry), retryBaseMs: 1, maxRetries: 0 });
   const store = new StateStore({ dir: ':memory:', cacheBytes: 1 << 20, partitionOf });
   const cap = new CapIndex(0, { db: store.db, partitionOf });
@@ -72,7 +79,11 @@ async function setup() {
   return { round, store, cap, keys, f, metrics, close: async () => (store.close(), await client.close()) };
 }
 
-const batch = (partition: number, offset: bigint) => ({ commands: [], deadLetters: [{ topic: 'dlq', key: `c:${partition}:${offset}`, value: '{}', headers: { reason: 'empty_value' } }], offset: { topic: 'commands', partition, offset } });
+const batch = (partition: number, offset: bigint) => ({
+  commands: [],
+  deadLetters: [{ topic: 'dlq', key: `c:${partition}:${offset}`, value: '{}', headers: { reason: 'empty_value' } }],
+  offset: { topic: 'commands', partition, offset },
+});
 
 describe('Round', () => {
   test('every partition committed: the states, the cap and the offsets are kept; the dead letters counted once', async () => {

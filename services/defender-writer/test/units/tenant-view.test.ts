@@ -29,9 +29,25 @@ const call = {};
 function setup(over: Partial<WriterConfig> = {}) {
   const cfg = { clientId: CLIENT_ID, maxIndicators: 15_000, tenantLimit: 200, foreignCheckMs: 1, ...over } as WriterConfig;
   const registry = createRegistry({ prefix: 'test' });
-  const tokens = new TokenProvider({ tenantId: TENANT, clientId: CLIENT_ID, clientSecret: SECRET, loginUrl: 'https://login.microsoftonline.com', scope: 'https://api.securitycenter.microsoft.com/.default', tokenEndpoint: emu.tokenUrl });
+  const tokens = new TokenProvider({
+    tenantId: TENANT,
+    clientId: CLIENT_ID,
+    clientSecret: SECRET,
+    loginUrl: 'https://login.microsoftonline.com',
+    scope: 'https://api.securitycenter.microsoft.com/.default',
+    tokenEndpoint: emu.tokenUrl,
+  });
   const many = [{ limit: 100_000, windowMs: 60_000 }];
-  const client = new DefenderClient({ baseUrl: emu.url, application: APP, tokens, logger: log, metrics: new DefenderMetrics(registry), retryBaseMs: 1, maxRetries: 0, quotas: { import: many, batchDelete: many, list: many } });
+  const client = new DefenderClient({
+    baseUrl: emu.url,
+    application: APP,
+    tokens,
+    logger: log,
+    metrics: new DefenderMetrics(registry),
+    retryBaseMs: 1,
+    maxRetries: 0,
+    quotas: { import: many, batchDelete: many, list: many },
+  });
   const store = new StateStore({ dir: ':memory:', cacheBytes: 1 << 20, partitionOf: () => 0 });
   const cap = new CapIndex(0, { db: store.db, partitionOf: () => 0 });
   const keys = new KeyTracking(() => 0);
