@@ -13,7 +13,7 @@ import { DefenderMetrics } from '../src/defender/metrics.ts';
 import { DEFENDER_QUOTAS, QuotaLimiter, type Clock } from '../src/defender/quota.ts';
 import { TokenProvider, type TokenProviderOptions } from '../src/defender/token.ts';
 
-import { APP, CLIENT_ID, ind, SECRET, TENANT } from './client-fixtures.ts';
+import { APP, CLIENT_ID, ind, SECRET, TENANT, emulatorTokenOptions } from './client-fixtures.ts';
 
 /** A clock that only moves when told to, or by the sleeps it is asked for (recorded). */
 function manualClock(): Clock & { advance(ms: number): void; slept: number[] } {
@@ -36,14 +36,7 @@ function manualClock(): Clock & { advance(ms: number): void; slept: number[] } {
 let emu: DefenderEmulator;
 
 function tokenOptions(): TokenProviderOptions {
-  return {
-    tenantId: TENANT,
-    clientId: CLIENT_ID,
-    clientSecret: SECRET,
-    loginUrl: 'https://login.microsoftonline.com',
-    scope: 'https://api.securitycenter.microsoft.com/.default',
-    tokenEndpoint: emu.tokenUrl,
-  };
+  return emulatorTokenOptions(emu.tokenUrl);
 }
 
 function client(over: Partial<DefenderClientOptions> = {}): DefenderClient {

@@ -6,9 +6,7 @@ import { startDefenderEmulator, type DefenderEmulator } from '@octi-defender/emu
 import { deadLetterRecord } from '@octi-defender/kafka';
 import { createLogger, createRegistry } from '@octi-defender/platform';
 import type { WriterConfig } from '../../src/config.ts';
-import { DefenderClient } from '../../src/defender/client.ts';
 import { DefenderMetrics } from '../../src/defender/metrics.ts';
-import { TokenProvider } from '../../src/defender/token.ts';
 import { createWriterMetrics } from '../../src/metrics.ts';
 import { CapIndex } from '../../src/state/cap.ts';
 import { KeyTracking } from '../../src/state/key-tracking.ts';
@@ -17,7 +15,7 @@ import { Lease } from '../../src/tasks/lease.ts';
 import { PartitionTasks } from '../../src/tasks/partition-tasks.ts';
 import { Round } from '../../src/tasks/round.ts';
 import { TenantView } from '../../src/tasks/tenant-view.ts';
-import { APP, CLIENT_ID, SECRET, TENANT } from '../client-fixtures.ts';
+import { CLIENT_ID, emulatorClient, SECRET, TENANT } from '../client-fixtures.ts';
 import { facts, policy, upsert } from '../helpers.ts';
 import { fakeKafka } from './fakes.ts';
 
@@ -38,15 +36,7 @@ async function setup() {
   const cfg = { dryRun: false, itemMaxAttempts: 3, stateTopic: 'state', clientId: CLIENT_ID, maxIndicators: 15_000, tenantLimit: 15_000, foreignCheckMs: 0 } as WriterConfig;
   const registry = createRegistry({ prefix: 'test' });
   const metrics = createWriterMetrics(registry);
-  const tokens = new TokenProvider({
-    tenantId: TENANT,
-    clientId: CLIENT_ID,
-    clientSecret: SECRET,
-    loginUrl: 'https://login.microsoftonline.com',
-    scope: 'https://api.securitycenter.microsoft.com/.default',
-    tokenEndpoint: emu.tokenUrl,
-  });
-  const client = new DefenderClient({ baseUrl: emu.url, application: APP, tokens, logger: log, metrics: new DefenderMetrics(registry), retryBaseMs: 1, maxRetries: 0 });
+  const client = emulatorClient(emu, { metrics: new DefenderMetrics(registry) });
   const store = new StateStore({ dir: ':memory:', cacheBytes: 1 << 20, partitionOf });
   const cap = new CapIndex(0, { db: store.db, partitionOf });
   const keys = new KeyTracking(partitionOf);

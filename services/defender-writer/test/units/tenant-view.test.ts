@@ -5,16 +5,14 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import { startDefenderEmulator, type DefenderEmulator } from '@octi-defender/emulators';
 import { createLogger, createRegistry } from '@octi-defender/platform';
 import type { WriterConfig } from '../../src/config.ts';
-import { DefenderClient } from '../../src/defender/client.ts';
 import { DefenderMetrics } from '../../src/defender/metrics.ts';
 import type { ImportOutcome } from '../../src/defender/model.ts';
-import { TokenProvider } from '../../src/defender/token.ts';
 import { createWriterMetrics } from '../../src/metrics.ts';
 import { CapIndex } from '../../src/state/cap.ts';
 import { KeyTracking } from '../../src/state/key-tracking.ts';
 import { StateStore } from '../../src/state/state-store.ts';
 import { TenantView } from '../../src/tasks/tenant-view.ts';
-import { APP, CLIENT_ID, ind, SECRET, TENANT } from '../client-fixtures.ts';
+import { CLIENT_ID, emulatorClient, ind, SECRET, TENANT } from '../client-fixtures.ts';
 
 let emu: DefenderEmulator;
 before(async () => {
@@ -29,25 +27,8 @@ const call = {};
 function setup(over: Partial<WriterConfig> = {}) {
   const cfg = { clientId: CLIENT_ID, maxIndicators: 15_000, tenantLimit: 200, foreignCheckMs: 1, ...over } as WriterConfig;
   const registry = createRegistry({ prefix: 'test' });
-  const tokens = new TokenProvider({
-    tenantId: TENANT,
-    clientId: CLIENT_ID,
-    clientSecret: SECRET,
-    loginUrl: 'https://login.microsoftonline.com',
-    scope: 'https://api.securitycenter.microsoft.com/.default',
-    tokenEndpoint: emu.tokenUrl,
-  });
   const many = [{ limit: 100_000, windowMs: 60_000 }];
-  const client = new DefenderClient({
-    baseUrl: emu.url,
-    application: APP,
-    tokens,
-    logger: log,
-    metrics: new DefenderMetrics(registry),
-    retryBaseMs: 1,
-    maxRetries: 0,
-    quotas: { import: many, batchDelete: many, list: many },
-  });
+  const client = emulatorClient(emu, { metrics: new DefenderMetrics(registry), quotas: { import: many, batchDelete: many, list: many } });
   const store = new StateStore({ dir: ':memory:', cacheBytes: 1 << 20, partitionOf: () => 0 });
   const cap = new CapIndex(0, { db: store.db, partitionOf: () => 0 });
   const keys = new KeyTracking(() => 0);
