@@ -138,10 +138,12 @@ export class Writer {
       breakerOpen: () => this.#client.breakerState === 'open',
       throttledForMs: () => this.#client.throttledForMs(),
       backoffMs: (failures) => backoffDelay({ baseMs: cfg.retryPauseMs, maxMs: 60_000, jitter: 'none', maxDoublings: 10 }, failures - 1),
-      resumed: () => void this.#exclusive(() => this.#maintain()),
-      changed: (from, to, { delayMs }) => {
+      resumed: (why) => {
+        this.#log.info({ why, mode: this.#flow.mode }, 'consumption resumed');
+        void this.#exclusive(() => this.#maintain());
+      },
+      changed: (_from, _to, { delayMs }) => {
         if (delayMs !== undefined && delayMs >= 60_000) this.#log.info({ resumeInMs: Math.round(delayMs) }, 'consumption paused until Defender’s Retry-After has passed');
-        if (to === 'running' || to === 'probing') this.#log.info({ from, to }, 'consumption resumed');
       },
     });
     this.#catchUp = new CatchUp({
@@ -213,7 +215,7 @@ export class Writer {
         // A member with nothing assigned (more replicas than partitions) has joined too: it is ready.
         if (assignment.length === 0) this.#joined = true;
         // A partition dropped after its producer was fenced but kept by this join is restored again.
-        if (this.#tasks.anyFenced) void this.#exclusive(() => this.#assignment.retakeFenced());
+        if (this.#tasks.anyFenced) this.#assignment.retakeSoon();
       },
       onLeaseLost: (reason) => this.#lease.lose(reason),
       onRevoked: (partitions) => this.#exclusive(() => this.#assignment.revoked(partitions.map((p) => p.partition))),
@@ -347,9 +349,10 @@ export class Writer {
   }
 
   /** One round, then what follows from it: fenced partitions dropped, more rounds, a retry after a pause. */
-  async #run(input: RoundInput): Promise<{ outcome: Applied; partitions: ReadonlyMap<number, Applied> }> {
+  async #run(input: RoundInput): Promise<{ outcome: Applied; complete: boolean; partitions: ReadonlyMap<number, Applied> }> {
     const r = await this.#round.run(input);
     if (r.fenced.length > 0) await this.#assignment.fenced(r.fenced);
+    if (r.stale.length > 0) await this.#assignment.reload(r.stale);
     if (r.outcome === 'ok') this.#flow.succeeded();
     if (r.more) void this.#exclusive(() => this.#maintain());
     if (r.retryLater) this.#maintainLater();

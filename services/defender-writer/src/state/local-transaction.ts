@@ -25,11 +25,12 @@ export class LocalTransaction {
     return this.#open;
   }
 
+  /** When the database's COMMIT fails the transaction stays open: the caller's `rollback` undoes it. */
   commit(): void {
     if (!this.#open) return;
-    this.#open = false;
     this.#store.commit();
     this.#cap.commit();
+    this.#open = false;
   }
 
   rollback(): void {

@@ -153,7 +153,8 @@ export class StateStore {
   }
 
   rollback(): void {
-    this.db.exec('ROLLBACK');
+    // A failed COMMIT may already have ended it.
+    if (this.db.isTransaction) this.db.exec('ROLLBACK');
     // The cache may hold what was rolled back: only the keys the transaction wrote.
     for (const key of this.#touched ?? []) this.#cache.delete(key);
     this.#touched = undefined;

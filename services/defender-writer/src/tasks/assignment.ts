@@ -87,12 +87,13 @@ export class Assignment {
     d.joined();
     d.tenant.markStale();
     d.ownershipChanged();
-    // A partition paused when it was lost is consumed again.
+    // A partition paused when it was lost is consumed again; while the writer is paused, new ones
+    // wait with the others (unpaused, their batches would be fetched again and again, unapplied).
     if (consumer && d.flow.consuming) {
       const paused = new Set(consumer.paused().map((tp) => tp.partition));
       const again = fresh.filter((tp) => paused.has(tp.partition));
       if (again.length > 0) consumer.resume(again);
-    }
+    } else if (consumer) consumer.pause(fresh);
     // What a previous owner (or this process before a crash) sent without committing is found by a
     // reconciliation soon after the assignment.
     if (!d.cfg.dryRun) d.repairs.askSoon();
@@ -116,7 +117,24 @@ export class Assignment {
       this.#dropState(partition);
     }
     d.ownershipChanged();
-    void d.exclusive(() => this.retakeFenced());
+    this.retakeSoon();
+  }
+
+  /** `retakeFenced` under the lock; a failed restore is logged, and the next join retries it. */
+  retakeSoon(): void {
+    this.#d.exclusive(() => this.retakeFenced()).catch((err: unknown) => this.#d.logger.error({ err }, 'restoring a fenced partition again failed; the next rebalance retries it'));
+  }
+
+  /**
+   * Partitions whose local state could not take what Kafka committed: closed, their state dropped,
+   * and restored from the changelog again while the consumer holds them.
+   */
+  async reload(partitions: readonly number[]): Promise<void> {
+    const d = this.#d;
+    for (const partition of partitions) if (await d.tasks.close(partition)) this.#dropState(partition);
+    d.ownershipChanged();
+    const again = (d.consumer()?.assignment() ?? []).filter((tp) => partitions.includes(tp.partition));
+    if (again.length > 0) await this.assigned(again);
   }
 
   /**

@@ -94,7 +94,9 @@ export class FlowControl {
   }
 
   breakerClosed(): void {
-    this.#resume('running', 'breaker');
+    // Probing already consumes: the breaker closing only ends the probe.
+    if (this.mode === 'probing') this.#to('running');
+    else this.#resume('running', 'breaker');
   }
 
   close(): void {

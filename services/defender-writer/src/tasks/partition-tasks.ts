@@ -107,7 +107,13 @@ export class PartitionTasks {
     task.behind = 0n;
     task.behindAt = now;
     this.#tasks.set(partition, task);
-    task.producer = await this.#kafka.transactionalProducer(partitionTransactionalId(this.#group, partition));
+    try {
+      task.producer = await this.#kafka.transactionalProducer(partitionTransactionalId(this.#group, partition));
+    } catch (err) {
+      // No producer, no task: the next assignment of the partition begins it again.
+      await this.close(partition);
+      throw err;
+    }
     return task;
   }
 
@@ -117,14 +123,18 @@ export class PartitionTasks {
     if (t) this.#to(t, 'running');
   }
 
-  /** Revoked (or its restore failed): the task ends and its producer closes. Returns whether it had a task. */
+  /**
+   * Revoked (or its restore failed): the task ends and its producer closes. Returns whether its local
+   * state is still there to drop (a fenced task's was dropped when it was fenced).
+   */
   async close(partition: number): Promise<boolean> {
     const t = this.#tasks.get(partition);
     if (!t) return false;
+    const held = t.state !== 'fenced';
     this.#to(t, 'closed');
     this.#tasks.delete(partition);
     await this.#closeProducer(t);
-    return true;
+    return held;
   }
 
   async closeAll(): Promise<void> {

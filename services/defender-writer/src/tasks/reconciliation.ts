@@ -8,6 +8,7 @@ import type { WriterMetrics } from '../metrics.ts';
 import { chunk } from '../core/plan.ts';
 import { findDrift, type Drift } from '../core/drift.ts';
 import type { StateStore } from '../state/state-store.ts';
+import type { KeyTracking } from '../state/key-tracking.ts';
 import type { Lease } from './lease.ts';
 import type { PartitionTasks } from './partition-tasks.ts';
 import type { Applied, RoundInput } from './round.ts';
@@ -25,7 +26,8 @@ interface ReconciliationDeps {
   readonly partitionOf: (key: string) => number;
   readonly tasks: PartitionTasks;
   /** A round (under the caller's lock). */
-  readonly run: (input: RoundInput) => Promise<{ outcome: Applied }>;
+  readonly run: (input: RoundInput) => Promise<{ outcome: Applied; complete: boolean }>;
+  readonly keys: KeyTracking;
 }
 
 export async function reconcileOnce(d: ReconciliationDeps): Promise<Drift> {
@@ -51,8 +53,9 @@ export async function reconcileOnce(d: ReconciliationDeps): Promise<Drift> {
   }
   if (drift.missing.length > 0 || drift.adopted.length > 0 || requeued > 0) {
     // Defender lost them, or they are another's: what was applied is forgotten and they are planned again.
-    const { outcome } = await d.run({ commands: [], batches: [], mode: 'send', forget: [...drift.adopted.map((a) => a.key), ...drift.missing] });
-    if (outcome !== 'ok') throw new Error('re-importing missing indicators did not complete; the next reconciliation finds them again');
+    for (const key of [...drift.adopted.map((a) => a.key), ...drift.missing]) d.keys.forget.add(key);
+    const { outcome, complete } = await d.run({ commands: [], batches: [], mode: 'send' });
+    if (outcome !== 'ok' || !complete) throw new Error('re-importing missing indicators did not complete; the next rounds try again');
     if (drift.adopted.length > 0) m.repairs.inc({ kind: 'adopted' }, drift.adopted.length);
     m.repairs.inc({ kind: 'missing' }, drift.missing.length);
   }

@@ -3,7 +3,7 @@
 // states, dead letters and offsets through its own producer; the local store and cap take the round's
 // changes only when every partition committed (postCommit), and roll back otherwise, so the local copy
 // never runs ahead of the changelog and metrics count only what committed.
-import type { OutgoingRecord } from '@octi-defender/kafka';
+import { decodeDeadLetter, type OutgoingRecord } from '@octi-defender/kafka';
 import type { DecodedBatch, WriterLetter } from './decode.ts';
 import type { Logger } from '@octi-defender/platform';
 import type { CapIndex } from '../state/cap.ts';
@@ -34,8 +34,6 @@ export interface RoundInput {
   readonly batches: readonly DecodedBatch[];
   /** `send`: the plan (with every pending key) goes to Defender; `fold` and `defer`: the state only. */
   readonly mode: 'send' | 'fold' | 'defer';
-  /** Keys whose applied indicator Defender no longer holds for us (a reconciliation's findings): forgotten, planned again. */
-  readonly forget?: readonly string[];
 }
 
 interface RoundResult {
@@ -45,6 +43,10 @@ interface RoundResult {
   readonly partitions: ReadonlyMap<number, Applied>;
   /** Partitions whose producer was fenced: the caller drops them. */
   readonly fenced: readonly number[];
+  /** Partitions Kafka committed whose local state could not take it: the caller restores them. */
+  readonly stale: readonly number[];
+  /** Every partition involved committed. */
+  readonly complete: boolean;
   /** The plan left keys for a later round (bounded): another round follows at once. */
   readonly more: boolean;
   /** Items failed transiently, or were left out for another creator: planned again after a pause. */
@@ -80,7 +82,7 @@ export class Round {
     const d = this.#d;
     const defer = input.mode !== 'send';
     const call = d.lease.callOptions();
-    const early = (outcome: Applied): RoundResult => ({ outcome, partitions: new Map(), fenced: [], more: false, retryLater: false });
+    const early = (outcome: Applied): RoundResult => ({ outcome, partitions: new Map(), fenced: [], stale: [], complete: false, more: false, retryLater: false });
     if (call.signal?.aborted) return early('lost');
     const now = d.now();
     // Nothing is sent before the tenant was listed since the assignment: other creators' keys must be known.
@@ -96,7 +98,8 @@ export class Round {
     const lookup = (key: string): KeyState | undefined => d.store.get(key);
     const tx = LocalTransaction.begin(d.store, d.cap);
     try {
-      const forced = this.#forget(input.forget ?? []);
+      // What a reconciliation found Defender lost is forgotten by every sending round until one commits it.
+      const forced = defer ? new Set<string>() : this.#forget([...d.keys.forget].filter((k) => d.tasks.owns(d.partitionOf(k))));
       const pending = defer ? [] : [...d.keys.pending].filter((k) => d.tasks.owns(d.partitionOf(k)));
       const plan = planBatch({ commands: input.commands, lookup, policy: d.policy, cap: d.cap, now, pending, touchedOnly: defer, maxKeys: MAX_PLAN_KEYS, foreign: d.tenant.foreign });
       let sent: Sent = NOTHING_SENT;
@@ -157,16 +160,32 @@ export class Round {
         partitions.set(partition, o === 'ok' ? 'ok' : o === 'retry' ? 'retry' : 'lost');
       }
       const all = committed.length === commits.size;
-      if (all) {
-        this.#postCommit(committed);
-        tx.commit();
-      } else {
-        // What committed is the changelog's now; the rest of the round is undone. The committed
-        // partitions' keys are planned again, which derives their cap entries from their new states.
+      try {
+        if (all) {
+          this.#postCommit(committed);
+          tx.commit();
+        } else {
+          // What committed is the changelog's now; the rest of the round is undone. The committed
+          // partitions' keys are planned again, which derives their cap entries from their new states.
+          tx.rollback();
+          d.store.transaction(() => this.#postCommit(committed));
+        }
+      } catch (err) {
+        // The local copy could not take what Kafka committed (disk full, I/O error): those partitions
+        // are restored from the changelog; nothing else of the round is kept.
         tx.rollback();
-        d.store.transaction(() => this.#postCommit(committed));
+        const stale = committed.map(([p]) => p);
+        d.logger.error({ err, partitions: stale }, 'the local state could not take a committed round: its partitions are restored from the changelog');
+        this.#count(commits, new Set(stale));
+        return { outcome: 'retry', partitions: new Map([...partitions].map(([p]) => [p, 'retry'])), fenced, stale, complete: false, more: false, retryLater: false };
       }
       const ok = new Set(committed.map(([p]) => p));
+      // Only now: a batch below a partition's next offset is skipped as applied.
+      for (const [partition, c] of committed) {
+        const task = d.tasks.running(partition);
+        for (const o of c.offsets) if (task) task.nextOffset = o.offset;
+      }
+      for (const k of forced) if (ok.has(d.partitionOf(k))) d.keys.forget.delete(k);
       if (!defer) {
         for (const k of plan.keys) {
           const p = d.partitionOf(k);
@@ -179,7 +198,6 @@ export class Round {
         const unsent = new Set(result.pending);
         for (const k of plan.keys) if (all ? unsent.has(k) : d.tasks.owns(d.partitionOf(k))) d.keys.pending.add(k);
       }
-      for (const k of forced) if (!all && d.tasks.owns(d.partitionOf(k))) d.keys.pending.add(k);
       // A batch whose own partition committed still pauses and replays when another one failed.
       if (outcome === 'retry') { for (const [p, o] of partitions) if (o === 'ok') partitions.set(p, 'retry'); }
       this.#count(commits, ok);
@@ -187,7 +205,10 @@ export class Round {
         outcome,
         partitions,
         fenced,
-        more: !defer && plan.remaining > 0,
+        stale: [],
+        complete: all,
+        // A partial commit rolled the cap back: the committed keys are planned again at once.
+        more: !defer && (plan.remaining > 0 || !all),
         retryLater: !defer && (leftOut || [...sent.imported.values()].some((o) => !o.ok && !o.permanent)),
       };
     } catch (err) {
@@ -196,7 +217,7 @@ export class Round {
     }
   }
 
-  /** Forgets what Defender lost of the keys (a reconciliation's findings), inside the round's transaction. */
+  /** Forgets what Defender no longer holds for us of the keys (a reconciliation's findings), inside the round's transaction. */
   #forget(keys: readonly string[]): Set<string> {
     const d = this.#d;
     const forced = new Set<string>();
@@ -212,16 +233,14 @@ export class Round {
     return forced;
   }
 
-  /** The committed partitions' states go to the local store, and their next offsets to their tasks. */
+  /** The committed partitions' states go to the local store. */
   #postCommit(committed: readonly (readonly [number, PartitionCommit])[]): void {
     const d = this.#d;
-    for (const [partition, c] of committed) {
+    for (const [, c] of committed) {
       for (const [key, v] of c.toStore) {
         if (v) d.store.put(key, v.state, v.value);
         else d.store.delete(key);
       }
-      const task = d.tasks.running(partition);
-      for (const o of c.offsets) if (task) task.nextOffset = o.offset;
     }
   }
 
@@ -234,7 +253,9 @@ export class Round {
         const reason = r.headers?.reason;
         if (r.topic === d.cfg.stateTopic || reason === undefined) continue;
         d.metrics.deadLetters.inc({ reason: String(reason) });
-        d.logger.warn({ reason: String(reason), key: r.key, partition }, 'sent to the dead-letter topic');
+        const letter = decodeDeadLetter(r.value, r.headers);
+        const { detail, offset } = letter.ok ? letter.letter : { detail: undefined, offset: undefined };
+        d.logger.warn({ reason: String(reason), detail, key: r.key, partition, offset }, 'sent to the dead-letter topic');
       }
     }
   }

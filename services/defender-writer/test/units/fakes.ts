@@ -7,14 +7,17 @@ export interface FakeKafka {
   readonly opened: string[];
   readonly closed: string[];
   readonly sent: { id: string; records: number; offsets: number }[];
-  /** The next transaction (of any producer) fails with this. */
-  readonly fail: { next: Error | undefined; always: Map<string, Error> };
+  /** The next transaction (of any producer) fails with this; `open`: the next producer registration fails. */
+  readonly fail: { next: Error | undefined; always: Map<string, Error>; open: Error | undefined };
 }
 
 export function fakeKafka(): FakeKafka {
-  const f: FakeKafka = { kafka: undefined as never, opened: [], closed: [], sent: [], fail: { next: undefined, always: new Map() } };
+  const f: FakeKafka = { kafka: undefined as never, opened: [], closed: [], sent: [], fail: { next: undefined, always: new Map(), open: undefined } };
   const kafka = {
     transactionalProducer: (id: string): Promise<TransactionalProducer> => {
+      const refused = f.fail.open;
+      f.fail.open = undefined;
+      if (refused) return Promise.reject(refused);
       f.opened.push(id);
       return Promise.resolve({
         transactionalId: id,

@@ -63,6 +63,14 @@ describe('FlowControl', () => {
     assert.equal(h.flow.mode, 'running');
     assert.deepEqual(h.log, ['pause', 'resume', 'resumed:breaker']);
   });
+  test('the breaker closing while probing ends the probe without resuming again', () => {
+    const h = harness();
+    h.flow.breakerOpened();
+    h.flow.breakerHalfOpen();
+    h.flow.breakerClosed();
+    assert.equal(h.flow.mode, 'running');
+    assert.deepEqual(h.log, ['pause', 'resume', 'resumed:breaker']);
+  });
   test('a failure while the breaker is open waits for the breaker, not for a timer', async () => {
     const h = harness({ breakerOpen: true });
     h.flow.failed();

@@ -52,6 +52,24 @@ describe('PartitionTasks', () => {
     assert.equal(tasks.owns(1), true);
     assert.deepEqual(f.opened, ['g.p1', 'g.p1']);
   });
+  test('a producer that cannot be registered leaves no task behind: the next assignment begins it again', async () => {
+    const f = fakeKafka();
+    const tasks = new PartitionTasks(f.kafka, 'g', log);
+    f.fail.open = new Error('coordinator not available');
+    await assert.rejects(tasks.begin(5, 0), /coordinator not available/);
+    assert.equal(tasks.owns(5), false);
+    await tasks.begin(5, 0);
+    tasks.restored(5);
+    assert.equal(tasks.owns(5), true);
+  });
+  test('closing a fenced task says its state is already gone', async () => {
+    const f = fakeKafka();
+    const tasks = new PartitionTasks(f.kafka, 'g', log);
+    await tasks.begin(6, 0);
+    tasks.restored(6);
+    await tasks.fence(6);
+    assert.equal(await tasks.close(6), false);
+  });
   test('another Kafka failure: retry, the task keeps running', async () => {
     const f = fakeKafka();
     const tasks = new PartitionTasks(f.kafka, 'g', log);

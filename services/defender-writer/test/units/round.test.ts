@@ -66,7 +66,7 @@ async function setup() {
     offsetKey: (p) => `__writer__/applied-offset/${p}`,
     deadLetter: (l) => deadLetterRecord('dlq', { origin: 'defender-writer', ...l }),
   });
-  return { round, store, cap, keys, f, metrics, close: async () => (store.close(), await client.close()) };
+  return { round, store, cap, keys, tasks, f, metrics, close: async () => (store.close(), await client.close()) };
 }
 
 const batch = (partition: number, offset: bigint) => ({
@@ -131,6 +131,46 @@ describe('Round', () => {
     assert.equal(s.cap.has(key(2)), false);
     assert.ok(s.keys.pending.has(key(1)) && s.keys.pending.has(key(2)));
     assert.equal((await s.metrics.deadLetters.get()).values.reduce((n, v) => n + v.value, 0), 0);
+    await s.close();
+  });
+
+  test('what a reconciliation forgot survives a failed round: the next round imports it again', async () => {
+    const s = await setup();
+    assert.equal((await s.round.run({ commands: [upsert('src-1', facts({ value: ip(1) }), Date.now() - 1000)], batches: [], mode: 'send' })).outcome, 'ok');
+    const lost = emu.indicators().find((i) => i.indicatorValue === ip(1));
+    assert.ok(lost);
+    emu.removeIndicators([String(lost.id)]);
+    s.keys.forget.add(key(1));
+    emu.faults({ type: 'status', status: 503, endpoints: ['import'] });
+    const failed = await s.round.run({ commands: [], batches: [], mode: 'send' });
+    assert.equal(failed.outcome, 'retry');
+    assert.equal(s.store.get(key(1))?.applied?.id, lost.id, 'rolled back: the state still says applied');
+    assert.ok(s.keys.forget.has(key(1)), 'still to forget');
+    emu.clearFaults();
+    const again = await s.round.run({ commands: [], batches: [], mode: 'send' });
+    assert.equal(again.outcome, 'ok');
+    assert.equal(again.complete, true);
+    assert.equal(s.keys.forget.size, 0);
+    assert.ok(emu.indicators().some((i) => i.indicatorValue === ip(1)), 'imported again');
+    assert.notEqual(s.store.get(key(1))?.applied?.id, lost.id);
+    await s.close();
+  });
+
+  test('the local store failing after Kafka committed: nothing of the round is kept, the partitions are to be restored, no offset moves', async () => {
+    const s = await setup();
+    const put = s.store.put.bind(s.store);
+    s.store.put = () => {
+      throw new Error('disk full');
+    };
+    const commands = [1, 2].map((i) => upsert(`src-${i}`, facts({ value: ip(i) }), Date.now() - 1000));
+    const r = await s.round.run({ commands, batches: [batch(0, 5n), batch(1, 7n)], mode: 'send' });
+    s.store.put = put;
+    assert.equal(r.outcome, 'retry');
+    assert.deepEqual([...r.stale].sort(), [0, 1]);
+    assert.equal(s.store.get(key(1)), undefined);
+    assert.equal(s.cap.has(key(1)), false);
+    assert.equal(s.tasks.running(0)?.nextOffset, 0n);
+    assert.equal(s.tasks.running(1)?.nextOffset, 0n);
     await s.close();
   });
 
