@@ -2,50 +2,27 @@
 // partition's task is begun, its state restored from the changelog and the task set running; a
 // revoked or fenced partition's local state is dropped; a fenced partition the consumer still holds
 // under a valid lease is restored again.
-import type { Consumer, Kafka, TopicPartition } from '@octi-defender/kafka';
-import type { Logger } from '@octi-defender/platform';
-import type { CapIndex } from '../state/cap.ts';
-import type { WriterConfig } from '../config.ts';
-import type { WriterMetrics } from '../metrics.ts';
-import type { Policy } from '../core/policy.ts';
-import type { ResyncHandler } from '../core/resync.ts';
-import type { StateStore } from '../state/state-store.ts';
-import type { KeyTracking } from '../state/key-tracking.ts';
+import type { WriterContext } from './context.ts';
+import type { Consumer, TopicPartition } from '@octi-defender/kafka';
 import type { FlowControl } from './flow-control.ts';
-import type { Lease } from './lease.ts';
-import type { PartitionTasks } from './partition-tasks.ts';
 import type { Repairs } from './repairs.ts';
 import { restorePartition } from './restore.ts';
 import type { TenantView } from './tenant-view.ts';
 
-interface AssignmentDeps {
-  readonly cfg: Pick<WriterConfig, 'stateTopic' | 'commandsTopic' | 'dryRun'>;
-  readonly kafka: Kafka;
-  readonly consumer: () => Consumer | undefined;
-  readonly partitionCount: () => number;
-  readonly tasks: PartitionTasks;
-  readonly store: StateStore;
-  readonly cap: CapIndex;
-  readonly keys: KeyTracking;
-  readonly resync: ResyncHandler;
-  readonly tenant: TenantView;
-  readonly flow: FlowControl;
-  readonly lease: Lease;
-  readonly repairs: Repairs;
-  readonly policy: Policy;
-  readonly metrics: WriterMetrics;
-  readonly logger: Logger;
-  readonly now: () => number;
-  /** The writer's lock. */
-  readonly exclusive: <T>(fn: () => Promise<T>) => Promise<T>;
-  readonly closed: () => boolean;
-  /** The member has joined the group with partitions (readiness). */
-  readonly joined: () => void;
-  /** The owned partitions changed: room, metrics. */
-  readonly ownershipChanged: () => void;
-  /** A round without commands (under the lock). */
-  readonly maintain: () => Promise<void>;
-}
+type AssignmentDeps =
+  & Pick<WriterContext, 'cfg' | 'kafka' | 'partitionCount' | 'tasks' | 'store' | 'cap' | 'keys' | 'resync' | 'lease' | 'policy' | 'metrics' | 'logger' | 'now' | 'exclusive' | 'closed'>
+  & {
+    readonly consumer: () => Consumer | undefined;
+    readonly tenant: TenantView;
+    readonly flow: FlowControl;
+    readonly repairs: Repairs;
+    /** The member has joined the group with partitions (readiness). */
+    readonly joined: () => void;
+    /** The owned partitions changed: room, metrics. */
+    readonly ownershipChanged: () => void;
+    /** A round without commands (under the lock). */
+    readonly maintain: () => Promise<void>;
+  };
 
 export class Assignment {
   readonly #d: AssignmentDeps;

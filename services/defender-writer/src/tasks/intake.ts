@@ -3,17 +3,12 @@
 // calls in full chunks across partitions; while the quota would hold the call back, batches fold into
 // the state and one send carries every key folded meanwhile; while catching up, they defer. What a
 // round's outcome means for each batch (resolved, replayed after a pause, abandoned) is decided here.
+import type { WriterContext } from './context.ts';
 import type { Batch, OutgoingRecord } from '@octi-defender/kafka';
-import type { Logger } from '@octi-defender/platform';
 import { chooseMode, type Mode } from '../core/mode.ts';
-import type { DefenderClient } from '../defender/client.ts';
-import type { WriterMetrics } from '../metrics.ts';
-import type { ResyncHandler } from '../core/resync.ts';
 import type { CatchUp } from './catch-up.ts';
 import { decodeBatch, type DecodedBatch, type WriterLetter } from './decode.ts';
 import type { FlowControl } from './flow-control.ts';
-import type { Lease } from './lease.ts';
-import type { PartitionTasks } from './partition-tasks.ts';
 import type { Applied, RoundInput } from './round.ts';
 
 /** A batch arriving without a valid lease waits this long before it returns (no busy refetching). */
@@ -26,26 +21,15 @@ interface Joined {
   readonly settle: (outcome: Applied | undefined) => void;
 }
 
-interface IntakeDeps {
-  /** The writer's lock: batches, rebalances, rounds and reconciliations run one at a time. */
-  readonly exclusive: <T>(fn: () => Promise<T>) => Promise<T>;
-  readonly closed: () => boolean;
-  readonly tasks: PartitionTasks;
+type IntakeDeps = Pick<WriterContext, 'exclusive' | 'closed' | 'tasks' | 'lease' | 'client' | 'resync' | 'metrics' | 'logger' | 'now' | 'partitionCount'> & {
   readonly flow: FlowControl;
-  readonly lease: Lease;
   readonly catchUp: CatchUp;
-  readonly client: DefenderClient;
-  readonly resync: ResyncHandler;
-  readonly metrics: WriterMetrics;
-  readonly logger: Logger;
-  readonly now: () => number;
-  readonly partitionCount: () => number;
   readonly deadLetter: (letter: WriterLetter) => OutgoingRecord;
   /** A round (under the lock). */
   readonly run: (input: RoundInput) => Promise<{ outcome: Applied; partitions: ReadonlyMap<number, Applied> }>;
   /** A round without commands (under the lock). */
   readonly maintain: () => Promise<void>;
-}
+};
 
 export class BatchIntake {
   readonly #d: IntakeDeps;

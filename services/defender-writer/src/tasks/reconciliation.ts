@@ -1,34 +1,17 @@
 // One reconciliation: the tenant listed, compared with the owned partitions' states (findDrift), and
 // the drift repaired: our orphans deleted, what Defender lost (or what turned out to be another
 // creator's) forgotten and planned again in a round of its own.
-import type { Logger } from '@octi-defender/platform';
-import type { WriterConfig } from '../config.ts';
-import type { DefenderClient } from '../defender/client.ts';
-import type { WriterMetrics } from '../metrics.ts';
+import type { WriterContext } from './context.ts';
 import { chunk } from '../core/plan.ts';
 import { findDrift, type Drift } from '../core/drift.ts';
-import type { StateStore } from '../state/state-store.ts';
-import type { KeyTracking } from '../state/key-tracking.ts';
-import type { Lease } from './lease.ts';
-import type { PartitionTasks } from './partition-tasks.ts';
 import type { Applied, RoundInput } from './round.ts';
 import type { TenantView } from './tenant-view.ts';
 
-interface ReconciliationDeps {
-  readonly cfg: Pick<WriterConfig, 'application' | 'clientId' | 'dryRun'>;
-  readonly client: DefenderClient;
+type ReconciliationDeps = Pick<WriterContext, 'cfg' | 'client' | 'store' | 'lease' | 'metrics' | 'logger' | 'now' | 'partitionOf' | 'tasks' | 'keys'> & {
   readonly tenant: TenantView;
-  readonly store: StateStore;
-  readonly lease: Lease;
-  readonly metrics: WriterMetrics;
-  readonly logger: Logger;
-  readonly now: () => number;
-  readonly partitionOf: (key: string) => number;
-  readonly tasks: PartitionTasks;
   /** A round (under the caller's lock). */
   readonly run: (input: RoundInput) => Promise<{ outcome: Applied; complete: boolean }>;
-  readonly keys: KeyTracking;
-}
+};
 
 export async function reconcileOnce(d: ReconciliationDeps): Promise<Drift> {
   const { metrics: m, logger } = d;

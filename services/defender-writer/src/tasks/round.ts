@@ -3,23 +3,14 @@
 // states, dead letters and offsets through its own producer; the local store and cap take the round's
 // changes only when every partition committed (postCommit), and roll back otherwise, so the local copy
 // never runs ahead of the changelog and metrics count only what committed.
+import type { WriterContext } from './context.ts';
 import { decodeDeadLetter, type OutgoingRecord } from '@octi-defender/kafka';
 import type { DecodedBatch, WriterLetter } from './decode.ts';
-import type { Logger } from '@octi-defender/platform';
-import type { CapIndex } from '../state/cap.ts';
-import type { WriterConfig } from '../config.ts';
 import { prepareCommit, type PartitionCommit } from '../core/commit-records.ts';
-import type { DefenderClient } from '../defender/client.ts';
 import { DefenderCallCancelledError, DefenderClientClosedError } from '../defender/errors.ts';
 import type { ClaimCommand } from '../core/facts.ts';
-import type { WriterMetrics } from '../metrics.ts';
 import { applyOutcomes, MAX_BATCH, planBatch, type KeyState } from '../core/plan.ts';
-import type { Policy } from '../core/policy.ts';
-import type { StateStore } from '../state/state-store.ts';
-import type { KeyTracking } from '../state/key-tracking.ts';
 import { LocalTransaction } from '../state/local-transaction.ts';
-import type { Lease } from './lease.ts';
-import type { PartitionTasks } from './partition-tasks.ts';
 import { NOTHING_SENT, sendPlan, type Sent } from './send.ts';
 import type { TenantView } from './tenant-view.ts';
 
@@ -53,23 +44,11 @@ interface RoundResult {
   readonly retryLater: boolean;
 }
 
-interface RoundDeps {
-  readonly cfg: Pick<WriterConfig, 'dryRun' | 'itemMaxAttempts' | 'stateTopic'>;
-  readonly store: StateStore;
-  readonly cap: CapIndex;
-  readonly keys: KeyTracking;
+type RoundDeps = Pick<WriterContext, 'cfg' | 'store' | 'cap' | 'keys' | 'tasks' | 'lease' | 'client' | 'policy' | 'metrics' | 'logger' | 'now' | 'partitionOf'> & {
   readonly tenant: TenantView;
-  readonly tasks: PartitionTasks;
-  readonly lease: Lease;
-  readonly client: DefenderClient;
-  readonly policy: Policy;
-  readonly metrics: WriterMetrics;
-  readonly logger: Logger;
-  readonly now: () => number;
-  readonly partitionOf: (key: string) => number;
   readonly offsetKey: (partition: number) => string;
   readonly deadLetter: (letter: WriterLetter) => OutgoingRecord;
-}
+};
 
 export class Round {
   readonly #d: RoundDeps;

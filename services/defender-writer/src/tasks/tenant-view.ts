@@ -2,31 +2,18 @@
 // listing of the whole tenant and the looks at what they added since), Defender's limit of active
 // indicators as enforced, and the room that leaves this writer. Defender's limit is per tenant and
 // shared by every creator, so the room is refreshed at every listing and learned from refusals.
-import type { Logger } from '@octi-defender/platform';
-import type { CapIndex } from '../state/cap.ts';
-import type { WriterConfig } from '../config.ts';
-import type { CallOptions, DefenderClient } from '../defender/client.ts';
+import type { WriterContext } from './context.ts';
+import type { CallOptions } from '../defender/client.ts';
 import { DefenderHttpError } from '../defender/errors.ts';
 import type { ImportOutcome } from '../defender/model.ts';
 import { listForeignSince, listTenant, type ForeignIndex, type TenantListing } from '../defender/foreign.ts';
-import type { WriterMetrics } from '../metrics.ts';
 import type { Plan } from '../core/plan.ts';
 import { learnLimit, limitFromRefusal, roomFor, tenantRoom } from '../core/room.ts';
-import type { StateStore } from '../state/state-store.ts';
-import type { KeyTracking } from '../state/key-tracking.ts';
 
-interface TenantViewDeps {
-  readonly cfg: Pick<WriterConfig, 'clientId' | 'maxIndicators' | 'tenantLimit' | 'foreignCheckMs'>;
-  readonly client: DefenderClient;
-  readonly store: StateStore;
-  readonly cap: CapIndex;
-  readonly keys: KeyTracking;
-  readonly metrics: WriterMetrics;
-  readonly logger: Logger;
-  readonly now: () => number;
+type TenantViewDeps = Pick<WriterContext, 'cfg' | 'client' | 'store' | 'cap' | 'keys' | 'metrics' | 'logger' | 'now'> & {
   /** A reconciliation now (after a cap refusal our orphans also take room). */
   readonly reconcileNow: () => void;
-}
+};
 
 export class TenantView {
   readonly #d: TenantViewDeps;
