@@ -108,7 +108,7 @@ export class CapIndex {
 
   /** The key no longer wants to be in Defender. */
   delete(key: string): void {
-    this.#note(key);
+    if (this.#admitted.has(key) || this.#dirty.has(key)) this.#note(key);
     this.#remove.run(this.#partitionOf(key), key);
     // Both hold only keys of the table.
     this.#dirty.delete(key);
@@ -155,6 +155,7 @@ export class CapIndex {
 
   /** Defender now matches the key's admission. */
   confirm(key: string): void {
+    if (!this.#dirty.has(key)) return;
     this.#note(key);
     this.#dirty.delete(key);
   }

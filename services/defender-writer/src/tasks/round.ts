@@ -172,8 +172,10 @@ export class Round {
           else if (d.tasks.owns(p)) d.keys.pending.add(k);
         }
         for (const k of result.pending) d.keys.pending.add(k);
-      } else {
-        // Folded: what the batch needs from Defender is sent with the other partitions' by the next send.
+      } else if (input.mode === 'fold' || !all) {
+        // Folded: what the batch needs from Defender is sent with the other partitions' by the next
+        // send. Deferred (catching up), the sync at the catch-up's end plans what Defender holds and
+        // what the cap moved; only a partial commit, whose cap changes were undone, leaves keys here.
         const unsent = new Set(result.pending);
         for (const k of plan.keys) if (all ? unsent.has(k) : d.tasks.owns(d.partitionOf(k))) d.keys.pending.add(k);
       }
