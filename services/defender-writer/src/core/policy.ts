@@ -114,6 +114,8 @@ export class Safelist {
   }
 
   matches(type: IndicatorType, value: string): boolean {
+    // The default is no safelist: asked for every indicator rendered, it costs nothing then.
+    if (this.size === 0) return false;
     if (type === 'IpAddress' || type === 'DomainName') return this.hostListed(value);
     if (type === 'Url') {
       const host = urlHost(value);
